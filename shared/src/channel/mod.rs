@@ -1,0 +1,358 @@
+//! The channel aggregate: `decide(state, command, now) -> events | rejection` and
+//! `evolve(state, event) -> state`, both pure.
+//!
+//! A channel owns its sessions because the rule that binds them — at most one open session per
+//! channel, and an ended session never comes back — can only be kept by one writer that sees
+//! both. Channel status is derived, never stored: `stopped` if the owner stopped it, `active`
+//! while a session is open, `idle` otherwise.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::command::{ChannelCommand, IngestAction, OwnerAction};
+use crate::event::Event;
+use crate::ids::{AccountId, ChannelId, SessionId};
+use crate::rejection::Rejection;
+use crate::session::{EndReason, OpenSession, Publisher, SessionStatus};
+use crate::settings::{validate_name, ChannelSettings, InvalidSetting};
+
+#[cfg(test)]
+mod tests;
+
+/// What the channel looks like to its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelStatus {
+    Idle,
+    Active,
+    Stopped,
+}
+
+impl ChannelStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Active => "active",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+/// The aggregate's state: what `decide` needs to know, nothing more.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ChannelState {
+    #[default]
+    Absent,
+    Exists(Box<Channel>),
+    /// Deleted channels keep refusing everything; their id is never reused.
+    Deleted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub stream_key: String,
+    pub settings: ChannelSettings,
+    pub stopped: bool,
+    pub session: Option<OpenSession>,
+    /// Every session that has ended, so none is ever reopened.
+    pub ended_sessions: BTreeSet<SessionId>,
+}
+
+impl Channel {
+    pub fn status(&self) -> ChannelStatus {
+        if self.stopped {
+            ChannelStatus::Stopped
+        } else if self.session.is_some() {
+            ChannelStatus::Active
+        } else {
+            ChannelStatus::Idle
+        }
+    }
+}
+
+/// Decides a command against the channel's state at instant `now` (the command's issue time).
+pub fn decide(
+    state: &ChannelState,
+    channel_id: ChannelId,
+    command: &ChannelCommand,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    match (state, command) {
+        (ChannelState::Absent, ChannelCommand::Create { name, settings, stream_key, .. }) => {
+            validate_name(name).map_err(invalid)?;
+            settings.validate().map_err(invalid)?;
+            validate_stream_key(stream_key)?;
+            Ok(vec![Event::ChannelCreated {
+                name: name.clone(),
+                settings: settings.clone(),
+                stream_key: stream_key.clone(),
+            }])
+        }
+        (ChannelState::Exists(_) | ChannelState::Deleted, ChannelCommand::Create { .. }) => {
+            Err(Rejection::AlreadyExists { what: format!("channel {channel_id}") })
+        }
+        (ChannelState::Exists(channel), ChannelCommand::Owner { account_id, action })
+            if channel.account_id == *account_id =>
+        {
+            decide_owner(channel, action)
+        }
+        (ChannelState::Exists(channel), ChannelCommand::Ingest { action }) => {
+            decide_ingest(channel, action, now)
+        }
+        (_, ChannelCommand::Owner { .. } | ChannelCommand::Ingest { .. }) => {
+            Err(Rejection::not_found("channel"))
+        }
+    }
+}
+
+fn decide_owner(channel: &Channel, action: &OwnerAction) -> Result<Vec<Event>, Rejection> {
+    match action {
+        OwnerAction::Update { name, patch } => {
+            let name = name.clone().unwrap_or_else(|| channel.name.clone());
+            validate_name(&name).map_err(invalid)?;
+            let settings = channel.settings.patched(patch);
+            settings.validate().map_err(invalid)?;
+            Ok(vec![Event::ChannelUpdated { name, settings }])
+        }
+        OwnerAction::Delete => {
+            let mut events = end_open_session(channel, EndReason::ChannelDeleted);
+            events.push(Event::ChannelDeleted {});
+            Ok(events)
+        }
+        OwnerAction::Stop => {
+            if channel.stopped {
+                return Err(Rejection::ChannelStopped);
+            }
+            let mut events = end_open_session(channel, EndReason::StoppedByOwner);
+            events.push(Event::ChannelStopped {});
+            Ok(events)
+        }
+        OwnerAction::Resume => {
+            if !channel.stopped {
+                return Err(Rejection::ChannelNotStopped);
+            }
+            Ok(vec![Event::ChannelResumed {}])
+        }
+        OwnerAction::RotateStreamKey { stream_key } => {
+            validate_stream_key(stream_key)?;
+            if *stream_key == channel.stream_key {
+                return Err(Rejection::Invalid {
+                    field: "stream_key".into(),
+                    message: "the new key must differ from the current one".into(),
+                });
+            }
+            Ok(vec![Event::StreamKeyRotated { stream_key: stream_key.clone() }])
+        }
+    }
+}
+
+fn decide_ingest(
+    channel: &Channel,
+    action: &IngestAction,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    match action {
+        IngestAction::ConnectPublisher { stream_key, new_session_id } => {
+            if *stream_key != channel.stream_key {
+                return Err(Rejection::WrongStreamKey);
+            }
+            if channel.stopped {
+                return Err(Rejection::ChannelStopped);
+            }
+            let start_new = |mut events: Vec<Event>| {
+                if channel.ended_sessions.contains(new_session_id) {
+                    return Err(Rejection::AlreadyExists { what: format!("session {new_session_id}") });
+                }
+                events.push(Event::SessionStarted { session_id: *new_session_id, started_at: now });
+                Ok(events)
+            };
+            match &channel.session {
+                None => start_new(Vec::new()),
+                Some(open) => match open.publisher {
+                    Publisher::Connected => Err(Rejection::PublisherAlreadyConnected),
+                    Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
+                        Ok(vec![Event::SessionRestreamed { session_id: open.id }])
+                    }
+                    // The window passed but its timer has not fired yet: end the old session
+                    // here, so the new broadcast is a new session.
+                    Publisher::Gone { .. } => start_new(end_open_session(channel, EndReason::PublisherGone)),
+                },
+            }
+        }
+        IngestAction::MediaFlowing { session_id } => {
+            let open = open_session(channel, *session_id)?;
+            transition(open, SessionStatus::Init, SessionStatus::Processing)?;
+            Ok(vec![Event::SessionProcessing { session_id: *session_id }])
+        }
+        IngestAction::FirstSegment { session_id } => {
+            let open = open_session(channel, *session_id)?;
+            transition(open, SessionStatus::Processing, SessionStatus::Live)?;
+            Ok(vec![Event::SessionLive { session_id: *session_id }])
+        }
+        IngestAction::DisconnectPublisher { session_id } => {
+            let open = open_session(channel, *session_id)?;
+            match open.publisher {
+                Publisher::Connected => {
+                    Ok(vec![Event::PublisherDisconnected { session_id: *session_id, at: now }])
+                }
+                Publisher::Gone { .. } => Err(Rejection::TooEarly {
+                    message: "the publisher is already disconnected".into(),
+                }),
+            }
+        }
+        IngestAction::EndSession { session_id, reason } => {
+            let open = open_session(channel, *session_id)?;
+            let due = match reason {
+                EndReason::PublisherGone => match open.publisher {
+                    Publisher::Gone { since } => since + reconnect_window(channel),
+                    Publisher::Connected => {
+                        return Err(Rejection::TooEarly { message: "the publisher is connected".into() })
+                    }
+                },
+                EndReason::MaxDuration => {
+                    open.started_at + Duration::seconds(channel.settings.max_session_seconds.into())
+                }
+                other => {
+                    return Err(Rejection::Invalid {
+                        field: "reason".into(),
+                        message: format!("{} is not a timed end", other.as_str()),
+                    })
+                }
+            };
+            if now < due {
+                return Err(Rejection::TooEarly { message: format!("the session may end at {due}") });
+            }
+            Ok(vec![Event::SessionEnded { session_id: *session_id, reason: *reason }])
+        }
+        IngestAction::FailSession { session_id, message } => {
+            open_session(channel, *session_id)?;
+            Ok(vec![
+                Event::SessionErrored { session_id: *session_id, message: message.clone() },
+                Event::SessionEnded { session_id: *session_id, reason: EndReason::PipelineError },
+            ])
+        }
+    }
+}
+
+/// Applies one event. Events are facts: an event that does not fit the state (which `decide`
+/// never produces) leaves the state as it was rather than failing a replay.
+pub fn evolve(state: ChannelState, channel_id: ChannelId, account_id: AccountId, event: &Event) -> ChannelState {
+    let mut channel = match (state, event) {
+        (ChannelState::Absent, Event::ChannelCreated { name, settings, stream_key }) => {
+            return ChannelState::Exists(Box::new(Channel {
+                id: channel_id,
+                account_id,
+                name: name.clone(),
+                stream_key: stream_key.clone(),
+                settings: settings.clone(),
+                stopped: false,
+                session: None,
+                ended_sessions: BTreeSet::new(),
+            }))
+        }
+        (ChannelState::Exists(_), Event::ChannelDeleted {}) => return ChannelState::Deleted,
+        (ChannelState::Exists(channel), _) => channel,
+        (other, _) => return other,
+    };
+    match event {
+        Event::ChannelUpdated { name, settings } => {
+            channel.name = name.clone();
+            channel.settings = settings.clone();
+        }
+        Event::ChannelStopped {} => channel.stopped = true,
+        Event::ChannelResumed {} => channel.stopped = false,
+        Event::StreamKeyRotated { stream_key } => channel.stream_key = stream_key.clone(),
+        Event::SessionStarted { session_id, started_at } => {
+            channel.session = Some(OpenSession {
+                id: *session_id,
+                status: SessionStatus::Init,
+                started_at: *started_at,
+                publisher: Publisher::Connected,
+            });
+        }
+        Event::SessionProcessing { session_id } => {
+            set_status(&mut channel, *session_id, SessionStatus::Processing)
+        }
+        Event::SessionLive { session_id } => set_status(&mut channel, *session_id, SessionStatus::Live),
+        Event::PublisherDisconnected { session_id, at } => {
+            if let Some(open) = channel.session.as_mut().filter(|open| open.id == *session_id) {
+                open.publisher = Publisher::Gone { since: *at };
+            }
+        }
+        Event::SessionRestreamed { session_id } => {
+            if let Some(open) = channel.session.as_mut().filter(|open| open.id == *session_id) {
+                open.publisher = Publisher::Connected;
+            }
+        }
+        Event::SessionEnded { session_id, .. } => {
+            if channel.session.as_ref().is_some_and(|open| open.id == *session_id) {
+                channel.session = None;
+                channel.ended_sessions.insert(*session_id);
+            }
+        }
+        // `session.error` is always followed by `session.ended` in the same decision.
+        Event::SessionErrored { .. }
+        | Event::AccountCreated { .. }
+        | Event::ChannelCreated { .. }
+        | Event::ChannelDeleted {} => {}
+    }
+    ChannelState::Exists(channel)
+}
+
+/// Stream keys are drawn by the API; this guards the log against junk from any other writer.
+fn validate_stream_key(stream_key: &str) -> Result<(), Rejection> {
+    let ok = (16..=128).contains(&stream_key.len())
+        && stream_key.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::Invalid {
+            field: "stream_key".into(),
+            message: "must be 16 to 128 characters of A-Z, a-z, 0-9, `_` or `-`".into(),
+        })
+    }
+}
+
+fn invalid(error: InvalidSetting) -> Rejection {
+    Rejection::Invalid { field: error.field.to_owned(), message: error.requirement }
+}
+
+fn reconnect_window(channel: &Channel) -> Duration {
+    Duration::seconds(channel.settings.reconnect_window_seconds.into())
+}
+
+fn open_session(channel: &Channel, session_id: SessionId) -> Result<&OpenSession, Rejection> {
+    channel
+        .session
+        .as_ref()
+        .filter(|open| open.id == session_id)
+        .ok_or_else(|| Rejection::NoSuchOpenSession { session: session_id.to_string() })
+}
+
+fn transition(open: &OpenSession, from: SessionStatus, to: SessionStatus) -> Result<(), Rejection> {
+    if open.status == from {
+        Ok(())
+    } else {
+        Err(Rejection::InvalidTransition { from: open.status, to })
+    }
+}
+
+fn end_open_session(channel: &Channel, reason: EndReason) -> Vec<Event> {
+    channel
+        .session
+        .iter()
+        .map(|open| Event::SessionEnded { session_id: open.id, reason })
+        .collect()
+}
+
+fn set_status(channel: &mut Channel, session_id: SessionId, status: SessionStatus) {
+    if let Some(open) = channel.session.as_mut().filter(|open| open.id == session_id) {
+        open.status = status;
+    }
+}

@@ -1,0 +1,92 @@
+//! Commands: what a client (through the API) or an edge worker (through ingest) asks of an
+//! aggregate. A command is appended to the log keyed by its aggregate; the decider that owns that
+//! key decides it exactly once.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AccountId, ChannelId, CommandId, SessionId};
+use crate::session::EndReason;
+use crate::settings::{ChannelSettings, SettingsPatch};
+
+/// A command with what every command carries: an id (for exactly-once) and the instant it was
+/// issued (the only clock `decide` ever sees).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    pub id: CommandId,
+    pub issued_at: DateTime<Utc>,
+    pub command: Command,
+}
+
+impl CommandEnvelope {
+    pub fn new(command: Command, issued_at: DateTime<Utc>) -> Self {
+        Self { id: CommandId::generate(), issued_at, command }
+    }
+
+    /// The log key: the aggregate this command is for.
+    pub fn stream(&self) -> String {
+        self.command.stream()
+    }
+}
+
+/// A command for one aggregate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "aggregate", rename_all = "snake_case")]
+pub enum Command {
+    Account { account_id: AccountId, command: AccountCommand },
+    Channel { channel_id: ChannelId, command: ChannelCommand },
+}
+
+impl Command {
+    pub fn stream(&self) -> String {
+        match self {
+            Self::Account { account_id, .. } => account_id.to_string(),
+            Self::Channel { channel_id, .. } => channel_id.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AccountCommand {
+    Create { name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChannelCommand {
+    /// The stream key is drawn by the caller so `decide` stays free of randomness.
+    Create { account_id: AccountId, name: String, settings: ChannelSettings, stream_key: String },
+    /// Something the channel's owner asks; refused as "not found" for any other account.
+    Owner { account_id: AccountId, action: OwnerAction },
+    /// Something an edge worker reports about the media it ingests.
+    Ingest { action: IngestAction },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OwnerAction {
+    Update { name: Option<String>, patch: SettingsPatch },
+    Delete,
+    Stop,
+    Resume,
+    RotateStreamKey { stream_key: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IngestAction {
+    /// A publisher presented a stream key. `new_session_id` is used only if this starts a new
+    /// session; a publisher returning within the reconnect window continues the open one.
+    ConnectPublisher { stream_key: String, new_session_id: SessionId },
+    /// Media is flowing: `init` → `processing`.
+    MediaFlowing { session_id: SessionId },
+    /// The first complete segment exists: `processing` → `live`.
+    FirstSegment { session_id: SessionId },
+    DisconnectPublisher { session_id: SessionId },
+    /// A timer fired: the reconnect window elapsed (`PublisherGone`) or the session reached its
+    /// maximum duration (`MaxDuration`). `decide` checks the claim against the issue time.
+    EndSession { session_id: SessionId, reason: EndReason },
+    /// The media pipeline failed for good.
+    FailSession { session_id: SessionId, message: String },
+}

@@ -1,0 +1,262 @@
+//! Events: the facts the log keeps, each with a type and a schema version.
+//!
+//! The JSON form of an event is `{"type": "session.live", "schema_version": 1, "data": {…}, …}`.
+//! Events are never edited: when a type's data changes shape, its version goes up and
+//! [`upcast`] turns older versions into the current one as they are read, so a log written by an
+//! older release still replays.
+//!
+//! A [`Decision`] is the record a decider appends for each command: the events it produced, or
+//! why it refused. Keeping both in one record makes a command's events atomic without log
+//! transactions, and lets the caller learn the outcome of its own command.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{AccountId, ChannelId, CommandId, EventId, SessionId};
+use crate::rejection::Rejection;
+use crate::session::EndReason;
+use crate::settings::ChannelSettings;
+
+/// A fact about an account or a channel (and the channel's sessions).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    #[serde(rename = "account.created")]
+    AccountCreated { name: String },
+    #[serde(rename = "channel.created")]
+    ChannelCreated { name: String, settings: ChannelSettings, stream_key: String },
+    #[serde(rename = "channel.updated")]
+    ChannelUpdated { name: String, settings: ChannelSettings },
+    #[serde(rename = "channel.deleted")]
+    ChannelDeleted {},
+    #[serde(rename = "channel.stopped")]
+    ChannelStopped {},
+    #[serde(rename = "channel.resumed")]
+    ChannelResumed {},
+    #[serde(rename = "channel.stream_key_rotated")]
+    StreamKeyRotated { stream_key: String },
+    #[serde(rename = "session.init")]
+    SessionStarted { session_id: SessionId, started_at: DateTime<Utc> },
+    #[serde(rename = "session.preview")]
+    SessionProcessing { session_id: SessionId },
+    #[serde(rename = "session.live")]
+    SessionLive { session_id: SessionId },
+    #[serde(rename = "session.publisher_disconnected")]
+    PublisherDisconnected { session_id: SessionId, at: DateTime<Utc> },
+    #[serde(rename = "session.restream")]
+    SessionRestreamed { session_id: SessionId },
+    #[serde(rename = "session.error")]
+    SessionErrored { session_id: SessionId, message: String },
+    #[serde(rename = "session.ended")]
+    SessionEnded { session_id: SessionId, reason: EndReason },
+}
+
+impl Event {
+    /// The type name as it appears in JSON, history and webhooks.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::AccountCreated { .. } => "account.created",
+            Self::ChannelCreated { .. } => "channel.created",
+            Self::ChannelUpdated { .. } => "channel.updated",
+            Self::ChannelDeleted {} => "channel.deleted",
+            Self::ChannelStopped {} => "channel.stopped",
+            Self::ChannelResumed {} => "channel.resumed",
+            Self::StreamKeyRotated { .. } => "channel.stream_key_rotated",
+            Self::SessionStarted { .. } => "session.init",
+            Self::SessionProcessing { .. } => "session.preview",
+            Self::SessionLive { .. } => "session.live",
+            Self::PublisherDisconnected { .. } => "session.publisher_disconnected",
+            Self::SessionRestreamed { .. } => "session.restream",
+            Self::SessionErrored { .. } => "session.error",
+            Self::SessionEnded { .. } => "session.ended",
+        }
+    }
+
+    /// The session this event is about, if any.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self {
+            Self::SessionStarted { session_id, .. }
+            | Self::SessionProcessing { session_id }
+            | Self::SessionLive { session_id }
+            | Self::PublisherDisconnected { session_id, .. }
+            | Self::SessionRestreamed { session_id }
+            | Self::SessionErrored { session_id, .. }
+            | Self::SessionEnded { session_id, .. } => Some(*session_id),
+            _ => None,
+        }
+    }
+}
+
+/// The schema version this build writes for an event type. Raise it (and teach [`upcast`] the
+/// old shape) whenever a type's data changes.
+pub const fn current_schema_version(_event_type: &str) -> u16 {
+    1
+}
+
+/// Why a stored event could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("event type {event_type} has schema version {version}, newer than this build knows ({known}); upgrade this process")]
+    FutureVersion { event_type: String, version: u16, known: u16 },
+    #[error("malformed log record: {0}")]
+    Malformed(#[from] serde_json::Error),
+}
+
+/// Turns an event's data of an older schema version into the current shape.
+///
+/// Every type is at version 1 today, so there is nothing to convert yet; versions newer than
+/// this build are refused rather than misread.
+pub fn upcast(event_type: &str, version: u16, data: Value) -> Result<Value, DecodeError> {
+    let known = current_schema_version(event_type);
+    if version > known {
+        return Err(DecodeError::FutureVersion { event_type: event_type.to_owned(), version, known });
+    }
+    Ok(data)
+}
+
+/// An event with its identity and place in its stream.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventEnvelope {
+    pub id: EventId,
+    /// The owning account: the account itself for account events, the channel's owner otherwise.
+    pub account_id: AccountId,
+    pub channel_id: Option<ChannelId>,
+    pub session_id: Option<SessionId>,
+    /// Position in the aggregate's own stream, from 1, without gaps.
+    pub sequence: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub command_id: CommandId,
+    pub schema_version: u16,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// The stored shape, read before the data is upcast.
+#[derive(Deserialize)]
+struct StoredEnvelope {
+    id: EventId,
+    account_id: AccountId,
+    channel_id: Option<ChannelId>,
+    session_id: Option<SessionId>,
+    sequence: u64,
+    occurred_at: DateTime<Utc>,
+    command_id: CommandId,
+    schema_version: u16,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    data: Value,
+}
+
+impl<'de> Deserialize<'de> for EventEnvelope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let stored = StoredEnvelope::deserialize(deserializer)?;
+        let data = upcast(&stored.event_type, stored.schema_version, stored.data)
+            .map_err(D::Error::custom)?;
+        let event = serde_json::from_value(serde_json::json!({
+            "type": stored.event_type,
+            "data": data,
+        }))
+        .map_err(D::Error::custom)?;
+        Ok(Self {
+            id: stored.id,
+            account_id: stored.account_id,
+            channel_id: stored.channel_id,
+            session_id: stored.session_id,
+            sequence: stored.sequence,
+            occurred_at: stored.occurred_at,
+            command_id: stored.command_id,
+            schema_version: current_schema_version(&stored.event_type),
+            event,
+        })
+    }
+}
+
+/// What a decider concluded about one command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Accepted { events: Vec<EventEnvelope> },
+    Rejected { rejection: Rejection },
+}
+
+/// The record a decider appends to the events topic for each command it decides.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub command_id: CommandId,
+    /// The aggregate (log key) the command was for.
+    pub stream: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl Decision {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a decision always serializes")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    pub fn events(&self) -> &[EventEnvelope] {
+        match &self.outcome {
+            Outcome::Accepted { events } => events,
+            Outcome::Rejected { .. } => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(event: Event) -> EventEnvelope {
+        EventEnvelope {
+            id: EventId::generate(),
+            account_id: AccountId::generate(),
+            channel_id: Some(ChannelId::generate()),
+            session_id: event.session_id(),
+            sequence: 3,
+            occurred_at: Utc::now(),
+            command_id: CommandId::generate(),
+            schema_version: 1,
+            event,
+        }
+    }
+
+    #[test]
+    fn an_envelope_round_trips_with_type_version_and_data() {
+        let original = envelope(Event::SessionEnded {
+            session_id: SessionId::generate(),
+            reason: EndReason::PublisherGone,
+        });
+        let json = serde_json::to_value(&original).unwrap();
+        assert_eq!(json["type"], "session.ended");
+        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["data"]["reason"], "publisher_gone");
+        let back: EventEnvelope = serde_json::from_value(json).unwrap();
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn a_future_schema_version_is_refused_with_advice() {
+        let mut json = serde_json::to_value(envelope(Event::ChannelStopped {})).unwrap();
+        json["schema_version"] = 9.into();
+        let error = serde_json::from_value::<EventEnvelope>(json).unwrap_err().to_string();
+        assert!(error.contains("upgrade"), "{error}");
+    }
+
+    #[test]
+    fn a_decision_round_trips() {
+        let decision = Decision {
+            command_id: CommandId::generate(),
+            stream: "ch_x".into(),
+            outcome: Outcome::Rejected { rejection: Rejection::ChannelStopped },
+        };
+        assert_eq!(Decision::from_bytes(&decision.to_bytes()).unwrap(), decision);
+        assert!(Decision::from_bytes(b"{not json").is_err());
+    }
+}

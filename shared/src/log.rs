@@ -1,0 +1,119 @@
+//! The event-log port: the one abstraction over Kafka and the embedded log.
+//!
+//! It offers what the control plane and the edge workers need and nothing Kafka-specific:
+//! keyed appends (same key → same partition → total order), bounded and unbounded reads of
+//! partitions, and consumer groups with committed offsets and rebalances. Adapters live in
+//! `sigma-event-log`; one conformance suite holds both to this contract.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+pub type Partition = u32;
+pub type Offset = u64;
+
+/// The topic of commands, keyed by aggregate id.
+pub const COMMANDS_TOPIC: &str = "sigma.commands";
+/// The topic of decisions (and so of domain events), keyed by aggregate id.
+pub const EVENTS_TOPIC: &str = "sigma.events";
+
+/// The partition of a key. Both adapters use this function (not Kafka's default partitioner),
+/// so a channel's commands and its events land in partitions of the same number, which is what
+/// lets one decider own both.
+pub fn partition_for(key: &str, partitions: u32) -> Partition {
+    assert!(partitions > 0, "a topic has at least one partition");
+    crc32fast::hash(key.as_bytes()) % partitions
+}
+
+/// One stored record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub partition: Partition,
+    pub offset: Offset,
+    pub key: String,
+    pub payload: Vec<u8>,
+    /// Milliseconds since the Unix epoch, as the log stamped it.
+    pub timestamp_ms: i64,
+}
+
+/// What a group member learns from [`GroupConsumer::next`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// These partitions are now this member's; records follow from the committed offsets.
+    Assigned(Vec<Partition>),
+    /// These partitions are no longer this member's; stop working on them.
+    Revoked(Vec<Partition>),
+    Record(Record),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("event log i/o failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("kafka: {0}")]
+    Kafka(String),
+    #[error("the log is corrupt at {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("topic `{0}` does not exist; it is created at start-up")]
+    UnknownTopic(String),
+    #[error("partition {partition} is out of range (the topic has {partitions})")]
+    NoSuchPartition { partition: Partition, partitions: u32 },
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("the log is shut down")]
+    Closed,
+}
+
+/// A member of a consumer group: partitions are shared out among the members, and move to the
+/// survivors when a member leaves or dies.
+#[async_trait]
+pub trait GroupConsumer: Send {
+    async fn next(&mut self) -> Result<GroupEvent, LogError>;
+
+    /// Records that everything before `next_offset` in `partition` is done; a member that takes
+    /// the partition over starts there.
+    async fn commit(&mut self, partition: Partition, next_offset: Offset) -> Result<(), LogError>;
+}
+
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Partitions per topic (the same for every topic).
+    fn partitions(&self) -> u32;
+
+    /// Creates the topic if it does not exist.
+    async fn ensure_topic(&self, topic: &str) -> Result<(), LogError>;
+
+    /// Appends durably; returns where the record went. Records with the same key keep their
+    /// order.
+    async fn append(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(Partition, Offset), LogError>;
+
+    /// The offset the next record appended to the partition will get: every record below it is
+    /// readable now.
+    async fn end_offset(&self, topic: &str, partition: Partition) -> Result<Offset, LogError>;
+
+    /// Records of one partition from `from`, up to `until` (exclusive) or, without `until`,
+    /// forever as they arrive.
+    async fn read(
+        &self,
+        topic: &str,
+        partition: Partition,
+        from: Offset,
+        until: Option<Offset>,
+    ) -> Result<BoxStream<'static, Result<Record, LogError>>, LogError>;
+
+    /// Joins a consumer group on a topic.
+    async fn join(&self, topic: &str, group: &str) -> Result<Box<dyn GroupConsumer>, LogError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_always_maps_to_the_same_partition_in_range() {
+        for key in ["ch_1", "ch_2", "", "ac_zzz"] {
+            let partition = partition_for(key, 8);
+            assert!(partition < 8);
+            assert_eq!(partition, partition_for(key, 8));
+        }
+    }
+}

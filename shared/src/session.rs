@@ -1,0 +1,81 @@
+//! The session state machine's vocabulary: one continuous broadcast of a channel.
+//!
+//! `init` (publisher connected) → `processing` (media flowing; the owner can preview) → `live`
+//! (public) → `ended`; a pipeline failure passes through `error` on its way to `ended`. The
+//! transitions themselves are decided by the channel aggregate ([`crate::channel`]), because the
+//! rule "at most one open session per channel" belongs to the channel.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::SessionId;
+
+/// Where a session is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Init,
+    Processing,
+    Live,
+    Error,
+    Ended,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::Processing => "processing",
+            Self::Live => "live",
+            Self::Error => "error",
+            Self::Ended => "ended",
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The publisher left and did not come back within the reconnect window.
+    PublisherGone,
+    /// The session reached the channel's `max_session_seconds`.
+    MaxDuration,
+    /// The owner stopped the channel.
+    StoppedByOwner,
+    /// The owner deleted the channel.
+    ChannelDeleted,
+    /// The media pipeline failed.
+    PipelineError,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PublisherGone => "publisher_gone",
+            Self::MaxDuration => "max_duration",
+            Self::StoppedByOwner => "stopped_by_owner",
+            Self::ChannelDeleted => "channel_deleted",
+            Self::PipelineError => "pipeline_error",
+        }
+    }
+}
+
+/// Whether the session's publisher is connected right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publisher {
+    Connected,
+    /// Gone since this instant; the reconnect window runs from here.
+    Gone { since: DateTime<Utc> },
+}
+
+/// The session a channel has open, as its aggregate needs it to decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenSession {
+    pub id: SessionId,
+    /// `Init`, `Processing` or `Live`: an open session is never `Error` or `Ended`.
+    pub status: SessionStatus,
+    pub started_at: DateTime<Utc>,
+    pub publisher: Publisher,
+}

@@ -1,0 +1,174 @@
+//! Property tests: random sequences of commands (valid, invalid and hostile) never break the
+//! channel's invariants.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{Duration, TimeZone, Utc};
+use proptest::prelude::*;
+use sigma_shared::channel::{decide, evolve, ChannelState, ChannelStatus};
+use sigma_shared::command::{ChannelCommand, IngestAction, OwnerAction};
+use sigma_shared::event::Event;
+use sigma_shared::ids::{AccountId, ChannelId, SessionId};
+use sigma_shared::session::{EndReason, SessionStatus};
+use sigma_shared::settings::{ChannelSettings, SettingsPatch};
+use uuid::Uuid;
+
+const KEYS: [&str; 3] = ["key_aaaaaaaaaaaaaaaa", "key_bbbbbbbbbbbbbbbb", "key_cccccccccccccccc"];
+
+#[derive(Clone, Debug)]
+enum Step {
+    Create { key: usize },
+    Update { reconnect: u32, max_session: u32 },
+    Delete,
+    Stop,
+    Resume,
+    Rotate { key: usize },
+    Connect { key: usize, session: u8 },
+    MediaFlowing { session: u8 },
+    FirstSegment { session: u8 },
+    Disconnect { session: u8 },
+    End { session: u8, reason: EndReason },
+    Fail { session: u8 },
+    Stranger,
+}
+
+fn session(n: u8) -> SessionId {
+    SessionId::from_uuid(Uuid::from_u128(u128::from(n) + 1))
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let reason = prop_oneof![
+        Just(EndReason::PublisherGone),
+        Just(EndReason::MaxDuration),
+        Just(EndReason::StoppedByOwner),
+        Just(EndReason::PipelineError),
+    ];
+    prop_oneof![
+        (0..3usize).prop_map(|key| Step::Create { key }),
+        (0..120u32, 30..200u32).prop_map(|(reconnect, max_session)| Step::Update { reconnect, max_session }),
+        Just(Step::Delete),
+        Just(Step::Stop),
+        Just(Step::Resume),
+        (0..3usize).prop_map(|key| Step::Rotate { key }),
+        (0..3usize, 0..6u8).prop_map(|(key, session)| Step::Connect { key, session }),
+        (0..6u8).prop_map(|session| Step::MediaFlowing { session }),
+        (0..6u8).prop_map(|session| Step::FirstSegment { session }),
+        (0..6u8).prop_map(|session| Step::Disconnect { session }),
+        (0..6u8, reason).prop_map(|(session, reason)| Step::End { session, reason }),
+        (0..6u8).prop_map(|session| Step::Fail { session }),
+        Just(Step::Stranger),
+    ]
+}
+
+fn command(step: &Step, owner: AccountId) -> ChannelCommand {
+    let owned = |action| ChannelCommand::Owner { account_id: owner, action };
+    let ingest = |action| ChannelCommand::Ingest { action };
+    match step.clone() {
+        Step::Create { key } => ChannelCommand::Create {
+            account_id: owner,
+            name: "studio".into(),
+            settings: ChannelSettings::default(),
+            stream_key: KEYS[key].into(),
+        },
+        Step::Update { reconnect, max_session } => owned(OwnerAction::Update {
+            name: None,
+            patch: SettingsPatch {
+                reconnect_window_seconds: Some(reconnect),
+                max_session_seconds: Some(max_session),
+                ..Default::default()
+            },
+        }),
+        Step::Delete => owned(OwnerAction::Delete),
+        Step::Stop => owned(OwnerAction::Stop),
+        Step::Resume => owned(OwnerAction::Resume),
+        Step::Rotate { key } => owned(OwnerAction::RotateStreamKey { stream_key: KEYS[key].into() }),
+        Step::Connect { key, session: n } => ingest(IngestAction::ConnectPublisher {
+            stream_key: KEYS[key].into(),
+            new_session_id: session(n),
+        }),
+        Step::MediaFlowing { session: n } => ingest(IngestAction::MediaFlowing { session_id: session(n) }),
+        Step::FirstSegment { session: n } => ingest(IngestAction::FirstSegment { session_id: session(n) }),
+        Step::Disconnect { session: n } => ingest(IngestAction::DisconnectPublisher { session_id: session(n) }),
+        Step::End { session: n, reason } => ingest(IngestAction::EndSession { session_id: session(n), reason }),
+        Step::Fail { session: n } => ingest(IngestAction::FailSession { session_id: session(n), message: "x".into() }),
+        Step::Stranger => ChannelCommand::Owner { account_id: AccountId::generate(), action: OwnerAction::Stop },
+    }
+}
+
+fn rank(status: SessionStatus) -> u8 {
+    match status {
+        SessionStatus::Init => 0,
+        SessionStatus::Processing => 1,
+        SessionStatus::Live => 2,
+        SessionStatus::Error => 3,
+        SessionStatus::Ended => 4,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn invariants_hold_for_any_command_sequence(
+        steps in prop::collection::vec((step(), 0..150i64), 1..60)
+    ) {
+        let channel_id = ChannelId::generate();
+        let owner = AccountId::generate();
+        let mut now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut state = ChannelState::Absent;
+        let mut open: BTreeSet<SessionId> = BTreeSet::new();
+        let mut ended: BTreeSet<SessionId> = BTreeSet::new();
+        let mut statuses: HashMap<SessionId, SessionStatus> = HashMap::new();
+
+        for (step, advance) in steps {
+            now += Duration::seconds(advance);
+            let command = command(&step, owner);
+            let decided = decide(&state, channel_id, &command, now);
+            // Deciding is a pure function of state, command and time.
+            prop_assert_eq!(&decided, &decide(&state, channel_id, &command, now));
+            let Ok(events) = decided else { continue };
+            prop_assert!(!events.is_empty(), "an accepted command always says what happened");
+
+            for event in &events {
+                if let Some(session) = event.session_id() {
+                    // An ended session never comes back, whatever the event.
+                    prop_assert!(!ended.contains(&session), "{:?} after {} ended", event, session);
+                }
+                match event {
+                    Event::SessionStarted { session_id, .. } => {
+                        prop_assert!(open.is_empty(), "a second open session: {:?}", open);
+                        open.insert(*session_id);
+                        statuses.insert(*session_id, SessionStatus::Init);
+                    }
+                    Event::SessionEnded { session_id, .. } => {
+                        prop_assert!(open.remove(session_id));
+                        ended.insert(*session_id);
+                    }
+                    Event::SessionProcessing { session_id } | Event::SessionLive { session_id } => {
+                        prop_assert!(open.contains(session_id));
+                        let next = if matches!(event, Event::SessionLive { .. }) { SessionStatus::Live } else { SessionStatus::Processing };
+                        let previous = statuses.insert(*session_id, next).unwrap();
+                        prop_assert_eq!(rank(previous) + 1, rank(next), "sessions only move forward one step");
+                    }
+                    Event::SessionRestreamed { session_id } | Event::PublisherDisconnected { session_id, .. } | Event::SessionErrored { session_id, .. } => {
+                        prop_assert!(open.contains(session_id));
+                    }
+                    _ => {}
+                }
+                state = evolve(state, channel_id, owner, event);
+            }
+
+            match &state {
+                ChannelState::Exists(channel) => {
+                    prop_assert_eq!(channel.session.as_ref().map(|s| s.id), open.iter().next().copied());
+                    match channel.status() {
+                        ChannelStatus::Stopped => prop_assert!(channel.session.is_none(), "a stopped channel has no session"),
+                        ChannelStatus::Active => prop_assert!(channel.session.is_some()),
+                        ChannelStatus::Idle => prop_assert!(channel.session.is_none()),
+                    }
+                }
+                ChannelState::Deleted | ChannelState::Absent => prop_assert!(open.is_empty()),
+            }
+        }
+    }
+}
