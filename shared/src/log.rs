@@ -57,6 +57,8 @@ pub enum LogError {
     UnknownTopic(String),
     #[error("partition {partition} is out of range (the topic has {partitions})")]
     NoSuchPartition { partition: Partition, partitions: u32 },
+    #[error("partition {0} is not assigned to this group member (a rebalance moved it)")]
+    NotAssigned(Partition),
     #[error("timed out: {0}")]
     Timeout(String),
     #[error("the log is shut down")]
@@ -90,14 +92,21 @@ pub trait EventLog: Send + Sync + 'static {
     /// readable now.
     async fn end_offset(&self, topic: &str, partition: Partition) -> Result<Offset, LogError>;
 
-    /// Records of one partition from `from`, up to `until` (exclusive) or, without `until`,
-    /// forever as they arrive.
+    /// The records of one partition from `from` up to `until` (exclusive), where `until` came
+    /// from [`EventLog::end_offset`]. The stream ends after the last one.
     async fn read(
         &self,
         topic: &str,
         partition: Partition,
         from: Offset,
-        until: Option<Offset>,
+        until: Offset,
+    ) -> Result<BoxStream<'static, Result<Record, LogError>>, LogError>;
+
+    /// Every record of the given partitions from the given offsets on, as they arrive, forever.
+    async fn follow(
+        &self,
+        topic: &str,
+        from: &[(Partition, Offset)],
     ) -> Result<BoxStream<'static, Result<Record, LogError>>, LogError>;
 
     /// Joins a consumer group on a topic.

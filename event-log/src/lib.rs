@@ -1,0 +1,39 @@
+//! Adapters of the event-log port ([`sigma_shared::log::EventLog`]).
+//!
+//! - [`embedded`]: append-only files in the data directory, for standalone mode. Durable (each
+//!   append is fsynced before it is acknowledged), with in-process wake-ups so a follower sees a
+//!   new record within microseconds.
+//! - [`kafka`]: Kafka through rdkafka, for scale-out: an idempotent producer, explicit
+//!   partitions from [`sigma_shared::log::partition_for`], consumer groups with committed offsets.
+//!
+//! With the `testing` feature, [`conformance`] is the suite both adapters must pass and
+//! [`testing`] starts a real Kafka-protocol broker (tansu) for it.
+//!
+//! This crate may depend on `sigma-shared` and I/O libraries; nothing here knows about channels.
+
+pub mod embedded;
+pub mod kafka;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use sigma_shared::log::{EventLog, LogError};
+
+/// Where the log lives, from configuration.
+#[derive(Clone, Debug)]
+pub enum LogConfig {
+    Embedded { dir: std::path::PathBuf, partitions: u32 },
+    Kafka { brokers: String, partitions: u32 },
+}
+
+/// Opens the configured adapter.
+pub async fn open(config: &LogConfig) -> Result<Arc<dyn EventLog>, LogError> {
+    Ok(match config {
+        LogConfig::Embedded { dir, partitions } => Arc::new(embedded::EmbeddedLog::open(dir, *partitions)?),
+        LogConfig::Kafka { brokers, partitions } => Arc::new(kafka::KafkaLog::connect(brokers, *partitions)?),
+    })
+}
