@@ -1,0 +1,71 @@
+//! `POST /v1/accounts` and `POST /v1/tokens`: what only the admin key may do.
+
+use actix_web::{post, web, HttpResponse};
+use chrono::Duration;
+use sea_orm::EntityTrait;
+use sigma_shared::command::{AccountCommand, Command};
+use sigma_shared::ids::AccountId;
+
+use super::auth::{Admin, Scope};
+use super::error::{ApiError, ErrorBody};
+use super::views::{AccountView, CreateAccount, CreateToken, TokenView};
+use super::AppState;
+use crate::db;
+
+const MAX_TOKEN_TTL_SECONDS: u32 = 31 * 86_400;
+
+/// Create an account.
+#[utoipa::path(
+    tag = "accounts",
+    security(("admin_key" = [])),
+    request_body = CreateAccount,
+    responses(
+        (status = 201, body = AccountView),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+#[post("/v1/accounts")]
+pub async fn create_account(_: Admin, state: web::Data<AppState>, body: web::Json<CreateAccount>) -> Result<HttpResponse, ApiError> {
+    let account_id = AccountId::generate();
+    let command = Command::Account { account_id, command: AccountCommand::Create { name: body.into_inner().name } };
+    state.bus.submit(command).await??;
+    let row = db::accounts::Entity::find_by_id(account_id.to_string())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::internal("a created account is missing from the read model"))?;
+    Ok(HttpResponse::Created().json(AccountView { id: account_id, name: row.name, created_at: row.created_at }))
+}
+
+/// Mint a token for an account.
+#[utoipa::path(
+    tag = "accounts",
+    security(("admin_key" = [])),
+    request_body = CreateToken,
+    responses(
+        (status = 201, body = TokenView),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such account"),
+        (status = 422, body = ErrorBody),
+    )
+)]
+#[post("/v1/tokens")]
+pub async fn create_token(_: Admin, state: web::Data<AppState>, body: web::Json<CreateToken>) -> Result<HttpResponse, ApiError> {
+    let request = body.into_inner();
+    let scopes = match &request.scopes {
+        None => Scope::ALL.to_vec(),
+        Some(names) => names
+            .iter()
+            .map(|name| Scope::parse(name).ok_or_else(|| ApiError::unprocessable("invalid_scope", format!("unknown scope `{name}`; scopes are channels:read, channels:write"))))
+            .collect::<Result<_, _>>()?,
+    };
+    let ttl = request.ttl_seconds.unwrap_or(3_600);
+    if !(1..=MAX_TOKEN_TTL_SECONDS).contains(&ttl) {
+        return Err(ApiError::unprocessable("invalid_field", format!("ttl_seconds must be between 1 and {MAX_TOKEN_TTL_SECONDS}")));
+    }
+    if db::accounts::Entity::find_by_id(request.account_id.to_string()).one(&state.db).await?.is_none() {
+        return Err(ApiError::not_found("account"));
+    }
+    let (token, expires_at) = state.auth.keyring.mint(request.account_id, &scopes, Duration::seconds(ttl.into()));
+    Ok(HttpResponse::Created().json(TokenView { token, expires_at }))
+}

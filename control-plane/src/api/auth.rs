@@ -1,0 +1,273 @@
+//! Who is calling: the admin key, or an account's JWT — and how often they may.
+//!
+//! Tokens are HS256 JWTs whose header names the key id (`kid`) that signed them, so signing
+//! keys can rotate: the first key of the ring signs, every key verifies. Each token (and the
+//! admin key) has its own rate limit.
+
+use std::collections::HashMap;
+use std::future::{ready, Ready};
+use std::num::NonZeroU32;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::{DateTime, Duration, Utc};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sigma_shared::ids::AccountId;
+
+use super::error::ApiError;
+use super::AppState;
+
+pub const ISSUER: &str = "sigma-live";
+/// The shortest secret accepted: HS256 needs at least 256 bits.
+const MIN_SECRET_BYTES: usize = 32;
+
+/// What a token allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    ChannelsRead,
+    ChannelsWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::ChannelsRead, Scope::ChannelsWrite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ChannelsRead => "channels:read",
+            Self::ChannelsWrite => "channels:write",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == text)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub scopes: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub iss: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("signing keys must be `kid:secret` pairs separated by commas, with secrets of at least {MIN_SECRET_BYTES} characters")]
+    Malformed,
+}
+
+/// The signing keys: the first signs, all verify.
+pub struct Keyring {
+    signing_kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+}
+
+impl Keyring {
+    /// Parses `kid:secret[,kid:secret…]`.
+    pub fn parse(spec: &str) -> Result<Self, KeyringError> {
+        let mut pairs = Vec::new();
+        for pair in spec.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+            let (kid, secret) = pair.split_once(':').ok_or(KeyringError::Malformed)?;
+            if kid.is_empty() || secret.len() < MIN_SECRET_BYTES {
+                return Err(KeyringError::Malformed);
+            }
+            pairs.push((kid.to_owned(), secret.as_bytes().to_vec()));
+        }
+        let (signing_kid, signing_secret) = pairs.first().cloned().ok_or(KeyringError::Malformed)?;
+        Ok(Self {
+            signing_kid,
+            encoding: EncodingKey::from_secret(&signing_secret),
+            decoding: pairs.into_iter().map(|(kid, secret)| (kid, DecodingKey::from_secret(&secret))).collect(),
+        })
+    }
+
+    /// A fresh key spec for a new installation.
+    pub fn generate_spec() -> String {
+        format!("k{}:{}", Utc::now().format("%Y%m%d"), crate::secrets::random_text(48))
+    }
+
+    pub fn mint(&self, account_id: AccountId, scopes: &[Scope], ttl: Duration) -> (String, DateTime<Utc>) {
+        let now = Utc::now();
+        let expires_at = now + ttl;
+        let claims = Claims {
+            sub: account_id.to_string(),
+            scopes: scopes.iter().map(|scope| scope.as_str().to_owned()).collect(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iss: ISSUER.to_owned(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.signing_kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).expect("HS256 signing cannot fail");
+        (token, expires_at)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let invalid = |why: &str| ApiError::unauthorized("invalid_token", format!("the token is not valid: {why}"));
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
+        let kid = header.kid.ok_or_else(|| invalid("no key id"))?;
+        let key = self.decoding.get(&kid).ok_or_else(|| invalid("unknown key id"))?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.leeway = 0;
+        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|error| {
+            match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("token_expired", "the token has expired; mint a new one")
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => invalid("bad signature"),
+                _ => invalid("malformed"),
+            }
+        })
+    }
+}
+
+/// Authentication and rate limiting, shared by every request.
+pub struct Auth {
+    admin_key: String,
+    pub keyring: Keyring,
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl Auth {
+    pub fn new(admin_key: String, keyring: Keyring, per_second: u32, burst: u32) -> Self {
+        let per_second = NonZeroU32::new(per_second.max(1)).expect("at least one");
+        let burst = NonZeroU32::new(burst.max(1)).expect("at least one");
+        Self { admin_key, keyring, limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)) }
+    }
+
+    fn limit(&self, key: &str) -> Result<(), ApiError> {
+        self.limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::rate_limited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+        })
+    }
+
+    /// Forgets limiter state of tokens not seen lately, so memory stays bounded.
+    pub fn forget_idle_limits(&self) {
+        self.limiter.retain_recent();
+    }
+}
+
+fn bearer(request: &HttpRequest) -> Result<&str, ApiError> {
+    let missing = || ApiError::unauthorized("missing_token", "send `Authorization: Bearer <token>`");
+    let value = request.headers().get(actix_web::http::header::AUTHORIZATION).ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    value.strip_prefix("Bearer ").map(str::trim).filter(|token| !token.is_empty()).ok_or_else(missing)
+}
+
+fn state(request: &HttpRequest) -> &web::Data<AppState> {
+    request.app_data::<web::Data<AppState>>().expect("the app state is registered")
+}
+
+/// Equal in time whatever the inputs, so the admin key cannot be guessed byte by byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// The caller presented the admin key.
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready((|| {
+            let auth = &state(request).auth;
+            let token = bearer(request)?;
+            if !constant_time_eq(token.as_bytes(), auth.admin_key.as_bytes()) {
+                return Err(ApiError::unauthorized("invalid_admin_key", "this endpoint needs the admin key"));
+            }
+            auth.limit("admin")?;
+            Ok(Admin)
+        })())
+    }
+}
+
+/// The caller presented a valid token of an account.
+pub struct Caller {
+    pub account_id: AccountId,
+    scopes: Vec<String>,
+}
+
+impl Caller {
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.iter().any(|granted| granted == scope.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("this token lacks the `{}` scope", scope.as_str())))
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready((|| {
+            let auth = &state(request).auth;
+            let claims = auth.keyring.verify(bearer(request)?)?;
+            let account_id = claims
+                .sub
+                .parse()
+                .map_err(|_| ApiError::unauthorized("invalid_token", "the token names no account"))?;
+            auth.limit(&claims.jti)?;
+            Ok(Caller { account_id, scopes: claims.scopes })
+        })())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "k1:0123456789abcdef0123456789abcdef,k0:fedcba9876543210fedcba9876543210";
+
+    #[test]
+    fn a_minted_token_verifies_and_carries_its_claims() {
+        let keyring = Keyring::parse(SPEC).unwrap();
+        let account = AccountId::generate();
+        let (token, _) = keyring.mint(account, &[Scope::ChannelsRead], Duration::minutes(5));
+        let claims = keyring.verify(&token).unwrap();
+        assert_eq!(claims.sub, account.to_string());
+        assert_eq!(claims.scopes, ["channels:read"]);
+    }
+
+    #[test]
+    fn tokens_of_a_retired_signing_key_verify_while_it_is_in_the_ring() {
+        let old = Keyring::parse("k0:fedcba9876543210fedcba9876543210").unwrap();
+        let (token, _) = old.mint(AccountId::generate(), &Scope::ALL, Duration::minutes(5));
+        assert!(Keyring::parse(SPEC).unwrap().verify(&token).is_ok());
+        let without_k0 = Keyring::parse("k1:0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(without_k0.verify(&token).unwrap_err().code, "invalid_token");
+    }
+
+    #[test]
+    fn expired_and_forged_tokens_are_refused() {
+        let keyring = Keyring::parse(SPEC).unwrap();
+        let (expired, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::seconds(-5));
+        assert_eq!(keyring.verify(&expired).unwrap_err().code, "token_expired");
+        let (token, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::minutes(5));
+        let mut forged = token.clone();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(keyring.verify(&forged).unwrap_err().code, "invalid_token");
+        assert!(keyring.verify("not.a.jwt").is_err());
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(Keyring::parse("k:short").is_err());
+        assert!(Keyring::parse("").is_err());
+    }
+}

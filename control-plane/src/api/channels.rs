@@ -1,0 +1,186 @@
+//! The channel endpoints: create, list, read, patch, delete, stop, resume, rotate the key.
+//!
+//! Writes go through the command bus and answer with the channel as the read model holds it
+//! once the command is applied; reads only ever see the caller's own channels (another
+//! account's channel is a 404, never a 403, so ids leak nothing).
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sigma_shared::command::{ChannelCommand, Command, OwnerAction};
+use sigma_shared::ids::ChannelId;
+use sigma_shared::settings::ChannelSettings;
+
+use super::auth::{Caller, Scope};
+use super::error::{ApiError, ErrorBody};
+use super::views::{ChannelInput, ChannelList, ChannelView, Page};
+use super::AppState;
+use crate::db;
+use crate::secrets::random_text;
+
+/// A new stream key: `sk_` and 32 letters and digits (190 bits).
+fn new_stream_key() -> String {
+    format!("sk_{}", random_text(32))
+}
+
+/// A channel id from a path; anything else is a 404, like a channel that does not exist.
+pub fn channel_id(path: &str) -> Result<ChannelId, ApiError> {
+    path.parse().map_err(|_| ApiError::not_found("channel"))
+}
+
+/// The caller's channel, or 404.
+pub async fn owned_channel(state: &AppState, caller: &Caller, id: ChannelId) -> Result<db::channels::Model, ApiError> {
+    db::channels::Entity::find_by_id(id.to_string())
+        .filter(db::channels::Column::AccountId.eq(caller.account_id.to_string()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("channel"))
+}
+
+fn view(state: &AppState, row: &db::channels::Model) -> ChannelView {
+    ChannelView::of(row, &state.urls)
+}
+
+/// Create a channel.
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:write"])),
+    request_body = ChannelInput,
+    responses(
+        (status = 201, body = ChannelView),
+        (status = 400, body = ErrorBody, description = "Malformed JSON"),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A missing name, an unknown field or value, or a setting out of bounds"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+#[post("/v1/channels")]
+pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Json<ChannelInput>) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ChannelsWrite)?;
+    let input = body.into_inner();
+    let name = input.name.ok_or_else(|| ApiError::unprocessable("missing_field", "name is required"))?;
+    let channel_id = ChannelId::generate();
+    let command = ChannelCommand::Create {
+        account_id: caller.account_id,
+        name,
+        settings: ChannelSettings::default().patched(&input.settings),
+        stream_key: new_stream_key(),
+    };
+    state.bus.submit(Command::Channel { channel_id, command }).await??;
+    let row = owned_channel(&state, &caller, channel_id).await?;
+    Ok(HttpResponse::Created().json(view(&state, &row)))
+}
+
+/// List the caller's channels, oldest first.
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:read"])),
+    params(Page),
+    responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody))
+)]
+#[get("/v1/channels")]
+pub async fn list(caller: Caller, state: web::Data<AppState>, page: web::Query<Page>) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ChannelsRead)?;
+    let mut query = db::channels::Entity::find()
+        .filter(db::channels::Column::AccountId.eq(caller.account_id.to_string()))
+        .order_by_asc(db::channels::Column::Id)
+        .limit(page.limit());
+    if let Some(after) = &page.after {
+        query = query.filter(db::channels::Column::Id.gt(after.as_str()));
+    }
+    let rows = query.all(&state.db).await?;
+    Ok(HttpResponse::Ok().json(ChannelList { data: rows.iter().map(|row| view(&state, row)).collect() }))
+}
+
+/// Read a channel.
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:read"])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody))
+)]
+#[get("/v1/channels/{id}")]
+pub async fn read(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ChannelsRead)?;
+    let row = owned_channel(&state, &caller, channel_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(view(&state, &row)))
+}
+
+/// Runs an owner action and answers with the channel as it now is.
+async fn act(state: &AppState, caller: &Caller, id: &str, action: OwnerAction) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ChannelsWrite)?;
+    let channel_id = channel_id(id)?;
+    let command = ChannelCommand::Owner { account_id: caller.account_id, action };
+    state.bus.submit(Command::Channel { channel_id, command }).await??;
+    let row = owned_channel(state, caller, channel_id).await?;
+    Ok(HttpResponse::Ok().json(view(state, &row)))
+}
+
+/// Change a channel's name or settings.
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:write"])),
+    params(("id" = String, Path, description = "Channel id")),
+    request_body = ChannelInput,
+    responses(
+        (status = 200, body = ChannelView),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+#[patch("/v1/channels/{id}")]
+pub async fn update(caller: Caller, state: web::Data<AppState>, id: web::Path<String>, body: web::Json<ChannelInput>) -> Result<HttpResponse, ApiError> {
+    let input = body.into_inner();
+    act(&state, &caller, &id, OwnerAction::Update { name: input.name, patch: input.settings }).await
+}
+
+/// Delete a channel (ending its session, if any).
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:write"])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 204), (status = 404, body = ErrorBody))
+)]
+#[delete("/v1/channels/{id}")]
+pub async fn remove(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ChannelsWrite)?;
+    let command = ChannelCommand::Owner { account_id: caller.account_id, action: OwnerAction::Delete };
+    state.bus.submit(Command::Channel { channel_id: channel_id(&id)?, command }).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Stop a channel: its session ends and ingest is refused until it is resumed.
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:write"])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Already stopped"))
+)]
+#[post("/v1/channels/{id}/stop")]
+pub async fn stop(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    act(&state, &caller, &id, OwnerAction::Stop).await
+}
+
+/// Resume a stopped channel.
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:write"])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not stopped"))
+)]
+#[post("/v1/channels/{id}/resume")]
+pub async fn resume(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    act(&state, &caller, &id, OwnerAction::Resume).await
+}
+
+/// Rotate the stream key: the old key stops working for new connections at once.
+#[utoipa::path(
+    tag = "channels",
+    security(("bearer" = ["channels:write"])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody))
+)]
+#[post("/v1/channels/{id}/stream-key")]
+pub async fn rotate_stream_key(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    act(&state, &caller, &id, OwnerAction::RotateStreamKey { stream_key: new_stream_key() }).await
+}

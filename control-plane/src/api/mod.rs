@@ -1,0 +1,96 @@
+//! The HTTP API (actix-web): routes, shared state, errors, authentication, OpenAPI and docs.
+//!
+//! Handlers are thin: they authenticate, turn the request into a command for the
+//! [`CommandBus`] or a query on the read models, and shape the answer.
+
+pub mod accounts;
+pub mod auth;
+pub mod channels;
+pub mod error;
+pub mod openapi;
+pub mod sessions;
+pub mod system;
+pub mod views;
+
+use std::sync::Arc;
+
+use actix_web::dev::Service;
+use actix_web::{web, HttpResponse};
+use sea_orm::DatabaseConnection;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::auth::Auth;
+use self::views::PublicUrls;
+use crate::commands::CommandBus;
+use crate::health::Readiness;
+use crate::metrics::Metrics;
+
+/// Largest JSON body accepted.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct AppState {
+    pub bus: Arc<CommandBus>,
+    pub db: DatabaseConnection,
+    pub auth: Auth,
+    pub urls: PublicUrls,
+    pub metrics: Metrics,
+    pub readiness: Arc<Readiness>,
+}
+
+/// Registers every route on an actix app.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(error::json_error))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .service(accounts::create_account)
+        .service(accounts::create_token)
+        .service(channels::create)
+        .service(channels::list)
+        .service(channels::read)
+        .service(channels::update)
+        .service(channels::remove)
+        .service(channels::stop)
+        .service(channels::resume)
+        .service(channels::rotate_stream_key)
+        .service(sessions::list)
+        .service(sessions::read)
+        .service(sessions::events)
+        .service(system::healthz)
+        .service(system::readyz)
+        .service(system::metrics)
+        .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()));
+}
+
+/// Starts the HTTP server on a bound listener; returns when it stops.
+pub async fn serve(state: web::Data<AppState>, listener: std::net::TcpListener) -> std::io::Result<()> {
+    actix_web::HttpServer::new(move || {
+        let metrics = state.metrics.clone();
+        actix_web::App::new()
+            .app_data(state.clone())
+            .wrap_fn(move |request, service| {
+                let started = std::time::Instant::now();
+                let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let metrics = metrics.clone();
+                let response = service.call(request);
+                async move {
+                    let response = response.await?;
+                    metrics.http_requests.with_label_values(&[&route, response.status().as_str()]).inc();
+                    metrics.http_duration.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+                    Ok(response)
+                }
+            })
+            .configure(configure)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(error::ApiError::new(
+                    actix_web::http::StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no such route",
+                ))
+            }))
+    })
+    .listen(listener)?
+    .run()
+    .await
+}

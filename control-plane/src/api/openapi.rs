@@ -1,0 +1,82 @@
+//! The OpenAPI document, generated from the handlers and types. `openapi/openapi.json` at the
+//! top of the repository is this document, checked in; a test fails when they differ.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{accounts, channels, sessions, system};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sigma Live API",
+        description = "Channels, sessions and their history. Authenticate with `Authorization: Bearer <token>`: the admin key for accounts and tokens, an account's JWT for everything else. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+    ),
+    paths(
+        accounts::create_account,
+        accounts::create_token,
+        channels::create,
+        channels::list,
+        channels::read,
+        channels::update,
+        channels::remove,
+        channels::stop,
+        channels::resume,
+        channels::rotate_stream_key,
+        sessions::list,
+        sessions::read,
+        sessions::events,
+        system::healthz,
+        system::readyz,
+        system::metrics,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "accounts", description = "Tenants and their tokens (admin key only)"),
+        (name = "channels", description = "A broadcaster's stream endpoints"),
+        (name = "sessions", description = "Broadcasts of a channel"),
+        (name = "events", description = "What happened, in order"),
+        (name = "system", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some("The admin key")).build()),
+        );
+    }
+}
+
+/// The document as served and checked in: pretty JSON with a trailing newline.
+pub fn document() -> String {
+    ApiDoc::openapi().to_pretty_json().expect("the document serializes") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    /// Fails when the code's API differs from `openapi/openapi.json`. To accept the change:
+    /// `UPDATE_OPENAPI=1 cargo test -p sigma-control-plane openapi`.
+    #[test]
+    fn the_checked_in_openapi_document_matches_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json");
+        let generated = super::document();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == generated,
+            "openapi/openapi.json differs from the API the code serves; run `UPDATE_OPENAPI=1 cargo test -p sigma-control-plane openapi` and commit the result"
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! Liveness, readiness and metrics.
+
+use actix_web::{get, web, HttpResponse};
+use sea_orm::ConnectionTrait;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthView {
+    /// `ok`, or `unavailable` with a reason.
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "system", responses((status = 200, body = HealthView)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(HealthView { status: "ok".into(), reason: None })
+}
+
+/// Readiness: the database, the log and the deciders are all working.
+#[utoipa::path(tag = "system", responses((status = 200, body = HealthView), (status = 503, body = HealthView)))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = state.db.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(|error| format!("database: {error}"));
+    match database.and_then(|()| state.readiness.check()) {
+        Ok(()) => HttpResponse::Ok().json(HealthView { status: "ok".into(), reason: None }),
+        Err(reason) => HttpResponse::ServiceUnavailable().json(HealthView { status: "unavailable".into(), reason: Some(reason) }),
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}

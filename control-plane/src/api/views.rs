@@ -1,0 +1,199 @@
+//! The JSON shapes of the API: what it accepts and what it returns.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use sigma_shared::channel::ChannelStatus;
+use sigma_shared::ids::{AccountId, ChannelId, EventId, SessionId};
+use sigma_shared::session::{EndReason, SessionStatus};
+use sigma_shared::settings::{ChannelSettings, SettingsPatch};
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::project::channels::{settings, text_enum};
+
+/// Where viewers and broadcasters reach this installation.
+#[derive(Clone, Debug)]
+pub struct PublicUrls {
+    pub http: String,
+    pub rtmp: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub account_id: AccountId,
+    /// Defaults to every scope: `channels:read`, `channels:write`.
+    pub scopes: Option<Vec<String>>,
+    /// Defaults to 3600; at most 31 days.
+    pub ttl_seconds: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenView {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A channel's name and settings, for create (name required) and patch (everything optional).
+/// Unknown fields are refused, so a typo never silently does nothing.
+#[derive(Serialize, ToSchema)]
+pub struct ChannelInput {
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub settings: SettingsPatch,
+}
+
+impl<'de> Deserialize<'de> for ChannelInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::deserialize(deserializer)?;
+        let name = match fields.remove("name") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => Some(String::deserialize(value).map_err(D::Error::custom)?),
+        };
+        let settings = SettingsPatch::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(Self { name, settings })
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelView {
+    pub id: ChannelId,
+    pub name: String,
+    pub status: ChannelStatus,
+    /// The secret a broadcaster pushes with; rotate it with `POST /v1/channels/{id}/stream-key`.
+    pub stream_key: String,
+    /// Where to push: `rtmp://HOST:PORT/live/{stream_key}`.
+    pub rtmp_url: String,
+    /// The multivariant HLS playlist.
+    pub playback_url: String,
+    #[serde(flatten)]
+    pub settings: ChannelSettings,
+    pub current_session_id: Option<SessionId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ChannelView {
+    pub fn of(row: &db::channels::Model, urls: &PublicUrls) -> Self {
+        Self {
+            id: row.id.parse().expect("stored ids parse"),
+            name: row.name.clone(),
+            status: text_enum(&row.status),
+            stream_key: row.stream_key.clone(),
+            rtmp_url: format!("{}/live/{}", urls.rtmp, row.stream_key),
+            playback_url: format!("{}/live/{}/index.m3u8", urls.http, row.id),
+            settings: settings(row),
+            current_session_id: row.current_session_id.as_deref().map(|id| id.parse().expect("stored ids parse")),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelList {
+    pub data: Vec<ChannelView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: SessionId,
+    pub channel_id: ChannelId,
+    pub status: SessionStatus,
+    pub publisher_connected: bool,
+    /// How many times the publisher came back within the reconnect window.
+    pub restream_count: i64,
+    pub started_at: DateTime<Utc>,
+    pub live_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<EndReason>,
+    pub error_message: Option<String>,
+}
+
+impl SessionView {
+    pub fn of(row: &db::sessions::Model) -> Self {
+        Self {
+            id: row.id.parse().expect("stored ids parse"),
+            channel_id: row.channel_id.parse().expect("stored ids parse"),
+            status: text_enum(&row.status),
+            publisher_connected: row.publisher_connected,
+            restream_count: row.restream_count,
+            started_at: row.started_at,
+            live_at: row.live_at,
+            ended_at: row.ended_at,
+            end_reason: row.end_reason.as_deref().map(text_enum),
+            error_message: row.error_message.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    pub data: Vec<SessionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    pub id: EventId,
+    /// e.g. `channel.created`, `session.live`, `session.ended`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub schema_version: i32,
+    /// Position in the channel's history, from 1, without gaps.
+    pub sequence: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub channel_id: ChannelId,
+    pub session_id: Option<SessionId>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl EventView {
+    pub fn of(row: &db::channel_events::Model) -> Self {
+        Self {
+            id: row.event_id.parse().expect("stored ids parse"),
+            event_type: row.event_type.clone(),
+            schema_version: row.schema_version,
+            sequence: row.sequence,
+            occurred_at: row.occurred_at,
+            channel_id: row.channel_id.parse().expect("stored ids parse"),
+            session_id: row.session_id.as_deref().map(|id| id.parse().expect("stored ids parse")),
+            data: serde_json::from_str(&row.data).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    pub data: Vec<EventView>,
+}
+
+/// Paging for lists ordered by id (ids are time-ordered, so this is creation order).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// At most this many items (1–1000, default 100).
+    pub limit: Option<u64>,
+    /// Only items after this id (or, for events, this sequence number).
+    pub after: Option<String>,
+}
+
+impl Page {
+    pub fn limit(&self) -> u64 {
+        self.limit.unwrap_or(100).clamp(1, 1000)
+    }
+}

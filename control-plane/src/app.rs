@@ -1,0 +1,127 @@
+//! Wiring: opens the log and the database, starts the deciders, the projector and the command
+//! bus, and serves the API. The same code runs standalone (embedded log, SQLite) and scaled out
+//! (Kafka, PostgreSQL); only the configuration differs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use sigma_shared::log::{EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC};
+
+use crate::api::auth::{Auth, Keyring, KeyringError};
+use crate::api::views::PublicUrls;
+use crate::api::AppState;
+use crate::commands::CommandBus;
+use crate::config::Config;
+use crate::health::{Component, Readiness};
+use crate::metrics::Metrics;
+use crate::project::progress::Progress;
+use crate::{decide, project, secrets};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("event log: {0}")]
+    Log(#[from] LogError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("SIGMA_SIGNING_KEYS: {0}")]
+    Keys(#[from] KeyringError),
+    #[error("cannot listen on {addr}: {source} (set SIGMA_HTTP_ADDR to a free address)")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("http server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What a started process tells its operator.
+pub struct Started {
+    pub http_addr: SocketAddr,
+    pub admin_key: String,
+    pub urls: PublicUrls,
+}
+
+fn data_dir_error(config: &Config) -> impl Fn(std::io::Error) -> StartError + '_ {
+    move |source| StartError::DataDir { path: config.data_dir.display().to_string(), source }
+}
+
+/// Opens the configured log with both topics in place.
+pub async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> {
+    let log = sigma_event_log::open(&config.log).await?;
+    log.ensure_topic(COMMANDS_TOPIC).await?;
+    log.ensure_topic(EVENTS_TOPIC).await?;
+    Ok(log)
+}
+
+/// Runs the control plane until the HTTP server stops.
+pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config))?;
+    let admin_key = match &config.admin_key {
+        Some(key) => key.clone(),
+        None => secrets::load_or_create(&config.data_dir.join("admin-key"), || format!("sigma_admin_{}", secrets::random_text(40)))
+            .map_err(data_dir_error(&config))?,
+    };
+    let key_spec = match &config.signing_keys {
+        Some(spec) => spec.clone(),
+        None => secrets::load_or_create(&config.data_dir.join("signing-keys"), Keyring::generate_spec).map_err(data_dir_error(&config))?,
+    };
+    let keyring = Keyring::parse(&key_spec)?;
+
+    let log = open_log(&config).await?;
+    let db = crate::db::connect(&config.database_url).await?;
+    let metrics = Metrics::new();
+    let readiness = Arc::new(Readiness::default());
+    let progress = Progress::new(db.clone());
+
+    spawn_component(readiness.clone(), Component::Deciders, {
+        let (log, metrics, readiness) = (log.clone(), metrics.clone(), readiness.clone());
+        async move { decide::run(log.as_ref(), metrics, || readiness.started(Component::Deciders)).await.map_err(|e| e.to_string()) }
+    });
+    spawn_component(readiness.clone(), Component::Projector, {
+        let (log, db, progress, metrics, readiness) = (log.clone(), db.clone(), progress.clone(), metrics.clone(), readiness.clone());
+        async move {
+            project::projector::run(log.as_ref(), db, progress, metrics, || readiness.started(Component::Projector))
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
+    let bus = CommandBus::start(log.clone(), progress).await?;
+    readiness.started(Component::CommandBus);
+
+    let urls = PublicUrls { http: config.public_http_url.clone(), rtmp: config.public_rtmp_url.clone() };
+    let state = web::Data::new(AppState {
+        bus,
+        db,
+        auth: Auth::new(admin_key.clone(), keyring, config.rate_limit_per_second, config.rate_limit_burst),
+        urls: urls.clone(),
+        metrics,
+        readiness,
+    });
+    let forgetful = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            forgetful.auth.forget_idle_limits();
+        }
+    });
+
+    let listener = std::net::TcpListener::bind(config.http_addr)
+        .map_err(|source| StartError::Listen { addr: config.http_addr, source })?;
+    let http_addr = listener.local_addr().map_err(StartError::Serve)?;
+    announce(&Started { http_addr, admin_key, urls });
+    crate::api::serve(state, listener).await.map_err(StartError::Serve)
+}
+
+/// Runs a log-driven component; if it stops, readiness says why.
+fn spawn_component(
+    readiness: Arc<Readiness>,
+    component: Component,
+    task: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let outcome = task.await;
+        readiness.failed(component, outcome.err().unwrap_or_else(|| "stopped".into()));
+    });
+}

@@ -1,0 +1,85 @@
+//! Configuration from the environment (`SIGMA_*`), with the defaults that make a laptop run
+//! work with no configuration at all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use sigma_event_log::LogConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid { name: &'static str, value: String, reason: String },
+}
+
+/// Everything a control-plane process needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub http_addr: SocketAddr,
+    pub rtmp_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None` until resolved from the data dir (see [`crate::secrets`]).
+    pub admin_key: Option<String>,
+    pub database_url: String,
+    pub log: LogConfig,
+    /// `kid:secret` pairs; the first signs. `None`: a key kept in the data dir.
+    pub signing_keys: Option<String>,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    /// Base of the URLs handed to viewers (playback) and broadcasters (ingest).
+    pub public_http_url: String,
+    pub public_rtmp_url: String,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|error: T::Err| ConfigError::Invalid {
+            name,
+            reason: error.to_string(),
+            value,
+        }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let http_addr: SocketAddr = parsed("SIGMA_HTTP_ADDR", "127.0.0.1:8080".parse().expect("a socket address"))?;
+        let rtmp_addr: SocketAddr = parsed("SIGMA_RTMP_ADDR", "127.0.0.1:1935".parse().expect("a socket address"))?;
+        let data_dir = PathBuf::from(var("SIGMA_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let partitions: u32 = parsed("SIGMA_LOG_PARTITIONS", 8)?;
+        if partitions == 0 || partitions > 1024 {
+            return Err(ConfigError::Invalid {
+                name: "SIGMA_LOG_PARTITIONS",
+                value: partitions.to_string(),
+                reason: "must be between 1 and 1024".into(),
+            });
+        }
+        let log = match var("SIGMA_KAFKA_BROKERS") {
+            Some(brokers) => LogConfig::Kafka { brokers, partitions },
+            None => LogConfig::Embedded { dir: data_dir.join("log"), partitions },
+        };
+        let database_url = var("SIGMA_DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("sigma.db").display()));
+        Ok(Self {
+            http_addr,
+            rtmp_addr,
+            admin_key: var("SIGMA_ADMIN_KEY"),
+            database_url,
+            log,
+            signing_keys: var("SIGMA_SIGNING_KEYS"),
+            rate_limit_per_second: parsed("SIGMA_RATE_LIMIT_PER_SECOND", 50)?,
+            rate_limit_burst: parsed("SIGMA_RATE_LIMIT_BURST", 100)?,
+            public_http_url: var("SIGMA_PUBLIC_HTTP_URL").unwrap_or_else(|| format!("http://{http_addr}")),
+            public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL").unwrap_or_else(|| format!("rtmp://{rtmp_addr}")),
+            data_dir,
+        })
+    }
+}

@@ -1,0 +1,25 @@
+//! Sessions: one row per broadcast, from `session.init` to `session.ended`.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub channel_id: String,
+    pub account_id: String,
+    pub status: String,
+    pub publisher_connected: bool,
+    pub restream_count: i64,
+    pub started_at: DateTimeUtc,
+    pub live_at: Option<DateTimeUtc>,
+    pub ended_at: Option<DateTimeUtc>,
+    pub end_reason: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,88 @@
+//! Deciders: the single writer per channel.
+//!
+//! Every control-plane process runs one member of the `sigma-deciders` group on the commands
+//! topic. The member that owns a partition owns every aggregate keyed to it: on assignment it
+//! rebuilds their state from the same partition of the events topic, then decides each command
+//! and appends the [`Decision`] before committing the command's offset. A command redelivered
+//! after a crash finds its id among the decided ones and is skipped, so each command is decided
+//! exactly once.
+
+mod partition;
+
+use std::collections::HashMap;
+
+use futures::StreamExt;
+use sigma_shared::command::CommandEnvelope;
+use sigma_shared::event::Decision;
+use sigma_shared::log::{EventLog, GroupEvent, LogError, Partition, COMMANDS_TOPIC, EVENTS_TOPIC};
+
+pub use self::partition::PartitionDecider;
+use crate::metrics::Metrics;
+
+pub const GROUP: &str = "sigma-deciders";
+
+/// Runs until the log fails. `ready` is called once the member has joined.
+pub async fn run(log: &dyn EventLog, metrics: Metrics, ready: impl FnOnce()) -> Result<(), LogError> {
+    let mut member = log.join(COMMANDS_TOPIC, GROUP).await?;
+    ready();
+    let mut owned: HashMap<Partition, PartitionDecider> = HashMap::new();
+    loop {
+        match member.next().await? {
+            GroupEvent::Assigned(partitions) => {
+                for partition in partitions {
+                    owned.insert(partition, rebuild(log, partition).await?);
+                }
+                metrics.decider_partitions.set(owned.len() as i64);
+            }
+            GroupEvent::Revoked(partitions) => {
+                for partition in partitions {
+                    owned.remove(&partition);
+                }
+                metrics.decider_partitions.set(owned.len() as i64);
+            }
+            GroupEvent::Record(record) => {
+                let Some(decider) = owned.get_mut(&record.partition) else { continue };
+                match serde_json::from_slice::<CommandEnvelope>(&record.payload) {
+                    Ok(command) => {
+                        if let Some(decision) = decider.decide(&command) {
+                            log.append(EVENTS_TOPIC, &decision.stream, &decision.to_bytes()).await?;
+                            metrics.commands_decided.with_label_values(&[outcome_label(&decision)]).inc();
+                            decider.apply(&decision);
+                        }
+                    }
+                    Err(error) => {
+                        metrics.commands_decided.with_label_values(&["malformed"]).inc();
+                        tracing::warn!(partition = record.partition, offset = record.offset, %error, "skipping a malformed command");
+                    }
+                }
+                member.commit(record.partition, record.offset + 1).await?;
+            }
+        }
+    }
+}
+
+/// The state of every aggregate of a partition, from its decisions so far.
+async fn rebuild(log: &dyn EventLog, partition: Partition) -> Result<PartitionDecider, LogError> {
+    let started = std::time::Instant::now();
+    let end = log.end_offset(EVENTS_TOPIC, partition).await?;
+    let mut records = log.read(EVENTS_TOPIC, partition, 0, end).await?;
+    let mut decider = PartitionDecider::default();
+    let mut count = 0u64;
+    while let Some(record) = records.next().await {
+        let record = record?;
+        match Decision::from_bytes(&record.payload) {
+            Ok(decision) => decider.apply(&decision),
+            Err(error) => tracing::error!(partition, offset = record.offset, %error, "a decision the decider cannot read"),
+        }
+        count += 1;
+    }
+    tracing::info!(partition, records = count, elapsed_ms = started.elapsed().as_millis() as u64, "decider took partition");
+    Ok(decider)
+}
+
+fn outcome_label(decision: &Decision) -> &'static str {
+    match decision.outcome {
+        sigma_shared::event::Outcome::Accepted { .. } => "accepted",
+        sigma_shared::event::Outcome::Rejected { .. } => "rejected",
+    }
+}

@@ -1,0 +1,171 @@
+//! The aggregates of one partition and the commands already decided there. Pure apart from
+//! drawing event ids.
+
+use std::collections::{HashMap, HashSet};
+
+use sigma_shared::account::{self, AccountState};
+use sigma_shared::channel::{self, ChannelState};
+use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope};
+use sigma_shared::event::{current_schema_version, Decision, Event, EventEnvelope, Outcome};
+use sigma_shared::ids::{AccountId, ChannelId, CommandId, EventId};
+
+#[derive(Default)]
+pub struct PartitionDecider {
+    aggregates: HashMap<String, Aggregate>,
+    decided: HashSet<CommandId>,
+}
+
+struct Aggregate {
+    state: AggregateState,
+    /// The sequence of the aggregate's last event.
+    sequence: u64,
+}
+
+enum AggregateState {
+    Account(AccountState),
+    Channel(ChannelState),
+}
+
+impl PartitionDecider {
+    /// Decides a command, or returns `None` if it was decided before (a redelivery).
+    pub fn decide(&self, envelope: &CommandEnvelope) -> Option<Decision> {
+        if self.decided.contains(&envelope.id) {
+            return None;
+        }
+        let stream = envelope.stream();
+        let aggregate = self.aggregates.get(&stream);
+        let sequence = aggregate.map_or(0, |aggregate| aggregate.sequence);
+        let decided = match &envelope.command {
+            Command::Account { account_id, command } => {
+                let state = match aggregate.map(|a| &a.state) {
+                    Some(AggregateState::Account(state)) => state.clone(),
+                    _ => AccountState::Absent,
+                };
+                account::decide(&state, command).map(|events| (*account_id, None, events))
+            }
+            Command::Channel { channel_id, command } => {
+                let state = match aggregate.map(|a| &a.state) {
+                    Some(AggregateState::Channel(state)) => state.clone(),
+                    _ => ChannelState::Absent,
+                };
+                channel::decide(&state, *channel_id, command, envelope.issued_at)
+                    .map(|events| (owner(&state, command), Some(*channel_id), events))
+            }
+        };
+        let outcome = match decided {
+            Err(rejection) => Outcome::Rejected { rejection },
+            Ok((account_id, channel_id, events)) => Outcome::Accepted {
+                events: events
+                    .into_iter()
+                    .zip(sequence + 1..)
+                    .map(|(event, sequence)| envelope_of(envelope, account_id, channel_id, sequence, event))
+                    .collect(),
+            },
+        };
+        Some(Decision { command_id: envelope.id, stream, outcome })
+    }
+
+    /// Folds a decision (new, or read back from the log) into the state.
+    pub fn apply(&mut self, decision: &Decision) {
+        self.decided.insert(decision.command_id);
+        for event in decision.events() {
+            let aggregate = self.aggregates.entry(decision.stream.clone()).or_insert_with(|| Aggregate {
+                state: match event.channel_id {
+                    Some(_) => AggregateState::Channel(ChannelState::Absent),
+                    None => AggregateState::Account(AccountState::Absent),
+                },
+                sequence: 0,
+            });
+            aggregate.sequence = event.sequence;
+            aggregate.state = match (std::mem::replace(&mut aggregate.state, AggregateState::Account(AccountState::Absent)), event.channel_id) {
+                (AggregateState::Account(state), _) => AggregateState::Account(account::evolve(state, &event.event)),
+                (AggregateState::Channel(state), Some(channel_id)) => {
+                    AggregateState::Channel(channel::evolve(state, channel_id, event.account_id, &event.event))
+                }
+                (AggregateState::Channel(state), None) => AggregateState::Channel(state),
+            };
+        }
+    }
+}
+
+/// The account that owns the channel: named by `Create`, known from the state after that.
+fn owner(state: &ChannelState, command: &ChannelCommand) -> AccountId {
+    match (state, command) {
+        (ChannelState::Exists(channel), _) => channel.account_id,
+        (_, ChannelCommand::Create { account_id, .. }) => *account_id,
+        (_, ChannelCommand::Owner { account_id, .. }) => *account_id,
+        // `decide` refuses ingest commands for a channel that does not exist.
+        (_, ChannelCommand::Ingest { .. }) => unreachable!("no events for a missing channel"),
+    }
+}
+
+fn envelope_of(
+    command: &CommandEnvelope,
+    account_id: AccountId,
+    channel_id: Option<ChannelId>,
+    sequence: u64,
+    event: Event,
+) -> EventEnvelope {
+    EventEnvelope {
+        id: EventId::generate(),
+        account_id,
+        channel_id,
+        session_id: event.session_id(),
+        sequence,
+        occurred_at: command.issued_at,
+        command_id: command.id,
+        schema_version: current_schema_version(event.type_name()),
+        event,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use sigma_shared::command::AccountCommand;
+    use sigma_shared::settings::ChannelSettings;
+
+    use super::*;
+
+    #[test]
+    fn a_redelivered_command_is_not_decided_again() {
+        let mut decider = PartitionDecider::default();
+        let command = CommandEnvelope::new(
+            Command::Account { account_id: AccountId::generate(), command: AccountCommand::Create { name: "acme".into() } },
+            Utc::now(),
+        );
+        let decision = decider.decide(&command).unwrap();
+        decider.apply(&decision);
+        assert!(decider.decide(&command).is_none());
+    }
+
+    #[test]
+    fn sequences_continue_across_decisions() {
+        let mut decider = PartitionDecider::default();
+        let (account_id, channel_id) = (AccountId::generate(), ChannelId::generate());
+        let create = CommandEnvelope::new(
+            Command::Channel {
+                channel_id,
+                command: ChannelCommand::Create {
+                    account_id,
+                    name: "studio".into(),
+                    settings: ChannelSettings::default(),
+                    stream_key: "sk_aaaaaaaaaaaaaaaaaaaa".into(),
+                },
+            },
+            Utc::now(),
+        );
+        let first = decider.decide(&create).unwrap();
+        decider.apply(&first);
+        let stop = CommandEnvelope::new(
+            Command::Channel {
+                channel_id,
+                command: ChannelCommand::Owner { account_id, action: sigma_shared::command::OwnerAction::Stop },
+            },
+            Utc::now(),
+        );
+        let second = decider.decide(&stop).unwrap();
+        assert_eq!(second.events()[0].sequence, 2);
+        assert_eq!(second.events()[0].account_id, account_id);
+    }
+}

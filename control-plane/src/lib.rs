@@ -1,0 +1,28 @@
+//! The Sigma Live control plane.
+//!
+//! Commands come in through the HTTP API, are appended to the log, decided by the single
+//! decider that owns their partition, and projected into the read models the API serves.
+//!
+//! # Layout
+//! - [`config`]: `SIGMA_*` environment configuration.
+//! - [`app`]: wiring of everything below into one process.
+//! - [`api`]: HTTP handlers, authentication, rate limits, OpenAPI and docs.
+//! - [`commands`]: the command bus — submit, wait for the decision and the projection.
+//! - [`decide`]: the deciders, one writer per partition.
+//! - [`project`]: the projections (one file each), the live projector and replay.
+//! - [`db`]: the read-model tables.
+//! - [`health`], [`metrics`]: readiness and Prometheus metrics.
+//! - [`secrets`]: the admin key and signing keys kept in the data dir.
+//!
+//! It depends on `sigma-shared` for the domain and on `sigma-event-log` for the log adapters.
+
+pub mod api;
+pub mod app;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod decide;
+pub mod health;
+pub mod metrics;
+pub mod project;
+pub mod secrets;

@@ -1,0 +1,74 @@
+//! `sigma`: runs the platform (`sigma run`, the default) or rebuilds the read models from the
+//! log (`sigma replay`). Configuration comes from `SIGMA_*` variables; see the README.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sigma_control_plane::app::{self, Started};
+use sigma_control_plane::config::Config;
+
+#[derive(Parser)]
+#[command(name = "sigma", version, about = "Sigma Live: live streaming with RTMP ingest and LL-HLS playback")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Action>,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Run the platform (the default).
+    Run,
+    /// Rebuild every read model from the event log. Stop the platform first.
+    Replay,
+}
+
+fn announce(started: &Started) {
+    let http = &started.urls.http;
+    let key = &started.admin_key;
+    println!(
+        r#"
+Sigma Live is running.
+  API and docs:  {http}/docs/
+  Health:        {http}/healthz   Metrics: {http}/metrics
+  RTMP ingest:   {rtmp}/live/<stream_key>
+  Admin key:     {key}
+
+Create an account, a token and a channel:
+  curl -s -X POST {http}/v1/accounts -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"name":"me"}}'
+  curl -s -X POST {http}/v1/tokens -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"account_id":"<account id>"}}'
+  curl -s -X POST {http}/v1/channels -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' -d '{{"name":"studio"}}'
+The channel's `rtmp_url` is where to push (e.g. `ffmpeg -re -i input.mp4 -c copy -f flv <rtmp_url>`).
+"#,
+        rtmp = started.urls.rtmp,
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,actix_server=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::from_env().context("reading configuration")?;
+    match Cli::parse().command.unwrap_or(Action::Run) {
+        Action::Run => app::run(config, announce).await.context("running the control plane"),
+        Action::Replay => {
+            let log = app::open_log(&config).await.context("opening the event log")?;
+            let db = sigma_control_plane::db::connect(&config.database_url).await.context("opening the database")?;
+            let started = Instant::now();
+            let report = sigma_control_plane::project::replay::replay(log.as_ref(), &db).await.context("replaying")?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "replayed {} records ({} events) in {seconds:.3} s: {:.0} events/s",
+                report.records,
+                report.events,
+                report.events as f64 / seconds.max(1e-9)
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Prometheus metrics of a control-plane process, served at `/metrics`.
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub commands_decided: IntCounterVec,
+    pub events_projected: IntCounter,
+    pub decider_partitions: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("sigma".into()), None).expect("a valid prefix");
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0]),
+            &["route"],
+        )
+        .expect("valid metric");
+        let commands_decided = IntCounterVec::new(
+            Opts::new("commands_decided_total", "Commands decided by this process, by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let events_projected = IntCounter::new("events_projected_total", "Decisions applied to the read models").expect("valid metric");
+        let decider_partitions = IntGauge::new("decider_partitions", "Command partitions this process decides for").expect("valid metric");
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(commands_decided.clone()),
+            Box::new(events_projected.clone()),
+            Box::new(decider_partitions.clone()),
+        ] {
+            registry.register(collector).expect("metrics are registered once");
+        }
+        Self { registry, http_requests, http_duration, commands_decided, events_projected, decider_partitions }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer).expect("text encoding cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

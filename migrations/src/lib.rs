@@ -1,0 +1,18 @@
+//! The read-model schema, for SQLite (standalone) and PostgreSQL (scale-out) alike.
+//!
+//! These tables are projections of the event log: they can be dropped and rebuilt by replay at
+//! any time, so a migration may change them freely as long as the projections that fill them
+//! change with it.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_read_models;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_read_models::Migration)]
+    }
+}

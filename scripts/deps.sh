@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Sigma Live needs on a Debian
+# machine, skipping whatever is already present. Called by `make run` and
+# `make test`; safe to run again.
+#
+#   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build
+#   scripts/deps.sh test    — build + ffmpeg + tansu (Kafka-protocol broker) + PostgreSQL running
+set -euo pipefail
+
+mode="${1:-build}"
+cache="${SIGMA_CACHE:-$HOME/.cache/sigma}"
+
+apt_packages=(cmake pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libsasl2-dev)
+if [[ "$mode" == "test" || "$mode" == "run" ]]; then
+  apt_packages+=(ffmpeg)
+fi
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  sudo_cmd=""
+  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "$mode" == "test" ]]; then
+  tansu="$cache/tansu/bin/tansu"
+  if [[ ! -x "$tansu" ]]; then
+    echo "deps: installing tansu 0.6.0 into $cache/tansu (about 10 minutes, once)"
+    CARGO_TARGET_DIR="$cache/tansu-build" cargo install tansu@0.6.0 --locked \
+      --features dynostore,libsql --root "$cache/tansu" --quiet
+  fi
+  if ! command -v cargo-nextest >/dev/null; then
+    cargo install cargo-nextest --locked --quiet
+  fi
+  # PostgreSQL: the machine's own server when one answers; otherwise Debian's.
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    if ! command -v pg_ctlcluster >/dev/null; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+fi
