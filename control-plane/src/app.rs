@@ -22,7 +22,10 @@ use crate::{decide, project, secrets};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot use the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("event log: {0}")]
     Log(#[from] LogError),
     #[error("database: {0}")]
@@ -30,7 +33,10 @@ pub enum StartError {
     #[error("SIGMA_SIGNING_KEYS: {0}")]
     Keys(#[from] KeyringError),
     #[error("cannot listen on {addr}: {source} (set SIGMA_HTTP_ADDR to a free address)")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("http server: {0}")]
     Serve(std::io::Error),
 }
@@ -43,7 +49,10 @@ pub struct Started {
 }
 
 fn data_dir_error(config: &Config) -> impl Fn(std::io::Error) -> StartError + '_ {
-    move |source| StartError::DataDir { path: config.data_dir.display().to_string(), source }
+    move |source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    }
 }
 
 /// Opens the configured log with both topics in place.
@@ -59,12 +68,18 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
     std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config))?;
     let admin_key = match &config.admin_key {
         Some(key) => key.clone(),
-        None => secrets::load_or_create(&config.data_dir.join("admin-key"), || format!("sigma_admin_{}", secrets::random_text(40)))
-            .map_err(data_dir_error(&config))?,
+        None => secrets::load_or_create(&config.data_dir.join("admin-key"), || {
+            format!("sigma_admin_{}", secrets::random_text(40))
+        })
+        .map_err(data_dir_error(&config))?,
     };
     let key_spec = match &config.signing_keys {
         Some(spec) => spec.clone(),
-        None => secrets::load_or_create(&config.data_dir.join("signing-keys"), Keyring::generate_spec).map_err(data_dir_error(&config))?,
+        None => secrets::load_or_create(
+            &config.data_dir.join("signing-keys"),
+            Keyring::generate_spec,
+        )
+        .map_err(data_dir_error(&config))?,
     };
     let keyring = Keyring::parse(&key_spec)?;
 
@@ -76,24 +91,47 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
 
     spawn_component(readiness.clone(), Component::Deciders, {
         let (log, metrics, readiness) = (log.clone(), metrics.clone(), readiness.clone());
-        async move { decide::run(log.as_ref(), metrics, || readiness.started(Component::Deciders)).await.map_err(|e| e.to_string()) }
+        async move {
+            decide::run(log.as_ref(), metrics, || {
+                readiness.started(Component::Deciders)
+            })
+            .await
+            .map_err(|e| e.to_string())
+        }
     });
     spawn_component(readiness.clone(), Component::Projector, {
-        let (log, db, progress, metrics, readiness) = (log.clone(), db.clone(), progress.clone(), metrics.clone(), readiness.clone());
+        let (log, db, progress, metrics, readiness) = (
+            log.clone(),
+            db.clone(),
+            progress.clone(),
+            metrics.clone(),
+            readiness.clone(),
+        );
         async move {
-            project::projector::run(log.as_ref(), db, progress, metrics, || readiness.started(Component::Projector))
-                .await
-                .map_err(|e| e.to_string())
+            project::projector::run(log.as_ref(), db, progress, metrics, || {
+                readiness.started(Component::Projector)
+            })
+            .await
+            .map_err(|e| e.to_string())
         }
     });
     let bus = CommandBus::start(log.clone(), progress).await?;
     readiness.started(Component::CommandBus);
 
-    let urls = PublicUrls { http: config.public_http_url.clone(), rtmp: config.public_rtmp_url.clone() };
+    let urls = PublicUrls {
+        http: config.public_http_url.clone(),
+        rtmp: config.public_rtmp_url.clone(),
+    };
     let state = web::Data::new(AppState {
         bus,
         db,
-        auth: Auth::new(admin_key.clone(), keyring, config.rate_limit_per_second, config.rate_limit_burst),
+        log: log.clone(),
+        auth: Auth::new(
+            admin_key.clone(),
+            keyring,
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        ),
         urls: urls.clone(),
         metrics,
         readiness,
@@ -107,11 +145,20 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
         }
     });
 
-    let listener = std::net::TcpListener::bind(config.http_addr)
-        .map_err(|source| StartError::Listen { addr: config.http_addr, source })?;
+    let listener =
+        std::net::TcpListener::bind(config.http_addr).map_err(|source| StartError::Listen {
+            addr: config.http_addr,
+            source,
+        })?;
     let http_addr = listener.local_addr().map_err(StartError::Serve)?;
-    announce(&Started { http_addr, admin_key, urls });
-    crate::api::serve(state, listener).await.map_err(StartError::Serve)
+    announce(&Started {
+        http_addr,
+        admin_key,
+        urls,
+    });
+    crate::api::serve(state, listener)
+        .await
+        .map_err(StartError::Serve)
 }
 
 /// Runs a log-driven component; if it stops, readiness says why.

@@ -47,7 +47,11 @@ impl CommandBus {
             from.push((partition, log.end_offset(EVENTS_TOPIC, partition).await?));
         }
         let mut decisions = log.follow(EVENTS_TOPIC, &from).await?;
-        let bus = Arc::new(Self { log, progress, waiting: Mutex::new(HashMap::new()) });
+        let bus = Arc::new(Self {
+            log,
+            progress,
+            waiting: Mutex::new(HashMap::new()),
+        });
         let weak = Arc::downgrade(&bus);
         tokio::spawn(async move {
             while let Some(record) = decisions.next().await {
@@ -59,8 +63,14 @@ impl CommandBus {
                         continue;
                     }
                 };
-                let Ok(decision) = Decision::from_bytes(&record.payload) else { continue };
-                let waiter = bus.waiting.lock().expect("waiters lock").remove(&decision.command_id);
+                let Ok(decision) = Decision::from_bytes(&record.payload) else {
+                    continue;
+                };
+                let waiter = bus
+                    .waiting
+                    .lock()
+                    .expect("waiters lock")
+                    .remove(&decision.command_id);
                 if let Some(waiter) = waiter {
                     let _ = waiter.send((decision, record.partition, record.offset));
                 }
@@ -70,26 +80,45 @@ impl CommandBus {
     }
 
     /// Submits a command; returns its events once the read models hold them, or the rejection.
-    pub async fn submit(&self, command: Command) -> Result<Result<Vec<EventEnvelope>, Rejection>, SubmitError> {
+    pub async fn submit(
+        &self,
+        command: Command,
+    ) -> Result<Result<Vec<EventEnvelope>, Rejection>, SubmitError> {
         let envelope = CommandEnvelope::new(command, Utc::now());
         let (sender, receiver) = oneshot::channel();
-        self.waiting.lock().expect("waiters lock").insert(envelope.id, sender);
+        self.waiting
+            .lock()
+            .expect("waiters lock")
+            .insert(envelope.id, sender);
         let payload = serde_json::to_vec(&envelope).expect("a command serializes");
-        if let Err(error) = self.log.append(COMMANDS_TOPIC, &envelope.stream(), &payload).await {
-            self.waiting.lock().expect("waiters lock").remove(&envelope.id);
+        if let Err(error) = self
+            .log
+            .append(COMMANDS_TOPIC, &envelope.stream(), &payload)
+            .await
+        {
+            self.waiting
+                .lock()
+                .expect("waiters lock")
+                .remove(&envelope.id);
             return Err(error.into());
         }
         let decided = tokio::time::timeout(DECISION_TIMEOUT, receiver).await;
         let Ok(Ok((decision, partition, offset))) = decided else {
-            self.waiting.lock().expect("waiters lock").remove(&envelope.id);
+            self.waiting
+                .lock()
+                .expect("waiters lock")
+                .remove(&envelope.id);
             return Err(SubmitError::Timeout(envelope.id));
         };
         match decision.outcome {
             Outcome::Rejected { rejection } => Ok(Err(rejection)),
             Outcome::Accepted { events } => {
-                tokio::time::timeout(DECISION_TIMEOUT, self.progress.wait_applied(partition, offset))
-                    .await
-                    .map_err(|_| SubmitError::Timeout(envelope.id))??;
+                tokio::time::timeout(
+                    DECISION_TIMEOUT,
+                    self.progress.wait_applied(partition, offset),
+                )
+                .await
+                .map_err(|_| SubmitError::Timeout(envelope.id))??;
                 Ok(Ok(events))
             }
         }

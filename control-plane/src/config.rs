@@ -9,7 +9,11 @@ use sigma_event_log::LogConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name}={value:?} is not valid: {reason}")]
-    Invalid { name: &'static str, value: String, reason: String },
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 /// Everything a control-plane process needs to start.
@@ -32,7 +36,9 @@ pub struct Config {
 }
 
 fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
@@ -51,8 +57,14 @@ where
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let http_addr: SocketAddr = parsed("SIGMA_HTTP_ADDR", "127.0.0.1:8080".parse().expect("a socket address"))?;
-        let rtmp_addr: SocketAddr = parsed("SIGMA_RTMP_ADDR", "127.0.0.1:1935".parse().expect("a socket address"))?;
+        let http_addr: SocketAddr = parsed(
+            "SIGMA_HTTP_ADDR",
+            "127.0.0.1:8080".parse().expect("a socket address"),
+        )?;
+        let rtmp_addr: SocketAddr = parsed(
+            "SIGMA_RTMP_ADDR",
+            "127.0.0.1:1935".parse().expect("a socket address"),
+        )?;
         let data_dir = PathBuf::from(var("SIGMA_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let partitions: u32 = parsed("SIGMA_LOG_PARTITIONS", 8)?;
         if partitions == 0 || partitions > 1024 {
@@ -63,11 +75,18 @@ impl Config {
             });
         }
         let log = match var("SIGMA_KAFKA_BROKERS") {
-            Some(brokers) => LogConfig::Kafka { brokers, partitions },
-            None => LogConfig::Embedded { dir: data_dir.join("log"), partitions },
+            Some(brokers) => LogConfig::Kafka {
+                brokers,
+                partitions,
+            },
+            None => LogConfig::Embedded {
+                dir: data_dir.join("log"),
+                partitions,
+            },
         };
-        let database_url = var("SIGMA_DATABASE_URL")
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("sigma.db").display()));
+        let database_url = var("SIGMA_DATABASE_URL").unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", data_dir.join("sigma.db").display())
+        });
         Ok(Self {
             http_addr,
             rtmp_addr,
@@ -77,8 +96,10 @@ impl Config {
             signing_keys: var("SIGMA_SIGNING_KEYS"),
             rate_limit_per_second: parsed("SIGMA_RATE_LIMIT_PER_SECOND", 50)?,
             rate_limit_burst: parsed("SIGMA_RATE_LIMIT_BURST", 100)?,
-            public_http_url: var("SIGMA_PUBLIC_HTTP_URL").unwrap_or_else(|| format!("http://{http_addr}")),
-            public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL").unwrap_or_else(|| format!("rtmp://{rtmp_addr}")),
+            public_http_url: var("SIGMA_PUBLIC_HTTP_URL")
+                .unwrap_or_else(|| format!("http://{http_addr}")),
+            public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL")
+                .unwrap_or_else(|| format!("rtmp://{rtmp_addr}")),
             data_dir,
         })
     }

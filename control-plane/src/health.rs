@@ -44,7 +44,11 @@ impl Readiness {
         if let Some(failure) = self.failure.lock().expect("readiness lock").clone() {
             return Err(failure);
         }
-        for component in [Component::Deciders, Component::Projector, Component::CommandBus] {
+        for component in [
+            Component::Deciders,
+            Component::Projector,
+            Component::CommandBus,
+        ] {
             if !self.flag(component).load(Ordering::SeqCst) {
                 return Err(format!("{component:?} not started"));
             }

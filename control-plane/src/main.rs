@@ -9,7 +9,11 @@ use sigma_control_plane::app::{self, Started};
 use sigma_control_plane::config::Config;
 
 #[derive(Parser)]
-#[command(name = "sigma", version, about = "Sigma Live: live streaming with RTMP ingest and LL-HLS playback")]
+#[command(
+    name = "sigma",
+    version,
+    about = "Sigma Live: live streaming with RTMP ingest and LL-HLS playback"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Action>,
@@ -55,12 +59,20 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = Config::from_env().context("reading configuration")?;
     match Cli::parse().command.unwrap_or(Action::Run) {
-        Action::Run => app::run(config, announce).await.context("running the control plane"),
+        Action::Run => app::run(config, announce)
+            .await
+            .context("running the control plane"),
         Action::Replay => {
-            let log = app::open_log(&config).await.context("opening the event log")?;
-            let db = sigma_control_plane::db::connect(&config.database_url).await.context("opening the database")?;
+            let log = app::open_log(&config)
+                .await
+                .context("opening the event log")?;
+            let db = sigma_control_plane::db::connect(&config.database_url)
+                .await
+                .context("opening the database")?;
             let started = Instant::now();
-            let report = sigma_control_plane::project::replay::replay(log.as_ref(), &db).await.context("replaying")?;
+            let report = sigma_control_plane::project::replay::replay(log.as_ref(), &db)
+                .await
+                .context("replaying")?;
             let seconds = started.elapsed().as_secs_f64();
             println!(
                 "replayed {} records ({} events) in {seconds:.3} s: {:.0} events/s",

@@ -1,6 +1,9 @@
 //! Prometheus metrics of a control-plane process, served at `/metrics`.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -21,18 +24,34 @@ impl Metrics {
         )
         .expect("valid metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0]),
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0,
+            ]),
             &["route"],
         )
         .expect("valid metric");
         let commands_decided = IntCounterVec::new(
-            Opts::new("commands_decided_total", "Commands decided by this process, by outcome"),
+            Opts::new(
+                "commands_decided_total",
+                "Commands decided by this process, by outcome",
+            ),
             &["outcome"],
         )
         .expect("valid metric");
-        let events_projected = IntCounter::new("events_projected_total", "Decisions applied to the read models").expect("valid metric");
-        let decider_partitions = IntGauge::new("decider_partitions", "Command partitions this process decides for").expect("valid metric");
+        let events_projected = IntCounter::new(
+            "events_projected_total",
+            "Decisions applied to the read models",
+        )
+        .expect("valid metric");
+        let decider_partitions = IntGauge::new(
+            "decider_partitions",
+            "Command partitions this process decides for",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -40,15 +59,26 @@ impl Metrics {
             Box::new(events_projected.clone()),
             Box::new(decider_partitions.clone()),
         ] {
-            registry.register(collector).expect("metrics are registered once");
+            registry
+                .register(collector)
+                .expect("metrics are registered once");
         }
-        Self { registry, http_requests, http_duration, commands_decided, events_projected, decider_partitions }
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            commands_decided,
+            events_projected,
+            decider_partitions,
+        }
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer).expect("text encoding cannot fail");
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding cannot fail");
         String::from_utf8(buffer).expect("the text format is UTF-8")
     }
 }

@@ -28,7 +28,9 @@ pub trait Backend: Send + Sync {
 }
 
 async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(BACKSTOP, future).await.unwrap_or_else(|_| panic!("timed out: {what}"))
+    tokio::time::timeout(BACKSTOP, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
 fn new_topic() -> String {
@@ -38,13 +40,22 @@ fn new_topic() -> String {
 async fn read_all(log: &dyn EventLog, topic: &str, partition: Partition) -> Vec<Record> {
     let end = log.end_offset(topic, partition).await.expect("end offset");
     let stream = log.read(topic, partition, 0, end).await.expect("read");
-    within("reading a partition", stream.map(|record| record.expect("a record")).collect()).await
+    within(
+        "reading a partition",
+        stream.map(|record| record.expect("a record")).collect(),
+    )
+    .await
 }
 
 /// Makes every payload the suite appends unique, across calls and checks.
 static PAYLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-async fn append_many(log: &dyn EventLog, topic: &str, keys: &[&str], per_key: usize) -> Vec<(String, Vec<u8>, Partition, Offset)> {
+async fn append_many(
+    log: &dyn EventLog,
+    topic: &str,
+    keys: &[&str],
+    per_key: usize,
+) -> Vec<(String, Vec<u8>, Partition, Offset)> {
     let mut appended = Vec::new();
     for index in 0..per_key {
         for key in keys {
@@ -70,19 +81,34 @@ pub async fn per_key_order(backend: &dyn Backend) {
     for partition in 0..PARTITIONS {
         let records = read_all(log.as_ref(), &topic, partition).await;
         let offsets: Vec<Offset> = records.iter().map(|r| r.offset).collect();
-        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "offsets increase within a partition: {offsets:?}");
+        assert!(
+            offsets.windows(2).all(|w| w[0] < w[1]),
+            "offsets increase within a partition: {offsets:?}"
+        );
         read.extend(records);
     }
     assert_eq!(read.len(), appended.len());
-    let by_place: HashMap<(Partition, Offset), &Record> = read.iter().map(|r| ((r.partition, r.offset), r)).collect();
+    let by_place: HashMap<(Partition, Offset), &Record> =
+        read.iter().map(|r| ((r.partition, r.offset), r)).collect();
     for (key, payload, partition, offset) in &appended {
         let record = by_place[&(*partition, *offset)];
         assert_eq!((&record.key, &record.payload), (key, payload));
-        assert_eq!(*partition, sigma_shared::log::partition_for(key, PARTITIONS));
+        assert_eq!(
+            *partition,
+            sigma_shared::log::partition_for(key, PARTITIONS)
+        );
     }
     for key in keys {
-        let order: Vec<&[u8]> = read.iter().filter(|r| r.key == key).map(|r| r.payload.as_slice()).collect();
-        let expected: Vec<&[u8]> = appended.iter().filter(|a| a.0 == key).map(|a| a.1.as_slice()).collect();
+        let order: Vec<&[u8]> = read
+            .iter()
+            .filter(|r| r.key == key)
+            .map(|r| r.payload.as_slice())
+            .collect();
+        let expected: Vec<&[u8]> = appended
+            .iter()
+            .filter(|a| a.0 == key)
+            .map(|a| a.1.as_slice())
+            .collect();
         assert_eq!(order, expected, "order of {key}");
     }
 }
@@ -103,7 +129,10 @@ pub async fn bounded_reads_stop_at_the_end_offset(backend: &dyn Backend) {
     let stream = log.read(&topic, partition, before, after).await.unwrap();
     let records: Vec<Record> = within("bounded read", stream.map(Result::unwrap).collect()).await;
     let payloads: Vec<Vec<u8>> = records.into_iter().map(|r| r.payload).collect();
-    assert_eq!(payloads, middle.into_iter().map(|m| m.1).collect::<Vec<_>>());
+    assert_eq!(
+        payloads,
+        middle.into_iter().map(|m| m.1).collect::<Vec<_>>()
+    );
     let empty = log.read(&topic, partition, after, after).await.unwrap();
     assert_eq!(empty.count().await, 0);
 }
@@ -119,12 +148,20 @@ pub async fn followers_see_new_records(backend: &dyn Backend) {
         from.push((partition, log.end_offset(&topic, partition).await.unwrap()));
     }
     let mut follower = log.follow(&topic, &from).await.unwrap();
-    let keys = ["ch_1", "ch_2", "ch_3", "ch_4", "ch_5", "ch_6", "ch_7", "ch_8"];
+    let keys = [
+        "ch_1", "ch_2", "ch_3", "ch_4", "ch_5", "ch_6", "ch_7", "ch_8",
+    ];
     let appended = append_many(log.as_ref(), &topic, &keys, 2).await;
     let mut seen = BTreeSet::new();
     while seen.len() < appended.len() {
-        let record = within("a followed record", follower.next()).await.expect("stream open").unwrap();
-        assert!(!record.key.starts_with("ch_old"), "a follower starts where it was told");
+        let record = within("a followed record", follower.next())
+            .await
+            .expect("stream open")
+            .unwrap();
+        assert!(
+            !record.key.starts_with("ch_old"),
+            "a follower starts where it was told"
+        );
         seen.insert(record.payload);
     }
     assert_eq!(seen, appended.into_iter().map(|a| a.1).collect());
@@ -142,7 +179,12 @@ pub async fn records_survive_a_restart(backend: &dyn Backend) {
     let log = backend.open().await;
     let mut read = Vec::new();
     for partition in 0..PARTITIONS {
-        read.extend(read_all(log.as_ref(), &topic, partition).await.into_iter().map(|r| r.payload));
+        read.extend(
+            read_all(log.as_ref(), &topic, partition)
+                .await
+                .into_iter()
+                .map(|r| r.payload),
+        );
     }
     read.sort();
     let mut expected: Vec<Vec<u8>> = appended.into_iter().map(|a| a.1).collect();
@@ -160,7 +202,10 @@ fn spawn_member(
         loop {
             let event = member.next().await.expect("group event");
             if let GroupEvent::Record(record) = &event {
-                member.commit(record.partition, record.offset + 1).await.expect("commit");
+                member
+                    .commit(record.partition, record.offset + 1)
+                    .await
+                    .expect("commit");
             }
             if events.send((name, event)).is_err() {
                 return;
@@ -185,7 +230,11 @@ impl GroupView {
                 owned.remove(p);
             }),
             GroupEvent::Record(record) => {
-                assert!(owned.contains(&record.partition), "{member} got a record of partition {} it does not own", record.partition);
+                assert!(
+                    owned.contains(&record.partition),
+                    "{member} got a record of partition {} it does not own",
+                    record.partition
+                );
                 self.received.push((member, record));
             }
         }
@@ -223,7 +272,10 @@ pub async fn groups_resume_from_committed_offsets(backend: &dyn Backend) {
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let member = spawn_member(log.join(&topic, &group).await.unwrap(), "first", events_tx);
         let mut view = GroupView::default();
-        view.until("first member reads the first half", &mut events, |v| v.received.len() == first.len()).await;
+        view.until("first member reads the first half", &mut events, |v| {
+            v.received.len() == first.len()
+        })
+        .await;
         member.abort();
         let _ = member.await;
         first
@@ -234,10 +286,20 @@ pub async fn groups_resume_from_committed_offsets(backend: &dyn Backend) {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let _member = spawn_member(log.join(&topic, &group).await.unwrap(), "second", events_tx);
     let mut view = GroupView::default();
-    view.until("second member reads the second half", &mut events, |v| v.received.len() >= second.len()).await;
-    let got: BTreeSet<Vec<u8>> = view.received.iter().map(|(_, r)| r.payload.clone()).collect();
+    view.until("second member reads the second half", &mut events, |v| {
+        v.received.len() >= second.len()
+    })
+    .await;
+    let got: BTreeSet<Vec<u8>> = view
+        .received
+        .iter()
+        .map(|(_, r)| r.payload.clone())
+        .collect();
     let expected: BTreeSet<Vec<u8>> = second.iter().map(|a| a.1.clone()).collect();
-    assert_eq!(got, expected, "resumes after the committed offsets: nothing again, nothing skipped");
+    assert_eq!(
+        got, expected,
+        "resumes after the committed offsets: nothing again, nothing skipped"
+    );
     let old: BTreeSet<Vec<u8>> = first_half.into_iter().map(|a| a.1).collect();
     assert!(got.is_disjoint(&old));
 }
@@ -253,12 +315,22 @@ pub async fn a_surviving_member_takes_over(backend: &dyn Backend) {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut view = GroupView::default();
 
-    let first = spawn_member(log.join(&topic, &group).await.unwrap(), "a", events_tx.clone());
-    view.until("a owns every partition", &mut events, |v| v.owns("a") == all).await;
+    let first = spawn_member(
+        log.join(&topic, &group).await.unwrap(),
+        "a",
+        events_tx.clone(),
+    );
+    view.until("a owns every partition", &mut events, |v| {
+        v.owns("a") == all
+    })
+    .await;
     let _second = spawn_member(log.join(&topic, &group).await.unwrap(), "b", events_tx);
     view.until("a and b share the partitions", &mut events, |v| {
         let (a, b) = (v.owns("a"), v.owns("b"));
-        !a.is_empty() && !b.is_empty() && a.is_disjoint(&b) && a.union(&b).copied().collect::<BTreeSet<_>>() == all
+        !a.is_empty()
+            && !b.is_empty()
+            && a.is_disjoint(&b)
+            && a.union(&b).copied().collect::<BTreeSet<_>>() == all
     })
     .await;
     let a_partitions = view.owns("a");
@@ -266,7 +338,10 @@ pub async fn a_surviving_member_takes_over(backend: &dyn Backend) {
     let keys: Vec<String> = (0..16).map(|i| format!("ch_{i}")).collect();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let before = append_many(log.as_ref(), &topic, &key_refs, 3).await;
-    view.until("both members read their share", &mut events, |v| v.received.len() == before.len()).await;
+    view.until("both members read their share", &mut events, |v| {
+        v.received.len() == before.len()
+    })
+    .await;
     for (member, record) in &view.received {
         assert_eq!(*member == "a", a_partitions.contains(&record.partition));
     }
@@ -274,15 +349,26 @@ pub async fn a_surviving_member_takes_over(backend: &dyn Backend) {
     first.abort();
     let _ = first.await;
     view.owned.remove("a");
-    view.until("b takes every partition over", &mut events, |v| v.owns("b") == all).await;
+    view.until("b takes every partition over", &mut events, |v| {
+        v.owns("b") == all
+    })
+    .await;
     let after = append_many(log.as_ref(), &topic, &key_refs, 3).await;
-    view.until("b reads everything new", &mut events, |v| v.received.len() >= before.len() + after.len()).await;
+    view.until("b reads everything new", &mut events, |v| {
+        v.received.len() >= before.len() + after.len()
+    })
+    .await;
 
     let mut counts: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
     for (_, record) in &view.received {
         *counts.entry(record.payload.clone()).or_default() += 1;
     }
     assert_eq!(counts.len(), before.len() + after.len(), "no record lost");
-    assert!(counts.values().all(|count| *count == 1), "no record processed twice: {counts:?}");
-    assert!(view.received[before.len()..].iter().all(|(member, _)| *member == "b"));
+    assert!(
+        counts.values().all(|count| *count == 1),
+        "no record processed twice: {counts:?}"
+    );
+    assert!(view.received[before.len()..]
+        .iter()
+        .all(|(member, _)| *member == "b"));
 }

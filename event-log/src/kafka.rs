@@ -17,12 +17,16 @@ use futures::stream::{self, BoxStream, StreamExt};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Offset as KafkaOffset, TopicPartitionList};
-use sigma_shared::log::{partition_for, EventLog, GroupConsumer, GroupEvent, LogError, Offset, Partition, Record};
+use sigma_shared::log::{
+    partition_for, EventLog, GroupConsumer, GroupEvent, LogError, Offset, Partition, Record,
+};
 use tokio::sync::mpsc;
 
 /// The key of barrier records. It starts with a NUL byte, which no aggregate id contains.
@@ -30,6 +34,9 @@ const BARRIER_KEY: &str = "\0sigma.barrier";
 /// How long the broker may hold a fetch when there is nothing new: the floor on how quickly a
 /// follower sees a record if the broker does not answer fetches early.
 const FETCH_WAIT_MS: &str = "10";
+
+/// How long a readiness check waits for the brokers' metadata.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct KafkaLog {
     brokers: String,
@@ -51,7 +58,11 @@ impl KafkaLog {
             .set("message.timeout.ms", "30000")
             .create()
             .map_err(kafka_error)?;
-        Ok(Self { brokers: brokers.to_owned(), partitions, producer })
+        Ok(Self {
+            brokers: brokers.to_owned(),
+            partitions,
+            producer,
+        })
     }
 
     fn consumer_config(&self, group: &str) -> ClientConfig {
@@ -69,7 +80,11 @@ impl KafkaLog {
     }
 
     /// A consumer outside any group, reading the given partitions from the given offsets.
-    fn assigned_consumer(&self, topic: &str, from: &[(Partition, Offset)]) -> Result<StreamConsumer, LogError> {
+    fn assigned_consumer(
+        &self,
+        topic: &str,
+        from: &[(Partition, Offset)],
+    ) -> Result<StreamConsumer, LogError> {
         let consumer: StreamConsumer = self
             .consumer_config(&format!("sigma-reader-{}", uuid::Uuid::new_v4()))
             .create()
@@ -77,15 +92,28 @@ impl KafkaLog {
         let mut assignment = TopicPartitionList::new();
         for (partition, offset) in from {
             assignment
-                .add_partition_offset(topic, *partition as i32, KafkaOffset::Offset(*offset as i64))
+                .add_partition_offset(
+                    topic,
+                    *partition as i32,
+                    KafkaOffset::Offset(*offset as i64),
+                )
                 .map_err(kafka_error)?;
         }
         consumer.assign(&assignment).map_err(kafka_error)?;
         Ok(consumer)
     }
 
-    async fn append_to(&self, topic: &str, partition: Partition, key: &str, payload: &[u8]) -> Result<Offset, LogError> {
-        let record = FutureRecord::to(topic).key(key).payload(payload).partition(partition as i32);
+    async fn append_to(
+        &self,
+        topic: &str,
+        partition: Partition,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<Offset, LogError> {
+        let record = FutureRecord::to(topic)
+            .key(key)
+            .payload(payload)
+            .partition(partition as i32);
         let delivery = self
             .producer
             .send(record, Duration::from_secs(30))
@@ -98,13 +126,19 @@ impl KafkaLog {
         if partition < self.partitions {
             Ok(())
         } else {
-            Err(LogError::NoSuchPartition { partition, partitions: self.partitions })
+            Err(LogError::NoSuchPartition {
+                partition,
+                partitions: self.partitions,
+            })
         }
     }
 }
 
 fn to_record(message: &BorrowedMessage<'_>) -> Option<Record> {
-    let key = message.key().map(|key| String::from_utf8_lossy(key).into_owned()).unwrap_or_default();
+    let key = message
+        .key()
+        .map(|key| String::from_utf8_lossy(key).into_owned())
+        .unwrap_or_default();
     if key == BARRIER_KEY {
         return None;
     }
@@ -123,25 +157,51 @@ impl EventLog for KafkaLog {
         self.partitions
     }
 
+    async fn check(&self) -> Result<(), LogError> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, CHECK_TIMEOUT)
+                .map(|_| ())
+        })
+        .await
+        .map_err(|error| LogError::Kafka(error.to_string()))?
+        .map_err(kafka_error)
+    }
+
     async fn ensure_topic(&self, topic: &str) -> Result<(), LogError> {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .create()
             .map_err(kafka_error)?;
         let new_topic = NewTopic::new(topic, self.partitions as i32, TopicReplication::Fixed(1));
-        let results = admin.create_topics([&new_topic], &AdminOptions::new()).await.map_err(kafka_error)?;
+        let results = admin
+            .create_topics([&new_topic], &AdminOptions::new())
+            .await
+            .map_err(kafka_error)?;
         for result in results {
             match result {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => return Err(LogError::Kafka(format!("creating topic {name}: {code}"))),
+                Err((name, code)) => {
+                    return Err(LogError::Kafka(format!("creating topic {name}: {code}")))
+                }
             }
         }
         Ok(())
     }
 
-    async fn append(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(Partition, Offset), LogError> {
+    async fn append(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<(Partition, Offset), LogError> {
         let partition = partition_for(key, self.partitions);
-        Ok((partition, self.append_to(topic, partition, key, payload).await?))
+        Ok((
+            partition,
+            self.append_to(topic, partition, key, payload).await?,
+        ))
     }
 
     async fn end_offset(&self, topic: &str, partition: Partition) -> Result<Offset, LogError> {
@@ -257,7 +317,11 @@ impl ConsumerContext for RebalanceContext {
 }
 
 fn partition_numbers(list: &TopicPartitionList) -> Vec<Partition> {
-    let mut partitions: Vec<Partition> = list.elements().iter().map(|e| e.partition() as Partition).collect();
+    let mut partitions: Vec<Partition> = list
+        .elements()
+        .iter()
+        .map(|e| e.partition() as Partition)
+        .collect();
     partitions.sort_unstable();
     partitions
 }
@@ -298,7 +362,11 @@ impl GroupConsumer for KafkaMember {
     async fn commit(&mut self, partition: Partition, next_offset: Offset) -> Result<(), LogError> {
         let mut offsets = TopicPartitionList::new();
         offsets
-            .add_partition_offset(&self.topic, partition as i32, KafkaOffset::Offset(next_offset as i64))
+            .add_partition_offset(
+                &self.topic,
+                partition as i32,
+                KafkaOffset::Offset(next_offset as i64),
+            )
             .map_err(kafka_error)?;
         // A synchronous commit, off the async threads: when it returns, a member that takes
         // the partition over starts after this record, as with the embedded log.

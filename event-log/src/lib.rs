@@ -26,14 +26,25 @@ use sigma_shared::log::{EventLog, LogError};
 /// Where the log lives, from configuration.
 #[derive(Clone, Debug)]
 pub enum LogConfig {
-    Embedded { dir: std::path::PathBuf, partitions: u32 },
-    Kafka { brokers: String, partitions: u32 },
+    Embedded {
+        dir: std::path::PathBuf,
+        partitions: u32,
+    },
+    Kafka {
+        brokers: String,
+        partitions: u32,
+    },
 }
 
 /// Opens the configured adapter.
 pub async fn open(config: &LogConfig) -> Result<Arc<dyn EventLog>, LogError> {
     Ok(match config {
-        LogConfig::Embedded { dir, partitions } => Arc::new(embedded::EmbeddedLog::open(dir, *partitions)?),
-        LogConfig::Kafka { brokers, partitions } => Arc::new(kafka::KafkaLog::connect(brokers, *partitions)?),
+        LogConfig::Embedded { dir, partitions } => {
+            Arc::new(embedded::EmbeddedLog::open(dir, *partitions)?)
+        }
+        LogConfig::Kafka {
+            brokers,
+            partitions,
+        } => Arc::new(kafka::KafkaLog::connect(brokers, *partitions)?),
     })
 }

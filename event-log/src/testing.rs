@@ -16,21 +16,32 @@ pub struct Tansu {
 }
 
 pub fn tansu_binary() -> PathBuf {
-    std::env::var_os("SIGMA_TANSU_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/root".into());
-        home.join(".cache/sigma/tansu/bin/tansu")
-    })
+    std::env::var_os("SIGMA_TANSU_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/root".into());
+            home.join(".cache/sigma/tansu/bin/tansu")
+        })
 }
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl Tansu {
     /// Starts a broker and waits until it accepts connections.
     pub async fn start() -> Self {
-        let mut broker = Self { child: None, port: free_port(), dir: tempfile::tempdir().expect("a temporary dir") };
+        let mut broker = Self {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("a temporary dir"),
+        };
         broker.spawn().await;
         broker
     }
@@ -55,7 +66,8 @@ impl Tansu {
     async fn spawn(&mut self) {
         let binary = tansu_binary();
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::File::create(self.dir.path().join("tansu.log")).expect("broker log file");
+        let log =
+            std::fs::File::create(self.dir.path().join("tansu.log")).expect("broker log file");
         let child = Command::new(&binary)
             .arg("broker")
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
@@ -66,11 +78,23 @@ impl Tansu {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {} ({error}); run `make test`, which installs it", binary.display()));
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {} ({error}); run `make test`, which installs it",
+                    binary.display()
+                )
+            });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {} within 30 s", self.port);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {} within 30 s",
+                self.port
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

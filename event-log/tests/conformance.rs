@@ -53,13 +53,18 @@ macro_rules! suite {
 }
 
 async fn embedded() -> Embedded {
-    Embedded { dir: tempfile::tempdir().unwrap() }
+    Embedded {
+        dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 async fn kafka() -> Kafka {
     let broker = Tansu::start().await;
     let brokers = broker.brokers();
-    Kafka { broker: Mutex::new(broker), brokers }
+    Kafka {
+        broker: Mutex::new(broker),
+        brokers,
+    }
 }
 
 mod embedded {
@@ -71,4 +76,3 @@ mod kafka {
     suite!(kafka: per_key_order, bounded_reads_stop_at_the_end_offset, followers_see_new_records,
         records_survive_a_restart, groups_resume_from_committed_offsets, a_surviving_member_takes_over);
 }
-

@@ -206,7 +206,9 @@ impl MigrationTrait for Migration {
                     .col(integer(ProjectionOffsets::LogPartition))
                     .col(big_integer(ProjectionOffsets::NextOffset))
                     .primary_key(
-                        Index::create().col(ProjectionOffsets::Projection).col(ProjectionOffsets::LogPartition),
+                        Index::create()
+                            .col(ProjectionOffsets::Projection)
+                            .col(ProjectionOffsets::LogPartition),
                     )
                     .to_owned(),
             )
@@ -221,7 +223,9 @@ impl MigrationTrait for Migration {
             Channels::Table.into_iden(),
             Accounts::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

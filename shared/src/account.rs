@@ -8,7 +8,9 @@ use crate::rejection::Rejection;
 pub enum AccountState {
     #[default]
     Absent,
-    Exists { name: String },
+    Exists {
+        name: String,
+    },
 }
 
 pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Event>, Rejection> {
@@ -21,7 +23,9 @@ pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Even
             Ok(vec![Event::AccountCreated { name: name.clone() }])
         }
         (AccountState::Exists { .. }, AccountCommand::Create { .. }) => {
-            Err(Rejection::AlreadyExists { what: "account".into() })
+            Err(Rejection::AlreadyExists {
+                what: "account".into(),
+            })
         }
     }
 }
@@ -39,16 +43,29 @@ mod tests {
 
     #[test]
     fn an_account_is_created_once() {
-        let create = AccountCommand::Create { name: "acme".into() };
+        let create = AccountCommand::Create {
+            name: "acme".into(),
+        };
         let events = decide(&AccountState::Absent, &create).unwrap();
         let state = events.iter().fold(AccountState::Absent, evolve);
-        assert_eq!(state, AccountState::Exists { name: "acme".into() });
-        assert!(matches!(decide(&state, &create), Err(Rejection::AlreadyExists { .. })));
+        assert_eq!(
+            state,
+            AccountState::Exists {
+                name: "acme".into()
+            }
+        );
+        assert!(matches!(
+            decide(&state, &create),
+            Err(Rejection::AlreadyExists { .. })
+        ));
     }
 
     #[test]
     fn a_blank_name_is_invalid() {
         let create = AccountCommand::Create { name: "".into() };
-        assert!(matches!(decide(&AccountState::Absent, &create), Err(Rejection::Invalid { .. })));
+        assert!(matches!(
+            decide(&AccountState::Absent, &create),
+            Err(Rejection::Invalid { .. })
+        ));
     }
 }

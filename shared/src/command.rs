@@ -20,7 +20,11 @@ pub struct CommandEnvelope {
 
 impl CommandEnvelope {
     pub fn new(command: Command, issued_at: DateTime<Utc>) -> Self {
-        Self { id: CommandId::generate(), issued_at, command }
+        Self {
+            id: CommandId::generate(),
+            issued_at,
+            command,
+        }
     }
 
     /// The log key: the aggregate this command is for.
@@ -33,8 +37,14 @@ impl CommandEnvelope {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "aggregate", rename_all = "snake_case")]
 pub enum Command {
-    Account { account_id: AccountId, command: AccountCommand },
-    Channel { channel_id: ChannelId, command: ChannelCommand },
+    Account {
+        account_id: AccountId,
+        command: AccountCommand,
+    },
+    Channel {
+        channel_id: ChannelId,
+        command: ChannelCommand,
+    },
 }
 
 impl Command {
@@ -56,9 +66,17 @@ pub enum AccountCommand {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChannelCommand {
     /// The stream key is drawn by the caller so `decide` stays free of randomness.
-    Create { account_id: AccountId, name: String, settings: ChannelSettings, stream_key: String },
+    Create {
+        account_id: AccountId,
+        name: String,
+        settings: ChannelSettings,
+        stream_key: String,
+    },
     /// Something the channel's owner asks; refused as "not found" for any other account.
-    Owner { account_id: AccountId, action: OwnerAction },
+    Owner {
+        account_id: AccountId,
+        action: OwnerAction,
+    },
     /// Something an edge worker reports about the media it ingests.
     Ingest { action: IngestAction },
 }
@@ -66,11 +84,16 @@ pub enum ChannelCommand {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OwnerAction {
-    Update { name: Option<String>, patch: SettingsPatch },
+    Update {
+        name: Option<String>,
+        patch: SettingsPatch,
+    },
     Delete,
     Stop,
     Resume,
-    RotateStreamKey { stream_key: String },
+    RotateStreamKey {
+        stream_key: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,15 +101,30 @@ pub enum OwnerAction {
 pub enum IngestAction {
     /// A publisher presented a stream key. `new_session_id` is used only if this starts a new
     /// session; a publisher returning within the reconnect window continues the open one.
-    ConnectPublisher { stream_key: String, new_session_id: SessionId },
+    ConnectPublisher {
+        stream_key: String,
+        new_session_id: SessionId,
+    },
     /// Media is flowing: `init` → `processing`.
-    MediaFlowing { session_id: SessionId },
+    MediaFlowing {
+        session_id: SessionId,
+    },
     /// The first complete segment exists: `processing` → `live`.
-    FirstSegment { session_id: SessionId },
-    DisconnectPublisher { session_id: SessionId },
+    FirstSegment {
+        session_id: SessionId,
+    },
+    DisconnectPublisher {
+        session_id: SessionId,
+    },
     /// A timer fired: the reconnect window elapsed (`PublisherGone`) or the session reached its
     /// maximum duration (`MaxDuration`). `decide` checks the claim against the issue time.
-    EndSession { session_id: SessionId, reason: EndReason },
+    EndSession {
+        session_id: SessionId,
+        reason: EndReason,
+    },
     /// The media pipeline failed for good.
-    FailSession { session_id: SessionId, message: String },
+    FailSession {
+        session_id: SessionId,
+        message: String,
+    },
 }

@@ -25,9 +25,16 @@ pub enum Event {
     #[serde(rename = "account.created")]
     AccountCreated { name: String },
     #[serde(rename = "channel.created")]
-    ChannelCreated { name: String, settings: ChannelSettings, stream_key: String },
+    ChannelCreated {
+        name: String,
+        settings: ChannelSettings,
+        stream_key: String,
+    },
     #[serde(rename = "channel.updated")]
-    ChannelUpdated { name: String, settings: ChannelSettings },
+    ChannelUpdated {
+        name: String,
+        settings: ChannelSettings,
+    },
     #[serde(rename = "channel.deleted")]
     ChannelDeleted {},
     #[serde(rename = "channel.stopped")]
@@ -37,19 +44,31 @@ pub enum Event {
     #[serde(rename = "channel.stream_key_rotated")]
     StreamKeyRotated { stream_key: String },
     #[serde(rename = "session.init")]
-    SessionStarted { session_id: SessionId, started_at: DateTime<Utc> },
+    SessionStarted {
+        session_id: SessionId,
+        started_at: DateTime<Utc>,
+    },
     #[serde(rename = "session.preview")]
     SessionProcessing { session_id: SessionId },
     #[serde(rename = "session.live")]
     SessionLive { session_id: SessionId },
     #[serde(rename = "session.publisher_disconnected")]
-    PublisherDisconnected { session_id: SessionId, at: DateTime<Utc> },
+    PublisherDisconnected {
+        session_id: SessionId,
+        at: DateTime<Utc>,
+    },
     #[serde(rename = "session.restream")]
     SessionRestreamed { session_id: SessionId },
     #[serde(rename = "session.error")]
-    SessionErrored { session_id: SessionId, message: String },
+    SessionErrored {
+        session_id: SessionId,
+        message: String,
+    },
     #[serde(rename = "session.ended")]
-    SessionEnded { session_id: SessionId, reason: EndReason },
+    SessionEnded {
+        session_id: SessionId,
+        reason: EndReason,
+    },
 }
 
 impl Event {
@@ -98,7 +117,11 @@ pub const fn current_schema_version(_event_type: &str) -> u16 {
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("event type {event_type} has schema version {version}, newer than this build knows ({known}); upgrade this process")]
-    FutureVersion { event_type: String, version: u16, known: u16 },
+    FutureVersion {
+        event_type: String,
+        version: u16,
+        known: u16,
+    },
     #[error("malformed log record: {0}")]
     Malformed(#[from] serde_json::Error),
 }
@@ -110,7 +133,11 @@ pub enum DecodeError {
 pub fn upcast(event_type: &str, version: u16, data: Value) -> Result<Value, DecodeError> {
     let known = current_schema_version(event_type);
     if version > known {
-        return Err(DecodeError::FutureVersion { event_type: event_type.to_owned(), version, known });
+        return Err(DecodeError::FutureVersion {
+            event_type: event_type.to_owned(),
+            version,
+            known,
+        });
     }
     Ok(data)
 }
@@ -245,7 +272,9 @@ mod tests {
     fn a_future_schema_version_is_refused_with_advice() {
         let mut json = serde_json::to_value(envelope(Event::ChannelStopped {})).unwrap();
         json["schema_version"] = 9.into();
-        let error = serde_json::from_value::<EventEnvelope>(json).unwrap_err().to_string();
+        let error = serde_json::from_value::<EventEnvelope>(json)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("upgrade"), "{error}");
     }
 
@@ -254,9 +283,14 @@ mod tests {
         let decision = Decision {
             command_id: CommandId::generate(),
             stream: "ch_x".into(),
-            outcome: Outcome::Rejected { rejection: Rejection::ChannelStopped },
+            outcome: Outcome::Rejected {
+                rejection: Rejection::ChannelStopped,
+            },
         };
-        assert_eq!(Decision::from_bytes(&decision.to_bytes()).unwrap(), decision);
+        assert_eq!(
+            Decision::from_bytes(&decision.to_bytes()).unwrap(),
+            decision
+        );
         assert!(Decision::from_bytes(b"{not json").is_err());
     }
 }

@@ -56,7 +56,10 @@ pub enum LogError {
     #[error("topic `{0}` does not exist; it is created at start-up")]
     UnknownTopic(String),
     #[error("partition {partition} is out of range (the topic has {partitions})")]
-    NoSuchPartition { partition: Partition, partitions: u32 },
+    NoSuchPartition {
+        partition: Partition,
+        partitions: u32,
+    },
     #[error("partition {0} is not assigned to this group member (a rebalance moved it)")]
     NotAssigned(Partition),
     #[error("timed out: {0}")]
@@ -81,12 +84,20 @@ pub trait EventLog: Send + Sync + 'static {
     /// Partitions per topic (the same for every topic).
     fn partitions(&self) -> u32;
 
+    /// Whether the log answers right now; cheap enough for every readiness probe.
+    async fn check(&self) -> Result<(), LogError>;
+
     /// Creates the topic if it does not exist.
     async fn ensure_topic(&self, topic: &str) -> Result<(), LogError>;
 
     /// Appends durably; returns where the record went. Records with the same key keep their
     /// order.
-    async fn append(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(Partition, Offset), LogError>;
+    async fn append(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<(Partition, Offset), LogError>;
 
     /// The offset the next record appended to the partition will get: every record below it is
     /// readable now.

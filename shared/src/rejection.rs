@@ -26,7 +26,10 @@ pub enum Rejection {
     #[error("the channel has no open session {session}")]
     NoSuchOpenSession { session: String },
     #[error("a session cannot go from {from:?} to {to:?}")]
-    InvalidTransition { from: SessionStatus, to: SessionStatus },
+    InvalidTransition {
+        from: SessionStatus,
+        to: SessionStatus,
+    },
     #[error("too early: {message}")]
     TooEarly { message: String },
 }
@@ -73,6 +76,8 @@ impl Rejection {
     }
 
     pub(crate) fn not_found(what: &str) -> Self {
-        Self::NotFound { what: what.to_owned() }
+        Self::NotFound {
+            what: what.to_owned(),
+        }
     }
 }

@@ -67,7 +67,9 @@ impl EndReason {
 pub enum Publisher {
     Connected,
     /// Gone since this instant; the reconnect window runs from here.
-    Gone { since: DateTime<Utc> },
+    Gone {
+        since: DateTime<Utc>,
+    },
 }
 
 /// The session a channel has open, as its aggregate needs it to decide.

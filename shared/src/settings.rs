@@ -138,7 +138,9 @@ impl ChannelSettings {
             reconnect_window_seconds: patch
                 .reconnect_window_seconds
                 .unwrap_or(self.reconnect_window_seconds),
-            max_session_seconds: patch.max_session_seconds.unwrap_or(self.max_session_seconds),
+            max_session_seconds: patch
+                .max_session_seconds
+                .unwrap_or(self.max_session_seconds),
             playback_policy: patch.playback_policy.unwrap_or(self.playback_policy),
         }
     }
@@ -161,7 +163,10 @@ pub struct SettingsPatch {
 /// Checks a channel name: not blank, not huge, no control characters.
 pub fn validate_name(name: &str) -> Result<(), InvalidSetting> {
     let invalid = |requirement: &str| {
-        Err(InvalidSetting { field: "name", requirement: requirement.to_owned() })
+        Err(InvalidSetting {
+            field: "name",
+            requirement: requirement.to_owned(),
+        })
     };
     if name.trim().is_empty() {
         return invalid("must not be blank");
@@ -187,16 +192,31 @@ mod tests {
     #[test]
     fn a_patch_changes_only_what_it_names() {
         let base = ChannelSettings::default();
-        let patch = SettingsPatch { dvr_window_seconds: Some(60), ..Default::default() };
+        let patch = SettingsPatch {
+            dvr_window_seconds: Some(60),
+            ..Default::default()
+        };
         let patched = base.patched(&patch);
         assert_eq!(patched.dvr_window_seconds, 60);
-        assert_eq!(ChannelSettings { dvr_window_seconds: base.dvr_window_seconds, ..patched }, base);
+        assert_eq!(
+            ChannelSettings {
+                dvr_window_seconds: base.dvr_window_seconds,
+                ..patched
+            },
+            base
+        );
     }
 
     #[test]
     fn out_of_bounds_values_name_their_field() {
-        let settings = ChannelSettings { max_session_seconds: 5, ..Default::default() };
-        assert_eq!(settings.validate().unwrap_err().field, "max_session_seconds");
+        let settings = ChannelSettings {
+            max_session_seconds: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            settings.validate().unwrap_err().field,
+            "max_session_seconds"
+        );
         assert_eq!(validate_name("  ").unwrap_err().field, "name");
         assert!(validate_name("bell\u{7}").is_err());
     }

@@ -13,7 +13,11 @@ use sigma_shared::session::{EndReason, SessionStatus};
 use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use uuid::Uuid;
 
-const KEYS: [&str; 3] = ["key_aaaaaaaaaaaaaaaa", "key_bbbbbbbbbbbbbbbb", "key_cccccccccccccccc"];
+const KEYS: [&str; 3] = [
+    "key_aaaaaaaaaaaaaaaa",
+    "key_bbbbbbbbbbbbbbbb",
+    "key_cccccccccccccccc",
+];
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -45,7 +49,10 @@ fn step() -> impl Strategy<Value = Step> {
     ];
     prop_oneof![
         (0..3usize).prop_map(|key| Step::Create { key }),
-        (0..120u32, 30..200u32).prop_map(|(reconnect, max_session)| Step::Update { reconnect, max_session }),
+        (0..120u32, 30..200u32).prop_map(|(reconnect, max_session)| Step::Update {
+            reconnect,
+            max_session
+        }),
         Just(Step::Delete),
         Just(Step::Stop),
         Just(Step::Resume),
@@ -61,7 +68,10 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn command(step: &Step, owner: AccountId) -> ChannelCommand {
-    let owned = |action| ChannelCommand::Owner { account_id: owner, action };
+    let owned = |action| ChannelCommand::Owner {
+        account_id: owner,
+        action,
+    };
     let ingest = |action| ChannelCommand::Ingest { action };
     match step.clone() {
         Step::Create { key } => ChannelCommand::Create {
@@ -70,7 +80,10 @@ fn command(step: &Step, owner: AccountId) -> ChannelCommand {
             settings: ChannelSettings::default(),
             stream_key: KEYS[key].into(),
         },
-        Step::Update { reconnect, max_session } => owned(OwnerAction::Update {
+        Step::Update {
+            reconnect,
+            max_session,
+        } => owned(OwnerAction::Update {
             name: None,
             patch: SettingsPatch {
                 reconnect_window_seconds: Some(reconnect),
@@ -81,17 +94,34 @@ fn command(step: &Step, owner: AccountId) -> ChannelCommand {
         Step::Delete => owned(OwnerAction::Delete),
         Step::Stop => owned(OwnerAction::Stop),
         Step::Resume => owned(OwnerAction::Resume),
-        Step::Rotate { key } => owned(OwnerAction::RotateStreamKey { stream_key: KEYS[key].into() }),
+        Step::Rotate { key } => owned(OwnerAction::RotateStreamKey {
+            stream_key: KEYS[key].into(),
+        }),
         Step::Connect { key, session: n } => ingest(IngestAction::ConnectPublisher {
             stream_key: KEYS[key].into(),
             new_session_id: session(n),
         }),
-        Step::MediaFlowing { session: n } => ingest(IngestAction::MediaFlowing { session_id: session(n) }),
-        Step::FirstSegment { session: n } => ingest(IngestAction::FirstSegment { session_id: session(n) }),
-        Step::Disconnect { session: n } => ingest(IngestAction::DisconnectPublisher { session_id: session(n) }),
-        Step::End { session: n, reason } => ingest(IngestAction::EndSession { session_id: session(n), reason }),
-        Step::Fail { session: n } => ingest(IngestAction::FailSession { session_id: session(n), message: "x".into() }),
-        Step::Stranger => ChannelCommand::Owner { account_id: AccountId::generate(), action: OwnerAction::Stop },
+        Step::MediaFlowing { session: n } => ingest(IngestAction::MediaFlowing {
+            session_id: session(n),
+        }),
+        Step::FirstSegment { session: n } => ingest(IngestAction::FirstSegment {
+            session_id: session(n),
+        }),
+        Step::Disconnect { session: n } => ingest(IngestAction::DisconnectPublisher {
+            session_id: session(n),
+        }),
+        Step::End { session: n, reason } => ingest(IngestAction::EndSession {
+            session_id: session(n),
+            reason,
+        }),
+        Step::Fail { session: n } => ingest(IngestAction::FailSession {
+            session_id: session(n),
+            message: "x".into(),
+        }),
+        Step::Stranger => ChannelCommand::Owner {
+            account_id: AccountId::generate(),
+            action: OwnerAction::Stop,
+        },
     }
 }
 

@@ -7,6 +7,7 @@ use sigma_shared::command::{AccountCommand, Command};
 use sigma_shared::ids::AccountId;
 
 use super::auth::{Admin, Scope};
+use super::body::JsonBody;
 use super::error::{ApiError, ErrorBody};
 use super::views::{AccountView, CreateAccount, CreateToken, TokenView};
 use super::AppState;
@@ -26,15 +27,28 @@ const MAX_TOKEN_TTL_SECONDS: u32 = 31 * 86_400;
     )
 )]
 #[post("/v1/accounts")]
-pub async fn create_account(_: Admin, state: web::Data<AppState>, body: web::Json<CreateAccount>) -> Result<HttpResponse, ApiError> {
+pub async fn create_account(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: JsonBody<CreateAccount>,
+) -> Result<HttpResponse, ApiError> {
     let account_id = AccountId::generate();
-    let command = Command::Account { account_id, command: AccountCommand::Create { name: body.into_inner().name } };
+    let command = Command::Account {
+        account_id,
+        command: AccountCommand::Create {
+            name: body.into_inner().name,
+        },
+    };
     state.bus.submit(command).await??;
     let row = db::accounts::Entity::find_by_id(account_id.to_string())
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::internal("a created account is missing from the read model"))?;
-    Ok(HttpResponse::Created().json(AccountView { id: account_id, name: row.name, created_at: row.created_at }))
+    Ok(HttpResponse::Created().json(AccountView {
+        id: account_id,
+        name: row.name,
+        created_at: row.created_at,
+    }))
 }
 
 /// Mint a token for an account.
@@ -50,22 +64,44 @@ pub async fn create_account(_: Admin, state: web::Data<AppState>, body: web::Jso
     )
 )]
 #[post("/v1/tokens")]
-pub async fn create_token(_: Admin, state: web::Data<AppState>, body: web::Json<CreateToken>) -> Result<HttpResponse, ApiError> {
+pub async fn create_token(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: JsonBody<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
     let scopes = match &request.scopes {
         None => Scope::ALL.to_vec(),
         Some(names) => names
             .iter()
-            .map(|name| Scope::parse(name).ok_or_else(|| ApiError::unprocessable("invalid_scope", format!("unknown scope `{name}`; scopes are channels:read, channels:write"))))
+            .map(|name| {
+                Scope::parse(name).ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "invalid_scope",
+                        format!("unknown scope `{name}`; scopes are channels:read, channels:write"),
+                    )
+                })
+            })
             .collect::<Result<_, _>>()?,
     };
     let ttl = request.ttl_seconds.unwrap_or(3_600);
     if !(1..=MAX_TOKEN_TTL_SECONDS).contains(&ttl) {
-        return Err(ApiError::unprocessable("invalid_field", format!("ttl_seconds must be between 1 and {MAX_TOKEN_TTL_SECONDS}")));
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("ttl_seconds must be between 1 and {MAX_TOKEN_TTL_SECONDS}"),
+        ));
     }
-    if db::accounts::Entity::find_by_id(request.account_id.to_string()).one(&state.db).await?.is_none() {
+    if db::accounts::Entity::find_by_id(request.account_id.to_string())
+        .one(&state.db)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found("account"));
     }
-    let (token, expires_at) = state.auth.keyring.mint(request.account_id, &scopes, Duration::seconds(ttl.into()));
+    let (token, expires_at) =
+        state
+            .auth
+            .keyring
+            .mint(request.account_id, &scopes, Duration::seconds(ttl.into()));
     Ok(HttpResponse::Created().json(TokenView { token, expires_at }))
 }

@@ -72,32 +72,52 @@ impl Keyring {
     /// Parses `kid:secret[,kid:secret…]`.
     pub fn parse(spec: &str) -> Result<Self, KeyringError> {
         let mut pairs = Vec::new();
-        for pair in spec.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+        for pair in spec
+            .split(',')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+        {
             let (kid, secret) = pair.split_once(':').ok_or(KeyringError::Malformed)?;
             if kid.is_empty() || secret.len() < MIN_SECRET_BYTES {
                 return Err(KeyringError::Malformed);
             }
             pairs.push((kid.to_owned(), secret.as_bytes().to_vec()));
         }
-        let (signing_kid, signing_secret) = pairs.first().cloned().ok_or(KeyringError::Malformed)?;
+        let (signing_kid, signing_secret) =
+            pairs.first().cloned().ok_or(KeyringError::Malformed)?;
         Ok(Self {
             signing_kid,
             encoding: EncodingKey::from_secret(&signing_secret),
-            decoding: pairs.into_iter().map(|(kid, secret)| (kid, DecodingKey::from_secret(&secret))).collect(),
+            decoding: pairs
+                .into_iter()
+                .map(|(kid, secret)| (kid, DecodingKey::from_secret(&secret)))
+                .collect(),
         })
     }
 
     /// A fresh key spec for a new installation.
     pub fn generate_spec() -> String {
-        format!("k{}:{}", Utc::now().format("%Y%m%d"), crate::secrets::random_text(48))
+        format!(
+            "k{}:{}",
+            Utc::now().format("%Y%m%d"),
+            crate::secrets::random_text(48)
+        )
     }
 
-    pub fn mint(&self, account_id: AccountId, scopes: &[Scope], ttl: Duration) -> (String, DateTime<Utc>) {
+    pub fn mint(
+        &self,
+        account_id: AccountId,
+        scopes: &[Scope],
+        ttl: Duration,
+    ) -> (String, DateTime<Utc>) {
         let now = Utc::now();
         let expires_at = now + ttl;
         let claims = Claims {
             sub: account_id.to_string(),
-            scopes: scopes.iter().map(|scope| scope.as_str().to_owned()).collect(),
+            scopes: scopes
+                .iter()
+                .map(|scope| scope.as_str().to_owned())
+                .collect(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
@@ -105,28 +125,34 @@ impl Keyring {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).expect("HS256 signing cannot fail");
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .expect("HS256 signing cannot fail");
         (token, expires_at)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        let invalid = |why: &str| ApiError::unauthorized("invalid_token", format!("the token is not valid: {why}"));
+        let invalid = |why: &str| {
+            ApiError::unauthorized("invalid_token", format!("the token is not valid: {why}"))
+        };
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
         let kid = header.kid.ok_or_else(|| invalid("no key id"))?;
-        let key = self.decoding.get(&kid).ok_or_else(|| invalid("unknown key id"))?;
+        let key = self
+            .decoding
+            .get(&kid)
+            .ok_or_else(|| invalid("unknown key id"))?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 0;
-        jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims).map_err(|error| {
-            match error.kind() {
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     ApiError::unauthorized("token_expired", "the token has expired; mint a new one")
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => invalid("bad signature"),
                 _ => invalid("malformed"),
-            }
-        })
+            })
     }
 }
 
@@ -141,14 +167,20 @@ impl Auth {
     pub fn new(admin_key: String, keyring: Keyring, per_second: u32, burst: u32) -> Self {
         let per_second = NonZeroU32::new(per_second.max(1)).expect("at least one");
         let burst = NonZeroU32::new(burst.max(1)).expect("at least one");
-        Self { admin_key, keyring, limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)) }
+        Self {
+            admin_key,
+            keyring,
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        }
     }
 
     fn limit(&self, key: &str) -> Result<(), ApiError> {
-        self.limiter.check_key(&key.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::rate_limited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-        })
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                ApiError::rate_limited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            })
     }
 
     /// Forgets limiter state of tokens not seen lately, so memory stays bounded.
@@ -158,14 +190,24 @@ impl Auth {
 }
 
 fn bearer(request: &HttpRequest) -> Result<&str, ApiError> {
-    let missing = || ApiError::unauthorized("missing_token", "send `Authorization: Bearer <token>`");
-    let value = request.headers().get(actix_web::http::header::AUTHORIZATION).ok_or_else(missing)?;
+    let missing =
+        || ApiError::unauthorized("missing_token", "send `Authorization: Bearer <token>`");
+    let value = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(missing)?;
     let value = value.to_str().map_err(|_| missing())?;
-    value.strip_prefix("Bearer ").map(str::trim).filter(|token| !token.is_empty()).ok_or_else(missing)
+    value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(missing)
 }
 
 fn state(request: &HttpRequest) -> &web::Data<AppState> {
-    request.app_data::<web::Data<AppState>>().expect("the app state is registered")
+    request
+        .app_data::<web::Data<AppState>>()
+        .expect("the app state is registered")
 }
 
 /// Equal in time whatever the inputs, so the admin key cannot be guessed byte by byte.
@@ -185,7 +227,10 @@ impl FromRequest for Admin {
             let auth = &state(request).auth;
             let token = bearer(request)?;
             if !constant_time_eq(token.as_bytes(), auth.admin_key.as_bytes()) {
-                return Err(ApiError::unauthorized("invalid_admin_key", "this endpoint needs the admin key"));
+                return Err(ApiError::unauthorized(
+                    "invalid_admin_key",
+                    "this endpoint needs the admin key",
+                ));
             }
             auth.limit("admin")?;
             Ok(Admin)
@@ -204,7 +249,10 @@ impl Caller {
         if self.scopes.iter().any(|granted| granted == scope.as_str()) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("this token lacks the `{}` scope", scope.as_str())))
+            Err(ApiError::forbidden(format!(
+                "this token lacks the `{}` scope",
+                scope.as_str()
+            )))
         }
     }
 }
@@ -217,12 +265,14 @@ impl FromRequest for Caller {
         ready((|| {
             let auth = &state(request).auth;
             let claims = auth.keyring.verify(bearer(request)?)?;
-            let account_id = claims
-                .sub
-                .parse()
-                .map_err(|_| ApiError::unauthorized("invalid_token", "the token names no account"))?;
+            let account_id = claims.sub.parse().map_err(|_| {
+                ApiError::unauthorized("invalid_token", "the token names no account")
+            })?;
             auth.limit(&claims.jti)?;
-            Ok(Caller { account_id, scopes: claims.scopes })
+            Ok(Caller {
+                account_id,
+                scopes: claims.scopes,
+            })
         })())
     }
 }

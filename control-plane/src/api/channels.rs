@@ -11,6 +11,7 @@ use sigma_shared::ids::ChannelId;
 use sigma_shared::settings::ChannelSettings;
 
 use super::auth::{Caller, Scope};
+use super::body::JsonBody;
 use super::error::{ApiError, ErrorBody};
 use super::views::{ChannelInput, ChannelList, ChannelView, Page};
 use super::AppState;
@@ -28,7 +29,11 @@ pub fn channel_id(path: &str) -> Result<ChannelId, ApiError> {
 }
 
 /// The caller's channel, or 404.
-pub async fn owned_channel(state: &AppState, caller: &Caller, id: ChannelId) -> Result<db::channels::Model, ApiError> {
+pub async fn owned_channel(
+    state: &AppState,
+    caller: &Caller,
+    id: ChannelId,
+) -> Result<db::channels::Model, ApiError> {
     db::channels::Entity::find_by_id(id.to_string())
         .filter(db::channels::Column::AccountId.eq(caller.account_id.to_string()))
         .one(&state.db)
@@ -54,10 +59,16 @@ fn view(state: &AppState, row: &db::channels::Model) -> ChannelView {
     )
 )]
 #[post("/v1/channels")]
-pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Json<ChannelInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody<ChannelInput>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsWrite)?;
     let input = body.into_inner();
-    let name = input.name.ok_or_else(|| ApiError::unprocessable("missing_field", "name is required"))?;
+    let name = input
+        .name
+        .ok_or_else(|| ApiError::unprocessable("missing_field", "name is required"))?;
     let channel_id = ChannelId::generate();
     let command = ChannelCommand::Create {
         account_id: caller.account_id,
@@ -65,7 +76,13 @@ pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Json<
         settings: ChannelSettings::default().patched(&input.settings),
         stream_key: new_stream_key(),
     };
-    state.bus.submit(Command::Channel { channel_id, command }).await??;
+    state
+        .bus
+        .submit(Command::Channel {
+            channel_id,
+            command,
+        })
+        .await??;
     let row = owned_channel(&state, &caller, channel_id).await?;
     Ok(HttpResponse::Created().json(view(&state, &row)))
 }
@@ -78,7 +95,11 @@ pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Json<
     responses((status = 200, body = ChannelList), (status = 401, body = ErrorBody))
 )]
 #[get("/v1/channels")]
-pub async fn list(caller: Caller, state: web::Data<AppState>, page: web::Query<Page>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let mut query = db::channels::Entity::find()
         .filter(db::channels::Column::AccountId.eq(caller.account_id.to_string()))
@@ -88,7 +109,9 @@ pub async fn list(caller: Caller, state: web::Data<AppState>, page: web::Query<P
         query = query.filter(db::channels::Column::Id.gt(after.as_str()));
     }
     let rows = query.all(&state.db).await?;
-    Ok(HttpResponse::Ok().json(ChannelList { data: rows.iter().map(|row| view(&state, row)).collect() }))
+    Ok(HttpResponse::Ok().json(ChannelList {
+        data: rows.iter().map(|row| view(&state, row)).collect(),
+    }))
 }
 
 /// Read a channel.
@@ -99,18 +122,36 @@ pub async fn list(caller: Caller, state: web::Data<AppState>, page: web::Query<P
     responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody))
 )]
 #[get("/v1/channels/{id}")]
-pub async fn read(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn read(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let row = owned_channel(&state, &caller, channel_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(view(&state, &row)))
 }
 
 /// Runs an owner action and answers with the channel as it now is.
-async fn act(state: &AppState, caller: &Caller, id: &str, action: OwnerAction) -> Result<HttpResponse, ApiError> {
+async fn act(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: OwnerAction,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsWrite)?;
     let channel_id = channel_id(id)?;
-    let command = ChannelCommand::Owner { account_id: caller.account_id, action };
-    state.bus.submit(Command::Channel { channel_id, command }).await??;
+    let command = ChannelCommand::Owner {
+        account_id: caller.account_id,
+        action,
+    };
+    state
+        .bus
+        .submit(Command::Channel {
+            channel_id,
+            command,
+        })
+        .await??;
     let row = owned_channel(state, caller, channel_id).await?;
     Ok(HttpResponse::Ok().json(view(state, &row)))
 }
@@ -129,9 +170,23 @@ async fn act(state: &AppState, caller: &Caller, id: &str, action: OwnerAction) -
     )
 )]
 #[patch("/v1/channels/{id}")]
-pub async fn update(caller: Caller, state: web::Data<AppState>, id: web::Path<String>, body: web::Json<ChannelInput>) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: JsonBody<ChannelInput>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.into_inner();
-    act(&state, &caller, &id, OwnerAction::Update { name: input.name, patch: input.settings }).await
+    act(
+        &state,
+        &caller,
+        &id,
+        OwnerAction::Update {
+            name: input.name,
+            patch: input.settings,
+        },
+    )
+    .await
 }
 
 /// Delete a channel (ending its session, if any).
@@ -142,10 +197,23 @@ pub async fn update(caller: Caller, state: web::Data<AppState>, id: web::Path<St
     responses((status = 204), (status = 404, body = ErrorBody))
 )]
 #[delete("/v1/channels/{id}")]
-pub async fn remove(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn remove(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsWrite)?;
-    let command = ChannelCommand::Owner { account_id: caller.account_id, action: OwnerAction::Delete };
-    state.bus.submit(Command::Channel { channel_id: channel_id(&id)?, command }).await??;
+    let command = ChannelCommand::Owner {
+        account_id: caller.account_id,
+        action: OwnerAction::Delete,
+    };
+    state
+        .bus
+        .submit(Command::Channel {
+            channel_id: channel_id(&id)?,
+            command,
+        })
+        .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -157,7 +225,11 @@ pub async fn remove(caller: Caller, state: web::Data<AppState>, id: web::Path<St
     responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Already stopped"))
 )]
 #[post("/v1/channels/{id}/stop")]
-pub async fn stop(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn stop(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     act(&state, &caller, &id, OwnerAction::Stop).await
 }
 
@@ -169,7 +241,11 @@ pub async fn stop(caller: Caller, state: web::Data<AppState>, id: web::Path<Stri
     responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not stopped"))
 )]
 #[post("/v1/channels/{id}/resume")]
-pub async fn resume(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn resume(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     act(&state, &caller, &id, OwnerAction::Resume).await
 }
 
@@ -181,6 +257,18 @@ pub async fn resume(caller: Caller, state: web::Data<AppState>, id: web::Path<St
     responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody))
 )]
 #[post("/v1/channels/{id}/stream-key")]
-pub async fn rotate_stream_key(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    act(&state, &caller, &id, OwnerAction::RotateStreamKey { stream_key: new_stream_key() }).await
+pub async fn rotate_stream_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        &state,
+        &caller,
+        &id,
+        OwnerAction::RotateStreamKey {
+            stream_key: new_stream_key(),
+        },
+    )
+    .await
 }

@@ -32,7 +32,12 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after_seconds: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after_seconds: None,
+        }
     }
 
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
@@ -44,7 +49,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
     }
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
@@ -54,19 +63,33 @@ impl ApiError {
     pub fn rate_limited(retry_after_seconds: u64) -> Self {
         Self {
             retry_after_seconds: Some(retry_after_seconds),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests; retry in {retry_after_seconds} s"))
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {retry_after_seconds} s"),
+            )
         }
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -80,7 +103,12 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after_seconds {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        response.json(ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone() } })
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+            },
+        })
     }
 }
 
@@ -99,7 +127,11 @@ impl From<Rejection> for ApiError {
 impl From<SubmitError> for ApiError {
     fn from(error: SubmitError) -> Self {
         match error {
-            SubmitError::Timeout(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_decided", error.to_string()),
+            SubmitError::Timeout(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_decided",
+                error.to_string(),
+            ),
             other => Self::internal(other),
         }
     }
@@ -111,28 +143,10 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-/// Turns actix's JSON errors into ours: malformed JSON is a 400, well-formed JSON of the wrong
-/// shape (unknown field, unknown enum value, wrong type) a 422.
-pub fn json_error(error: actix_web::error::JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError;
-    let api_error = match &error {
-        JsonPayloadError::Deserialize(inner) if inner.is_data() => {
-            ApiError::unprocessable("invalid_body", inner.to_string())
-        }
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", error.to_string())
-        }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_json", error.to_string()),
-    };
-    api_error.into()
-}
-
 /// Malformed query strings get the same treatment as malformed bodies.
-pub fn query_error(error: actix_web::error::QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+pub fn query_error(
+    error: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_query", error.to_string()).into()
 }

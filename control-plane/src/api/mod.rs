@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod body;
 pub mod channels;
 pub mod error;
 pub mod openapi;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use actix_web::dev::Service;
 use actix_web::{web, HttpResponse};
 use sea_orm::DatabaseConnection;
+use sigma_shared::log::EventLog;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -32,6 +34,8 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub bus: Arc<CommandBus>,
     pub db: DatabaseConnection,
+    /// Probed by `/readyz`.
+    pub log: Arc<dyn EventLog>,
     pub auth: Auth,
     pub urls: PublicUrls,
     pub metrics: Metrics,
@@ -41,7 +45,7 @@ pub struct AppState {
 /// Registers every route on an actix app.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(error::json_error))
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .service(accounts::create_account)
         .service(accounts::create_token)
@@ -59,25 +63,43 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(system::healthz)
         .service(system::readyz)
         .service(system::metrics)
-        .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
+        .route(
+            "/docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            }),
+        )
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()));
 }
 
 /// Starts the HTTP server on a bound listener; returns when it stops.
-pub async fn serve(state: web::Data<AppState>, listener: std::net::TcpListener) -> std::io::Result<()> {
+pub async fn serve(
+    state: web::Data<AppState>,
+    listener: std::net::TcpListener,
+) -> std::io::Result<()> {
     actix_web::HttpServer::new(move || {
         let metrics = state.metrics.clone();
         actix_web::App::new()
             .app_data(state.clone())
             .wrap_fn(move |request, service| {
                 let started = std::time::Instant::now();
-                let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
+                let route = request
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".into());
                 let metrics = metrics.clone();
                 let response = service.call(request);
                 async move {
                     let response = response.await?;
-                    metrics.http_requests.with_label_values(&[&route, response.status().as_str()]).inc();
-                    metrics.http_duration.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+                    metrics
+                        .http_requests
+                        .with_label_values(&[&route, response.status().as_str()])
+                        .inc();
+                    metrics
+                        .http_duration
+                        .with_label_values(&[&route])
+                        .observe(started.elapsed().as_secs_f64());
                     Ok(response)
                 }
             })

@@ -48,18 +48,31 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "admin_key",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some("The admin key")).build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The admin key"))
+                    .build(),
+            ),
         );
     }
 }
 
 /// The document as served and checked in: pretty JSON with a trailing newline.
 pub fn document() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the document serializes") + "\n"
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the document serializes")
+        + "\n"
 }
 
 #[cfg(test)]

@@ -19,7 +19,12 @@ use crate::db;
     responses((status = 200, body = SessionList), (status = 404, body = ErrorBody))
 )]
 #[get("/v1/channels/{id}/sessions")]
-pub async fn list(caller: Caller, state: web::Data<AppState>, id: web::Path<String>, page: web::Query<Page>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let channel = owned_channel(&state, &caller, channel_id(&id)?).await?;
     let mut query = db::sessions::Entity::find()
@@ -30,7 +35,9 @@ pub async fn list(caller: Caller, state: web::Data<AppState>, id: web::Path<Stri
         query = query.filter(db::sessions::Column::Id.gt(after.as_str()));
     }
     let rows = query.all(&state.db).await?;
-    Ok(HttpResponse::Ok().json(SessionList { data: rows.iter().map(SessionView::of).collect() }))
+    Ok(HttpResponse::Ok().json(SessionList {
+        data: rows.iter().map(SessionView::of).collect(),
+    }))
 }
 
 /// Read a session.
@@ -41,7 +48,11 @@ pub async fn list(caller: Caller, state: web::Data<AppState>, id: web::Path<Stri
     responses((status = 200, body = SessionView), (status = 404, body = ErrorBody))
 )]
 #[get("/v1/sessions/{id}")]
-pub async fn read(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn read(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let session_id: SessionId = id.parse().map_err(|_| ApiError::not_found("session"))?;
     let row = db::sessions::Entity::find_by_id(session_id.to_string())
@@ -61,12 +72,23 @@ pub async fn read(caller: Caller, state: web::Data<AppState>, id: web::Path<Stri
     responses((status = 200, body = EventList), (status = 404, body = ErrorBody))
 )]
 #[get("/v1/channels/{id}/events")]
-pub async fn events(caller: Caller, state: web::Data<AppState>, id: web::Path<String>, page: web::Query<Page>) -> Result<HttpResponse, ApiError> {
+pub async fn events(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let channel_id = channel_id(&id)?;
     let after: i64 = match &page.after {
         None => 0,
-        Some(text) => text.parse().map_err(|_| ApiError::new(actix_web::http::StatusCode::BAD_REQUEST, "bad_query", "`after` is a sequence number for events"))?,
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::new(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "bad_query",
+                "`after` is a sequence number for events",
+            )
+        })?,
     };
     let owned = db::channel_events::Entity::find()
         .filter(db::channel_events::Column::ChannelId.eq(channel_id.to_string()))
@@ -80,5 +102,7 @@ pub async fn events(caller: Caller, state: web::Data<AppState>, id: web::Path<St
         .limit(page.limit())
         .all(&state.db)
         .await?;
-    Ok(HttpResponse::Ok().json(EventList { data: rows.iter().map(EventView::of).collect() }))
+    Ok(HttpResponse::Ok().json(EventList {
+        data: rows.iter().map(EventView::of).collect(),
+    }))
 }

@@ -18,17 +18,36 @@ pub struct HealthView {
 #[utoipa::path(tag = "system", responses((status = 200, body = HealthView)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(HealthView { status: "ok".into(), reason: None })
+    HttpResponse::Ok().json(HealthView {
+        status: "ok".into(),
+        reason: None,
+    })
 }
 
 /// Readiness: the database, the log and the deciders are all working.
 #[utoipa::path(tag = "system", responses((status = 200, body = HealthView), (status = 503, body = HealthView)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = state.db.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(|error| format!("database: {error}"));
-    match database.and_then(|()| state.readiness.check()) {
-        Ok(()) => HttpResponse::Ok().json(HealthView { status: "ok".into(), reason: None }),
-        Err(reason) => HttpResponse::ServiceUnavailable().json(HealthView { status: "unavailable".into(), reason: Some(reason) }),
+    let database = state
+        .db
+        .execute_unprepared("SELECT 1")
+        .await
+        .map(|_| ())
+        .map_err(|error| format!("database: {error}"));
+    let log = state
+        .log
+        .check()
+        .await
+        .map_err(|error| format!("event log: {error}"));
+    match database.and(log).and_then(|()| state.readiness.check()) {
+        Ok(()) => HttpResponse::Ok().json(HealthView {
+            status: "ok".into(),
+            reason: None,
+        }),
+        Err(reason) => HttpResponse::ServiceUnavailable().json(HealthView {
+            status: "unavailable".into(),
+            reason: Some(reason),
+        }),
     }
 }
 
@@ -36,5 +55,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }

@@ -64,7 +64,8 @@ impl<'de> Deserialize<'de> for ChannelInput {
             None | Some(serde_json::Value::Null) => None,
             Some(value) => Some(String::deserialize(value).map_err(D::Error::custom)?),
         };
-        let settings = SettingsPatch::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+        let settings = SettingsPatch::deserialize(serde_json::Value::Object(fields))
+            .map_err(D::Error::custom)?;
         Ok(Self { name, settings })
     }
 }
@@ -97,7 +98,10 @@ impl ChannelView {
             rtmp_url: format!("{}/live/{}", urls.rtmp, row.stream_key),
             playback_url: format!("{}/live/{}/index.m3u8", urls.http, row.id),
             settings: settings(row),
-            current_session_id: row.current_session_id.as_deref().map(|id| id.parse().expect("stored ids parse")),
+            current_session_id: row
+                .current_session_id
+                .as_deref()
+                .map(|id| id.parse().expect("stored ids parse")),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -171,7 +175,10 @@ impl EventView {
             sequence: row.sequence,
             occurred_at: row.occurred_at,
             channel_id: row.channel_id.parse().expect("stored ids parse"),
-            session_id: row.session_id.as_deref().map(|id| id.parse().expect("stored ids parse")),
+            session_id: row
+                .session_id
+                .as_deref()
+                .map(|id| id.parse().expect("stored ids parse")),
             data: serde_json::from_str(&row.data).unwrap_or(serde_json::Value::Null),
         }
     }

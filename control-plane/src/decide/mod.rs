@@ -22,7 +22,11 @@ use crate::metrics::Metrics;
 pub const GROUP: &str = "sigma-deciders";
 
 /// Runs until the log fails. `ready` is called once the member has joined.
-pub async fn run(log: &dyn EventLog, metrics: Metrics, ready: impl FnOnce()) -> Result<(), LogError> {
+pub async fn run(
+    log: &dyn EventLog,
+    metrics: Metrics,
+    ready: impl FnOnce(),
+) -> Result<(), LogError> {
     let mut member = log.join(COMMANDS_TOPIC, GROUP).await?;
     ready();
     let mut owned: HashMap<Partition, PartitionDecider> = HashMap::new();
@@ -41,17 +45,26 @@ pub async fn run(log: &dyn EventLog, metrics: Metrics, ready: impl FnOnce()) -> 
                 metrics.decider_partitions.set(owned.len() as i64);
             }
             GroupEvent::Record(record) => {
-                let Some(decider) = owned.get_mut(&record.partition) else { continue };
+                let Some(decider) = owned.get_mut(&record.partition) else {
+                    continue;
+                };
                 match serde_json::from_slice::<CommandEnvelope>(&record.payload) {
                     Ok(command) => {
                         if let Some(decision) = decider.decide(&command) {
-                            log.append(EVENTS_TOPIC, &decision.stream, &decision.to_bytes()).await?;
-                            metrics.commands_decided.with_label_values(&[outcome_label(&decision)]).inc();
+                            log.append(EVENTS_TOPIC, &decision.stream, &decision.to_bytes())
+                                .await?;
+                            metrics
+                                .commands_decided
+                                .with_label_values(&[outcome_label(&decision)])
+                                .inc();
                             decider.apply(&decision);
                         }
                     }
                     Err(error) => {
-                        metrics.commands_decided.with_label_values(&["malformed"]).inc();
+                        metrics
+                            .commands_decided
+                            .with_label_values(&["malformed"])
+                            .inc();
                         tracing::warn!(partition = record.partition, offset = record.offset, %error, "skipping a malformed command");
                     }
                 }
@@ -72,11 +85,18 @@ async fn rebuild(log: &dyn EventLog, partition: Partition) -> Result<PartitionDe
         let record = record?;
         match Decision::from_bytes(&record.payload) {
             Ok(decision) => decider.apply(&decision),
-            Err(error) => tracing::error!(partition, offset = record.offset, %error, "a decision the decider cannot read"),
+            Err(error) => {
+                tracing::error!(partition, offset = record.offset, %error, "a decision the decider cannot read")
+            }
         }
         count += 1;
     }
-    tracing::info!(partition, records = count, elapsed_ms = started.elapsed().as_millis() as u64, "decider took partition");
+    tracing::info!(
+        partition,
+        records = count,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "decider took partition"
+    );
     Ok(decider)
 }
 

@@ -36,14 +36,20 @@ impl PartitionDecider {
         let aggregate = self.aggregates.get(&stream);
         let sequence = aggregate.map_or(0, |aggregate| aggregate.sequence);
         let decided = match &envelope.command {
-            Command::Account { account_id, command } => {
+            Command::Account {
+                account_id,
+                command,
+            } => {
                 let state = match aggregate.map(|a| &a.state) {
                     Some(AggregateState::Account(state)) => state.clone(),
                     _ => AccountState::Absent,
                 };
                 account::decide(&state, command).map(|events| (*account_id, None, events))
             }
-            Command::Channel { channel_id, command } => {
+            Command::Channel {
+                channel_id,
+                command,
+            } => {
                 let state = match aggregate.map(|a| &a.state) {
                     Some(AggregateState::Channel(state)) => state.clone(),
                     _ => ChannelState::Absent,
@@ -58,30 +64,47 @@ impl PartitionDecider {
                 events: events
                     .into_iter()
                     .zip(sequence + 1..)
-                    .map(|(event, sequence)| envelope_of(envelope, account_id, channel_id, sequence, event))
+                    .map(|(event, sequence)| {
+                        envelope_of(envelope, account_id, channel_id, sequence, event)
+                    })
                     .collect(),
             },
         };
-        Some(Decision { command_id: envelope.id, stream, outcome })
+        Some(Decision {
+            command_id: envelope.id,
+            stream,
+            outcome,
+        })
     }
 
     /// Folds a decision (new, or read back from the log) into the state.
     pub fn apply(&mut self, decision: &Decision) {
         self.decided.insert(decision.command_id);
         for event in decision.events() {
-            let aggregate = self.aggregates.entry(decision.stream.clone()).or_insert_with(|| Aggregate {
-                state: match event.channel_id {
-                    Some(_) => AggregateState::Channel(ChannelState::Absent),
-                    None => AggregateState::Account(AccountState::Absent),
-                },
-                sequence: 0,
-            });
+            let aggregate = self
+                .aggregates
+                .entry(decision.stream.clone())
+                .or_insert_with(|| Aggregate {
+                    state: match event.channel_id {
+                        Some(_) => AggregateState::Channel(ChannelState::Absent),
+                        None => AggregateState::Account(AccountState::Absent),
+                    },
+                    sequence: 0,
+                });
             aggregate.sequence = event.sequence;
-            aggregate.state = match (std::mem::replace(&mut aggregate.state, AggregateState::Account(AccountState::Absent)), event.channel_id) {
-                (AggregateState::Account(state), _) => AggregateState::Account(account::evolve(state, &event.event)),
-                (AggregateState::Channel(state), Some(channel_id)) => {
-                    AggregateState::Channel(channel::evolve(state, channel_id, event.account_id, &event.event))
+            aggregate.state = match (
+                std::mem::replace(
+                    &mut aggregate.state,
+                    AggregateState::Account(AccountState::Absent),
+                ),
+                event.channel_id,
+            ) {
+                (AggregateState::Account(state), _) => {
+                    AggregateState::Account(account::evolve(state, &event.event))
                 }
+                (AggregateState::Channel(state), Some(channel_id)) => AggregateState::Channel(
+                    channel::evolve(state, channel_id, event.account_id, &event.event),
+                ),
                 (AggregateState::Channel(state), None) => AggregateState::Channel(state),
             };
         }
@@ -131,7 +154,12 @@ mod tests {
     fn a_redelivered_command_is_not_decided_again() {
         let mut decider = PartitionDecider::default();
         let command = CommandEnvelope::new(
-            Command::Account { account_id: AccountId::generate(), command: AccountCommand::Create { name: "acme".into() } },
+            Command::Account {
+                account_id: AccountId::generate(),
+                command: AccountCommand::Create {
+                    name: "acme".into(),
+                },
+            },
             Utc::now(),
         );
         let decision = decider.decide(&command).unwrap();
@@ -160,7 +188,10 @@ mod tests {
         let stop = CommandEnvelope::new(
             Command::Channel {
                 channel_id,
-                command: ChannelCommand::Owner { account_id, action: sigma_shared::command::OwnerAction::Stop },
+                command: ChannelCommand::Owner {
+                    account_id,
+                    action: sigma_shared::command::OwnerAction::Stop,
+                },
             },
             Utc::now(),
         );

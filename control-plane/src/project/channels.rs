@@ -14,7 +14,12 @@ pub fn key(event: &EventEnvelope) -> Option<String> {
 
 pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
     let at = event.occurred_at;
-    if let Event::ChannelCreated { name, settings, stream_key } = &event.event {
+    if let Event::ChannelCreated {
+        name,
+        settings,
+        stream_key,
+    } = &event.event
+    {
         let mut row = Model {
             id: event.channel_id?.to_string(),
             account_id: event.account_id.to_string(),
@@ -94,6 +99,7 @@ pub fn enum_text<T: Serialize>(value: &T) -> String {
 }
 
 pub fn text_enum<T: DeserializeOwned>(text: &str) -> T {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .unwrap_or_else(|error| panic!("read model holds `{text}`, which no longer parses: {error}"))
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or_else(|error| {
+        panic!("read model holds `{text}`, which no longer parses: {error}")
+    })
 }

@@ -31,11 +31,22 @@ pub async fn apply_decision(
     offset: Offset,
 ) -> Result<(), DbErr> {
     for event in decision.events() {
-        store::apply_row::<db::accounts::Entity>(txn, accounts::key(event), |row| accounts::apply(row, event)).await?;
-        store::apply_row::<db::channels::Entity>(txn, channels::key(event), |row| channels::apply(row, event)).await?;
-        store::apply_row::<db::sessions::Entity>(txn, sessions::key(event), |row| sessions::apply(row, event)).await?;
+        store::apply_row::<db::accounts::Entity>(txn, accounts::key(event), |row| {
+            accounts::apply(row, event)
+        })
+        .await?;
+        store::apply_row::<db::channels::Entity>(txn, channels::key(event), |row| {
+            channels::apply(row, event)
+        })
+        .await?;
+        store::apply_row::<db::sessions::Entity>(txn, sessions::key(event), |row| {
+            sessions::apply(row, event)
+        })
+        .await?;
         if let Some(row) = history::row(event, partition, offset) {
-            db::channel_events::Entity::insert(row.into_active_model()).exec_without_returning(txn).await?;
+            db::channel_events::Entity::insert(row.into_active_model())
+                .exec_without_returning(txn)
+                .await?;
         }
     }
     Ok(())

@@ -26,7 +26,10 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { applied: Arc::new(watch::channel(HashMap::new()).0), db }
+        Self {
+            applied: Arc::new(watch::channel(HashMap::new()).0),
+            db,
+        }
     }
 
     /// The local projector has applied everything in `partition` below `next_offset`.
@@ -41,7 +44,11 @@ impl Progress {
     pub async fn wait_applied(&self, partition: Partition, offset: Offset) -> Result<(), DbErr> {
         let mut applied = self.applied.subscribe();
         loop {
-            if applied.borrow_and_update().get(&partition).is_some_and(|next| *next > offset) {
+            if applied
+                .borrow_and_update()
+                .get(&partition)
+                .is_some_and(|next| *next > offset)
+            {
                 return Ok(());
             }
             tokio::select! {
@@ -56,7 +63,9 @@ impl Progress {
     }
 
     async fn stored(&self, partition: Partition) -> Result<Offset, DbErr> {
-        let row = projection_offsets::Entity::find_by_id((PROJECTION.to_owned(), partition as i32)).one(&self.db).await?;
+        let row = projection_offsets::Entity::find_by_id((PROJECTION.to_owned(), partition as i32))
+            .one(&self.db)
+            .await?;
         Ok(row.map_or(0, |row| row.next_offset as Offset))
     }
 }

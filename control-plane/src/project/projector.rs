@@ -6,8 +6,11 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait};
-use sigma_shared::event::{DecodeError, Decision};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use sigma_shared::event::{Decision, DecodeError};
 use sigma_shared::log::{EventLog, GroupEvent, LogError, Offset, Partition, Record, EVENTS_TOPIC};
 
 use super::progress::Progress;
@@ -24,7 +27,11 @@ pub enum ProjectorError {
     #[error("read-model database: {0}")]
     Database(#[from] DbErr),
     #[error("cannot read partition {partition} offset {offset}: {source}")]
-    Decode { partition: Partition, offset: Offset, source: DecodeError },
+    Decode {
+        partition: Partition,
+        offset: Offset,
+        source: DecodeError,
+    },
 }
 
 /// Runs until the log fails. `ready` is called once the member has joined.
@@ -53,7 +60,9 @@ pub async fn run(
                 });
             }
             GroupEvent::Record(record) => {
-                let Some(next) = applied.get(&record.partition).copied() else { continue };
+                let Some(next) = applied.get(&record.partition).copied() else {
+                    continue;
+                };
                 if record.offset >= next {
                     apply_record(&db, &record).await?;
                     applied.insert(record.partition, record.offset + 1);
@@ -72,7 +81,11 @@ async fn apply_record(db: &DatabaseConnection, record: &Record) -> Result<(), Pr
         Ok(decision) => apply_decision(&txn, &decision, record.partition, record.offset).await?,
         // A record this build cannot understand must not be skipped: stop and say so.
         Err(source @ DecodeError::FutureVersion { .. }) => {
-            return Err(ProjectorError::Decode { partition: record.partition, offset: record.offset, source })
+            return Err(ProjectorError::Decode {
+                partition: record.partition,
+                offset: record.offset,
+                source,
+            })
         }
         Err(error) => {
             tracing::error!(partition = record.partition, offset = record.offset, %error, "skipping a malformed record");
@@ -83,7 +96,11 @@ async fn apply_record(db: &DatabaseConnection, record: &Record) -> Result<(), Pr
     Ok(())
 }
 
-pub(crate) async fn store_offset(txn: &DatabaseTransaction, partition: Partition, next: Offset) -> Result<(), DbErr> {
+pub(crate) async fn store_offset(
+    txn: &DatabaseTransaction,
+    partition: Partition,
+    next: Offset,
+) -> Result<(), DbErr> {
     let row = projection_offsets::ActiveModel {
         projection: Set(PROJECTION.to_owned()),
         log_partition: Set(partition as i32),
@@ -91,21 +108,32 @@ pub(crate) async fn store_offset(txn: &DatabaseTransaction, partition: Partition
     };
     projection_offsets::Entity::insert(row)
         .on_conflict(
-            OnConflict::columns([projection_offsets::Column::Projection, projection_offsets::Column::LogPartition])
-                .update_column(projection_offsets::Column::NextOffset)
-                .to_owned(),
+            OnConflict::columns([
+                projection_offsets::Column::Projection,
+                projection_offsets::Column::LogPartition,
+            ])
+            .update_column(projection_offsets::Column::NextOffset)
+            .to_owned(),
         )
         .exec_without_returning(txn)
         .await?;
     Ok(())
 }
 
-async fn stored_offsets(db: &DatabaseConnection, partitions: &[Partition]) -> Result<Vec<(Partition, Offset)>, DbErr> {
+async fn stored_offsets(
+    db: &DatabaseConnection,
+    partitions: &[Partition],
+) -> Result<Vec<(Partition, Offset)>, DbErr> {
     let rows = projection_offsets::Entity::find()
         .filter(projection_offsets::Column::Projection.eq(PROJECTION))
         .all(db)
         .await?;
-    let stored: HashMap<Partition, Offset> =
-        rows.into_iter().map(|row| (row.log_partition as Partition, row.next_offset as Offset)).collect();
-    Ok(partitions.iter().map(|p| (*p, stored.get(p).copied().unwrap_or(0))).collect())
+    let stored: HashMap<Partition, Offset> = rows
+        .into_iter()
+        .map(|row| (row.log_partition as Partition, row.next_offset as Offset))
+        .collect();
+    Ok(partitions
+        .iter()
+        .map(|p| (*p, stored.get(p).copied().unwrap_or(0)))
+        .collect())
 }

@@ -6,7 +6,7 @@
 
 use futures::StreamExt;
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
-use sigma_shared::event::{DecodeError, Decision};
+use sigma_shared::event::{Decision, DecodeError};
 use sigma_shared::log::{EventLog, EVENTS_TOPIC};
 
 use super::apply_decision;
@@ -22,20 +22,28 @@ pub struct ReplayReport {
     pub events: u64,
 }
 
-pub async fn replay(log: &dyn EventLog, db: &DatabaseConnection) -> Result<ReplayReport, ProjectorError> {
+pub async fn replay(
+    log: &dyn EventLog,
+    db: &DatabaseConnection,
+) -> Result<ReplayReport, ProjectorError> {
     log.ensure_topic(EVENTS_TOPIC).await?;
     let txn = db.begin().await?;
     db::channel_events::Entity::delete_many().exec(&txn).await?;
     db::sessions::Entity::delete_many().exec(&txn).await?;
     db::channels::Entity::delete_many().exec(&txn).await?;
     db::accounts::Entity::delete_many().exec(&txn).await?;
-    db::projection_offsets::Entity::delete_many().exec(&txn).await?;
+    db::projection_offsets::Entity::delete_many()
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
 
     let mut report = ReplayReport::default();
     for partition in 0..log.partitions() {
         let end = log.end_offset(EVENTS_TOPIC, partition).await?;
-        let mut records = log.read(EVENTS_TOPIC, partition, 0, end).await?.chunks(BATCH);
+        let mut records = log
+            .read(EVENTS_TOPIC, partition, 0, end)
+            .await?
+            .chunks(BATCH);
         while let Some(chunk) = records.next().await {
             let txn = db.begin().await?;
             let mut next = None;
@@ -47,9 +55,15 @@ pub async fn replay(log: &dyn EventLog, db: &DatabaseConnection) -> Result<Repla
                         report.events += decision.events().len() as u64;
                     }
                     Err(source @ DecodeError::FutureVersion { .. }) => {
-                        return Err(ProjectorError::Decode { partition, offset: record.offset, source })
+                        return Err(ProjectorError::Decode {
+                            partition,
+                            offset: record.offset,
+                            source,
+                        })
                     }
-                    Err(error) => tracing::error!(partition, offset = record.offset, %error, "skipping a malformed record"),
+                    Err(error) => {
+                        tracing::error!(partition, offset = record.offset, %error, "skipping a malformed record")
+                    }
                 }
                 report.records += 1;
                 next = Some(record.offset + 1);

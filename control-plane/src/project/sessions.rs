@@ -11,7 +11,11 @@ pub fn key(event: &EventEnvelope) -> Option<String> {
 
 pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
     let at = event.occurred_at;
-    if let Event::SessionStarted { session_id, started_at } = &event.event {
+    if let Event::SessionStarted {
+        session_id,
+        started_at,
+    } = &event.event
+    {
         return Some(Model {
             id: session_id.to_string(),
             channel_id: event.channel_id?.to_string(),

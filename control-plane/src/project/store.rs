@@ -1,6 +1,8 @@
 //! The I/O around the pure projection functions: load a row, apply, write back what changed.
 
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, PrimaryKeyTrait};
+use sea_orm::{
+    ActiveModelTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, PrimaryKeyTrait,
+};
 
 /// Loads the row with primary key `key` (if the event touches one), applies `change`, and
 /// inserts, updates or deletes so the table matches the result.
@@ -19,10 +21,14 @@ where
     let after = change(before.clone());
     match (before, after) {
         (None, Some(new)) => {
-            E::insert(new.into_active_model()).exec_without_returning(txn).await?;
+            E::insert(new.into_active_model())
+                .exec_without_returning(txn)
+                .await?;
         }
         (Some(old), Some(new)) if old != new => {
-            E::update(new.into_active_model().reset_all()).exec(txn).await?;
+            E::update(new.into_active_model().reset_all())
+                .exec(txn)
+                .await?;
         }
         (Some(old), None) => {
             E::delete(old.into_active_model()).exec(txn).await?;

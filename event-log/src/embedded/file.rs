@@ -22,7 +22,11 @@ pub struct PartitionFile {
 impl PartitionFile {
     /// Opens (or creates) the file and returns the records it holds.
     pub fn open(path: &Path, partition: Partition) -> Result<(Self, Vec<Record>), LogError> {
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         let (records, whole) = decode_all(&bytes, partition);
@@ -74,7 +78,12 @@ fn decode_all(bytes: &[u8], partition: Partition) -> (Vec<Record>, usize) {
     (records, at)
 }
 
-fn decode_one(bytes: &[u8], at: usize, partition: Partition, offset: u64) -> Option<(Record, usize)> {
+fn decode_one(
+    bytes: &[u8],
+    at: usize,
+    partition: Partition,
+    offset: u64,
+) -> Option<(Record, usize)> {
     let header = bytes.get(at..at + HEADER)?;
     let body_len = u32::from_le_bytes(header[0..4].try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(header[4..8].try_into().ok()?);
@@ -87,9 +96,20 @@ fn decode_one(bytes: &[u8], at: usize, partition: Partition, offset: u64) -> Opt
     }
     let timestamp_ms = i64::from_le_bytes(body[0..8].try_into().ok()?);
     let key_len = u32::from_le_bytes(body[8..12].try_into().ok()?) as usize;
-    let key = std::str::from_utf8(body.get(12..12 + key_len)?).ok()?.to_owned();
+    let key = std::str::from_utf8(body.get(12..12 + key_len)?)
+        .ok()?
+        .to_owned();
     let payload = body[12 + key_len..].to_vec();
-    Some((Record { partition, offset, key, payload, timestamp_ms }, at + HEADER + body_len))
+    Some((
+        Record {
+            partition,
+            offset,
+            key,
+            payload,
+            timestamp_ms,
+        },
+        at + HEADER + body_len,
+    ))
 }
 
 #[cfg(test)]
@@ -113,7 +133,13 @@ mod tests {
         drop(raw);
 
         let (mut file, records) = PartitionFile::open(&path, 0).unwrap();
-        assert_eq!(records.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>(), [b"one".as_slice(), b"two"]);
+        assert_eq!(
+            records
+                .iter()
+                .map(|r| r.payload.as_slice())
+                .collect::<Vec<_>>(),
+            [b"one".as_slice(), b"two"]
+        );
         file.append(4, "d", b"four").unwrap();
         drop(file);
         let (_, records) = PartitionFile::open(&path, 0).unwrap();

@@ -36,7 +36,11 @@ impl Group {
         Self {
             path,
             partitions,
-            state: Mutex::new(GroupState { next_member: 0, members: BTreeSet::new(), committed }),
+            state: Mutex::new(GroupState {
+                next_member: 0,
+                members: BTreeSet::new(),
+                committed,
+            }),
             generation: watch::channel(0).0,
         }
     }
@@ -52,7 +56,11 @@ impl Group {
     }
 
     fn remove_member(&self, member: u64) {
-        self.state.lock().expect("group lock").members.remove(&member);
+        self.state
+            .lock()
+            .expect("group lock")
+            .members
+            .remove(&member);
         self.generation.send_modify(|generation| *generation += 1);
     }
 
@@ -65,7 +73,12 @@ impl Group {
         let count = state.members.len() as u32;
         (0..self.partitions)
             .filter(|partition| partition % count == index as u32)
-            .map(|partition| (partition, state.committed.get(&partition).copied().unwrap_or(0)))
+            .map(|partition| {
+                (
+                    partition,
+                    state.committed.get(&partition).copied().unwrap_or(0),
+                )
+            })
             .collect()
     }
 
@@ -114,10 +127,17 @@ impl Member {
 
     fn rebalance(&mut self) {
         let assignment = self.group.assignment(self.id);
-        let revoked: Vec<Partition> =
-            self.positions.keys().copied().filter(|p| !assignment.contains_key(p)).collect();
-        let mut assigned: Vec<Partition> =
-            assignment.keys().copied().filter(|p| !self.positions.contains_key(p)).collect();
+        let revoked: Vec<Partition> = self
+            .positions
+            .keys()
+            .copied()
+            .filter(|p| !assignment.contains_key(p))
+            .collect();
+        let mut assigned: Vec<Partition> = assignment
+            .keys()
+            .copied()
+            .filter(|p| !self.positions.contains_key(p))
+            .collect();
         assigned.sort_unstable();
         for partition in &revoked {
             self.positions.remove(partition);
@@ -161,8 +181,10 @@ impl GroupConsumer for Member {
                 let position = self.positions[&partition];
                 let records = (self.fetch)(partition, position)?;
                 if !records.is_empty() {
-                    self.positions.insert(partition, position + records.len() as Offset);
-                    self.pending.extend(records.into_iter().map(GroupEvent::Record));
+                    self.positions
+                        .insert(partition, position + records.len() as Offset);
+                    self.pending
+                        .extend(records.into_iter().map(GroupEvent::Record));
                 }
             }
             if !self.pending.is_empty() {

@@ -16,7 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
-use sigma_shared::log::{partition_for, EventLog, GroupConsumer, LogError, Offset, Partition, Record};
+use sigma_shared::log::{
+    partition_for, EventLog, GroupConsumer, LogError, Offset, Partition, Record,
+};
 use tokio::sync::watch;
 
 use self::file::PartitionFile;
@@ -42,18 +44,31 @@ struct PartitionLog {
 
 impl Topic {
     fn partition(&self, partition: Partition) -> Result<&Mutex<PartitionLog>, LogError> {
-        self.partitions.get(partition as usize).ok_or(LogError::NoSuchPartition {
-            partition,
-            partitions: self.partitions.len() as u32,
-        })
+        self.partitions
+            .get(partition as usize)
+            .ok_or(LogError::NoSuchPartition {
+                partition,
+                partitions: self.partitions.len() as u32,
+            })
     }
 
     fn len(&self, partition: Partition) -> Result<Offset, LogError> {
-        Ok(self.partition(partition)?.lock().expect("partition lock").records.len() as Offset)
+        Ok(self
+            .partition(partition)?
+            .lock()
+            .expect("partition lock")
+            .records
+            .len() as Offset)
     }
 
     /// Records `[from, until)` of a partition, at most `max` of them.
-    fn slice(&self, partition: Partition, from: Offset, until: Offset, max: usize) -> Result<Vec<Record>, LogError> {
+    fn slice(
+        &self,
+        partition: Partition,
+        from: Offset,
+        until: Offset,
+        max: usize,
+    ) -> Result<Vec<Record>, LogError> {
         let log = self.partition(partition)?.lock().expect("partition lock");
         let end = (until as usize).min(log.records.len());
         let start = (from as usize).min(end);
@@ -84,12 +99,19 @@ impl EmbeddedLog {
         std::fs::create_dir_all(&topic_dir)?;
         let partitions = (0..self.partitions)
             .map(|partition| {
-                let (file, records) = PartitionFile::open(&topic_dir.join(format!("{partition}.log")), partition)?;
+                let (file, records) =
+                    PartitionFile::open(&topic_dir.join(format!("{partition}.log")), partition)?;
                 Ok(Mutex::new(PartitionLog { file, records }))
             })
             .collect::<Result<Vec<_>, LogError>>()?;
-        let topic = Arc::new(Topic { partitions, appended: watch::channel(0).0 });
-        self.topics.lock().expect("topics lock").insert(name.to_owned(), topic.clone());
+        let topic = Arc::new(Topic {
+            partitions,
+            appended: watch::channel(0).0,
+        });
+        self.topics
+            .lock()
+            .expect("topics lock")
+            .insert(name.to_owned(), topic.clone());
         Ok(topic)
     }
 
@@ -107,13 +129,20 @@ fn valid_topic_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 #[async_trait]
 impl EventLog for EmbeddedLog {
     fn partitions(&self) -> u32 {
         self.partitions
+    }
+
+    /// In-process and file-backed: it answers whenever this process does.
+    async fn check(&self) -> Result<(), LogError> {
+        Ok(())
     }
 
     async fn ensure_topic(&self, topic: &str) -> Result<(), LogError> {
@@ -126,7 +155,12 @@ impl EventLog for EmbeddedLog {
         Ok(())
     }
 
-    async fn append(&self, topic: &str, key: &str, payload: &[u8]) -> Result<(Partition, Offset), LogError> {
+    async fn append(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<(Partition, Offset), LogError> {
         let topic = self.topic(topic)?;
         let partition = partition_for(key, self.partitions);
         let (key, payload) = (key.to_owned(), payload.to_vec());
@@ -136,7 +170,13 @@ impl EventLog for EmbeddedLog {
             let timestamp_ms = now_ms();
             log.file.append(timestamp_ms, &key, &payload)?;
             let offset = log.records.len() as Offset;
-            log.records.push(Record { partition, offset, key, payload, timestamp_ms });
+            log.records.push(Record {
+                partition,
+                offset,
+                key,
+                payload,
+                timestamp_ms,
+            });
             Ok(offset)
         })
         .await
@@ -189,52 +229,67 @@ impl EventLog for EmbeddedLog {
         }
         let positions: Vec<(Partition, Offset)> = from.to_vec();
         let appended = topic.appended.subscribe();
-        Ok(stream::unfold((topic, positions, appended), |(topic, mut positions, mut appended)| async move {
-            loop {
-                // Mark the current count seen before scanning, so an append racing the scan
-                // still wakes the wait below.
-                appended.borrow_and_update();
-                let mut batch = Vec::new();
-                for (partition, position) in positions.iter_mut() {
-                    match topic.slice(*partition, *position, Offset::MAX, 256) {
-                        Ok(records) => {
-                            *position += records.len() as Offset;
-                            batch.extend(records.into_iter().map(Ok));
+        Ok(stream::unfold(
+            (topic, positions, appended),
+            |(topic, mut positions, mut appended)| async move {
+                loop {
+                    // Mark the current count seen before scanning, so an append racing the scan
+                    // still wakes the wait below.
+                    appended.borrow_and_update();
+                    let mut batch = Vec::new();
+                    for (partition, position) in positions.iter_mut() {
+                        match topic.slice(*partition, *position, Offset::MAX, 256) {
+                            Ok(records) => {
+                                *position += records.len() as Offset;
+                                batch.extend(records.into_iter().map(Ok));
+                            }
+                            Err(error) => batch.push(Err(error)),
                         }
-                        Err(error) => batch.push(Err(error)),
+                    }
+                    if !batch.is_empty() {
+                        return Some((batch, (topic, positions, appended)));
+                    }
+                    if appended.changed().await.is_err() {
+                        return None;
                     }
                 }
-                if !batch.is_empty() {
-                    return Some((batch, (topic, positions, appended)));
-                }
-                if appended.changed().await.is_err() {
-                    return None;
-                }
-            }
-        })
+            },
+        )
         .flat_map(stream::iter)
         .boxed())
     }
 
-    async fn join(&self, topic_name: &str, group_name: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
+    async fn join(
+        &self,
+        topic_name: &str,
+        group_name: &str,
+    ) -> Result<Box<dyn GroupConsumer>, LogError> {
         let topic = self.topic(topic_name)?;
         let group = {
             let mut groups = self.groups.lock().expect("groups lock");
             groups
                 .entry((topic_name.to_owned(), group_name.to_owned()))
                 .or_insert_with(|| {
-                    let path = self.dir.join("groups").join(format!("{group_name}@{topic_name}.json"));
+                    let path = self
+                        .dir
+                        .join("groups")
+                        .join(format!("{group_name}@{topic_name}.json"));
                     Arc::new(Group::load(path, self.partitions))
                 })
                 .clone()
         };
         let topic_for_member = topic.clone();
-        Ok(Box::new(Member::join(group, topic.appended.subscribe(), move |partition, from| {
-            topic_for_member.slice(partition, from, Offset::MAX, 256)
-        })))
+        Ok(Box::new(Member::join(
+            group,
+            topic.appended.subscribe(),
+            move |partition, from| topic_for_member.slice(partition, from, Offset::MAX, 256),
+        )))
     }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }

@@ -84,7 +84,15 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, Rejection> {
     match (state, command) {
-        (ChannelState::Absent, ChannelCommand::Create { name, settings, stream_key, .. }) => {
+        (
+            ChannelState::Absent,
+            ChannelCommand::Create {
+                name,
+                settings,
+                stream_key,
+                ..
+            },
+        ) => {
             validate_name(name).map_err(invalid)?;
             settings.validate().map_err(invalid)?;
             validate_stream_key(stream_key)?;
@@ -95,7 +103,9 @@ pub fn decide(
             }])
         }
         (ChannelState::Exists(_) | ChannelState::Deleted, ChannelCommand::Create { .. }) => {
-            Err(Rejection::AlreadyExists { what: format!("channel {channel_id}") })
+            Err(Rejection::AlreadyExists {
+                what: format!("channel {channel_id}"),
+            })
         }
         (ChannelState::Exists(channel), ChannelCommand::Owner { account_id, action })
             if channel.account_id == *account_id =>
@@ -147,7 +157,9 @@ fn decide_owner(channel: &Channel, action: &OwnerAction) -> Result<Vec<Event>, R
                     message: "the new key must differ from the current one".into(),
                 });
             }
-            Ok(vec![Event::StreamKeyRotated { stream_key: stream_key.clone() }])
+            Ok(vec![Event::StreamKeyRotated {
+                stream_key: stream_key.clone(),
+            }])
         }
     }
 }
@@ -158,7 +170,10 @@ fn decide_ingest(
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, Rejection> {
     match action {
-        IngestAction::ConnectPublisher { stream_key, new_session_id } => {
+        IngestAction::ConnectPublisher {
+            stream_key,
+            new_session_id,
+        } => {
             if *stream_key != channel.stream_key {
                 return Err(Rejection::WrongStreamKey);
             }
@@ -167,9 +182,14 @@ fn decide_ingest(
             }
             let start_new = |mut events: Vec<Event>| {
                 if channel.ended_sessions.contains(new_session_id) {
-                    return Err(Rejection::AlreadyExists { what: format!("session {new_session_id}") });
+                    return Err(Rejection::AlreadyExists {
+                        what: format!("session {new_session_id}"),
+                    });
                 }
-                events.push(Event::SessionStarted { session_id: *new_session_id, started_at: now });
+                events.push(Event::SessionStarted {
+                    session_id: *new_session_id,
+                    started_at: now,
+                });
                 Ok(events)
             };
             match &channel.session {
@@ -177,30 +197,39 @@ fn decide_ingest(
                 Some(open) => match open.publisher {
                     Publisher::Connected => Err(Rejection::PublisherAlreadyConnected),
                     Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
-                        Ok(vec![Event::SessionRestreamed { session_id: open.id }])
+                        Ok(vec![Event::SessionRestreamed {
+                            session_id: open.id,
+                        }])
                     }
                     // The window passed but its timer has not fired yet: end the old session
                     // here, so the new broadcast is a new session.
-                    Publisher::Gone { .. } => start_new(end_open_session(channel, EndReason::PublisherGone)),
+                    Publisher::Gone { .. } => {
+                        start_new(end_open_session(channel, EndReason::PublisherGone))
+                    }
                 },
             }
         }
         IngestAction::MediaFlowing { session_id } => {
             let open = open_session(channel, *session_id)?;
             transition(open, SessionStatus::Init, SessionStatus::Processing)?;
-            Ok(vec![Event::SessionProcessing { session_id: *session_id }])
+            Ok(vec![Event::SessionProcessing {
+                session_id: *session_id,
+            }])
         }
         IngestAction::FirstSegment { session_id } => {
             let open = open_session(channel, *session_id)?;
             transition(open, SessionStatus::Processing, SessionStatus::Live)?;
-            Ok(vec![Event::SessionLive { session_id: *session_id }])
+            Ok(vec![Event::SessionLive {
+                session_id: *session_id,
+            }])
         }
         IngestAction::DisconnectPublisher { session_id } => {
             let open = open_session(channel, *session_id)?;
             match open.publisher {
-                Publisher::Connected => {
-                    Ok(vec![Event::PublisherDisconnected { session_id: *session_id, at: now }])
-                }
+                Publisher::Connected => Ok(vec![Event::PublisherDisconnected {
+                    session_id: *session_id,
+                    at: now,
+                }]),
                 Publisher::Gone { .. } => Err(Rejection::TooEarly {
                     message: "the publisher is already disconnected".into(),
                 }),
@@ -212,7 +241,9 @@ fn decide_ingest(
                 EndReason::PublisherGone => match open.publisher {
                     Publisher::Gone { since } => since + reconnect_window(channel),
                     Publisher::Connected => {
-                        return Err(Rejection::TooEarly { message: "the publisher is connected".into() })
+                        return Err(Rejection::TooEarly {
+                            message: "the publisher is connected".into(),
+                        })
                     }
                 },
                 EndReason::MaxDuration => {
@@ -226,15 +257,29 @@ fn decide_ingest(
                 }
             };
             if now < due {
-                return Err(Rejection::TooEarly { message: format!("the session may end at {due}") });
+                return Err(Rejection::TooEarly {
+                    message: format!("the session may end at {due}"),
+                });
             }
-            Ok(vec![Event::SessionEnded { session_id: *session_id, reason: *reason }])
+            Ok(vec![Event::SessionEnded {
+                session_id: *session_id,
+                reason: *reason,
+            }])
         }
-        IngestAction::FailSession { session_id, message } => {
+        IngestAction::FailSession {
+            session_id,
+            message,
+        } => {
             open_session(channel, *session_id)?;
             Ok(vec![
-                Event::SessionErrored { session_id: *session_id, message: message.clone() },
-                Event::SessionEnded { session_id: *session_id, reason: EndReason::PipelineError },
+                Event::SessionErrored {
+                    session_id: *session_id,
+                    message: message.clone(),
+                },
+                Event::SessionEnded {
+                    session_id: *session_id,
+                    reason: EndReason::PipelineError,
+                },
             ])
         }
     }
@@ -242,9 +287,21 @@ fn decide_ingest(
 
 /// Applies one event. Events are facts: an event that does not fit the state (which `decide`
 /// never produces) leaves the state as it was rather than failing a replay.
-pub fn evolve(state: ChannelState, channel_id: ChannelId, account_id: AccountId, event: &Event) -> ChannelState {
+pub fn evolve(
+    state: ChannelState,
+    channel_id: ChannelId,
+    account_id: AccountId,
+    event: &Event,
+) -> ChannelState {
     let mut channel = match (state, event) {
-        (ChannelState::Absent, Event::ChannelCreated { name, settings, stream_key }) => {
+        (
+            ChannelState::Absent,
+            Event::ChannelCreated {
+                name,
+                settings,
+                stream_key,
+            },
+        ) => {
             return ChannelState::Exists(Box::new(Channel {
                 id: channel_id,
                 account_id,
@@ -268,7 +325,10 @@ pub fn evolve(state: ChannelState, channel_id: ChannelId, account_id: AccountId,
         Event::ChannelStopped {} => channel.stopped = true,
         Event::ChannelResumed {} => channel.stopped = false,
         Event::StreamKeyRotated { stream_key } => channel.stream_key = stream_key.clone(),
-        Event::SessionStarted { session_id, started_at } => {
+        Event::SessionStarted {
+            session_id,
+            started_at,
+        } => {
             channel.session = Some(OpenSession {
                 id: *session_id,
                 status: SessionStatus::Init,
@@ -279,19 +339,33 @@ pub fn evolve(state: ChannelState, channel_id: ChannelId, account_id: AccountId,
         Event::SessionProcessing { session_id } => {
             set_status(&mut channel, *session_id, SessionStatus::Processing)
         }
-        Event::SessionLive { session_id } => set_status(&mut channel, *session_id, SessionStatus::Live),
+        Event::SessionLive { session_id } => {
+            set_status(&mut channel, *session_id, SessionStatus::Live)
+        }
         Event::PublisherDisconnected { session_id, at } => {
-            if let Some(open) = channel.session.as_mut().filter(|open| open.id == *session_id) {
+            if let Some(open) = channel
+                .session
+                .as_mut()
+                .filter(|open| open.id == *session_id)
+            {
                 open.publisher = Publisher::Gone { since: *at };
             }
         }
         Event::SessionRestreamed { session_id } => {
-            if let Some(open) = channel.session.as_mut().filter(|open| open.id == *session_id) {
+            if let Some(open) = channel
+                .session
+                .as_mut()
+                .filter(|open| open.id == *session_id)
+            {
                 open.publisher = Publisher::Connected;
             }
         }
         Event::SessionEnded { session_id, .. } => {
-            if channel.session.as_ref().is_some_and(|open| open.id == *session_id) {
+            if channel
+                .session
+                .as_ref()
+                .is_some_and(|open| open.id == *session_id)
+            {
                 channel.session = None;
                 channel.ended_sessions.insert(*session_id);
             }
@@ -308,7 +382,9 @@ pub fn evolve(state: ChannelState, channel_id: ChannelId, account_id: AccountId,
 /// Stream keys are drawn by the API; this guards the log against junk from any other writer.
 fn validate_stream_key(stream_key: &str) -> Result<(), Rejection> {
     let ok = (16..=128).contains(&stream_key.len())
-        && stream_key.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+        && stream_key
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
     if ok {
         Ok(())
     } else {
@@ -320,7 +396,10 @@ fn validate_stream_key(stream_key: &str) -> Result<(), Rejection> {
 }
 
 fn invalid(error: InvalidSetting) -> Rejection {
-    Rejection::Invalid { field: error.field.to_owned(), message: error.requirement }
+    Rejection::Invalid {
+        field: error.field.to_owned(),
+        message: error.requirement,
+    }
 }
 
 fn reconnect_window(channel: &Channel) -> Duration {
@@ -332,14 +411,19 @@ fn open_session(channel: &Channel, session_id: SessionId) -> Result<&OpenSession
         .session
         .as_ref()
         .filter(|open| open.id == session_id)
-        .ok_or_else(|| Rejection::NoSuchOpenSession { session: session_id.to_string() })
+        .ok_or_else(|| Rejection::NoSuchOpenSession {
+            session: session_id.to_string(),
+        })
 }
 
 fn transition(open: &OpenSession, from: SessionStatus, to: SessionStatus) -> Result<(), Rejection> {
     if open.status == from {
         Ok(())
     } else {
-        Err(Rejection::InvalidTransition { from: open.status, to })
+        Err(Rejection::InvalidTransition {
+            from: open.status,
+            to,
+        })
     }
 }
 
@@ -347,12 +431,19 @@ fn end_open_session(channel: &Channel, reason: EndReason) -> Vec<Event> {
     channel
         .session
         .iter()
-        .map(|open| Event::SessionEnded { session_id: open.id, reason })
+        .map(|open| Event::SessionEnded {
+            session_id: open.id,
+            reason,
+        })
         .collect()
 }
 
 fn set_status(channel: &mut Channel, session_id: SessionId, status: SessionStatus) {
-    if let Some(open) = channel.session.as_mut().filter(|open| open.id == session_id) {
+    if let Some(open) = channel
+        .session
+        .as_mut()
+        .filter(|open| open.id == session_id)
+    {
         open.status = status;
     }
 }

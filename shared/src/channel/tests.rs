@@ -35,8 +35,18 @@ impl Scenario {
         })
     }
 
-    fn when(&self, past: &[Event], command: ChannelCommand, seconds: i64) -> Result<Vec<Event>, Rejection> {
-        decide(&self.given(past), self.channel_id, &command, self.at(seconds))
+    fn when(
+        &self,
+        past: &[Event],
+        command: ChannelCommand,
+        seconds: i64,
+    ) -> Result<Vec<Event>, Rejection> {
+        decide(
+            &self.given(past),
+            self.channel_id,
+            &command,
+            self.at(seconds),
+        )
     }
 
     fn created(&self) -> Event {
@@ -48,11 +58,17 @@ impl Scenario {
     }
 
     fn started(&self) -> Event {
-        Event::SessionStarted { session_id: self.session, started_at: self.t0 }
+        Event::SessionStarted {
+            session_id: self.session,
+            started_at: self.t0,
+        }
     }
 
     fn owner(&self, action: OwnerAction) -> ChannelCommand {
-        ChannelCommand::Owner { account_id: self.owner, action }
+        ChannelCommand::Owner {
+            account_id: self.owner,
+            action,
+        }
     }
 
     fn ingest(&self, action: IngestAction) -> ChannelCommand {
@@ -99,7 +115,10 @@ fn create_twice_is_refused() {
         settings: ChannelSettings::default(),
         stream_key: KEY.into(),
     };
-    assert!(matches!(s.when(&[s.created()], command, 0), Err(Rejection::AlreadyExists { .. })));
+    assert!(matches!(
+        s.when(&[s.created()], command, 0),
+        Err(Rejection::AlreadyExists { .. })
+    ));
 }
 
 #[test]
@@ -108,14 +127,20 @@ fn create_with_invalid_settings_is_refused() {
     let command = ChannelCommand::Create {
         account_id: s.owner,
         name: "studio".into(),
-        settings: ChannelSettings { dvr_window_seconds: 10_000_000, ..Default::default() },
+        settings: ChannelSettings {
+            dvr_window_seconds: 10_000_000,
+            ..Default::default()
+        },
         stream_key: KEY.into(),
     };
     let rejection = s.when(&[], command, 0).unwrap_err();
-    assert_eq!(rejection, Rejection::Invalid {
-        field: "dvr_window_seconds".into(),
-        message: "must be at most 86400".into()
-    });
+    assert_eq!(
+        rejection,
+        Rejection::Invalid {
+            field: "dvr_window_seconds".into(),
+            message: "must be at most 86400".into()
+        }
+    );
 }
 
 #[test]
@@ -127,7 +152,10 @@ fn create_with_a_junk_stream_key_is_refused() {
         settings: ChannelSettings::default(),
         stream_key: "../../x".into(),
     };
-    assert!(matches!(s.when(&[], command, 0), Err(Rejection::Invalid { .. })));
+    assert!(matches!(
+        s.when(&[], command, 0),
+        Err(Rejection::Invalid { .. })
+    ));
 }
 
 // --- owner commands ---------------------------------------------------------------------------
@@ -135,96 +163,192 @@ fn create_with_a_junk_stream_key_is_refused() {
 #[test]
 fn another_account_sees_no_channel() {
     let s = Scenario::new();
-    let stranger = ChannelCommand::Owner { account_id: AccountId::generate(), action: OwnerAction::Stop };
-    assert_eq!(s.when(&[s.created()], stranger, 0), Err(Rejection::NotFound { what: "channel".into() }));
+    let stranger = ChannelCommand::Owner {
+        account_id: AccountId::generate(),
+        action: OwnerAction::Stop,
+    };
+    assert_eq!(
+        s.when(&[s.created()], stranger, 0),
+        Err(Rejection::NotFound {
+            what: "channel".into()
+        })
+    );
 }
 
 #[test]
 fn commands_for_a_missing_channel_are_not_found() {
     let s = Scenario::new();
-    assert!(matches!(s.when(&[], s.owner(OwnerAction::Stop), 0), Err(Rejection::NotFound { .. })));
-    assert!(matches!(s.when(&[], s.connect(KEY), 0), Err(Rejection::NotFound { .. })));
+    assert!(matches!(
+        s.when(&[], s.owner(OwnerAction::Stop), 0),
+        Err(Rejection::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.when(&[], s.connect(KEY), 0),
+        Err(Rejection::NotFound { .. })
+    ));
 }
 
 #[test]
 fn update_patches_settings_and_name() {
     let s = Scenario::new();
-    let patch = SettingsPatch { latency_mode: Some(crate::settings::LatencyMode::UltraLow), ..Default::default() };
+    let patch = SettingsPatch {
+        latency_mode: Some(crate::settings::LatencyMode::UltraLow),
+        ..Default::default()
+    };
     let events = s
-        .when(&[s.created()], s.owner(OwnerAction::Update { name: Some("new".into()), patch }), 0)
+        .when(
+            &[s.created()],
+            s.owner(OwnerAction::Update {
+                name: Some("new".into()),
+                patch,
+            }),
+            0,
+        )
         .unwrap();
-    let Event::ChannelUpdated { name, settings } = &events[0] else { panic!("{events:?}") };
+    let Event::ChannelUpdated { name, settings } = &events[0] else {
+        panic!("{events:?}")
+    };
     assert_eq!(name, "new");
-    assert_eq!(settings.latency_mode, crate::settings::LatencyMode::UltraLow);
+    assert_eq!(
+        settings.latency_mode,
+        crate::settings::LatencyMode::UltraLow
+    );
 }
 
 #[test]
 fn update_with_an_invalid_value_is_refused() {
     let s = Scenario::new();
-    let patch = SettingsPatch { max_session_seconds: Some(1), ..Default::default() };
-    let result = s.when(&[s.created()], s.owner(OwnerAction::Update { name: None, patch }), 0);
-    assert!(matches!(result, Err(Rejection::Invalid { field, .. }) if field == "max_session_seconds"));
+    let patch = SettingsPatch {
+        max_session_seconds: Some(1),
+        ..Default::default()
+    };
+    let result = s.when(
+        &[s.created()],
+        s.owner(OwnerAction::Update { name: None, patch }),
+        0,
+    );
+    assert!(
+        matches!(result, Err(Rejection::Invalid { field, .. }) if field == "max_session_seconds")
+    );
 }
 
 #[test]
 fn stop_makes_the_channel_stopped_and_resume_makes_it_idle() {
     let s = Scenario::new();
-    let stopped = s.when(&[s.created()], s.owner(OwnerAction::Stop), 0).unwrap();
+    let stopped = s
+        .when(&[s.created()], s.owner(OwnerAction::Stop), 0)
+        .unwrap();
     assert_eq!(stopped, vec![Event::ChannelStopped {}]);
     let history = [s.created(), Event::ChannelStopped {}];
     assert_eq!(s.status_after(&history), ChannelStatus::Stopped);
     let resumed = s.when(&history, s.owner(OwnerAction::Resume), 0).unwrap();
     assert_eq!(resumed, vec![Event::ChannelResumed {}]);
-    assert_eq!(s.status_after(&[s.created(), Event::ChannelStopped {}, Event::ChannelResumed {}]), ChannelStatus::Idle);
+    assert_eq!(
+        s.status_after(&[
+            s.created(),
+            Event::ChannelStopped {},
+            Event::ChannelResumed {}
+        ]),
+        ChannelStatus::Idle
+    );
 }
 
 #[test]
 fn stop_twice_and_resume_when_running_are_refused() {
     let s = Scenario::new();
     let stopped = [s.created(), Event::ChannelStopped {}];
-    assert_eq!(s.when(&stopped, s.owner(OwnerAction::Stop), 0), Err(Rejection::ChannelStopped));
-    assert_eq!(s.when(&[s.created()], s.owner(OwnerAction::Resume), 0), Err(Rejection::ChannelNotStopped));
+    assert_eq!(
+        s.when(&stopped, s.owner(OwnerAction::Stop), 0),
+        Err(Rejection::ChannelStopped)
+    );
+    assert_eq!(
+        s.when(&[s.created()], s.owner(OwnerAction::Resume), 0),
+        Err(Rejection::ChannelNotStopped)
+    );
 }
 
 #[test]
 fn stop_ends_the_open_session_first() {
     let s = Scenario::new();
-    let events = s.when(&[s.created(), s.started()], s.owner(OwnerAction::Stop), 5).unwrap();
-    assert_eq!(events, vec![
-        Event::SessionEnded { session_id: s.session, reason: EndReason::StoppedByOwner },
-        Event::ChannelStopped {},
-    ]);
+    let events = s
+        .when(&[s.created(), s.started()], s.owner(OwnerAction::Stop), 5)
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            Event::SessionEnded {
+                session_id: s.session,
+                reason: EndReason::StoppedByOwner
+            },
+            Event::ChannelStopped {},
+        ]
+    );
 }
 
 #[test]
 fn delete_ends_the_session_and_refuses_everything_after() {
     let s = Scenario::new();
-    let events = s.when(&[s.created(), s.started()], s.owner(OwnerAction::Delete), 5).unwrap();
-    assert_eq!(events, vec![
-        Event::SessionEnded { session_id: s.session, reason: EndReason::ChannelDeleted },
-        Event::ChannelDeleted {},
-    ]);
+    let events = s
+        .when(&[s.created(), s.started()], s.owner(OwnerAction::Delete), 5)
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            Event::SessionEnded {
+                session_id: s.session,
+                reason: EndReason::ChannelDeleted
+            },
+            Event::ChannelDeleted {},
+        ]
+    );
     let deleted = [s.created(), Event::ChannelDeleted {}];
     assert_eq!(s.given(&deleted), ChannelState::Deleted);
-    assert!(matches!(s.when(&deleted, s.owner(OwnerAction::Resume), 0), Err(Rejection::NotFound { .. })));
-    assert!(matches!(s.when(&deleted, s.connect(KEY), 0), Err(Rejection::NotFound { .. })));
+    assert!(matches!(
+        s.when(&deleted, s.owner(OwnerAction::Resume), 0),
+        Err(Rejection::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.when(&deleted, s.connect(KEY), 0),
+        Err(Rejection::NotFound { .. })
+    ));
 }
 
 #[test]
 fn rotating_the_key_refuses_the_old_one() {
     let s = Scenario::new();
-    let rotated = s.when(&[s.created()], s.owner(OwnerAction::RotateStreamKey { stream_key: NEW_KEY.into() }), 0).unwrap();
-    assert_eq!(rotated, vec![Event::StreamKeyRotated { stream_key: NEW_KEY.into() }]);
+    let rotated = s
+        .when(
+            &[s.created()],
+            s.owner(OwnerAction::RotateStreamKey {
+                stream_key: NEW_KEY.into(),
+            }),
+            0,
+        )
+        .unwrap();
+    assert_eq!(
+        rotated,
+        vec![Event::StreamKeyRotated {
+            stream_key: NEW_KEY.into()
+        }]
+    );
     let history = [s.created(), rotated[0].clone()];
-    assert_eq!(s.when(&history, s.connect(KEY), 0), Err(Rejection::WrongStreamKey));
+    assert_eq!(
+        s.when(&history, s.connect(KEY), 0),
+        Err(Rejection::WrongStreamKey)
+    );
     assert!(s.when(&history, s.connect(NEW_KEY), 0).is_ok());
 }
 
 #[test]
 fn rotating_to_the_same_key_is_refused() {
     let s = Scenario::new();
-    let same = s.owner(OwnerAction::RotateStreamKey { stream_key: KEY.into() });
-    assert!(matches!(s.when(&[s.created()], same, 0), Err(Rejection::Invalid { .. })));
+    let same = s.owner(OwnerAction::RotateStreamKey {
+        stream_key: KEY.into(),
+    });
+    assert!(matches!(
+        s.when(&[s.created()], same, 0),
+        Err(Rejection::Invalid { .. })
+    ));
 }
 
 // --- the session lifecycle --------------------------------------------------------------------
@@ -234,15 +358,24 @@ fn a_publisher_starts_a_session_and_the_channel_becomes_active() {
     let s = Scenario::new();
     let events = s.when(&[s.created()], s.connect(KEY), 0).unwrap();
     assert_eq!(events, vec![s.started()]);
-    assert_eq!(s.status_after(&[s.created(), s.started()]), ChannelStatus::Active);
+    assert_eq!(
+        s.status_after(&[s.created(), s.started()]),
+        ChannelStatus::Active
+    );
 }
 
 #[test]
 fn a_wrong_key_or_a_stopped_channel_refuses_the_publisher() {
     let s = Scenario::new();
-    assert_eq!(s.when(&[s.created()], s.connect(NEW_KEY), 0), Err(Rejection::WrongStreamKey));
+    assert_eq!(
+        s.when(&[s.created()], s.connect(NEW_KEY), 0),
+        Err(Rejection::WrongStreamKey)
+    );
     let stopped = [s.created(), Event::ChannelStopped {}];
-    assert_eq!(s.when(&stopped, s.connect(KEY), 0), Err(Rejection::ChannelStopped));
+    assert_eq!(
+        s.when(&stopped, s.connect(KEY), 0),
+        Err(Rejection::ChannelStopped)
+    );
 }
 
 #[test]
@@ -256,20 +389,70 @@ fn a_second_publisher_is_refused_while_the_first_is_connected() {
 fn init_then_processing_then_live() {
     let s = Scenario::new();
     let history = [s.created(), s.started()];
-    let processing = s.when(&history, s.ingest(IngestAction::MediaFlowing { session_id: s.session }), 1).unwrap();
-    assert_eq!(processing, vec![Event::SessionProcessing { session_id: s.session }]);
+    let processing = s
+        .when(
+            &history,
+            s.ingest(IngestAction::MediaFlowing {
+                session_id: s.session,
+            }),
+            1,
+        )
+        .unwrap();
+    assert_eq!(
+        processing,
+        vec![Event::SessionProcessing {
+            session_id: s.session
+        }]
+    );
     let history = [s.created(), s.started(), processing[0].clone()];
-    let live = s.when(&history, s.ingest(IngestAction::FirstSegment { session_id: s.session }), 2).unwrap();
-    assert_eq!(live, vec![Event::SessionLive { session_id: s.session }]);
+    let live = s
+        .when(
+            &history,
+            s.ingest(IngestAction::FirstSegment {
+                session_id: s.session,
+            }),
+            2,
+        )
+        .unwrap();
+    assert_eq!(
+        live,
+        vec![Event::SessionLive {
+            session_id: s.session
+        }]
+    );
 }
 
 #[test]
 fn live_before_processing_is_an_invalid_transition() {
     let s = Scenario::new();
-    let result = s.when(&[s.created(), s.started()], s.ingest(IngestAction::FirstSegment { session_id: s.session }), 1);
-    assert_eq!(result, Err(Rejection::InvalidTransition { from: SessionStatus::Init, to: SessionStatus::Live }));
-    let twice = [s.created(), s.started(), Event::SessionProcessing { session_id: s.session }];
-    let again = s.when(&twice, s.ingest(IngestAction::MediaFlowing { session_id: s.session }), 1);
+    let result = s.when(
+        &[s.created(), s.started()],
+        s.ingest(IngestAction::FirstSegment {
+            session_id: s.session,
+        }),
+        1,
+    );
+    assert_eq!(
+        result,
+        Err(Rejection::InvalidTransition {
+            from: SessionStatus::Init,
+            to: SessionStatus::Live
+        })
+    );
+    let twice = [
+        s.created(),
+        s.started(),
+        Event::SessionProcessing {
+            session_id: s.session,
+        },
+    ];
+    let again = s.when(
+        &twice,
+        s.ingest(IngestAction::MediaFlowing {
+            session_id: s.session,
+        }),
+        1,
+    );
     assert!(matches!(again, Err(Rejection::InvalidTransition { .. })));
 }
 
@@ -277,88 +460,173 @@ fn live_before_processing_is_an_invalid_transition() {
 fn commands_for_another_session_are_refused() {
     let s = Scenario::new();
     let other = SessionId::generate();
-    let result = s.when(&[s.created(), s.started()], s.ingest(IngestAction::MediaFlowing { session_id: other }), 1);
+    let result = s.when(
+        &[s.created(), s.started()],
+        s.ingest(IngestAction::MediaFlowing { session_id: other }),
+        1,
+    );
     assert!(matches!(result, Err(Rejection::NoSuchOpenSession { .. })));
 }
 
 #[test]
 fn a_publisher_returning_within_the_window_restreams_the_same_session() {
     let s = Scenario::new();
-    let gone = Event::PublisherDisconnected { session_id: s.session, at: s.at(10) };
+    let gone = Event::PublisherDisconnected {
+        session_id: s.session,
+        at: s.at(10),
+    };
     let history = [s.created(), s.started(), gone];
     let mut other_worker = s.connect(KEY);
-    if let ChannelCommand::Ingest { action: IngestAction::ConnectPublisher { new_session_id, .. } } = &mut other_worker {
+    if let ChannelCommand::Ingest {
+        action: IngestAction::ConnectPublisher { new_session_id, .. },
+    } = &mut other_worker
+    {
         *new_session_id = SessionId::generate();
     }
     let events = s.when(&history, other_worker, 10 + 60).unwrap();
-    assert_eq!(events, vec![Event::SessionRestreamed { session_id: s.session }]);
+    assert_eq!(
+        events,
+        vec![Event::SessionRestreamed {
+            session_id: s.session
+        }]
+    );
 }
 
 #[test]
 fn a_publisher_returning_after_the_window_gets_a_new_session() {
     let s = Scenario::new();
-    let gone = Event::PublisherDisconnected { session_id: s.session, at: s.at(10) };
+    let gone = Event::PublisherDisconnected {
+        session_id: s.session,
+        at: s.at(10),
+    };
     let history = [s.created(), s.started(), gone];
     let fresh = SessionId::generate();
-    let command = s.ingest(IngestAction::ConnectPublisher { stream_key: KEY.into(), new_session_id: fresh });
+    let command = s.ingest(IngestAction::ConnectPublisher {
+        stream_key: KEY.into(),
+        new_session_id: fresh,
+    });
     let events = s.when(&history, command, 10 + 61).unwrap();
-    assert_eq!(events, vec![
-        Event::SessionEnded { session_id: s.session, reason: EndReason::PublisherGone },
-        Event::SessionStarted { session_id: fresh, started_at: s.at(71) },
-    ]);
+    assert_eq!(
+        events,
+        vec![
+            Event::SessionEnded {
+                session_id: s.session,
+                reason: EndReason::PublisherGone
+            },
+            Event::SessionStarted {
+                session_id: fresh,
+                started_at: s.at(71)
+            },
+        ]
+    );
 }
 
 #[test]
 fn the_reconnect_timer_ends_the_session_only_when_due() {
     let s = Scenario::new();
-    let gone = Event::PublisherDisconnected { session_id: s.session, at: s.at(10) };
+    let gone = Event::PublisherDisconnected {
+        session_id: s.session,
+        at: s.at(10),
+    };
     let history = [s.created(), s.started(), gone];
-    let end = s.ingest(IngestAction::EndSession { session_id: s.session, reason: EndReason::PublisherGone });
-    assert!(matches!(s.when(&history, end.clone(), 30), Err(Rejection::TooEarly { .. })));
+    let end = s.ingest(IngestAction::EndSession {
+        session_id: s.session,
+        reason: EndReason::PublisherGone,
+    });
+    assert!(matches!(
+        s.when(&history, end.clone(), 30),
+        Err(Rejection::TooEarly { .. })
+    ));
     let events = s.when(&history, end.clone(), 70).unwrap();
-    assert_eq!(events, vec![Event::SessionEnded { session_id: s.session, reason: EndReason::PublisherGone }]);
+    assert_eq!(
+        events,
+        vec![Event::SessionEnded {
+            session_id: s.session,
+            reason: EndReason::PublisherGone
+        }]
+    );
     let connected = [s.created(), s.started()];
-    assert!(matches!(s.when(&connected, end, 500), Err(Rejection::TooEarly { .. })));
+    assert!(matches!(
+        s.when(&connected, end, 500),
+        Err(Rejection::TooEarly { .. })
+    ));
 }
 
 #[test]
 fn max_duration_ends_the_session_only_when_reached() {
     let s = Scenario::new();
     let history = [s.created(), s.started()];
-    let end = s.ingest(IngestAction::EndSession { session_id: s.session, reason: EndReason::MaxDuration });
-    let max = i64::from(ChannelSettings::default().max_session_seconds);
-    assert!(matches!(s.when(&history, end.clone(), max - 1), Err(Rejection::TooEarly { .. })));
-    assert_eq!(s.when(&history, end, max).unwrap(), vec![Event::SessionEnded {
+    let end = s.ingest(IngestAction::EndSession {
         session_id: s.session,
-        reason: EndReason::MaxDuration
-    }]);
+        reason: EndReason::MaxDuration,
+    });
+    let max = i64::from(ChannelSettings::default().max_session_seconds);
+    assert!(matches!(
+        s.when(&history, end.clone(), max - 1),
+        Err(Rejection::TooEarly { .. })
+    ));
+    assert_eq!(
+        s.when(&history, end, max).unwrap(),
+        vec![Event::SessionEnded {
+            session_id: s.session,
+            reason: EndReason::MaxDuration
+        }]
+    );
 }
 
 #[test]
 fn only_timed_reasons_may_be_claimed_by_a_timer() {
     let s = Scenario::new();
-    let end = s.ingest(IngestAction::EndSession { session_id: s.session, reason: EndReason::StoppedByOwner });
-    assert!(matches!(s.when(&[s.created(), s.started()], end, 1), Err(Rejection::Invalid { .. })));
+    let end = s.ingest(IngestAction::EndSession {
+        session_id: s.session,
+        reason: EndReason::StoppedByOwner,
+    });
+    assert!(matches!(
+        s.when(&[s.created(), s.started()], end, 1),
+        Err(Rejection::Invalid { .. })
+    ));
 }
 
 #[test]
 fn a_disconnect_twice_is_refused() {
     let s = Scenario::new();
-    let gone = Event::PublisherDisconnected { session_id: s.session, at: s.at(1) };
-    let disconnect = s.ingest(IngestAction::DisconnectPublisher { session_id: s.session });
-    assert!(s.when(&[s.created(), s.started()], disconnect.clone(), 1).is_ok());
-    assert!(matches!(s.when(&[s.created(), s.started(), gone], disconnect, 2), Err(Rejection::TooEarly { .. })));
+    let gone = Event::PublisherDisconnected {
+        session_id: s.session,
+        at: s.at(1),
+    };
+    let disconnect = s.ingest(IngestAction::DisconnectPublisher {
+        session_id: s.session,
+    });
+    assert!(s
+        .when(&[s.created(), s.started()], disconnect.clone(), 1)
+        .is_ok());
+    assert!(matches!(
+        s.when(&[s.created(), s.started(), gone], disconnect, 2),
+        Err(Rejection::TooEarly { .. })
+    ));
 }
 
 #[test]
 fn a_pipeline_failure_goes_through_error_to_ended() {
     let s = Scenario::new();
-    let fail = s.ingest(IngestAction::FailSession { session_id: s.session, message: "decoder died".into() });
+    let fail = s.ingest(IngestAction::FailSession {
+        session_id: s.session,
+        message: "decoder died".into(),
+    });
     let events = s.when(&[s.created(), s.started()], fail, 3).unwrap();
-    assert_eq!(events, vec![
-        Event::SessionErrored { session_id: s.session, message: "decoder died".into() },
-        Event::SessionEnded { session_id: s.session, reason: EndReason::PipelineError },
-    ]);
+    assert_eq!(
+        events,
+        vec![
+            Event::SessionErrored {
+                session_id: s.session,
+                message: "decoder died".into()
+            },
+            Event::SessionEnded {
+                session_id: s.session,
+                reason: EndReason::PipelineError
+            },
+        ]
+    );
     let mut history = vec![s.created(), s.started()];
     history.extend(events);
     assert_eq!(s.status_after(&history), ChannelStatus::Idle);
@@ -370,10 +638,21 @@ fn an_ended_session_is_never_reused() {
     let history = [
         s.created(),
         s.started(),
-        Event::SessionEnded { session_id: s.session, reason: EndReason::StoppedByOwner },
+        Event::SessionEnded {
+            session_id: s.session,
+            reason: EndReason::StoppedByOwner,
+        },
     ];
     // The same id offered again by a confused worker is refused.
-    assert!(matches!(s.when(&history, s.connect(KEY), 10), Err(Rejection::AlreadyExists { .. })));
-    let media = s.ingest(IngestAction::MediaFlowing { session_id: s.session });
-    assert!(matches!(s.when(&history, media, 10), Err(Rejection::NoSuchOpenSession { .. })));
+    assert!(matches!(
+        s.when(&history, s.connect(KEY), 10),
+        Err(Rejection::AlreadyExists { .. })
+    ));
+    let media = s.ingest(IngestAction::MediaFlowing {
+        session_id: s.session,
+    });
+    assert!(matches!(
+        s.when(&history, media, 10),
+        Err(Rejection::NoSuchOpenSession { .. })
+    ));
 }

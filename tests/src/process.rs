@@ -1,0 +1,165 @@
+//! Starting and stopping `sigma` processes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long a process may take from spawn to "running" (a cold SQLite/PostgreSQL schema, a
+/// broker that is still electing itself).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `sigma` binary cargo built next to the running test executable.
+pub fn sigma_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("sigma");
+    assert!(
+        binary.exists(),
+        "{} is missing: build the workspace (`make test` does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    sigma_event_log::testing::free_port()
+}
+
+/// A recipe for a `sigma` process: its environment. Start it as often as a test likes (a restart
+/// is a second start on the same data dir).
+#[derive(Clone, Debug)]
+pub struct SigmaConfig {
+    pub env: BTreeMap<String, String>,
+    pub data_dir: PathBuf,
+}
+
+impl SigmaConfig {
+    /// A standalone process (embedded log, SQLite) on `data_dir`, on free ports.
+    pub fn standalone(data_dir: &Path) -> Self {
+        let mut env = BTreeMap::new();
+        env.insert("SIGMA_DATA_DIR".into(), data_dir.display().to_string());
+        env.insert(
+            "SIGMA_HTTP_ADDR".into(),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        env.insert(
+            "SIGMA_RTMP_ADDR".into(),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        env.insert("RUST_LOG".into(), "info,sqlx=warn,sea_orm=warn".into());
+        Self {
+            env,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.env["SIGMA_HTTP_ADDR"])
+    }
+
+    /// Spawns `sigma` with `args` and waits until it prints that it is running.
+    pub async fn start(&self) -> Sigma {
+        self.start_with_args(&[]).await
+    }
+
+    pub async fn start_with_args(&self, args: &[&str]) -> Sigma {
+        std::fs::create_dir_all(&self.data_dir).expect("the data dir");
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.join("sigma.stderr.log"))
+            .expect("a log file");
+        let mut child = Command::new(sigma_binary())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawning sigma");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let mut admin_key = None;
+        let running = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await.expect("reading sigma's stdout") {
+                if let Some(key) = line.trim().strip_prefix("Admin key:") {
+                    admin_key = Some(key.trim().to_owned());
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        if running != Ok(true) {
+            panic!("sigma did not start: {}", self.stderr_tail());
+        }
+        // Keep draining stdout so the process never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Sigma {
+            child,
+            url: self.http_url(),
+            admin_key: admin_key.expect("an admin key line"),
+        }
+    }
+
+    /// The end of the process's log, for failure messages.
+    pub fn stderr_tail(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.data_dir.join("sigma.stderr.log")).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Runs `sigma replay` to completion and returns what it printed.
+    pub async fn replay(&self) -> String {
+        let output = Command::new(sigma_binary())
+            .arg("replay")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .output()
+            .await
+            .expect("running sigma replay");
+        assert!(
+            output.status.success(),
+            "sigma replay failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8 output")
+    }
+}
+
+/// A running `sigma` process; killed when dropped.
+pub struct Sigma {
+    child: Child,
+    pub url: String,
+    /// As the process printed it at start-up.
+    pub admin_key: String,
+}
+
+impl Sigma {
+    /// SIGKILL: no shutdown work at all, as a crash.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("killing sigma");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("a running process")
+    }
+}

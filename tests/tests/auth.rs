@@ -1,0 +1,225 @@
+//! Authentication and isolation, from the outside: missing, expired and forged tokens are 401,
+//! another account's channel is 404, a missing scope is 403 — and none of them changes anything.
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sigma_tests::api::Api;
+use sigma_tests::process::SigmaConfig;
+
+const OLD_KEY: (&str, &str) = ("k-2026-01", "an-old-secret-that-is-long-enough-0123456789");
+const NEW_KEY: (&str, &str) = ("k-2026-11", "a-new-secret-that-is-long-enough-9876543210");
+
+/// A token as the platform signs them, with claims of our choosing.
+fn token(
+    kid: &str,
+    secret: &str,
+    account_id: &str,
+    scopes: &[&str],
+    expires_in_seconds: i64,
+) -> String {
+    let now = Utc::now().timestamp();
+    let claims = json!({
+        "sub": account_id, "scopes": scopes, "iat": now, "exp": now + expires_in_seconds,
+        "jti": uuid::Uuid::new_v4().simple().to_string(), "iss": "sigma-live",
+    });
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = format!("{}:{}", NEW_KEY.0, NEW_KEY.1);
+    let sigma = SigmaConfig::standalone(dir.path())
+        .with("SIGMA_SIGNING_KEYS", keys)
+        .start()
+        .await;
+    let api = Api::new(&sigma.url);
+    let (account, owner) = api.account_with_token(&sigma.admin_key, "owner").await;
+    let (_, stranger) = api.account_with_token(&sigma.admin_key, "stranger").await;
+    let channel = api
+        .create_channel(&owner, json!({ "name": "private" }))
+        .await;
+    let id = channel["id"].as_str().unwrap();
+    let before = api.snapshot(&owner, id).await;
+
+    let expired = token(
+        NEW_KEY.0,
+        NEW_KEY.1,
+        &account,
+        &["channels:read", "channels:write"],
+        -60,
+    );
+    let forged = token(
+        NEW_KEY.0,
+        "somebody-elses-secret-that-is-long-enough",
+        &account,
+        &["channels:read", "channels:write"],
+        600,
+    );
+    let unknown_kid = token(
+        "k-made-up",
+        NEW_KEY.1,
+        &account,
+        &["channels:read", "channels:write"],
+        600,
+    );
+    let read_only = token(NEW_KEY.0, NEW_KEY.1, &account, &["channels:read"], 600);
+
+    let attempts = [
+        (Method::GET, format!("/v1/channels/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/v1/channels/{id}"),
+            Some(json!({ "name": "hijacked" })),
+        ),
+        (Method::POST, format!("/v1/channels/{id}/stop"), None),
+        (Method::POST, format!("/v1/channels/{id}/stream-key"), None),
+        (Method::DELETE, format!("/v1/channels/{id}"), None),
+        (Method::GET, format!("/v1/channels/{id}/events"), None),
+    ];
+    for (method, path, body) in &attempts {
+        let cases: [(Option<&str>, StatusCode, &str); 5] = [
+            (None, StatusCode::UNAUTHORIZED, "missing_token"),
+            (Some(&expired), StatusCode::UNAUTHORIZED, "token_expired"),
+            (Some(&forged), StatusCode::UNAUTHORIZED, "invalid_token"),
+            (
+                Some(&unknown_kid),
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+            ),
+            (Some(&stranger), StatusCode::NOT_FOUND, "not_found"),
+        ];
+        for (bearer, status, code) in cases {
+            let answer = api.call(method.clone(), path, bearer, body.clone()).await;
+            assert_eq!(
+                answer.status, status,
+                "{method} {path} with {code}: {}",
+                answer.body
+            );
+            assert_eq!(answer.code(), code, "{method} {path}");
+        }
+        if *method != Method::GET {
+            let answer = api
+                .call(method.clone(), path, Some(&read_only), body.clone())
+                .await;
+            assert_eq!(
+                answer.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} with a read-only token"
+            );
+            assert_eq!(answer.code(), "forbidden");
+        }
+    }
+    // The stranger's list does not show it either, and a read-only token may read.
+    assert_eq!(
+        api.get("/v1/channels", &stranger).await.ok()["data"],
+        json!([])
+    );
+    assert_eq!(
+        api.get(&format!("/v1/channels/{id}"), &read_only)
+            .await
+            .ok()["id"],
+        id
+    );
+
+    assert_eq!(
+        api.snapshot(&owner, id).await,
+        before,
+        "a refused request changed something"
+    );
+}
+
+#[tokio::test]
+async fn only_the_admin_key_creates_accounts_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let (account, token) = api.account_with_token(&sigma.admin_key, "owner").await;
+
+    for bearer in [None, Some(token.as_str()), Some("not-the-admin-key")] {
+        let answer = api
+            .call(
+                Method::POST,
+                "/v1/accounts",
+                bearer,
+                Some(json!({ "name": "x" })),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        let answer = api
+            .call(
+                Method::POST,
+                "/v1/tokens",
+                bearer,
+                Some(json!({ "account_id": account })),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    }
+    // A token for an account that does not exist is refused, not minted.
+    let answer = api
+        .post(
+            "/v1/tokens",
+            &sigma.admin_key,
+            json!({ "account_id": "ac_00000000000000000000000000000000" }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn tokens_signed_by_a_retired_key_keep_working_while_it_is_still_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_only = format!("{}:{}", OLD_KEY.0, OLD_KEY.1);
+    let config = SigmaConfig::standalone(dir.path()).with("SIGMA_SIGNING_KEYS", old_only);
+    let sigma = config.start().await;
+    let api = Api::new(&sigma.url);
+    let (_, old_token) = api.account_with_token(&sigma.admin_key, "owner").await;
+    let admin_key = sigma.admin_key.clone();
+    sigma.kill().await;
+
+    // Rotate: the new key signs, the old one still verifies.
+    let rotated = config.clone().with(
+        "SIGMA_SIGNING_KEYS",
+        format!("{}:{},{}:{}", NEW_KEY.0, NEW_KEY.1, OLD_KEY.0, OLD_KEY.1),
+    );
+    let sigma = rotated.start().await;
+    let api = Api::new(&sigma.url);
+    api.create_channel(&old_token, json!({ "name": "made with the old key" }))
+        .await;
+    let account = api
+        .post("/v1/accounts", &admin_key, json!({ "name": "later" }))
+        .await
+        .ok();
+    let fresh = api
+        .post(
+            "/v1/tokens",
+            &admin_key,
+            json!({ "account_id": account["id"] }),
+        )
+        .await
+        .ok();
+    let fresh = fresh["token"].as_str().unwrap();
+    assert_eq!(
+        jsonwebtoken::decode_header(fresh).unwrap().kid.as_deref(),
+        Some(NEW_KEY.0)
+    );
+    sigma.kill().await;
+
+    // Retire the old key: its tokens stop working, the new ones do not.
+    let retired = config.with("SIGMA_SIGNING_KEYS", format!("{}:{}", NEW_KEY.0, NEW_KEY.1));
+    let sigma = retired.start().await;
+    let api = Api::new(&sigma.url);
+    let answer = api.get("/v1/channels", &old_token).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.get("/v1/channels", fresh).await.status, StatusCode::OK);
+}
