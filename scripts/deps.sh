@@ -3,14 +3,15 @@
 # machine, skipping whatever is already present. Called by `make run` and
 # `make test`; safe to run again.
 #
-#   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build
+#   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build, curl and jq
+#   scripts/deps.sh run     — build + ffmpeg
 #   scripts/deps.sh test    — build + ffmpeg + tansu (Kafka-protocol broker) + PostgreSQL running
 set -euo pipefail
 
 mode="${1:-build}"
 cache="${SIGMA_CACHE:-$HOME/.cache/sigma}"
 
-apt_packages=(cmake pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libsasl2-dev)
+apt_packages=(cmake pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libsasl2-dev curl jq)
 if [[ "$mode" == "test" || "$mode" == "run" ]]; then
   apt_packages+=(ffmpeg)
 fi

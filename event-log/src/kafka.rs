@@ -10,7 +10,7 @@
 //!   `Assigned`/`Revoked` events, delivered before any record fetched afterwards.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
@@ -273,20 +273,34 @@ impl EventLog for KafkaLog {
     }
 
     async fn join(&self, topic: &str, group: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
-        let (rebalances, rebalance_rx) = mpsc::unbounded_channel();
-        let consumer: StreamConsumer<RebalanceContext> = self
-            .consumer_config(group)
-            .set("partition.assignment.strategy", "roundrobin")
-            .create_with_context(RebalanceContext { rebalances })
-            .map_err(kafka_error)?;
-        consumer.subscribe(&[topic]).map_err(kafka_error)?;
+        let mut config = self.consumer_config(group);
+        config.set("partition.assignment.strategy", "roundrobin");
+        let (consumer, rebalances) = subscribe(&config, topic)?;
         Ok(Box::new(KafkaMember {
             topic: topic.to_owned(),
-            consumer: Arc::new(consumer),
-            rebalances: rebalance_rx,
+            config,
+            consumer,
+            rebalances,
             stash: None,
+            taken_back: None,
+            last_rejoin: None,
         }))
     }
+}
+
+type GroupMember = Arc<StreamConsumer<RebalanceContext>>;
+
+/// A new group member subscribed to `topic`, with the channel its rebalances arrive on.
+fn subscribe(
+    config: &ClientConfig,
+    topic: &str,
+) -> Result<(GroupMember, mpsc::UnboundedReceiver<GroupEvent>), LogError> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let consumer: StreamConsumer<RebalanceContext> = config
+        .create_with_context(RebalanceContext { rebalances: sender })
+        .map_err(kafka_error)?;
+    consumer.subscribe(&[topic]).map_err(kafka_error)?;
+    Ok((Arc::new(consumer), receiver))
 }
 
 /// Forwards the consumer's rebalances to its member.
@@ -328,16 +342,62 @@ fn partition_numbers(list: &TopicPartitionList) -> Vec<Partition> {
 
 struct KafkaMember {
     topic: String,
-    consumer: Arc<StreamConsumer<RebalanceContext>>,
+    config: ClientConfig,
+    consumer: GroupMember,
     rebalances: mpsc::UnboundedReceiver<GroupEvent>,
     /// A record that arrived in the same poll as a rebalance, held back until the rebalance
     /// has been reported.
     stash: Option<Record>,
+    /// The partitions the last rebalance revoked, until the assignment that follows it.
+    taken_back: Option<Vec<Partition>>,
+    last_rejoin: Option<Instant>,
 }
 
-#[async_trait]
-impl GroupConsumer for KafkaMember {
-    async fn next(&mut self) -> Result<GroupEvent, LogError> {
+/// The least time between two rejoins of one member (see [`KafkaMember::stuck_rebalance`]).
+const REJOIN_COOL_DOWN: Duration = Duration::from_secs(30);
+
+impl KafkaMember {
+    /// A rebalance that hands back exactly the partitions it took away, when the group is
+    /// rebalancing because a member died, means the coordinator kept the dead member as the
+    /// group's leader and replayed the old assignment: the dead member's partitions would
+    /// stay unowned forever. Seen with tansu 0.6 after a SIGKILL. Rejoining as a new member
+    /// makes the coordinator elect a live leader. On a healthy broker this costs at most one
+    /// extra rebalance per cool-down.
+    fn stuck_rebalance(&mut self, event: &GroupEvent) -> bool {
+        match event {
+            GroupEvent::Revoked(partitions) => {
+                self.taken_back = Some(partitions.clone());
+                false
+            }
+            GroupEvent::Assigned(partitions) => {
+                let same = self
+                    .taken_back
+                    .take()
+                    .is_some_and(|revoked| &revoked == partitions);
+                same && self
+                    .last_rejoin
+                    .is_none_or(|at| at.elapsed() > REJOIN_COOL_DOWN)
+            }
+            GroupEvent::Record(_) => false,
+        }
+    }
+
+    /// Leaves the group and joins it again as a new member. The old member's farewell
+    /// rebalance goes to a channel nobody reads, so the caller only sees the new assignment.
+    async fn rejoin(&mut self) -> Result<(), LogError> {
+        tracing::warn!(topic = %self.topic, "the group handed back the same partitions after a rebalance; rejoining");
+        let (consumer, rebalances) = subscribe(&self.config, &self.topic)?;
+        let old = std::mem::replace(&mut self.consumer, consumer);
+        self.rebalances = rebalances;
+        self.stash = None;
+        self.last_rejoin = Some(Instant::now());
+        // Closing sends LeaveGroup and blocks until the broker answers.
+        tokio::task::spawn_blocking(move || drop(old))
+            .await
+            .map_err(|join| LogError::Kafka(join.to_string()))
+    }
+
+    async fn next_event(&mut self) -> Result<GroupEvent, LogError> {
         loop {
             if let Ok(event) = self.rebalances.try_recv() {
                 return Ok(event);
@@ -356,6 +416,20 @@ impl GroupConsumer for KafkaMember {
             if let Some(record) = record {
                 self.stash = Some(record);
             }
+        }
+    }
+}
+
+#[async_trait]
+impl GroupConsumer for KafkaMember {
+    async fn next(&mut self) -> Result<GroupEvent, LogError> {
+        loop {
+            let event = self.next_event().await?;
+            if self.stuck_rebalance(&event) {
+                self.rejoin().await?;
+                continue;
+            }
+            return Ok(event);
         }
     }
 

@@ -6,4 +6,5 @@
 
 pub mod api;
 pub mod database;
+pub mod edge;
 pub mod process;

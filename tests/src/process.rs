@@ -28,6 +28,10 @@ pub fn sigma_binary() -> PathBuf {
     binary
 }
 
+/// The credentials every process of a scale-out test shares.
+pub const SHARED_ADMIN_KEY: &str = "sigma_admin_scale_out_tests_0123456789abcdef";
+pub const SHARED_SIGNING_KEYS: &str = "k-scale:scale-out-signing-secret-0123456789abcdef";
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     sigma_event_log::testing::free_port()
@@ -59,6 +63,16 @@ impl SigmaConfig {
             env,
             data_dir: data_dir.to_owned(),
         }
+    }
+
+    /// A scale-out process: Kafka and PostgreSQL, with the admin and signing keys every process
+    /// of the deployment shares.
+    pub fn scale_out(data_dir: &Path, brokers: &str, database_url: &str) -> Self {
+        Self::standalone(data_dir)
+            .with("SIGMA_KAFKA_BROKERS", brokers)
+            .with("SIGMA_DATABASE_URL", database_url)
+            .with("SIGMA_ADMIN_KEY", SHARED_ADMIN_KEY)
+            .with("SIGMA_SIGNING_KEYS", SHARED_SIGNING_KEYS)
     }
 
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {

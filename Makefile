@@ -1,0 +1,31 @@
+# Sigma Live: `make run` and `make test` are the whole set-up (see README.md).
+# Both install what is missing on a Debian machine first (scripts/deps.sh).
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/sigma/target
+export SIGMA_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test build bench openapi
+
+## Build and start one process: API, deciders, projections on the embedded log and SQLite.
+run:
+	@scripts/deps.sh run
+	cargo build --release --bin sigma
+	$(CARGO_TARGET_DIR)/release/sigma run
+
+## Install the test dependencies (ffmpeg, tansu, PostgreSQL running) and run every test.
+test:
+	@scripts/deps.sh test
+	cargo build --workspace --all-targets
+	cargo nextest run --workspace --no-fail-fast --test-threads 4
+
+## Regenerate openapi/openapi.json from the code.
+openapi:
+	UPDATE_OPENAPI=1 cargo test -p sigma-control-plane --lib openapi
+
+## Whole-system benchmarks; they rewrite their sections of docs/BENCHMARKS.md.
+bench:
+	@scripts/deps.sh test
+	cargo build --release --workspace --bins
+	cargo run --release -p sigma-bench --bin roundtrip
+	cargo run --release -p sigma-bench --bin replay

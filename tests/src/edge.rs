@@ -1,0 +1,106 @@
+//! Plays an edge worker on the real log: submits ingest commands for a channel and awaits the
+//! decider's answer, exactly as a worker will. Until ingest exists this is how the tests open,
+//! advance and end sessions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope, IngestAction};
+use sigma_shared::event::{Decision, Outcome};
+use sigma_shared::ids::ChannelId;
+use sigma_shared::log::{partition_for, EventLog, COMMANDS_TOPIC, EVENTS_TOPIC};
+
+const DECISION_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct EdgeStandIn {
+    log: Arc<dyn EventLog>,
+}
+
+impl EdgeStandIn {
+    pub async fn connect(brokers: &str, partitions: u32) -> Self {
+        let config = sigma_event_log::LogConfig::Kafka {
+            brokers: brokers.to_owned(),
+            partitions,
+        };
+        Self {
+            log: sigma_event_log::open(&config)
+                .await
+                .expect("connecting to the broker"),
+        }
+    }
+
+    pub fn log(&self) -> &dyn EventLog {
+        self.log.as_ref()
+    }
+
+    /// Submits one ingest action and returns the decision's outcome.
+    pub async fn submit(&self, channel_id: &str, action: IngestAction) -> Outcome {
+        let channel_id: ChannelId = channel_id.parse().expect("a channel id");
+        let envelope = CommandEnvelope::new(
+            Command::Channel {
+                channel_id,
+                command: ChannelCommand::Ingest { action },
+            },
+            Utc::now(),
+        );
+        let key = envelope.stream();
+        let partition = partition_for(&key, self.log.partitions());
+        // Follow the events from before the append, so the decision cannot be missed.
+        let from = self
+            .log
+            .end_offset(EVENTS_TOPIC, partition)
+            .await
+            .expect("the events' end");
+        let mut events = self
+            .log
+            .follow(EVENTS_TOPIC, &[(partition, from)])
+            .await
+            .expect("following events");
+        self.log
+            .append(
+                COMMANDS_TOPIC,
+                &key,
+                &serde_json::to_vec(&envelope).expect("a command serializes"),
+            )
+            .await
+            .expect("appending a command");
+        tokio::time::timeout(DECISION_TIMEOUT, async {
+            while let Some(record) = events.next().await {
+                let record = record.expect("reading events");
+                if let Ok(decision) = Decision::from_bytes(&record.payload) {
+                    if decision.command_id == envelope.id {
+                        return decision.outcome;
+                    }
+                }
+            }
+            panic!("the events stream ended");
+        })
+        .await
+        .expect("a decision within 30 s")
+    }
+
+    /// Every decision in the events topic, oldest first per partition.
+    pub async fn all_decisions(&self) -> Vec<Decision> {
+        let mut decisions = Vec::new();
+        for partition in 0..self.log.partitions() {
+            let end = self
+                .log
+                .end_offset(EVENTS_TOPIC, partition)
+                .await
+                .expect("the events' end");
+            let mut records = self
+                .log
+                .read(EVENTS_TOPIC, partition, 0, end)
+                .await
+                .expect("reading events");
+            while let Some(record) = records.next().await {
+                if let Ok(decision) = Decision::from_bytes(&record.expect("a record").payload) {
+                    decisions.push(decision);
+                }
+            }
+        }
+        decisions
+    }
+}
