@@ -41,6 +41,10 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
+/// Bounds of the pause before a failed component is restarted.
+const RESTART_PAUSE_MIN: Duration = Duration::from_millis(500);
+const RESTART_PAUSE_MAX: Duration = Duration::from_secs(30);
+
 /// What a started process tells its operator.
 pub struct Started {
     pub http_addr: SocketAddr,
@@ -89,17 +93,20 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
     let readiness = Arc::new(Readiness::default());
     let progress = Progress::new(db.clone());
 
-    spawn_component(readiness.clone(), Component::Deciders, {
+    supervise(readiness.clone(), Component::Deciders, {
         let (log, metrics, readiness) = (log.clone(), metrics.clone(), readiness.clone());
-        async move {
-            decide::run(log.as_ref(), metrics, || {
-                readiness.started(Component::Deciders)
-            })
-            .await
-            .map_err(|e| e.to_string())
+        move || {
+            let (log, metrics, readiness) = (log.clone(), metrics.clone(), readiness.clone());
+            async move {
+                decide::run(log.as_ref(), metrics, || {
+                    readiness.started(Component::Deciders)
+                })
+                .await
+                .map_err(|e| e.to_string())
+            }
         }
     });
-    spawn_component(readiness.clone(), Component::Projector, {
+    supervise(readiness.clone(), Component::Projector, {
         let (log, db, progress, metrics, readiness) = (
             log.clone(),
             db.clone(),
@@ -107,12 +114,21 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
             metrics.clone(),
             readiness.clone(),
         );
-        async move {
-            project::projector::run(log.as_ref(), db, progress, metrics, || {
-                readiness.started(Component::Projector)
-            })
-            .await
-            .map_err(|e| e.to_string())
+        move || {
+            let (log, db, progress, metrics, readiness) = (
+                log.clone(),
+                db.clone(),
+                progress.clone(),
+                metrics.clone(),
+                readiness.clone(),
+            );
+            async move {
+                project::projector::run(log.as_ref(), db, progress, metrics, || {
+                    readiness.started(Component::Projector)
+                })
+                .await
+                .map_err(|e| e.to_string())
+            }
         }
     });
     let bus = CommandBus::start(log.clone(), progress).await?;
@@ -161,14 +177,26 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
         .map_err(StartError::Serve)
 }
 
-/// Runs a log-driven component; if it stops, readiness says why.
-fn spawn_component(
-    readiness: Arc<Readiness>,
-    component: Component,
-    task: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
-) {
+/// Runs a log-driven component and restarts it when it stops, with a growing pause (the
+/// broker or the database may be down for a while); meanwhile readiness says why. A restarted
+/// component rejoins its consumer group and rebuilds its state from the log, so a restart
+/// loses nothing.
+fn supervise<F, Fut>(readiness: Arc<Readiness>, component: Component, run: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
     tokio::spawn(async move {
-        let outcome = task.await;
-        readiness.failed(component, outcome.err().unwrap_or_else(|| "stopped".into()));
+        let mut pause = RESTART_PAUSE_MIN;
+        loop {
+            let started = std::time::Instant::now();
+            let outcome = run().await;
+            readiness.failed(component, outcome.err().unwrap_or_else(|| "stopped".into()));
+            if started.elapsed() > RESTART_PAUSE_MAX {
+                pause = RESTART_PAUSE_MIN;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RESTART_PAUSE_MAX);
+        }
     });
 }

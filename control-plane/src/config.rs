@@ -78,6 +78,7 @@ impl Config {
             Some(brokers) => LogConfig::Kafka {
                 brokers,
                 partitions,
+                fetch_wait_ms: parsed("SIGMA_KAFKA_FETCH_WAIT_MS", 10)?,
             },
             None => LogConfig::Embedded {
                 dir: data_dir.join("log"),

@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("opening the database")?;
             let started = Instant::now();
-            let report = sigma_control_plane::project::replay::replay(log.as_ref(), &db)
+            let report = sigma_control_plane::project::replay::replay(log, &db)
                 .await
                 .context("replaying")?;
             let seconds = started.elapsed().as_secs_f64();

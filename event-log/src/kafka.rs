@@ -31,9 +31,6 @@ use tokio::sync::mpsc;
 
 /// The key of barrier records. It starts with a NUL byte, which no aggregate id contains.
 const BARRIER_KEY: &str = "\0sigma.barrier";
-/// How long the broker may hold a fetch when there is nothing new: the floor on how quickly a
-/// follower sees a record if the broker does not answer fetches early.
-const FETCH_WAIT_MS: &str = "10";
 
 /// How long a readiness check waits for the brokers' metadata.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -41,7 +38,42 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct KafkaLog {
     brokers: String,
     partitions: u32,
+    /// See [`crate::LogConfig::Kafka`].
+    fetch_wait_ms: u32,
     producer: FutureProducer,
+}
+
+/// Errors librdkafka reports while it reconnects by itself (a broker restarting, a network
+/// blip). Readers wait them out instead of failing: readiness reports the outage meanwhile.
+fn is_transient(error: &KafkaError) -> bool {
+    matches!(
+        error,
+        KafkaError::MessageConsumption(
+            RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::NetworkException
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::BrokerNotAvailable
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotLeaderForPartition
+        )
+    )
+}
+
+/// How long a reader pauses after a transient error before polling again.
+const TRANSIENT_PAUSE: Duration = Duration::from_millis(200);
+
+/// Logs a transient error and pauses; `false` for an error the caller must see.
+async fn waited_out(error: &KafkaError) -> bool {
+    if !is_transient(error) {
+        return false;
+    }
+    tracing::warn!(%error, "kafka unavailable; waiting for librdkafka to reconnect");
+    tokio::time::sleep(TRANSIENT_PAUSE).await;
+    true
 }
 
 fn kafka_error(error: KafkaError) -> LogError {
@@ -49,7 +81,7 @@ fn kafka_error(error: KafkaError) -> LogError {
 }
 
 impl KafkaLog {
-    pub fn connect(brokers: &str, partitions: u32) -> Result<Self, LogError> {
+    pub fn connect(brokers: &str, partitions: u32, fetch_wait_ms: u32) -> Result<Self, LogError> {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
@@ -61,6 +93,7 @@ impl KafkaLog {
         Ok(Self {
             brokers: brokers.to_owned(),
             partitions,
+            fetch_wait_ms,
             producer,
         })
     }
@@ -73,7 +106,7 @@ impl KafkaLog {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", FETCH_WAIT_MS)
+            .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000");
         config
@@ -227,6 +260,7 @@ impl EventLog for KafkaLog {
             let consumer = consumer?;
             loop {
                 match consumer.recv().await {
+                    Err(error) if waited_out(&error).await => continue,
                     Err(error) => return Some((Err(kafka_error(error)), None)),
                     Ok(message) => {
                         let offset = message.offset() as Offset;
@@ -260,6 +294,7 @@ impl EventLog for KafkaLog {
         Ok(stream::unfold(consumer, |consumer| async move {
             loop {
                 match consumer.recv().await {
+                    Err(error) if waited_out(&error).await => continue,
                     Err(error) => return Some((Err(kafka_error(error)), consumer.clone())),
                     Ok(message) => {
                         if let Some(record) = to_record(&message) {
@@ -410,6 +445,7 @@ impl KafkaMember {
                 event = self.rebalances.recv() => return event.ok_or(LogError::Closed),
                 message = self.consumer.recv() => match message {
                     Ok(message) => to_record(&message),
+                    Err(error) if waited_out(&error).await => continue,
                     Err(error) => return Err(kafka_error(error)),
                 },
             };

@@ -33,6 +33,11 @@ pub enum LogConfig {
     Kafka {
         brokers: String,
         partitions: u32,
+        /// `fetch.wait.max.ms` of every consumer: how long the broker may hold a fetch when
+        /// there is nothing new. Apache Kafka answers as soon as data arrives, so there it only
+        /// bounds idle polling; tansu 0.6 always holds a fetch this long, so there it adds up
+        /// to this much latency per hop.
+        fetch_wait_ms: u32,
     },
 }
 
@@ -45,6 +50,11 @@ pub async fn open(config: &LogConfig) -> Result<Arc<dyn EventLog>, LogError> {
         LogConfig::Kafka {
             brokers,
             partitions,
-        } => Arc::new(kafka::KafkaLog::connect(brokers, *partitions)?),
+            fetch_wait_ms,
+        } => Arc::new(kafka::KafkaLog::connect(
+            brokers,
+            *partitions,
+            *fetch_wait_ms,
+        )?),
     })
 }

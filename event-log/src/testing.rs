@@ -42,7 +42,7 @@ impl Tansu {
             port: free_port(),
             dir: tempfile::tempdir().expect("a temporary dir"),
         };
-        broker.spawn().await;
+        broker.resume().await;
         broker
     }
 
@@ -52,18 +52,20 @@ impl Tansu {
 
     /// Kills the broker and starts it again on the same port and storage.
     pub async fn restart(&mut self) {
-        self.kill();
-        self.spawn().await;
+        self.stop();
+        self.resume().await;
     }
 
-    fn kill(&mut self) {
+    /// Kills the broker (SIGKILL); [`Tansu::resume`] brings it back on the same storage.
+    pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    async fn spawn(&mut self) {
+    /// Starts the broker on its port and storage and waits until it accepts connections.
+    pub async fn resume(&mut self) {
         let binary = tansu_binary();
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let log =
@@ -102,6 +104,6 @@ impl Tansu {
 
 impl Drop for Tansu {
     fn drop(&mut self) {
-        self.kill();
+        self.stop();
     }
 }

@@ -32,7 +32,7 @@ struct Kafka {
 #[async_trait]
 impl Backend for Kafka {
     async fn open(&self) -> Arc<dyn EventLog> {
-        Arc::new(KafkaLog::connect(&self.brokers, PARTITIONS).unwrap())
+        Arc::new(KafkaLog::connect(&self.brokers, PARTITIONS, 10).unwrap())
     }
 
     async fn restart_storage(&self) {

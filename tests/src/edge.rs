@@ -23,6 +23,7 @@ impl EdgeStandIn {
         let config = sigma_event_log::LogConfig::Kafka {
             brokers: brokers.to_owned(),
             partitions,
+            fetch_wait_ms: 10,
         };
         Self {
             log: sigma_event_log::open(&config)

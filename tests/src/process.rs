@@ -12,20 +12,24 @@ use tokio::process::{Child, Command};
 /// broker that is still electing itself).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The `sigma` binary cargo built next to the running test executable.
+/// The `sigma` binary: `$SIGMA_BIN`, else the one cargo built next to the running executable
+/// (`target/<profile>/` for benchmark binaries, its parent for tests in `target/<profile>/deps/`).
 pub fn sigma_binary() -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test executable's path");
-    let profile_dir = test_exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let binary = profile_dir.join("sigma");
-    assert!(
-        binary.exists(),
-        "{} is missing: build the workspace (`make test` does)",
-        binary.display()
-    );
-    binary
+    if let Some(path) = std::env::var_os("SIGMA_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the running executable's path");
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("sigma"))
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "no `sigma` binary next to {}: build the workspace (`make test` does)",
+                exe.display()
+            )
+        })
 }
 
 /// The credentials every process of a scale-out test shares.
@@ -73,6 +77,8 @@ impl SigmaConfig {
             .with("SIGMA_DATABASE_URL", database_url)
             .with("SIGMA_ADMIN_KEY", SHARED_ADMIN_KEY)
             .with("SIGMA_SIGNING_KEYS", SHARED_SIGNING_KEYS)
+            // tansu holds every fetch for the full wait, even when records are there.
+            .with("SIGMA_KAFKA_FETCH_WAIT_MS", "2")
     }
 
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {

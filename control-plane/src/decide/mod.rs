@@ -7,7 +7,7 @@
 //! after a crash finds its id among the decided ones and is skipped, so each command is decided
 //! exactly once.
 
-mod partition;
+pub mod partition;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! The aggregates of one partition and the commands already decided there. Pure apart from
 //! drawing event ids.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use sigma_shared::account::{self, AccountState};
 use sigma_shared::channel::{self, ChannelState};
@@ -9,10 +9,38 @@ use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope};
 use sigma_shared::event::{current_schema_version, Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{AccountId, ChannelId, CommandId, EventId};
 
+/// How many recent command ids a partition remembers. A command is redelivered only when a
+/// decider died between appending its decision and committing the command's offset, so only
+/// the commands just before the committed offset can come again; the rest may be forgotten.
+const REMEMBERED_COMMANDS: usize = 100_000;
+
 #[derive(Default)]
 pub struct PartitionDecider {
     aggregates: HashMap<String, Aggregate>,
-    decided: HashSet<CommandId>,
+    decided: RecentIds,
+}
+
+/// A set of the most recent [`REMEMBERED_COMMANDS`] command ids.
+#[derive(Default)]
+struct RecentIds {
+    set: HashSet<CommandId>,
+    order: VecDeque<CommandId>,
+}
+
+impl RecentIds {
+    fn contains(&self, id: &CommandId) -> bool {
+        self.set.contains(id)
+    }
+
+    fn insert(&mut self, id: CommandId) {
+        if self.set.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > REMEMBERED_COMMANDS {
+                let oldest = self.order.pop_front().expect("not empty");
+                self.set.remove(&oldest);
+            }
+        }
+    }
 }
 
 struct Aggregate {

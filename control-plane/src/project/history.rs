@@ -6,7 +6,8 @@ use sigma_shared::log::{Offset, Partition};
 use crate::db::channel_events::Model;
 
 pub fn row(event: &EventEnvelope, partition: Partition, offset: Offset) -> Option<Model> {
-    let json = serde_json::to_value(event).expect("an event serializes");
+    // The event alone (`{"type", "data"}`), not the whole envelope: only its data is kept.
+    let json = serde_json::to_value(&event.event).expect("an event serializes");
     Some(Model {
         event_id: event.id.to_string(),
         account_id: event.account_id.to_string(),

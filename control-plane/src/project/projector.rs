@@ -26,6 +26,8 @@ pub enum ProjectorError {
     Log(#[from] LogError),
     #[error("read-model database: {0}")]
     Database(#[from] DbErr),
+    #[error("the replay's reading task failed: {0}")]
+    Reader(String),
     #[error("cannot read partition {partition} offset {offset}: {source}")]
     Decode {
         partition: Partition,
