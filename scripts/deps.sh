@@ -5,7 +5,7 @@
 #
 #   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build, curl and jq
 #   scripts/deps.sh run     — build + ffmpeg
-#   scripts/deps.sh test    — build + ffmpeg + tansu (Kafka-protocol broker) + PostgreSQL running
+#   scripts/deps.sh test    — run + chromium + tansu (Kafka-protocol broker) + PostgreSQL running
 set -euo pipefail
 
 mode="${1:-build}"
@@ -14,6 +14,10 @@ cache="${SIGMA_CACHE:-$HOME/.cache/sigma}"
 apt_packages=(cmake pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libsasl2-dev curl jq)
 if [[ "$mode" == "test" || "$mode" == "run" ]]; then
   apt_packages+=(ffmpeg)
+fi
+if [[ "$mode" == "test" ]]; then
+  # Headless browser tests (the offline docs page; later hls.js playback).
+  apt_packages+=(chromium)
 fi
 
 missing=()

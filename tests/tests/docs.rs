@@ -105,3 +105,51 @@ async fn the_docs_page_loads_only_local_assets() {
         );
     }
 }
+
+/// Headless Chromium, with every host but this machine unresolvable, renders the page into the
+/// Swagger UI listing our operations: the docs work with no internet at all.
+#[tokio::test]
+async fn chromium_renders_the_docs_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(&dir.path().join("data"))
+        .start()
+        .await;
+    let output = tokio::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("chromium").display()
+        ))
+        .arg(format!("{}/docs/", sigma.url))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("chromium is installed (make test installs it)");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        dom.contains("Sigma Live API"),
+        "the document's title is not on the page:\n{dom}"
+    );
+    for operation in ["/v1/channels", "/v1/channels/{id}/stream-key", "/v1/tokens"] {
+        assert!(
+            dom.contains(operation),
+            "{operation} is not rendered:\n{dom}"
+        );
+    }
+    assert!(
+        dom.contains("opblock"),
+        "Swagger UI did not render its operation blocks"
+    );
+}
