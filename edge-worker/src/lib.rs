@@ -2,5 +2,10 @@
 //! them and publishes their events to the log. It holds no state that another worker could not
 //! rebuild, so a publisher may reconnect to any worker.
 //!
-//! Not built yet: ingest arrives with the live-ingest issue. Until then the standalone `sigma`
-//! process is the whole platform and this crate only reserves its place in the workspace.
+//! Built so far, all pure (no I/O): [`flv`] parses FLV tag bodies into frames, [`h264`] reads
+//! picture sizes, [`cmaf`] packages frames into an init segment, LL-HLS parts and segments cut
+//! on keyframes. The RTMP server, storage and events come next (issue 3).
+
+pub mod cmaf;
+pub mod flv;
+pub mod h264;

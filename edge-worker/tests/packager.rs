@@ -1,0 +1,257 @@
+//! The packager against real media: ffmpeg encodes lavfi sources (H.264 with B-frames, AAC) into
+//! FLV; the packager turns it into CMAF; ffmpeg and ffprobe must decode every frame of the
+//! result, in order, with no errors — for audio+video, video-only and audio-only streams.
+
+use std::path::Path;
+use std::process::Command;
+
+use bytes::Bytes;
+use sigma_edge_worker::cmaf::{Output, Packager, PackagerConfig};
+use sigma_edge_worker::flv;
+
+const SECONDS: u32 = 4;
+const FPS: u32 = 30;
+
+/// Encodes `SECONDS` of test pattern and/or tone into an FLV file with 1 s GOPs.
+fn encode_flv(dir: &Path, video: bool, audio: bool) -> Bytes {
+    let path = dir.join("source.flv");
+    let mut command = Command::new("ffmpeg");
+    command.args(["-v", "error", "-y"]);
+    if video {
+        command.args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=320x180:rate={FPS}:duration={SECONDS}"),
+        ]);
+    }
+    if audio {
+        command.args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:sample_rate=48000:duration={SECONDS}"),
+        ]);
+    }
+    if video {
+        // B-frames exercise composition offsets; a keyframe every second.
+        command.args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-bf",
+            "2",
+            "-g",
+            &FPS.to_string(),
+            "-keyint_min",
+            &FPS.to_string(),
+            "-sc_threshold",
+            "0",
+        ]);
+    }
+    if audio {
+        command.args(["-c:a", "aac", "-b:a", "96k"]);
+    }
+    let status = command
+        .arg(&path)
+        .status()
+        .expect("ffmpeg is installed (make test installs it)");
+    assert!(status.success(), "ffmpeg could not encode the source");
+    Bytes::from(std::fs::read(&path).unwrap())
+}
+
+struct Packaged {
+    file: std::path::PathBuf,
+    parts: Vec<sigma_edge_worker::cmaf::Part>,
+    segments: Vec<(u64, f64, u32)>,
+}
+
+/// Packages the FLV and writes init + every part, in order, as one fragmented MP4.
+fn package(dir: &Path, source: &Bytes) -> Packaged {
+    let mut packager = Packager::new(PackagerConfig {
+        part_target_ms: 200,
+        segment_target_ms: 1000,
+    });
+    let mut outputs = Vec::new();
+    for frame in flv::file_frames(source).expect("ffmpeg's FLV parses") {
+        outputs.extend(packager.push(frame).expect("packaging"));
+    }
+    outputs.extend(packager.finish().expect("finishing"));
+    let (mut bytes, mut parts, mut segments) = (Vec::new(), Vec::new(), Vec::new());
+    let inits = outputs
+        .iter()
+        .filter(|o| matches!(o, Output::Init(_)))
+        .count();
+    assert_eq!(
+        inits, 1,
+        "one init segment for a stream whose configuration never changes"
+    );
+    for output in outputs {
+        match output {
+            Output::Init(init) => bytes.extend_from_slice(&init),
+            Output::Part(part) => {
+                bytes.extend_from_slice(&part.bytes);
+                parts.push(part);
+            }
+            Output::SegmentEnd {
+                segment,
+                duration,
+                parts,
+            } => segments.push((segment, duration, parts)),
+        }
+    }
+    let file = dir.join("packaged.mp4");
+    std::fs::write(&file, bytes).unwrap();
+    Packaged {
+        file,
+        parts,
+        segments,
+    }
+}
+
+/// `ffprobe` fields of every frame of one stream.
+fn frames(file: &Path, stream: &str, entry: &str) -> Vec<String> {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-show_entries",
+            &format!("frame={entry}"),
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .expect("ffprobe is installed");
+    assert!(
+        output.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim_end_matches(',').to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Decodes the whole file; returns ffmpeg's complaints.
+fn decode_errors(file: &Path) -> String {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn audio_and_video_decode_frame_for_frame_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let packaged = package(dir.path(), &encode_flv(dir.path(), true, true));
+    assert_eq!(decode_errors(&packaged.file), "");
+
+    let pts: Vec<f64> = frames(&packaged.file, "v:0", "pts_time")
+        .iter()
+        .map(|t| t.parse().unwrap_or_else(|_| panic!("pts {t:?}")))
+        .collect();
+    assert_eq!(pts.len() as u32, SECONDS * FPS, "every video frame decodes");
+    for pair in pts.windows(2) {
+        let step = pair[1] - pair[0];
+        assert!(
+            (step - 1.0 / f64::from(FPS)).abs() < 0.002,
+            "presentation times out of order or uneven: {pair:?}"
+        );
+    }
+    let audio = frames(&packaged.file, "a:0", "pts_time");
+    let audio_seconds = audio.len() as f64 * 1024.0 / 48_000.0;
+    assert!(
+        (audio_seconds - f64::from(SECONDS)).abs() < 0.2,
+        "audio covers {audio_seconds} s"
+    );
+    let first_audio: f64 = audio[0].parse().unwrap();
+    assert!(
+        first_audio.abs() < 0.1,
+        "audio starts with the video (at {first_audio} s)"
+    );
+
+    // One segment per 1 s GOP, five 200 ms parts each; each segment starts on a keyframe.
+    assert_eq!(
+        packaged.segments.len() as u32,
+        SECONDS,
+        "{:?}",
+        packaged.segments
+    );
+    for (segment, duration, parts) in &packaged.segments {
+        assert!(
+            (duration - 1.0).abs() < 0.04,
+            "segment {segment} lasts {duration}"
+        );
+        assert_eq!(
+            *parts,
+            5,
+            "segment {segment}: {:?}",
+            packaged
+                .parts
+                .iter()
+                .filter(|p| p.segment == *segment)
+                .map(|p| p.duration)
+                .collect::<Vec<_>>()
+        );
+    }
+    for part in &packaged.parts {
+        assert!(
+            part.duration <= 0.2 + 1e-9,
+            "part {}.{} lasts {}",
+            part.segment,
+            part.index,
+            part.duration
+        );
+        assert!(
+            part.duration >= 0.85 * 0.2 || part.index == 4,
+            "part {}.{} is short: {}",
+            part.segment,
+            part.index,
+            part.duration
+        );
+        assert_eq!(
+            part.independent,
+            part.index == 0,
+            "part {}.{}",
+            part.segment,
+            part.index
+        );
+    }
+    let keyframes = frames(&packaged.file, "v:0", "key_frame")
+        .iter()
+        .filter(|k| k.as_str() == "1")
+        .count();
+    assert_eq!(keyframes as u32, SECONDS);
+}
+
+#[test]
+fn video_only_and_audio_only_streams_package_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let video_only = package(dir.path(), &encode_flv(dir.path(), true, false));
+    assert_eq!(decode_errors(&video_only.file), "");
+    assert_eq!(
+        frames(&video_only.file, "v:0", "pts_time").len() as u32,
+        SECONDS * FPS
+    );
+
+    let audio_dir = tempfile::tempdir().unwrap();
+    let audio_only = package(audio_dir.path(), &encode_flv(audio_dir.path(), false, true));
+    assert_eq!(decode_errors(&audio_only.file), "");
+    let audio_frames = frames(&audio_only.file, "a:0", "pts_time").len() as f64;
+    assert!((audio_frames * 1024.0 / 48_000.0 - f64::from(SECONDS)).abs() < 0.2);
+    assert!(audio_only
+        .parts
+        .iter()
+        .all(|part| part.independent && part.duration <= 0.2 + 0.022));
+}
