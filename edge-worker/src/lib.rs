@@ -2,10 +2,15 @@
 //! them and publishes their events to the log. It holds no state that another worker could not
 //! rebuild, so a publisher may reconnect to any worker.
 //!
-//! Built so far, all pure (no I/O): [`flv`] parses FLV tag bodies into frames, [`h264`] reads
-//! picture sizes, [`cmaf`] packages frames into an init segment, LL-HLS parts and segments cut
-//! on keyframes. The RTMP server, storage and events come next (issue 3).
+//! Built so far: [`rtmp`] accepts publishers and admits them through the [`ingest`] ports;
+//! pure parts: [`flv`] parses FLV tag bodies into frames, [`h264`] reads picture sizes, [`cmaf`]
+//! packages frames into an init segment, LL-HLS parts and segments cut on keyframes. Wiring the
+//! ports to the log and the object store comes next (issue 3).
+//!
+//! Depends on the domain only through the ports; never on the control plane.
 
 pub mod cmaf;
 pub mod flv;
 pub mod h264;
+pub mod ingest;
+pub mod rtmp;

@@ -1,0 +1,40 @@
+//! The ports between RTMP ingest and the rest of the platform: who may publish, and where a
+//! publication's packaged media go. The standalone process implements them with the command
+//! log and the object store; tests implement them in memory.
+
+use async_trait::async_trait;
+
+use crate::cmaf::Output;
+
+/// Why a publisher was turned away; the text goes back to the encoder.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("unknown stream key")]
+    UnknownKey,
+    #[error("the channel is stopped")]
+    ChannelStopped,
+    #[error("the channel already has a publisher")]
+    AlreadyPublishing,
+    #[error("ingest is unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("storing media failed: {0}")]
+pub struct OutputError(pub String);
+
+/// Decides whether a publisher may stream with a key.
+#[async_trait]
+pub trait Admission: Send + Sync + 'static {
+    async fn admit(&self, stream_key: &str) -> Result<Box<dyn Publication>, Refusal>;
+}
+
+/// One admitted publisher's stream.
+#[async_trait]
+pub trait Publication: Send {
+    /// Takes what the packager produced, in order.
+    async fn output(&mut self, output: Output) -> Result<(), OutputError>;
+
+    /// The publisher is gone (closed, timed out, or sent garbage).
+    async fn ended(self: Box<Self>);
+}

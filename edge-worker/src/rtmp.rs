@@ -1,0 +1,282 @@
+//! The RTMP server: one task per connection runs the handshake and an rml_rtmp server
+//! session, admits a publisher through [`Admission`], and feeds its audio and video through the
+//! FLV parser and the CMAF packager into its [`Publication`]. A misbehaving client — garbage
+//! bytes, an unknown key, silence — loses its own connection and nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::cmaf::{Packager, PackagerConfig};
+use crate::flv;
+use crate::ingest::{Admission, Publication};
+
+/// How long a connection may stay silent before it is dropped (a publisher that never sends
+/// media, a half-open socket).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The RTMP application publishers use: `rtmp://host:port/live/{stream_key}`.
+const APP: &str = "live";
+
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("handshake: {0:?}")]
+    Handshake(rml_rtmp::handshake::HandshakeError),
+    #[error("rtmp: {0:?}")]
+    Session(rml_rtmp::sessions::ServerSessionError),
+    #[error("silent for {0:?}")]
+    Idle(Duration),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("media: {0}")]
+    Media(String),
+}
+
+/// Accepts connections forever.
+pub async fn serve(
+    listener: TcpListener,
+    admission: Arc<dyn Admission>,
+    packaging: PackagerConfig,
+) {
+    loop {
+        let Ok((socket, peer)) = listener.accept().await else {
+            continue;
+        };
+        let admission = admission.clone();
+        tokio::spawn(async move {
+            let _ = socket.set_nodelay(true);
+            let mut connection = Connection {
+                socket,
+                admission,
+                packaging,
+                publishing: None,
+            };
+            let outcome = connection.run().await;
+            connection.end().await;
+            match outcome {
+                Ok(()) => tracing::info!(%peer, "rtmp connection closed"),
+                Err(error) => tracing::info!(%peer, %error, "rtmp connection dropped"),
+            }
+        });
+    }
+}
+
+struct Publishing {
+    publication: Box<dyn Publication>,
+    packager: Packager,
+}
+
+struct Connection {
+    socket: TcpStream,
+    admission: Arc<dyn Admission>,
+    packaging: PackagerConfig,
+    publishing: Option<Publishing>,
+}
+
+impl Connection {
+    async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ConnectionError> {
+        match tokio::time::timeout(IDLE_TIMEOUT, self.socket.read(buffer)).await {
+            Ok(read) => Ok(read?),
+            Err(_) => Err(ConnectionError::Idle(IDLE_TIMEOUT)),
+        }
+    }
+
+    async fn run(&mut self) -> Result<(), ConnectionError> {
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut handshake = Handshake::new(PeerType::Server);
+        let remaining = loop {
+            let read = self.read(&mut buffer).await?;
+            if read == 0 {
+                return Ok(());
+            }
+            match handshake
+                .process_bytes(&buffer[..read])
+                .map_err(ConnectionError::Handshake)?
+            {
+                HandshakeProcessResult::InProgress { response_bytes } => {
+                    self.socket.write_all(&response_bytes).await?
+                }
+                HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                } => {
+                    self.socket.write_all(&response_bytes).await?;
+                    break remaining_bytes;
+                }
+            }
+        };
+        let (mut session, results) =
+            ServerSession::new(ServerSessionConfig::new()).map_err(ConnectionError::Session)?;
+        self.handle(&mut session, results).await?;
+        let results = session
+            .handle_input(&remaining)
+            .map_err(ConnectionError::Session)?;
+        self.handle(&mut session, results).await?;
+        loop {
+            let read = self.read(&mut buffer).await?;
+            if read == 0 {
+                return Ok(());
+            }
+            let results = session
+                .handle_input(&buffer[..read])
+                .map_err(ConnectionError::Session)?;
+            self.handle(&mut session, results).await?;
+        }
+    }
+
+    /// Sends what the session wants sent and acts on what it raised, in order.
+    async fn handle(
+        &mut self,
+        session: &mut ServerSession,
+        results: Vec<ServerSessionResult>,
+    ) -> Result<(), ConnectionError> {
+        let mut queue = std::collections::VecDeque::from(results);
+        while let Some(result) = queue.pop_front() {
+            match result {
+                ServerSessionResult::OutboundResponse(packet) => {
+                    self.socket.write_all(&packet.bytes).await?
+                }
+                ServerSessionResult::RaisedEvent(event) => {
+                    let more = self.on_event(session, event).await?;
+                    queue.extend(more);
+                }
+                ServerSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_event(
+        &mut self,
+        session: &mut ServerSession,
+        event: ServerSessionEvent,
+    ) -> Result<Vec<ServerSessionResult>, ConnectionError> {
+        let session_error = ConnectionError::Session;
+        match event {
+            ServerSessionEvent::ConnectionRequested {
+                request_id,
+                app_name,
+            } => {
+                if app_name != APP {
+                    let results = session.reject_request(
+                        request_id,
+                        "NetConnection.Connect.Rejected",
+                        "unknown application",
+                    );
+                    self.flush(results.map_err(session_error)?).await?;
+                    return Err(ConnectionError::Refused(format!(
+                        "application {app_name:?}"
+                    )));
+                }
+                session.accept_request(request_id).map_err(session_error)
+            }
+            ServerSessionEvent::PublishStreamRequested {
+                request_id,
+                stream_key,
+                ..
+            } => {
+                if self.publishing.is_some() {
+                    return Err(ConnectionError::Refused(
+                        "a second publish on one connection".into(),
+                    ));
+                }
+                // Keys may arrive with a query string (`?backup=1`); it is not part of the key.
+                let key = stream_key.split('?').next().unwrap_or_default();
+                match self.admission.admit(key).await {
+                    Ok(publication) => {
+                        self.publishing = Some(Publishing {
+                            publication,
+                            packager: Packager::new(self.packaging),
+                        });
+                        session.accept_request(request_id).map_err(session_error)
+                    }
+                    Err(refusal) => {
+                        let results = session.reject_request(
+                            request_id,
+                            "NetStream.Publish.BadName",
+                            &refusal.to_string(),
+                        );
+                        self.flush(results.map_err(session_error)?).await?;
+                        Err(ConnectionError::Refused(refusal.to_string()))
+                    }
+                }
+            }
+            ServerSessionEvent::VideoDataReceived {
+                data, timestamp, ..
+            } => {
+                self.media(flv::video(i64::from(timestamp.value), &data))
+                    .await?;
+                Ok(Vec::new())
+            }
+            ServerSessionEvent::AudioDataReceived {
+                data, timestamp, ..
+            } => {
+                self.media(flv::audio(i64::from(timestamp.value), &data))
+                    .await?;
+                Ok(Vec::new())
+            }
+            ServerSessionEvent::PublishStreamFinished { .. } => {
+                self.end().await;
+                Ok(Vec::new())
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Writes packets out before the connection is dropped (a refusal must reach the client).
+    async fn flush(&mut self, results: Vec<ServerSessionResult>) -> Result<(), ConnectionError> {
+        for result in results {
+            if let ServerSessionResult::OutboundResponse(packet) = result {
+                self.socket.write_all(&packet.bytes).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn media(
+        &mut self,
+        frame: Result<Option<flv::Frame>, flv::FlvError>,
+    ) -> Result<(), ConnectionError> {
+        let Some(publishing) = self.publishing.as_mut() else {
+            return Err(ConnectionError::Media("media before publish".into()));
+        };
+        let Some(frame) = frame.map_err(|error| ConnectionError::Media(error.to_string()))? else {
+            return Ok(());
+        };
+        let outputs = publishing
+            .packager
+            .push(frame)
+            .map_err(|error| ConnectionError::Media(error.to_string()))?;
+        for output in outputs {
+            publishing
+                .publication
+                .output(output)
+                .await
+                .map_err(|error| ConnectionError::Media(error.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the publication, if any: the packager's last part and segment, then `ended`.
+    async fn end(&mut self) {
+        let Some(mut publishing) = self.publishing.take() else {
+            return;
+        };
+        if let Ok(outputs) = publishing.packager.finish() {
+            for output in outputs {
+                if publishing.publication.output(output).await.is_err() {
+                    break;
+                }
+            }
+        }
+        publishing.publication.ended().await;
+    }
+}
