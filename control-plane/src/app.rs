@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sigma_edge_worker::cmaf::PackagerConfig;
+
 use actix_web::web;
 use sigma_shared::log::{EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC};
 
@@ -39,6 +41,44 @@ pub enum StartError {
     },
     #[error("http server: {0}")]
     Serve(std::io::Error),
+    #[error("cannot listen for RTMP on {addr}: {source} (set SIGMA_RTMP_ADDR to a free address)")]
+    RtmpListen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+/// LL-HLS parts of 200 ms in segments of about 1 s: the cadence of the packager until the
+/// playlists take the channel's latency mode into account.
+const PACKAGING: PackagerConfig = PackagerConfig {
+    part_target_ms: 200,
+    segment_target_ms: 1_000,
+};
+
+/// Listens for RTMP publishers and stores their media under `SIGMA_DATA_DIR/media`.
+async fn start_ingest(
+    config: &Config,
+    bus: Arc<CommandBus>,
+    db: sea_orm::DatabaseConnection,
+) -> Result<(), StartError> {
+    let media = config.data_dir.join("media");
+    std::fs::create_dir_all(&media).map_err(data_dir_error(config))?;
+    let store = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
+        &media,
+    )?);
+    let listener = tokio::net::TcpListener::bind(config.rtmp_addr)
+        .await
+        .map_err(|source| StartError::RtmpListen {
+            addr: config.rtmp_addr,
+            source,
+        })?;
+    let admission = Arc::new(crate::ingest::LogAdmission { bus, db, store });
+    tokio::spawn(sigma_edge_worker::rtmp::serve(
+        listener, admission, PACKAGING,
+    ));
+    Ok(())
 }
 
 /// Bounds of the pause before a failed component is restarted.
@@ -133,6 +173,8 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
     });
     let bus = CommandBus::start(log.clone(), progress).await?;
     readiness.started(Component::CommandBus);
+
+    start_ingest(&config, bus.clone(), db.clone()).await?;
 
     let urls = PublicUrls {
         http: config.public_http_url.clone(),

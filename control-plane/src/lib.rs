@@ -11,6 +11,7 @@
 //! - [`decide`]: the deciders, one writer per partition.
 //! - [`project`]: the projections (one file each), the live projector and replay.
 //! - [`db`]: the read-model tables.
+//! - [`ingest`]: RTMP ingest (the edge worker's server) wired to the log and the object store.
 //! - [`health`], [`metrics`]: readiness and Prometheus metrics.
 //! - [`secrets`]: the admin key and signing keys kept in the data dir.
 //!
@@ -23,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod decide;
 pub mod health;
+pub mod ingest;
 pub mod metrics;
 pub mod project;
 pub mod secrets;

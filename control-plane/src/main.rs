@@ -35,14 +35,14 @@ fn announce(started: &Started) {
 Sigma Live is running.
   API and docs:  {http}/docs/
   Health:        {http}/healthz   Metrics: {http}/metrics
-  RTMP ingest:   {rtmp}/live/<stream_key>  (ingest is not built yet: the channel API is)
+  RTMP ingest:   {rtmp}/live/<stream_key>  (media are stored under SIGMA_DATA_DIR/media; playback is not built yet)
   Admin key:     {key}
 
 Create an account, a token and a channel:
   curl -s -X POST {http}/v1/accounts -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"name":"me"}}'
   curl -s -X POST {http}/v1/tokens -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"account_id":"<account id>"}}'
   curl -s -X POST {http}/v1/channels -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' -d '{{"name":"studio"}}'
-The channel's `rtmp_url` is where an encoder will push (e.g. `ffmpeg -re -i input.mp4 -c copy -f flv <rtmp_url>`).
+Push to the channel's `rtmp_url`, e.g. `ffmpeg -re -i input.mp4 -c copy -f flv <rtmp_url>`, and watch its sessions at /v1/channels/<id>/sessions.
 "#,
         rtmp = started.urls.rtmp,
     );

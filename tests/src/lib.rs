@@ -8,3 +8,4 @@ pub mod api;
 pub mod database;
 pub mod edge;
 pub mod process;
+pub mod wait;

@@ -15,6 +15,7 @@ use sigma_tests::api::Api;
 use sigma_tests::database::TestDatabase;
 use sigma_tests::edge::EdgeStandIn;
 use sigma_tests::process::{Sigma, SigmaConfig};
+use sigma_tests::wait::until;
 
 const PARTITIONS: u32 = 8;
 const CHANNELS: usize = 6;
@@ -37,20 +38,6 @@ async fn metric(sigma: &Sigma, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Waits (polling, as a load balancer's probe would) until `check` holds; panics after `limit`.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    started.elapsed()
-}
-
 #[tokio::test]
 async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
     let broker = Tansu::start().await;
@@ -62,7 +49,7 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
     let b = SigmaConfig::scale_out(dir_b.path(), &broker.brokers(), &database.url)
         .start()
         .await;
-    eventually(
+    until(
         Duration::from_secs(60),
         "the two processes share the partitions",
         || async {
@@ -230,7 +217,7 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
     // Kill A: B takes over every partition and keeps accepting commands for every channel.
     let killed_at = Instant::now();
     a.kill().await;
-    let takeover = eventually(
+    let takeover = until(
         Duration::from_secs(60),
         "the survivor owns every partition",
         || async { metric(&b, "sigma_decider_partitions").await == f64::from(PARTITIONS) },

@@ -1,0 +1,272 @@
+//! Live ingest in the standalone process, from the outside: ffmpeg publishes to a channel's
+//! `rtmp_url`; the session goes init → preview → live → ended through the log; the stored
+//! media decode frame for frame. Wrong keys, stopped channels and a second publisher are
+//! refused and leave the channel untouched.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sigma_tests::api::Api;
+use sigma_tests::process::SigmaConfig;
+use sigma_tests::wait::until;
+
+/// ffmpeg publishes `seconds` of test pattern and tone (in real time when `live`).
+fn publisher(url: &str, seconds: u32, live: bool) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("ffmpeg");
+    command.args(["-v", "error"]);
+    if live {
+        command.arg("-re");
+    }
+    command
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=320x180:rate=30:duration={seconds}"),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
+        ])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "2", "-c:a", "aac", "-f",
+            "flv", url,
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn sessions(api: &Api, token: &str, channel: &str) -> Vec<Value> {
+    api.get(&format!("/v1/channels/{channel}/sessions"), token)
+        .await
+        .ok()["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn history(api: &Api, token: &str, channel: &str) -> Vec<String> {
+    let events = api
+        .get(&format!("/v1/channels/{channel}/events"), token)
+        .await
+        .ok();
+    events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The stored init segment followed by every stored segment, in order.
+fn stored_stream(media: &Path) -> Vec<u8> {
+    let mut files: Vec<_> = walk(media);
+    files.sort();
+    let init = files
+        .iter()
+        .find(|f| f.ends_with("init.mp4"))
+        .expect("an init segment")
+        .clone();
+    let mut segments: Vec<(u64, std::path::PathBuf)> = files
+        .iter()
+        .filter_map(|f| {
+            let name = f.file_name()?.to_str()?;
+            let number = name.strip_suffix(".m4s")?;
+            (!number.contains('.'))
+                .then(|| (number.parse().ok(), f.clone()))
+                .and_then(|(n, f)| Some((n?, f)))
+        })
+        .collect();
+    segments.sort();
+    let mut stream = std::fs::read(init).unwrap();
+    for (_, file) in segments {
+        stream.extend(std::fs::read(file).unwrap());
+    }
+    stream
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn a_published_stream_becomes_a_session_that_goes_live_and_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api
+        .account_with_token(&sigma.admin_key, "broadcaster")
+        .await;
+    let channel = api
+        .create_channel(
+            &token,
+            json!({ "name": "stage", "reconnect_window_seconds": 1 }),
+        )
+        .await;
+    let id = channel["id"].as_str().unwrap();
+
+    let status = publisher(channel["rtmp_url"].as_str().unwrap(), 3, false)
+        .status()
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "ffmpeg could not publish to {}",
+        channel["rtmp_url"]
+    );
+
+    until(
+        Duration::from_secs(30),
+        "the session ends after the reconnect window",
+        || async {
+            sessions(&api, &token, id)
+                .await
+                .first()
+                .is_some_and(|s| s["status"] == "ended")
+        },
+    )
+    .await;
+    let session = &sessions(&api, &token, id).await[0];
+    assert_eq!(session["end_reason"], "publisher_gone", "{session}");
+    assert!(
+        session["live_at"].is_string(),
+        "the session went live: {session}"
+    );
+    assert_eq!(
+        history(&api, &token, id).await[1..],
+        [
+            "session.init",
+            "session.preview",
+            "session.live",
+            "session.publisher_disconnected",
+            "session.ended"
+        ]
+    );
+    let channel_now = api.get(&format!("/v1/channels/{id}"), &token).await.ok();
+    assert_eq!(channel_now["status"], "idle");
+
+    // What was stored decodes frame for frame.
+    let stream = stored_stream(&dir.path().join("media").join("live").join(id));
+    let file = dir.path().join("stored.mp4");
+    std::fs::write(&file, stream).unwrap();
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&probe.stdout)
+            .trim()
+            .trim_end_matches(','),
+        "90"
+    );
+}
+
+#[tokio::test]
+async fn wrong_keys_stopped_channels_and_second_publishers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api
+        .account_with_token(&sigma.admin_key, "broadcaster")
+        .await;
+    let channel = api.create_channel(&token, json!({ "name": "stage" })).await;
+    let id = channel["id"].as_str().unwrap();
+    let rtmp_url = channel["rtmp_url"].as_str().unwrap().to_owned();
+    let base = rtmp_url.rsplit_once('/').unwrap().0.to_owned();
+
+    // A wrong key, and a key rotated away.
+    assert!(
+        !publisher(&format!("{base}/sk_not_a_key_000000000000"), 1, false)
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    api.post(&format!("/v1/channels/{id}/stream-key"), &token, json!({}))
+        .await
+        .ok();
+    assert!(
+        !publisher(&rtmp_url, 1, false)
+            .status()
+            .await
+            .unwrap()
+            .success(),
+        "a rotated-away key was accepted"
+    );
+    let rotated = api.get(&format!("/v1/channels/{id}"), &token).await.ok();
+    let rtmp_url = rotated["rtmp_url"].as_str().unwrap().to_owned();
+
+    // A stopped channel.
+    api.post(&format!("/v1/channels/{id}/stop"), &token, json!({}))
+        .await
+        .ok();
+    assert!(
+        !publisher(&rtmp_url, 1, false)
+            .status()
+            .await
+            .unwrap()
+            .success(),
+        "a stopped channel took a publisher"
+    );
+    assert!(
+        sessions(&api, &token, id).await.is_empty(),
+        "a refused publisher opened a session"
+    );
+    api.post(&format!("/v1/channels/{id}/resume"), &token, json!({}))
+        .await
+        .ok();
+
+    // A second publisher while the first is live.
+    let mut first = publisher(&rtmp_url, 8, true).spawn().unwrap();
+    until(
+        Duration::from_secs(30),
+        "the first publisher is live",
+        || async {
+            sessions(&api, &token, id)
+                .await
+                .first()
+                .is_some_and(|s| s["status"] == "live")
+        },
+    )
+    .await;
+    assert!(
+        !publisher(&rtmp_url, 1, false)
+            .status()
+            .await
+            .unwrap()
+            .success(),
+        "a second publisher was accepted"
+    );
+    let live = &sessions(&api, &token, id).await;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0]["status"], "live", "the live session was disturbed");
+    assert!(
+        first.wait().await.unwrap().success(),
+        "the first publisher was cut off"
+    );
+}
