@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sigma_edge_worker::cmaf::PackagerConfig;
+use object_store::ObjectStore;
 
 use actix_web::web;
-use sigma_shared::log::{EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC};
+use sigma_shared::log::{EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, MEDIA_TOPIC};
 
 use crate::api::auth::{Auth, Keyring, KeyringError};
 use crate::api::views::PublicUrls;
@@ -50,33 +50,29 @@ pub enum StartError {
     Store(#[from] object_store::Error),
 }
 
-/// LL-HLS parts of 200 ms in segments of about 1 s: the cadence of the packager until the
-/// playlists take the channel's latency mode into account.
-const PACKAGING: PackagerConfig = PackagerConfig {
-    part_target_ms: 200,
-    segment_target_ms: 1_000,
-};
-
-/// Listens for RTMP publishers and stores their media under `SIGMA_DATA_DIR/media`.
-async fn start_ingest(
-    config: &Config,
-    bus: Arc<CommandBus>,
-    db: sea_orm::DatabaseConnection,
-) -> Result<(), StartError> {
+/// The object store for media: `SIGMA_DATA_DIR/media` on the local file system.
+fn media_store(config: &Config) -> Result<Arc<dyn ObjectStore>, StartError> {
     let media = config.data_dir.join("media");
     std::fs::create_dir_all(&media).map_err(data_dir_error(config))?;
-    let store = Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
-        &media,
-    )?);
+    Ok(Arc::new(
+        object_store::local::LocalFileSystem::new_with_prefix(&media)?,
+    ))
+}
+
+/// Listens for RTMP publishers; their media go to `store`, their events to the log.
+async fn start_ingest(
+    config: &Config,
+    admission: crate::ingest::LogAdmission,
+) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(config.rtmp_addr)
         .await
         .map_err(|source| StartError::RtmpListen {
             addr: config.rtmp_addr,
             source,
         })?;
-    let admission = Arc::new(crate::ingest::LogAdmission { bus, db, store });
     tokio::spawn(sigma_edge_worker::rtmp::serve(
-        listener, admission, PACKAGING,
+        listener,
+        Arc::new(admission),
     ));
     Ok(())
 }
@@ -104,6 +100,7 @@ pub async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> 
     let log = sigma_event_log::open(&config.log).await?;
     log.ensure_topic(COMMANDS_TOPIC).await?;
     log.ensure_topic(EVENTS_TOPIC).await?;
+    log.ensure_topic(MEDIA_TOPIC).await?;
     Ok(log)
 }
 
@@ -174,7 +171,15 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
     let bus = CommandBus::start(log.clone(), progress).await?;
     readiness.started(Component::CommandBus);
 
-    start_ingest(&config, bus.clone(), db.clone()).await?;
+    let store = media_store(&config)?;
+    let admission = crate::ingest::LogAdmission {
+        bus: bus.clone(),
+        log: log.clone(),
+        db: db.clone(),
+        store: store.clone(),
+    };
+    start_ingest(&config, admission).await?;
+    let playback = crate::playback::Playback::start(log.clone(), store).await?;
 
     let urls = PublicUrls {
         http: config.public_http_url.clone(),
@@ -214,7 +219,7 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
         admin_key,
         urls,
     });
-    crate::api::serve(state, listener)
+    crate::api::serve(state, web::Data::new(playback), listener)
         .await
         .map_err(StartError::Serve)
 }

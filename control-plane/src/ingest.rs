@@ -2,7 +2,8 @@
 //! the command log (a publisher is a `ConnectPublisher` command its channel's decider accepts
 //! or rejects) and its [`Publication`] port storing media in the object store and driving the
 //! session through `init → processing → live`, then `DisconnectPublisher` and, once the
-//! reconnect window has passed without a return, `EndSession`.
+//! reconnect window has passed without a return, `EndSession`. Every stored piece is announced
+//! on the media topic after it is stored, for the playback servers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,19 +13,23 @@ use bytes::Bytes;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, PutPayload};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use sigma_edge_worker::cmaf::Output;
+use sigma_edge_worker::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::ingest::{Admission, OutputError, Publication, Refusal};
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
 use sigma_shared::event::Event;
 use sigma_shared::ids::{ChannelId, SessionId};
+use sigma_shared::log::{EventLog, MEDIA_TOPIC};
+use sigma_shared::media::{MediaEvent, StreamRef};
 use sigma_shared::rejection::Rejection;
 use sigma_shared::session::EndReason;
+use sigma_shared::settings::LatencyMode;
 
 use crate::commands::CommandBus;
 use crate::db;
 
 pub struct LogAdmission {
     pub bus: Arc<CommandBus>,
+    pub log: Arc<dyn EventLog>,
     pub db: DatabaseConnection,
     pub store: Arc<dyn ObjectStore>,
 }
@@ -77,53 +82,93 @@ impl Admission for LogAdmission {
             })
             .unwrap_or((new_session_id, false));
         tracing::info!(%channel_id, %session_id, restream, "publisher admitted");
-        Ok(Box::new(StoredPublication {
-            bus: self.bus.clone(),
-            store: self.store.clone(),
+        let latency_mode: LatencyMode = crate::project::channels::text_enum(&channel.latency_mode);
+        let stream = StreamRef {
             channel_id,
             session_id,
-            reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
             connection: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        Ok(Box::new(StoredPublication {
+            bus: self.bus.clone(),
+            log: self.log.clone(),
+            store: self.store.clone(),
+            stream,
+            latency_mode,
+            reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
             segment_parts: Vec::new(),
+            segment_started: None,
             media_flowing: restream,
             live: restream,
         }))
     }
 }
 
-/// One publisher's media, stored under `live/{channel}/{session}/`.
+/// How each latency mode cuts a stream (segments still start on the encoder's keyframes, so
+/// a segment lasts at least one GOP).
+pub fn packaging_for(mode: LatencyMode) -> PackagerConfig {
+    match mode {
+        LatencyMode::Normal => PackagerConfig {
+            part_target_ms: 1_000,
+            segment_target_ms: 4_000,
+        },
+        LatencyMode::Low => PackagerConfig {
+            part_target_ms: 1_000,
+            segment_target_ms: 1_000,
+        },
+        LatencyMode::UltraLow => PackagerConfig {
+            part_target_ms: 200,
+            segment_target_ms: 1_000,
+        },
+    }
+}
+
+/// One publisher connection's media, stored under `live/{channel}/{session}/{connection}/`.
 struct StoredPublication {
     bus: Arc<CommandBus>,
+    log: Arc<dyn EventLog>,
     store: Arc<dyn ObjectStore>,
-    channel_id: ChannelId,
-    session_id: SessionId,
+    stream: StreamRef,
+    latency_mode: LatencyMode,
     reconnect_window: Duration,
-    /// Distinguishes this connection's objects from a reconnected publisher's.
-    connection: String,
     /// The current segment's parts, concatenated into the segment when it ends.
     segment_parts: Vec<Bytes>,
+    /// Ingest wall clock at the current segment's first part.
+    segment_started: Option<chrono::DateTime<chrono::Utc>>,
     media_flowing: bool,
     live: bool,
 }
 
 impl StoredPublication {
-    fn path(&self, name: &str) -> StorePath {
-        StorePath::from(format!(
-            "live/{}/{}/{}/{name}",
-            self.channel_id, self.session_id, self.connection
-        ))
+    /// The object path of `name`, relative to the channel's `live/{channel}/` prefix.
+    fn relative(&self, name: &str) -> String {
+        format!(
+            "{}/{}/{name}",
+            self.stream.session_id, self.stream.connection
+        )
     }
 
-    async fn put(&self, name: &str, bytes: Bytes) -> Result<(), OutputError> {
+    /// Stores `bytes` and returns the path relative to the channel.
+    async fn put(&self, name: &str, bytes: Bytes) -> Result<String, OutputError> {
+        let relative = self.relative(name);
+        let path = StorePath::from(format!("live/{}/{relative}", self.stream.channel_id));
         self.store
-            .put(&self.path(name), PutPayload::from(bytes))
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map_err(|error| OutputError(error.to_string()))?;
+        Ok(relative)
+    }
+
+    async fn announce(&self, event: MediaEvent) -> Result<(), OutputError> {
+        let key = self.stream.channel_id.to_string();
+        self.log
+            .append(MEDIA_TOPIC, &key, &event.to_bytes())
             .await
             .map(|_| ())
             .map_err(|error| OutputError(error.to_string()))
     }
 
     async fn advance(&self, action: IngestAction) -> Result<(), OutputError> {
-        LogAdmission::ingest(&self.bus, self.channel_id, action)
+        LogAdmission::ingest(&self.bus, self.stream.channel_id, action)
             .await
             .map(|_| ())
             .map_err(|refusal| OutputError(refusal.to_string()))
@@ -132,38 +177,80 @@ impl StoredPublication {
 
 #[async_trait]
 impl Publication for StoredPublication {
+    fn packaging(&self) -> PackagerConfig {
+        packaging_for(self.latency_mode)
+    }
+
     async fn output(&mut self, output: Output) -> Result<(), OutputError> {
+        let stream = self.stream.clone();
+        let session_id = stream.session_id;
+        // Media are stored before anything says they exist.
         match output {
-            Output::Init(bytes) => self.put("init.mp4", bytes).await?,
-            Output::Part(part) => {
-                // Media are stored before anything says they exist.
-                self.put(
-                    &format!("{}.{}.m4s", part.segment, part.index),
-                    part.bytes.clone(),
-                )
+            Output::Init(init) => {
+                let path = self.put("init.mp4", init.bytes).await?;
+                let packaging = self.packaging();
+                self.announce(MediaEvent::InitReady {
+                    stream,
+                    path,
+                    codecs: init.codecs,
+                    resolution: init.resolution,
+                    latency_mode: self.latency_mode,
+                    part_target_ms: packaging.part_target_ms,
+                    segment_target_ms: packaging.segment_target_ms,
+                })
                 .await?;
+            }
+            Output::Part(part) => {
+                let path = self
+                    .put(
+                        &format!("{}.{}.m4s", part.segment, part.index),
+                        part.bytes.clone(),
+                    )
+                    .await?;
+                self.segment_started.get_or_insert_with(chrono::Utc::now);
                 self.segment_parts.push(part.bytes);
+                let (segment, index, independent, duration) =
+                    (part.segment, part.index, part.independent, part.duration);
+                self.announce(MediaEvent::PartReady {
+                    stream,
+                    segment,
+                    index,
+                    independent,
+                    duration,
+                    path,
+                })
+                .await?;
                 if !self.media_flowing {
                     self.media_flowing = true;
-                    self.advance(IngestAction::MediaFlowing {
-                        session_id: self.session_id,
-                    })
-                    .await?;
+                    self.advance(IngestAction::MediaFlowing { session_id })
+                        .await?;
                 }
             }
-            Output::SegmentEnd { segment, .. } => {
+            Output::SegmentEnd {
+                segment, duration, ..
+            } => {
                 let bytes: Vec<u8> = self
                     .segment_parts
                     .drain(..)
                     .flat_map(|part| part.to_vec())
                     .collect();
-                self.put(&format!("{segment}.m4s"), bytes.into()).await?;
+                let size = bytes.len() as u64;
+                let path = self.put(&format!("{segment}.m4s"), bytes.into()).await?;
+                let program_date_time =
+                    self.segment_started.take().unwrap_or_else(chrono::Utc::now);
+                self.announce(MediaEvent::SegmentReady {
+                    stream,
+                    segment,
+                    duration,
+                    bytes: size,
+                    path,
+                    program_date_time,
+                })
+                .await?;
                 if !self.live {
                     self.live = true;
-                    self.advance(IngestAction::FirstSegment {
-                        session_id: self.session_id,
-                    })
-                    .await?;
+                    self.advance(IngestAction::FirstSegment { session_id })
+                        .await?;
                 }
             }
         }
@@ -171,7 +258,16 @@ impl Publication for StoredPublication {
     }
 
     async fn ended(self: Box<Self>) {
-        let (bus, channel_id, session_id) = (self.bus.clone(), self.channel_id, self.session_id);
+        let _ = self
+            .announce(MediaEvent::StreamEnded {
+                stream: self.stream.clone(),
+            })
+            .await;
+        let (bus, channel_id, session_id) = (
+            self.bus.clone(),
+            self.stream.channel_id,
+            self.stream.session_id,
+        );
         if let Err(refusal) = LogAdmission::ingest(
             &bus,
             channel_id,
@@ -183,7 +279,7 @@ impl Publication for StoredPublication {
             return;
         }
         // After the reconnect window the session ends, unless the publisher came back (then
-        // the decider refuses the end as too early or the session as reconnected).
+        // the decider refuses the end as too early).
         let window = self.reconnect_window;
         tokio::spawn(async move {
             tokio::time::sleep(window).await;

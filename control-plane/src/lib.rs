@@ -12,6 +12,7 @@
 //! - [`project`]: the projections (one file each), the live projector and replay.
 //! - [`db`]: the read-model tables.
 //! - [`ingest`]: RTMP ingest (the edge worker's server) wired to the log and the object store.
+//! - [`playback`]: live playlists and media for any stream, from the media topic.
 //! - [`health`], [`metrics`]: readiness and Prometheus metrics.
 //! - [`secrets`]: the admin key and signing keys kept in the data dir.
 //!
@@ -26,5 +27,6 @@ pub mod decide;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod playback;
 pub mod project;
 pub mod secrets;

@@ -35,14 +35,17 @@ fn announce(started: &Started) {
 Sigma Live is running.
   API and docs:  {http}/docs/
   Health:        {http}/healthz   Metrics: {http}/metrics
-  RTMP ingest:   {rtmp}/live/<stream_key>  (media are stored under SIGMA_DATA_DIR/media; playback is not built yet)
+  RTMP ingest:   {rtmp}/live/<stream_key>
+  Playback:      {http}/live/<channel id>/index.m3u8
   Admin key:     {key}
 
 Create an account, a token and a channel:
   curl -s -X POST {http}/v1/accounts -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"name":"me"}}'
   curl -s -X POST {http}/v1/tokens -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"account_id":"<account id>"}}'
   curl -s -X POST {http}/v1/channels -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' -d '{{"name":"studio"}}'
-Push to the channel's `rtmp_url`, e.g. `ffmpeg -re -i input.mp4 -c copy -f flv <rtmp_url>`, and watch its sessions at /v1/channels/<id>/sessions.
+Then push a test stream to the channel's `rtmp_url` and play its `playback_url`:
+  ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -preset veryfast -tune zerolatency -g 60 -c:a aac -f flv <rtmp_url>
+  ffplay <playback_url>
 "#,
         rtmp = started.urls.rtmp,
     );

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::cmaf::Output;
+use crate::cmaf::{Output, PackagerConfig};
 
 /// Why a publisher was turned away; the text goes back to the encoder.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +32,9 @@ pub trait Admission: Send + Sync + 'static {
 /// One admitted publisher's stream.
 #[async_trait]
 pub trait Publication: Send {
+    /// How this stream is cut into parts and segments (the channel's latency mode).
+    fn packaging(&self) -> PackagerConfig;
+
     /// Takes what the packager produced, in order.
     async fn output(&mut self, output: Output) -> Result<(), OutputError>;
 

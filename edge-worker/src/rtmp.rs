@@ -13,7 +13,7 @@ use rml_rtmp::sessions::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::cmaf::{Packager, PackagerConfig};
+use crate::cmaf::Packager;
 use crate::flv;
 use crate::ingest::{Admission, Publication};
 
@@ -41,11 +41,7 @@ enum ConnectionError {
 }
 
 /// Accepts connections forever.
-pub async fn serve(
-    listener: TcpListener,
-    admission: Arc<dyn Admission>,
-    packaging: PackagerConfig,
-) {
+pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>) {
     loop {
         let Ok((socket, peer)) = listener.accept().await else {
             continue;
@@ -56,7 +52,6 @@ pub async fn serve(
             let mut connection = Connection {
                 socket,
                 admission,
-                packaging,
                 publishing: None,
             };
             let outcome = connection.run().await;
@@ -77,7 +72,6 @@ struct Publishing {
 struct Connection {
     socket: TcpStream,
     admission: Arc<dyn Admission>,
-    packaging: PackagerConfig,
     publishing: Option<Publishing>,
 }
 
@@ -192,9 +186,10 @@ impl Connection {
                 let key = stream_key.split('?').next().unwrap_or_default();
                 match self.admission.admit(key).await {
                     Ok(publication) => {
+                        let packager = Packager::new(publication.packaging());
                         self.publishing = Some(Publishing {
                             publication,
-                            packager: Packager::new(self.packaging),
+                            packager,
                         });
                         session.accept_request(request_id).map_err(session_error)
                     }

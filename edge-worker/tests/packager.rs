@@ -89,7 +89,7 @@ fn package(dir: &Path, source: &Bytes) -> Packaged {
     );
     for output in outputs {
         match output {
-            Output::Init(init) => bytes.extend_from_slice(&init),
+            Output::Init(init) => bytes.extend_from_slice(&init.bytes),
             Output::Part(part) => {
                 bytes.extend_from_slice(&part.bytes);
                 parts.push(part);

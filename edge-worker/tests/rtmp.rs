@@ -42,6 +42,13 @@ impl Admission for Recorder {
 
 #[async_trait]
 impl Publication for Recording {
+    fn packaging(&self) -> PackagerConfig {
+        PackagerConfig {
+            part_target_ms: 200,
+            segment_target_ms: 1000,
+        }
+    }
+
     async fn output(&mut self, output: Output) -> Result<(), OutputError> {
         self.outputs.push(output);
         Ok(())
@@ -67,11 +74,7 @@ async fn start() -> Server {
         ended: sender,
         attempts: attempts.clone(),
     });
-    let config = PackagerConfig {
-        part_target_ms: 200,
-        segment_target_ms: 1000,
-    };
-    tokio::spawn(sigma_edge_worker::rtmp::serve(listener, admission, config));
+    tokio::spawn(sigma_edge_worker::rtmp::serve(listener, admission));
     Server {
         port,
         ended,
@@ -145,7 +148,7 @@ async fn an_ffmpeg_publisher_is_packaged_frame_for_frame() {
     let mut segments = 0;
     for output in &outputs {
         match output {
-            Output::Init(bytes) => file.extend_from_slice(bytes),
+            Output::Init(init) => file.extend_from_slice(&init.bytes),
             Output::Part(part) => file.extend_from_slice(&part.bytes),
             Output::SegmentEnd { .. } => segments += 1,
         }

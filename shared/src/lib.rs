@@ -17,6 +17,7 @@
 //! - [`command`] / [`event`]: what goes into the log and what comes out, with schema versions.
 //! - [`rejection`]: why a command was refused.
 //! - [`log`]: the event-log port.
+//! - [`media`]: media events, the facts edge workers publish for playback.
 
 pub mod account;
 pub mod channel;
@@ -24,6 +25,7 @@ pub mod command;
 pub mod event;
 pub mod ids;
 pub mod log;
+pub mod media;
 pub mod rejection;
 pub mod session;
 pub mod settings;

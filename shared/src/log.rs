@@ -15,6 +15,8 @@ pub type Offset = u64;
 pub const COMMANDS_TOPIC: &str = "sigma.commands";
 /// The topic of decisions (and so of domain events), keyed by aggregate id.
 pub const EVENTS_TOPIC: &str = "sigma.events";
+/// Media events (stored parts and segments), keyed by channel id.
+pub const MEDIA_TOPIC: &str = "sigma.media";
 
 /// The partition of a key. Both adapters use this function (not Kafka's default partitioner),
 /// so a channel's commands and its events land in partitions of the same number, which is what

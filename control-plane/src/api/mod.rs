@@ -77,12 +77,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
 /// Starts the HTTP server on a bound listener; returns when it stops.
 pub async fn serve(
     state: web::Data<AppState>,
+    playback: web::Data<Arc<crate::playback::Playback>>,
     listener: std::net::TcpListener,
 ) -> std::io::Result<()> {
     actix_web::HttpServer::new(move || {
         let metrics = state.metrics.clone();
         actix_web::App::new()
             .app_data(state.clone())
+            .app_data(playback.clone())
             .wrap_fn(move |request, service| {
                 let started = std::time::Instant::now();
                 let route = request
@@ -104,6 +106,7 @@ pub async fn serve(
                 }
             })
             .configure(configure)
+            .configure(crate::playback::configure)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(error::ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,

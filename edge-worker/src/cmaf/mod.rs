@@ -50,10 +50,19 @@ pub struct Part {
     pub bytes: Bytes,
 }
 
+/// An init segment and what playlists say about its tracks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Init {
+    pub bytes: Bytes,
+    /// RFC 6381 codec strings, video first.
+    pub codecs: Vec<String>,
+    pub resolution: Option<(u32, u32)>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     /// A (new) init segment; every part after it needs it.
-    Init(Bytes),
+    Init(Init),
     Part(Part),
     /// The segment is complete: its parts, concatenated, are the segment.
     SegmentEnd {
@@ -251,10 +260,22 @@ impl Packager {
 
     fn send_init(&mut self, out: &mut Vec<Output>) -> Result<(), PackageError> {
         if !self.init_sent {
-            out.push(Output::Init(init::init_segment(
-                self.video_track.as_ref(),
-                self.audio_track.as_ref(),
-            )?));
+            let bytes = init::init_segment(self.video_track.as_ref(), self.audio_track.as_ref())?;
+            let codecs = self
+                .video_track
+                .iter()
+                .map(VideoTrack::codec)
+                .chain(self.audio_track.iter().map(AudioTrack::codec))
+                .collect();
+            let resolution = self
+                .video_track
+                .as_ref()
+                .map(|video| (video.width, video.height));
+            out.push(Output::Init(Init {
+                bytes,
+                codecs,
+                resolution,
+            }));
             self.init_sent = true;
         }
         Ok(())

@@ -181,7 +181,12 @@ fn decide_ingest(
                 return Err(Rejection::ChannelStopped);
             }
             let start_new = |mut events: Vec<Event>| {
-                if channel.ended_sessions.contains(new_session_id) {
+                // Never reuse an id: not an ended session's, nor the open one's (which this
+                // very decision may be ending).
+                let open_id = channel.session.as_ref().map(|open| open.id);
+                if channel.ended_sessions.contains(new_session_id)
+                    || open_id == Some(*new_session_id)
+                {
                     return Err(Rejection::AlreadyExists {
                         what: format!("session {new_session_id}"),
                     });

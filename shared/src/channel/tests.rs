@@ -522,6 +522,24 @@ fn a_publisher_returning_after_the_window_gets_a_new_session() {
 }
 
 #[test]
+fn a_returning_publisher_cannot_reuse_the_id_of_the_session_it_ends() {
+    let s = Scenario::new();
+    let gone = Event::PublisherDisconnected {
+        session_id: s.session,
+        at: s.at(10),
+    };
+    let history = [s.created(), s.started(), gone];
+    let command = s.ingest(IngestAction::ConnectPublisher {
+        stream_key: KEY.into(),
+        new_session_id: s.session,
+    });
+    assert!(matches!(
+        s.when(&history, command, 10 + 61),
+        Err(Rejection::AlreadyExists { .. })
+    ));
+}
+
+#[test]
 fn the_reconnect_timer_ends_the_session_only_when_due() {
     let s = Scenario::new();
     let gone = Event::PublisherDisconnected {

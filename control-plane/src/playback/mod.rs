@@ -1,0 +1,234 @@
+//! The playback server: `/live/{channel_id}/…` for any stream, from any process. It follows the
+//! media topic from the start to build each channel's live state ([`state`]), renders
+//! playlists from it ([`playlist`]), and serves media bytes from the object store. Requests for
+//! what does not exist yet — a blocking playlist reload, the part a preload hint names — wait
+//! for the media event that makes it exist.
+
+pub mod playlist;
+pub mod state;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use futures::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::ObjectStore;
+use serde::Deserialize;
+use sigma_shared::ids::ChannelId;
+use sigma_shared::log::{EventLog, LogError, MEDIA_TOPIC};
+use sigma_shared::media::MediaEvent;
+use tokio::sync::watch;
+
+use self::state::{LiveStream, Streams};
+
+const PLAYLIST: &str = "application/vnd.apple.mpegurl";
+
+pub struct Playback {
+    streams: RwLock<Streams>,
+    /// Bumped after every applied media event; waiting requests re-check on each bump.
+    version: watch::Sender<u64>,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Playback {
+    /// Starts following the media topic from its beginning.
+    pub async fn start(
+        log: Arc<dyn EventLog>,
+        store: Arc<dyn ObjectStore>,
+    ) -> Result<Arc<Self>, LogError> {
+        let from: Vec<_> = (0..log.partitions())
+            .map(|partition| (partition, 0))
+            .collect();
+        let mut records = log.follow(MEDIA_TOPIC, &from).await?;
+        let playback = Arc::new(Self {
+            streams: RwLock::default(),
+            version: watch::channel(0).0,
+            store,
+        });
+        let follower = playback.clone();
+        tokio::spawn(async move {
+            while let Some(record) = records.next().await {
+                let Ok(record) = record else { continue };
+                let Some(event) = MediaEvent::from_bytes(&record.payload) else {
+                    continue;
+                };
+                let changed = follower
+                    .streams
+                    .write()
+                    .expect("streams lock")
+                    .apply(&event);
+                if changed.is_some() {
+                    follower.version.send_modify(|version| *version += 1);
+                }
+            }
+        });
+        Ok(playback)
+    }
+
+    fn snapshot(&self, channel: &ChannelId) -> Option<LiveStream> {
+        self.streams
+            .read()
+            .expect("streams lock")
+            .get(channel)
+            .cloned()
+    }
+
+    /// Waits until `ready` holds for the channel's stream, for at most `limit`.
+    async fn wait_for(
+        &self,
+        channel: &ChannelId,
+        limit: Duration,
+        ready: impl Fn(&LiveStream) -> bool,
+    ) -> Option<LiveStream> {
+        let mut version = self.version.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(stream) = self.snapshot(channel).filter(|stream| ready(stream)) {
+                return Some(stream);
+            }
+            if tokio::time::timeout_at(deadline, version.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+}
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/live/{channel_id}/index.m3u8", web::get().to(multivariant))
+        .route(
+            "/live/{channel_id}/media.m3u8",
+            web::get().to(media_playlist),
+        )
+        .route("/live/{channel_id}/{file:.*}", web::get().to(media_file));
+}
+
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(serde_json::json!({ "error": { "code": "not_found", "message": "no live stream here" } }))
+}
+
+fn bad_request(message: &str) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(serde_json::json!({ "error": { "code": "bad_request", "message": message } }))
+}
+
+fn playlist_response(body: String, cache: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(PLAYLIST)
+        .insert_header((header::CACHE_CONTROL, cache.to_owned()))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(body)
+}
+
+async fn multivariant(playback: web::Data<Arc<Playback>>, path: web::Path<String>) -> HttpResponse {
+    let Ok(channel) = path.parse::<ChannelId>() else {
+        return not_found();
+    };
+    match playback.snapshot(&channel) {
+        Some(stream) => playlist_response(playlist::multivariant(&stream), "no-cache"),
+        None => not_found(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Reload {
+    #[serde(rename = "_HLS_msn")]
+    msn: Option<u64>,
+    #[serde(rename = "_HLS_part")]
+    part: Option<usize>,
+}
+
+async fn media_playlist(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<String>,
+    query: web::Query<Reload>,
+) -> HttpResponse {
+    let Ok(channel) = path.parse::<ChannelId>() else {
+        return not_found();
+    };
+    let Some(stream) = playback.snapshot(&channel) else {
+        return not_found();
+    };
+    let (msn, part) = (query.msn, query.part);
+    if part.is_some() && msn.is_none() {
+        return bad_request("_HLS_part needs _HLS_msn");
+    }
+    let Some(msn) = msn else {
+        return playlist_response(playlist::media(&stream), "no-cache");
+    };
+    // RFC 8216bis §6.2.5.2: a request more than two segments ahead is an error.
+    if msn > stream.next_msn() + 1 {
+        return bad_request("_HLS_msn is more than two segments beyond the playlist");
+    }
+    let ready = |stream: &LiveStream| match part {
+        None => stream.next_msn() > msn,
+        Some(part) => {
+            stream.next_msn() > msn || (stream.next_msn() == msn && stream.partial.len() > part)
+        }
+    };
+    let limit = Duration::from_secs_f64(3.0 * stream.target_duration() as f64);
+    match playback.wait_for(&channel, limit, ready).await {
+        // The URL names one playlist version: it may be cached briefly.
+        Some(stream) => playlist_response(playlist::media(&stream), "public, max-age=6"),
+        None => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .finish(),
+    }
+}
+
+/// `{session}/{connection}/{name}` with safe characters only.
+fn valid_file(file: &str) -> bool {
+    !file.is_empty()
+        && file.split('/').count() == 3
+        && file
+            .split('/')
+            .all(|piece| !piece.is_empty() && piece != "." && piece != "..")
+        && file
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"_-./".contains(&byte))
+        && (file.ends_with(".m4s") || file.ends_with(".mp4"))
+}
+
+async fn media_file(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (channel, file) = path.into_inner();
+    let Ok(channel) = channel.parse::<ChannelId>() else {
+        return not_found();
+    };
+    if !valid_file(&file) {
+        return not_found();
+    }
+    // The part a preload hint names is answered as soon as it exists.
+    if let Some(stream) = playback.snapshot(&channel) {
+        if stream.next_part_path() == file {
+            let limit = Duration::from_secs_f64((3.0 * stream.part_target).max(1.0) * 2.0);
+            let exists = |stream: &LiveStream| stream.next_part_path() != file;
+            if playback.wait_for(&channel, limit, exists).await.is_none() {
+                return not_found();
+            }
+        }
+    }
+    let location = StorePath::from(format!("live/{channel}/{file}"));
+    match playback.store.get(&location).await {
+        Ok(object) => match object.bytes().await {
+            Ok(bytes) => HttpResponse::Ok()
+                .content_type("video/mp4")
+                .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+                .body(bytes),
+            Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+        },
+        Err(object_store::Error::NotFound { .. }) => not_found(),
+        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+    }
+}

@@ -1,0 +1,198 @@
+//! The live state of every channel's stream, built from media events alone, so any process that
+//! follows the media topic can serve any stream. Pure: events in, state out.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sigma_shared::ids::{ChannelId, SessionId};
+use sigma_shared::media::MediaEvent;
+use sigma_shared::settings::LatencyMode;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartEntry {
+    pub duration: f64,
+    pub independent: bool,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    /// Media sequence number, counted across the session's reconnects.
+    pub msn: u64,
+    pub duration: f64,
+    pub bytes: u64,
+    pub path: String,
+    /// The init segment this segment needs.
+    pub map: String,
+    /// A reconnect happened just before this segment.
+    pub discontinuity: bool,
+    pub program_date_time: DateTime<Utc>,
+    pub parts: Vec<PartEntry>,
+}
+
+/// One channel's current session, as playlists need it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveStream {
+    pub session_id: SessionId,
+    pub latency_mode: LatencyMode,
+    pub part_target: f64,
+    pub segment_target: f64,
+    pub codecs: Vec<String>,
+    pub resolution: Option<(u32, u32)>,
+    pub segments: Vec<Segment>,
+    /// Parts of the segment being produced.
+    pub partial: Vec<PartEntry>,
+    /// The current connection's init segment.
+    pub map: String,
+    /// `{session}/{connection}/` of the current connection, and the packager's number of the
+    /// segment in progress (or the next one): where the next part will be stored.
+    pub prefix: String,
+    pub open_segment: u64,
+    pending_discontinuity: bool,
+    /// The publisher is gone (it may come back within the reconnect window).
+    pub publisher_gone: bool,
+}
+
+impl LiveStream {
+    /// The media sequence number the segment in progress will get.
+    pub fn next_msn(&self) -> u64 {
+        self.segments.last().map_or(0, |segment| segment.msn + 1)
+    }
+
+    /// Where the next part will be stored, relative to the channel.
+    pub fn next_part_path(&self) -> String {
+        format!(
+            "{}{}.{}.m4s",
+            self.prefix,
+            self.open_segment,
+            self.partial.len()
+        )
+    }
+
+    /// The longest segment, rounded up: `EXT-X-TARGETDURATION`.
+    pub fn target_duration(&self) -> u64 {
+        let longest = self
+            .segments
+            .iter()
+            .map(|segment| segment.duration)
+            .fold(self.segment_target, f64::max);
+        longest.round().max(1.0) as u64
+    }
+
+    /// Peak bits per second over the stored segments.
+    pub fn peak_bandwidth(&self) -> u64 {
+        self.segments
+            .iter()
+            .filter(|segment| segment.duration > 0.0)
+            .map(|segment| (segment.bytes as f64 * 8.0 / segment.duration) as u64)
+            .max()
+            .unwrap_or(2_000_000)
+    }
+}
+
+#[derive(Default)]
+pub struct Streams {
+    streams: HashMap<ChannelId, LiveStream>,
+}
+
+impl Streams {
+    pub fn get(&self, channel: &ChannelId) -> Option<&LiveStream> {
+        self.streams.get(channel)
+    }
+
+    /// Folds one media event in; returns the channel it changed, if any.
+    pub fn apply(&mut self, event: &MediaEvent) -> Option<ChannelId> {
+        let stream_ref = event.stream();
+        let channel = stream_ref.channel_id;
+        let prefix = format!("{}/{}/", stream_ref.session_id, stream_ref.connection);
+        if let MediaEvent::InitReady {
+            path,
+            codecs,
+            resolution,
+            latency_mode,
+            part_target_ms,
+            segment_target_ms,
+            ..
+        } = event
+        {
+            match self.streams.get_mut(&channel) {
+                Some(live) if live.session_id == stream_ref.session_id => {
+                    // The publisher came back: same session, a discontinuity, a new init.
+                    live.pending_discontinuity = !live.segments.is_empty();
+                    live.map = path.clone();
+                    live.prefix = prefix;
+                    live.open_segment = 0;
+                    live.partial.clear();
+                    live.publisher_gone = false;
+                    live.codecs = codecs.clone();
+                    live.resolution = *resolution;
+                }
+                _ => {
+                    self.streams.insert(
+                        channel,
+                        LiveStream {
+                            session_id: stream_ref.session_id,
+                            latency_mode: *latency_mode,
+                            part_target: f64::from(*part_target_ms) / 1000.0,
+                            segment_target: f64::from(*segment_target_ms) / 1000.0,
+                            codecs: codecs.clone(),
+                            resolution: *resolution,
+                            segments: Vec::new(),
+                            partial: Vec::new(),
+                            map: path.clone(),
+                            prefix,
+                            open_segment: 0,
+                            pending_discontinuity: false,
+                            publisher_gone: false,
+                        },
+                    );
+                }
+            }
+            return Some(channel);
+        }
+        let live = self
+            .streams
+            .get_mut(&channel)
+            .filter(|live| live.session_id == stream_ref.session_id && live.prefix == prefix)?;
+        match event {
+            MediaEvent::PartReady {
+                segment,
+                duration,
+                independent,
+                path,
+                ..
+            } => {
+                live.open_segment = *segment;
+                live.partial.push(PartEntry {
+                    duration: *duration,
+                    independent: *independent,
+                    path: path.clone(),
+                });
+            }
+            MediaEvent::SegmentReady {
+                segment,
+                duration,
+                bytes,
+                path,
+                program_date_time,
+                ..
+            } => {
+                let msn = live.next_msn();
+                live.segments.push(Segment {
+                    msn,
+                    duration: *duration,
+                    bytes: *bytes,
+                    path: path.clone(),
+                    map: live.map.clone(),
+                    discontinuity: std::mem::take(&mut live.pending_discontinuity),
+                    program_date_time: *program_date_time,
+                    parts: std::mem::take(&mut live.partial),
+                });
+                live.open_segment = segment + 1;
+            }
+            MediaEvent::StreamEnded { .. } => live.publisher_gone = true,
+            MediaEvent::InitReady { .. } => unreachable!("handled above"),
+        }
+        Some(channel)
+    }
+}

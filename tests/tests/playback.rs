@@ -1,0 +1,197 @@
+//! Playback, from the outside: ffmpeg publishes in real time; the playback server's playlists
+//! describe the stream (LL-HLS parts, preload hints and blocking reloads in `ultra_low`,
+//! whole segments in `low`), and ffmpeg as a player decodes the stream with no errors.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sigma_tests::api::Api;
+use sigma_tests::process::{Sigma, SigmaConfig};
+use sigma_tests::wait::until;
+
+/// ffmpeg publishing `seconds` of test pattern and tone in real time.
+fn publish(url: &str, seconds: u32) -> tokio::process::Child {
+    tokio::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=320x180:rate=30:duration={seconds}"),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+            url,
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg is installed")
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// A live channel in `mode` with a publisher running; returns its playback URL base.
+async fn live_channel(sigma: &Sigma, mode: &str) -> (String, tokio::process::Child) {
+    let api = Api::new(&sigma.url);
+    let (_, token) = api
+        .account_with_token(&sigma.admin_key, "broadcaster")
+        .await;
+    let channel = api
+        .create_channel(&token, json!({ "name": "stage", "latency_mode": mode }))
+        .await;
+    let publisher = publish(channel["rtmp_url"].as_str().unwrap(), 12);
+    let base = format!("{}/live/{}", sigma.url, channel["id"].as_str().unwrap());
+    let media = format!("{base}/media.m3u8");
+    until(
+        Duration::from_secs(30),
+        "three segments are listed",
+        || async { get(&media).await.1.matches("#EXTINF").count() >= 3 },
+    )
+    .await;
+    (base, publisher)
+}
+
+/// ffmpeg plays the multivariant playlist for two seconds; returns its complaints.
+async fn play(base: &str) -> String {
+    let output = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-i",
+            &format!("{base}/index.m3u8"),
+            "-t",
+            "2",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "ffmpeg could not play: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let (base, _publisher) = live_channel(&sigma, "ultra_low").await;
+
+    let (status, multivariant) = get(&format!("{base}/index.m3u8")).await;
+    assert_eq!(status, 200);
+    assert!(
+        multivariant.contains("CODECS=\"avc1.") && multivariant.contains(",mp4a.40.2\""),
+        "{multivariant}"
+    );
+    assert!(
+        multivariant.contains("RESOLUTION=320x180"),
+        "{multivariant}"
+    );
+
+    let (_, media) = get(&format!("{base}/media.m3u8")).await;
+    for tag in [
+        "#EXT-X-PART-INF:PART-TARGET=0.200",
+        "CAN-BLOCK-RELOAD=YES",
+        "PART-HOLD-BACK=0.600",
+        "#EXT-X-PRELOAD-HINT:TYPE=PART",
+        "#EXT-X-PART:DURATION=",
+        "#EXT-X-MAP:URI=",
+        "#EXT-X-PROGRAM-DATE-TIME:",
+    ] {
+        assert!(media.contains(tag), "{tag} missing:\n{media}");
+    }
+
+    // A blocking reload for the next part returns when it exists, well before the timeout.
+    let sequence: u64 = media
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let segments = media.matches("#EXTINF").count() as u64;
+    let next = sequence + segments;
+    let started = Instant::now();
+    let (status, blocked) = get(&format!("{base}/media.m3u8?_HLS_msn={next}&_HLS_part=2")).await;
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the reload took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        blocked.matches("#EXT-X-PART:").count() > media.matches("#EXT-X-PART:").count()
+            || blocked.matches("#EXTINF").count() > segments as usize
+    );
+    let (status, _) = get(&format!("{base}/media.m3u8?_HLS_msn={}", next + 5)).await;
+    assert_eq!(status, 400, "a reload far beyond the live edge is refused");
+    let (status, _) = get(&format!("{base}/media.m3u8?_HLS_part=1")).await;
+    assert_eq!(status, 400, "_HLS_part needs _HLS_msn");
+
+    // The preload-hinted part is answered as soon as it exists.
+    let hint = blocked
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let (status, _) = get(&format!("{base}/{hint}")).await;
+    assert_eq!(status, 200, "the hinted part {hint}");
+
+    // Hostile paths are 404s.
+    for hostile in ["../../../etc/passwd", "a/b/..%2F..%2Fsigma.db", "x/y/z.txt"] {
+        assert_eq!(get(&format!("{base}/{hostile}")).await.0, 404, "{hostile}");
+    }
+    assert_eq!(play(&base).await, "");
+}
+
+#[tokio::test]
+async fn low_latency_serves_whole_segments_that_ffmpeg_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let (base, _publisher) = live_channel(&sigma, "low").await;
+    let (_, media) = get(&format!("{base}/media.m3u8")).await;
+    assert!(
+        !media.contains("#EXT-X-PART"),
+        "low latency lists no parts:\n{media}"
+    );
+    assert!(media.contains("#EXT-X-TARGETDURATION:1"), "{media}");
+    assert_eq!(play(&base).await, "");
+    assert_eq!(
+        get(&format!(
+            "{}/live/ch_00000000000000000000000000000000/index.m3u8",
+            sigma.url
+        ))
+        .await
+        .0,
+        404
+    );
+}
