@@ -11,10 +11,11 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt;
 use sigma_shared::command::{Command, CommandEnvelope};
-use sigma_shared::event::{Decision, EventEnvelope, Outcome};
-use sigma_shared::ids::CommandId;
+use sigma_shared::event::{Decision, Event, EventEnvelope, Outcome};
+use sigma_shared::ids::{CommandId, SessionId};
 use sigma_shared::log::{EventLog, LogError, Offset, Partition, COMMANDS_TOPIC, EVENTS_TOPIC};
 use sigma_shared::rejection::Rejection;
+use sigma_shared::session::EndReason;
 use tokio::sync::oneshot;
 
 use crate::project::progress::Progress;
@@ -37,6 +38,8 @@ pub struct CommandBus {
     log: Arc<dyn EventLog>,
     progress: Progress,
     waiting: Mutex<HashMap<CommandId, oneshot::Sender<(Decision, Partition, Offset)>>>,
+    /// Ingest connections waiting to hear that their session ended (owner stop, max duration).
+    session_ends: Mutex<HashMap<SessionId, oneshot::Sender<EndReason>>>,
 }
 
 impl CommandBus {
@@ -51,6 +54,7 @@ impl CommandBus {
             log,
             progress,
             waiting: Mutex::new(HashMap::new()),
+            session_ends: Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&bus);
         tokio::spawn(async move {
@@ -66,6 +70,18 @@ impl CommandBus {
                 let Ok(decision) = Decision::from_bytes(&record.payload) else {
                     continue;
                 };
+                for event in decision.events() {
+                    if let Event::SessionEnded { session_id, reason } = &event.event {
+                        let watcher = bus
+                            .session_ends
+                            .lock()
+                            .expect("session watchers lock")
+                            .remove(session_id);
+                        if let Some(watcher) = watcher {
+                            let _ = watcher.send(*reason);
+                        }
+                    }
+                }
                 let waiter = bus
                     .waiting
                     .lock()
@@ -77,6 +93,16 @@ impl CommandBus {
             }
         });
         Ok(bus)
+    }
+
+    /// Resolves when a decision ends `session` (for whatever reason); one watcher per session.
+    pub fn on_session_end(&self, session: SessionId) -> oneshot::Receiver<EndReason> {
+        let (sender, receiver) = oneshot::channel();
+        self.session_ends
+            .lock()
+            .expect("session watchers lock")
+            .insert(session, sender);
+        receiver
     }
 
     /// Submits a command; returns its events once the read models hold them, or the rejection.

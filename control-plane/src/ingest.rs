@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, PutPayload};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -83,6 +84,24 @@ impl Admission for LogAdmission {
             .unwrap_or((new_session_id, false));
         tracing::info!(%channel_id, %session_id, restream, "publisher admitted");
         let latency_mode: LatencyMode = crate::project::channels::text_enum(&channel.latency_mode);
+        let session_end = self.bus.on_session_end(session_id);
+        if !restream {
+            // The maximum duration, counted from the session's start (this admission).
+            let (bus, limit) = (
+                self.bus.clone(),
+                Duration::from_secs(channel.max_session_seconds.max(0) as u64),
+            );
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                let end = IngestAction::EndSession {
+                    session_id,
+                    reason: EndReason::MaxDuration,
+                };
+                if LogAdmission::ingest(&bus, channel_id, end).await.is_ok() {
+                    tracing::info!(%channel_id, %session_id, "session ended: maximum duration reached");
+                }
+            });
+        }
         let stream = StreamRef {
             channel_id,
             session_id,
@@ -93,6 +112,7 @@ impl Admission for LogAdmission {
             log: self.log.clone(),
             store: self.store.clone(),
             stream,
+            session_end: Some(session_end),
             latency_mode,
             reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
             segment_parts: Vec::new(),
@@ -128,6 +148,8 @@ struct StoredPublication {
     log: Arc<dyn EventLog>,
     store: Arc<dyn ObjectStore>,
     stream: StreamRef,
+    /// Fires when a decision ends the session (owner stop, maximum duration).
+    session_end: Option<tokio::sync::oneshot::Receiver<EndReason>>,
     latency_mode: LatencyMode,
     reconnect_window: Duration,
     /// The current segment's parts, concatenated into the segment when it ends.
@@ -179,6 +201,19 @@ impl StoredPublication {
 impl Publication for StoredPublication {
     fn packaging(&self) -> PackagerConfig {
         packaging_for(self.latency_mode)
+    }
+
+    fn stop_signal(&mut self) -> BoxFuture<'static, String> {
+        let end = self.session_end.take();
+        Box::pin(async move {
+            match end {
+                Some(end) => match end.await {
+                    Ok(reason) => format!("the session ended ({})", reason.as_str()),
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        })
     }
 
     async fn output(&mut self, output: Output) -> Result<(), OutputError> {

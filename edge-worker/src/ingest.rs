@@ -3,6 +3,7 @@
 //! log and the object store; tests implement them in memory.
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 
 use crate::cmaf::{Output, PackagerConfig};
 
@@ -34,6 +35,10 @@ pub trait Admission: Send + Sync + 'static {
 pub trait Publication: Send {
     /// How this stream is cut into parts and segments (the channel's latency mode).
     fn packaging(&self) -> PackagerConfig;
+
+    /// Resolves, with the reason, when the platform ends the session (the owner stopped the
+    /// channel, the maximum duration passed): the publisher is then disconnected. Taken once.
+    fn stop_signal(&mut self) -> BoxFuture<'static, String>;
 
     /// Takes what the packager produced, in order.
     async fn output(&mut self, output: Output) -> Result<(), OutputError>;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
@@ -38,6 +39,8 @@ enum ConnectionError {
     Refused(String),
     #[error("media: {0}")]
     Media(String),
+    #[error("ended by the platform: {0}")]
+    Stopped(String),
 }
 
 /// Accepts connections forever.
@@ -53,6 +56,7 @@ pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>) {
                 socket,
                 admission,
                 publishing: None,
+                stop: None,
             };
             let outcome = connection.run().await;
             connection.end().await;
@@ -73,13 +77,26 @@ struct Connection {
     socket: TcpStream,
     admission: Arc<dyn Admission>,
     publishing: Option<Publishing>,
+    /// Fires when the platform ends the admitted publication.
+    stop: Option<BoxFuture<'static, String>>,
 }
 
 impl Connection {
+    /// Reads from the client, unless the platform ends the publication first.
     async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ConnectionError> {
-        match tokio::time::timeout(IDLE_TIMEOUT, self.socket.read(buffer)).await {
-            Ok(read) => Ok(read?),
-            Err(_) => Err(ConnectionError::Idle(IDLE_TIMEOUT)),
+        let (stop, socket) = (&mut self.stop, &mut self.socket);
+        let stopped = async {
+            match stop.as_mut() {
+                Some(stop) => stop.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            reason = stopped => Err(ConnectionError::Stopped(reason)),
+            read = tokio::time::timeout(IDLE_TIMEOUT, socket.read(buffer)) => match read {
+                Ok(read) => Ok(read?),
+                Err(_) => Err(ConnectionError::Idle(IDLE_TIMEOUT)),
+            },
         }
     }
 
@@ -185,7 +202,8 @@ impl Connection {
                 // Keys may arrive with a query string (`?backup=1`); it is not part of the key.
                 let key = stream_key.split('?').next().unwrap_or_default();
                 match self.admission.admit(key).await {
-                    Ok(publication) => {
+                    Ok(mut publication) => {
+                        self.stop = Some(publication.stop_signal());
                         let packager = Packager::new(publication.packaging());
                         self.publishing = Some(Publishing {
                             publication,

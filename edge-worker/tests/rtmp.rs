@@ -42,6 +42,10 @@ impl Admission for Recorder {
 
 #[async_trait]
 impl Publication for Recording {
+    fn stop_signal(&mut self) -> futures::future::BoxFuture<'static, String> {
+        Box::pin(std::future::pending())
+    }
+
     fn packaging(&self) -> PackagerConfig {
         PackagerConfig {
             part_target_ms: 200,

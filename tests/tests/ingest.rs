@@ -270,3 +270,41 @@ async fn wrong_keys_stopped_channels_and_second_publishers_are_refused() {
         "the first publisher was cut off"
     );
 }
+
+#[tokio::test]
+async fn stopping_the_channel_disconnects_the_publisher_and_ends_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api
+        .account_with_token(&sigma.admin_key, "broadcaster")
+        .await;
+    let channel = api.create_channel(&token, json!({ "name": "stage" })).await;
+    let id = channel["id"].as_str().unwrap();
+    let mut publisher = publisher(channel["rtmp_url"].as_str().unwrap(), 60, true)
+        .spawn()
+        .unwrap();
+    until(Duration::from_secs(30), "the session is live", || async {
+        sessions(&api, &token, id)
+            .await
+            .first()
+            .is_some_and(|s| s["status"] == "live")
+    })
+    .await;
+
+    api.post(&format!("/v1/channels/{id}/stop"), &token, json!({}))
+        .await
+        .ok();
+    let exited = tokio::time::timeout(Duration::from_secs(10), publisher.wait()).await;
+    assert!(
+        exited.is_ok(),
+        "the publisher was not disconnected within 10 s of the stop"
+    );
+    let session = &sessions(&api, &token, id).await[0];
+    assert_eq!(session["status"], "ended");
+    assert_eq!(session["end_reason"], "stopped_by_owner");
+    assert_eq!(
+        api.get(&format!("/v1/channels/{id}"), &token).await.ok()["status"],
+        "stopped"
+    );
+}

@@ -144,6 +144,8 @@ struct Reload {
     msn: Option<u64>,
     #[serde(rename = "_HLS_part")]
     part: Option<usize>,
+    #[serde(rename = "_HLS_skip")]
+    skip: Option<String>,
 }
 
 async fn media_playlist(
@@ -158,11 +160,16 @@ async fn media_playlist(
         return not_found();
     };
     let (msn, part) = (query.msn, query.part);
+    let delta = match query.skip.as_deref() {
+        None => false,
+        Some("YES") => true,
+        Some(_) => return bad_request("_HLS_skip must be YES"),
+    };
     if part.is_some() && msn.is_none() {
         return bad_request("_HLS_part needs _HLS_msn");
     }
     let Some(msn) = msn else {
-        return playlist_response(playlist::media(&stream), "no-cache");
+        return playlist_response(playlist::media(&stream, delta), "no-cache");
     };
     // RFC 8216bis §6.2.5.2: a request more than two segments ahead is an error.
     if msn > stream.next_msn() + 1 {
@@ -177,7 +184,7 @@ async fn media_playlist(
     let limit = Duration::from_secs_f64(3.0 * stream.target_duration() as f64);
     match playback.wait_for(&channel, limit, ready).await {
         // The URL names one playlist version: it may be cached briefly.
-        Some(stream) => playlist_response(playlist::media(&stream), "public, max-age=6"),
+        Some(stream) => playlist_response(playlist::media(&stream, delta), "public, max-age=6"),
         None => HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, "1"))
             .finish(),
