@@ -7,5 +7,6 @@
 pub mod api;
 pub mod database;
 pub mod edge;
+pub mod hls;
 pub mod process;
 pub mod wait;

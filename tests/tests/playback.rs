@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sigma_tests::api::Api;
+use sigma_tests::hls::{validate_media, validate_multivariant};
 use sigma_tests::process::{Sigma, SigmaConfig};
 use sigma_tests::wait::until;
 
@@ -54,8 +55,13 @@ async fn get(url: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-/// A live channel in `mode` with a publisher running; returns its playback URL base.
-async fn live_channel(sigma: &Sigma, mode: &str) -> (String, tokio::process::Child) {
+/// A live channel in `mode` with a publisher running, once `segments` segments are listed;
+/// returns its playback URL base.
+async fn live_channel(
+    sigma: &Sigma,
+    mode: &str,
+    segments: usize,
+) -> (String, tokio::process::Child) {
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -66,11 +72,9 @@ async fn live_channel(sigma: &Sigma, mode: &str) -> (String, tokio::process::Chi
     let publisher = publish(channel["rtmp_url"].as_str().unwrap(), 12);
     let base = format!("{}/live/{}", sigma.url, channel["id"].as_str().unwrap());
     let media = format!("{base}/media.m3u8");
-    until(
-        Duration::from_secs(30),
-        "three segments are listed",
-        || async { get(&media).await.1.matches("#EXTINF").count() >= 3 },
-    )
+    until(Duration::from_secs(30), "segments are listed", || async {
+        get(&media).await.1.matches("#EXTINF").count() >= segments
+    })
     .await;
     (base, publisher)
 }
@@ -104,7 +108,7 @@ async fn play(base: &str) -> String {
 async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = SigmaConfig::standalone(dir.path()).start().await;
-    let (base, _publisher) = live_channel(&sigma, "ultra_low").await;
+    let (base, _publisher) = live_channel(&sigma, "ultra_low", 3).await;
 
     let (status, multivariant) = get(&format!("{base}/index.m3u8")).await;
     assert_eq!(status, 200);
@@ -177,7 +181,7 @@ async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
 async fn low_latency_serves_whole_segments_that_ffmpeg_plays() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = SigmaConfig::standalone(dir.path()).start().await;
-    let (base, _publisher) = live_channel(&sigma, "low").await;
+    let (base, _publisher) = live_channel(&sigma, "low", 3).await;
     let (_, media) = get(&format!("{base}/media.m3u8")).await;
     assert!(
         !media.contains("#EXT-X-PART"),
@@ -194,4 +198,55 @@ async fn low_latency_serves_whole_segments_that_ffmpeg_plays() {
         .0,
         404
     );
+}
+
+#[tokio::test]
+async fn every_playlist_of_every_mode_passes_the_rfc_8216bis_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let (normal, _a) = live_channel(&sigma, "normal", 1).await;
+    let (low, _b) = live_channel(&sigma, "low", 2).await;
+    let (ultra_low, _c) = live_channel(&sigma, "ultra_low", 2).await;
+
+    let mut checked = 0;
+    for _ in 0..10 {
+        for (base, low_latency) in [(&normal, false), (&low, false), (&ultra_low, true)] {
+            let variants = validate_multivariant(&get(&format!("{base}/index.m3u8")).await.1)
+                .unwrap_or_else(|p| panic!("{base}: {p:?}"));
+            assert_eq!(
+                variants[0].resolution.map(|r| (r.width, r.height)),
+                Some((320, 180))
+            );
+            let mut urls = vec![format!("{base}/media.m3u8")];
+            if low_latency {
+                urls.push(format!("{base}/media.m3u8?_HLS_skip=YES"));
+            }
+            for url in urls {
+                let text = get(&url).await.1;
+                let summary = validate_media(&text, low_latency)
+                    .unwrap_or_else(|problems| panic!("{url}:\n{text}\n{problems:#?}"));
+                if low_latency {
+                    assert_eq!(summary.part_target, Some(0.2));
+                    // A blocking reload for the segment in progress validates too.
+                    let next = summary.media_sequence + summary.skipped + summary.segments as u64;
+                    let blocked = get(&format!("{base}/media.m3u8?_HLS_msn={next}&_HLS_part=0"))
+                        .await
+                        .1;
+                    validate_media(&blocked, true).unwrap_or_else(|problems| {
+                        panic!("blocking reload:\n{blocked}\n{problems:#?}")
+                    });
+                } else {
+                    let expected_target = if base == &normal { 4 } else { 1 };
+                    assert!(
+                        summary.target_duration >= expected_target,
+                        "{url}: target {}",
+                        summary.target_duration
+                    );
+                }
+                checked += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(checked, 40);
 }
