@@ -173,6 +173,7 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
 
     let store = media_store(&config)?;
     let admission = crate::ingest::LogAdmission {
+        metrics: metrics.clone(),
         bus: bus.clone(),
         log: log.clone(),
         db: db.clone(),

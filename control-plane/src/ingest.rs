@@ -30,6 +30,7 @@ use crate::db;
 
 pub struct LogAdmission {
     pub bus: Arc<CommandBus>,
+    pub metrics: crate::metrics::Metrics,
     pub log: Arc<dyn EventLog>,
     pub db: DatabaseConnection,
     pub store: Arc<dyn ObjectStore>,
@@ -107,7 +108,9 @@ impl Admission for LogAdmission {
             session_id,
             connection: uuid::Uuid::new_v4().simple().to_string(),
         };
+        self.metrics.ingest_publishers.inc();
         Ok(Box::new(StoredPublication {
+            publishers: self.metrics.ingest_publishers.clone(),
             bus: self.bus.clone(),
             log: self.log.clone(),
             store: self.store.clone(),
@@ -120,6 +123,13 @@ impl Admission for LogAdmission {
             media_flowing: restream,
             live: restream,
         }))
+    }
+
+    fn dropped(&self, reason: &str) {
+        self.metrics
+            .ingest_dropped
+            .with_label_values(&[reason])
+            .inc();
     }
 }
 
@@ -144,6 +154,8 @@ pub fn packaging_for(mode: LatencyMode) -> PackagerConfig {
 
 /// One publisher connection's media, stored under `live/{channel}/{session}/{connection}/`.
 struct StoredPublication {
+    /// The gauge of streaming publishers, decremented when this one ends.
+    publishers: prometheus::IntGauge,
     bus: Arc<CommandBus>,
     log: Arc<dyn EventLog>,
     store: Arc<dyn ObjectStore>,
@@ -293,6 +305,7 @@ impl Publication for StoredPublication {
     }
 
     async fn ended(self: Box<Self>) {
+        self.publishers.dec();
         let _ = self
             .announce(MediaEvent::StreamEnded {
                 stream: self.stream.clone(),

@@ -13,6 +13,8 @@ pub struct Metrics {
     pub commands_decided: IntCounterVec,
     pub events_projected: IntCounter,
     pub decider_partitions: IntGauge,
+    pub ingest_dropped: IntCounterVec,
+    pub ingest_publishers: IntGauge,
 }
 
 impl Metrics {
@@ -52,12 +54,27 @@ impl Metrics {
             "Command partitions this process decides for",
         )
         .expect("valid metric");
+        let ingest_dropped = IntCounterVec::new(
+            Opts::new(
+                "ingest_dropped_total",
+                "RTMP connections dropped, by reason (refusals, garbage, silence, ...)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let ingest_publishers = IntGauge::new(
+            "ingest_publishers",
+            "Publishers streaming into this process",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(commands_decided.clone()),
             Box::new(events_projected.clone()),
             Box::new(decider_partitions.clone()),
+            Box::new(ingest_dropped.clone()),
+            Box::new(ingest_publishers.clone()),
         ] {
             registry
                 .register(collector)
@@ -70,6 +87,8 @@ impl Metrics {
             commands_decided,
             events_projected,
             decider_partitions,
+            ingest_dropped,
+            ingest_publishers,
         }
     }
 

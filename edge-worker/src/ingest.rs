@@ -20,6 +20,18 @@ pub enum Refusal {
     Unavailable(String),
 }
 
+impl Refusal {
+    /// A stable label for metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownKey => "unknown_key",
+            Self::ChannelStopped => "channel_stopped",
+            Self::AlreadyPublishing => "already_publishing",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("storing media failed: {0}")]
 pub struct OutputError(pub String);
@@ -28,6 +40,10 @@ pub struct OutputError(pub String);
 #[async_trait]
 pub trait Admission: Send + Sync + 'static {
     async fn admit(&self, stream_key: &str) -> Result<Box<dyn Publication>, Refusal>;
+
+    /// A connection was dropped for `reason` (`handshake`, `protocol`, `idle`, `media`,
+    /// `refused_<code>`, …): for metrics. Clean closes are not reported.
+    fn dropped(&self, _reason: &str) {}
 }
 
 /// One admitted publisher's stream.

@@ -35,8 +35,8 @@ enum ConnectionError {
     Session(rml_rtmp::sessions::ServerSessionError),
     #[error("silent for {0:?}")]
     Idle(Duration),
-    #[error("refused: {0}")]
-    Refused(String),
+    #[error("refused ({code}): {message}")]
+    Refused { code: &'static str, message: String },
     #[error("media: {0}")]
     Media(String),
     #[error("ended by the platform: {0}")]
@@ -62,7 +62,10 @@ pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>) {
             connection.end().await;
             match outcome {
                 Ok(()) => tracing::info!(%peer, "rtmp connection closed"),
-                Err(error) => tracing::info!(%peer, %error, "rtmp connection dropped"),
+                Err(error) => {
+                    tracing::info!(%peer, %error, "rtmp connection dropped");
+                    connection.admission.dropped(&error.reason());
+                }
             }
         });
     }
@@ -79,6 +82,21 @@ struct Connection {
     publishing: Option<Publishing>,
     /// Fires when the platform ends the admitted publication.
     stop: Option<BoxFuture<'static, String>>,
+}
+
+impl ConnectionError {
+    /// The label [`Admission::dropped`] reports.
+    fn reason(&self) -> String {
+        match self {
+            Self::Io(_) => "io".into(),
+            Self::Handshake(_) => "handshake".into(),
+            Self::Session(_) => "protocol".into(),
+            Self::Idle(_) => "idle".into(),
+            Self::Refused { code, .. } => format!("refused_{code}"),
+            Self::Media(_) => "media".into(),
+            Self::Stopped(_) => "stopped".into(),
+        }
+    }
 }
 
 impl Connection {
@@ -183,9 +201,10 @@ impl Connection {
                         "unknown application",
                     );
                     self.flush(results.map_err(session_error)?).await?;
-                    return Err(ConnectionError::Refused(format!(
-                        "application {app_name:?}"
-                    )));
+                    return Err(ConnectionError::Refused {
+                        code: "unknown_app",
+                        message: format!("application {app_name:?}"),
+                    });
                 }
                 session.accept_request(request_id).map_err(session_error)
             }
@@ -195,9 +214,10 @@ impl Connection {
                 ..
             } => {
                 if self.publishing.is_some() {
-                    return Err(ConnectionError::Refused(
-                        "a second publish on one connection".into(),
-                    ));
+                    return Err(ConnectionError::Refused {
+                        code: "second_publish",
+                        message: "a second publish on one connection".into(),
+                    });
                 }
                 // Keys may arrive with a query string (`?backup=1`); it is not part of the key.
                 let key = stream_key.split('?').next().unwrap_or_default();
@@ -218,7 +238,10 @@ impl Connection {
                             &refusal.to_string(),
                         );
                         self.flush(results.map_err(session_error)?).await?;
-                        Err(ConnectionError::Refused(refusal.to_string()))
+                        Err(ConnectionError::Refused {
+                            code: refusal.code(),
+                            message: refusal.to_string(),
+                        })
                     }
                 }
             }

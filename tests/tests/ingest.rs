@@ -269,6 +269,51 @@ async fn wrong_keys_stopped_channels_and_second_publishers_are_refused() {
         first.wait().await.unwrap().success(),
         "the first publisher was cut off"
     );
+
+    // Garbage instead of an RTMP handshake; then every refusal shows in the metrics.
+    let rtmp_addr = rtmp_url
+        .trim_start_matches("rtmp://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut garbage = tokio::net::TcpStream::connect(&rtmp_addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut garbage, &[0x42; 4096])
+        .await
+        .unwrap();
+    let metrics_url = format!("{}/metrics", sigma.url);
+    let count = |text: &str, reason: &str| -> u64 {
+        let prefix = format!("sigma_ingest_dropped_total{{reason=\"{reason}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    until(
+        Duration::from_secs(10),
+        "the garbage connection is counted",
+        || async {
+            count(
+                &reqwest::get(&metrics_url)
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap(),
+                "handshake",
+            ) == 1
+        },
+    )
+    .await;
+    let metrics = reqwest::get(&metrics_url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(count(&metrics, "refused_unknown_key"), 2, "{metrics}");
+    assert_eq!(count(&metrics, "refused_channel_stopped"), 1);
+    assert_eq!(count(&metrics, "refused_already_publishing"), 1);
 }
 
 #[tokio::test]
@@ -306,5 +351,84 @@ async fn stopping_the_channel_disconnects_the_publisher_and_ends_the_session() {
     assert_eq!(
         api.get(&format!("/v1/channels/{id}"), &token).await.ok()["status"],
         "stopped"
+    );
+}
+
+#[tokio::test]
+async fn a_publisher_returning_within_the_window_continues_the_same_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api
+        .account_with_token(&sigma.admin_key, "broadcaster")
+        .await;
+    let settings =
+        json!({ "name": "stage", "latency_mode": "ultra_low", "reconnect_window_seconds": 60 });
+    let channel = api.create_channel(&token, settings).await;
+    let id = channel["id"].as_str().unwrap();
+    let rtmp_url = channel["rtmp_url"].as_str().unwrap();
+
+    assert!(publisher(rtmp_url, 3, false)
+        .status()
+        .await
+        .unwrap()
+        .success());
+    until(
+        Duration::from_secs(30),
+        "the publisher is seen gone",
+        || async {
+            sessions(&api, &token, id)
+                .await
+                .first()
+                .is_some_and(|s| s["publisher_connected"] == false)
+        },
+    )
+    .await;
+    assert!(publisher(rtmp_url, 3, false)
+        .status()
+        .await
+        .unwrap()
+        .success());
+    until(
+        Duration::from_secs(30),
+        "the publisher is seen gone again",
+        || async {
+            sessions(&api, &token, id)
+                .await
+                .first()
+                .is_some_and(|s| s["publisher_connected"] == false && s["restream_count"] == 1)
+        },
+    )
+    .await;
+
+    let all = sessions(&api, &token, id).await;
+    assert_eq!(
+        all.len(),
+        1,
+        "a reconnect within the window is the same session"
+    );
+    assert_eq!(all[0]["status"], "live");
+    let events = history(&api, &token, id).await;
+    assert_eq!(events.iter().filter(|e| *e == "session.init").count(), 1);
+    assert_eq!(
+        events.iter().filter(|e| *e == "session.restream").count(),
+        1,
+        "{events:?}"
+    );
+    let playlist = reqwest::get(format!("{}/live/{id}/media.m3u8", sigma.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        playlist.matches("#EXT-X-DISCONTINUITY\n").count(),
+        1,
+        "{playlist}"
+    );
+    assert_eq!(
+        playlist.matches("#EXT-X-MAP:").count(),
+        2,
+        "one init segment per connection:\n{playlist}"
     );
 }
