@@ -170,6 +170,15 @@ async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
     let (status, _) = get(&format!("{base}/{hint}")).await;
     assert_eq!(status, 200, "the hinted part {hint}");
 
+    // Recent parts are served from memory: gone from the store, still served.
+    let channel_id = base.rsplit('/').next().unwrap();
+    let stored = dir.path().join("media/live").join(channel_id).join(&hint);
+    let length = std::fs::metadata(&stored).unwrap().len();
+    std::fs::remove_file(&stored).unwrap();
+    let again = reqwest::get(format!("{base}/{hint}")).await.unwrap();
+    assert_eq!(again.status(), 200, "a cached part needs no store read");
+    assert_eq!(again.bytes().await.unwrap().len() as u64, length);
+
     // Hostile paths are 404s.
     for hostile in ["../../../etc/passwd", "a/b/..%2F..%2Fsigma.db", "x/y/z.txt"] {
         assert_eq!(get(&format!("{base}/{hostile}")).await.0, 404, "{hostile}");

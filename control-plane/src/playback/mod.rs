@@ -2,8 +2,10 @@
 //! media topic from the start to build each channel's live state ([`state`]), renders
 //! playlists from it ([`playlist`]), and serves media bytes from the object store. Requests for
 //! what does not exist yet — a blocking playlist reload, the part a preload hint names — wait
-//! for the media event that makes it exist.
+//! for the media event that makes it exist. Recent media bytes are cached in memory
+//! ([`cache`]); the object store is the fallback.
 
+mod cache;
 pub mod playlist;
 pub mod state;
 
@@ -30,7 +32,11 @@ pub struct Playback {
     /// Bumped after every applied media event; waiting requests re-check on each bump.
     version: watch::Sender<u64>,
     store: Arc<dyn ObjectStore>,
+    cache: cache::MediaCache,
 }
+
+/// Bytes of recent media kept in memory per playback process.
+const CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 impl Playback {
     /// Starts following the media topic from its beginning.
@@ -46,6 +52,7 @@ impl Playback {
             streams: RwLock::default(),
             version: watch::channel(0).0,
             store,
+            cache: cache::MediaCache::new(CACHE_BYTES),
         });
         let follower = playback.clone();
         tokio::spawn(async move {
@@ -225,17 +232,24 @@ async fn media_file(
             }
         }
     }
-    let location = StorePath::from(format!("live/{channel}/{file}"));
-    match playback.store.get(&location).await {
-        Ok(object) => match object.bytes().await {
-            Ok(bytes) => HttpResponse::Ok()
-                .content_type("video/mp4")
-                .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-                .body(bytes),
-            Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+    let key = format!("live/{channel}/{file}");
+    let bytes = match playback.cache.get(&key) {
+        Some(bytes) => bytes,
+        None => match playback.store.get(&StorePath::from(key.as_str())).await {
+            Ok(object) => match object.bytes().await {
+                Ok(bytes) => {
+                    playback.cache.insert(key, bytes.clone());
+                    bytes
+                }
+                Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
+            },
+            Err(object_store::Error::NotFound { .. }) => return not_found(),
+            Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
         },
-        Err(object_store::Error::NotFound { .. }) => not_found(),
-        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
-    }
+    };
+    HttpResponse::Ok()
+        .content_type("video/mp4")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(bytes)
 }
