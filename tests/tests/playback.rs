@@ -259,3 +259,52 @@ async fn every_playlist_of_every_mode_passes_the_rfc_8216bis_validator() {
     }
     assert_eq!(checked, 40);
 }
+
+#[tokio::test]
+async fn a_blocking_reload_returns_within_50_ms_of_the_part_being_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let (base, _publisher) = live_channel(&sigma, "ultra_low", 1).await;
+    let channel_id = base.rsplit('/').next().unwrap().to_owned();
+
+    let mut delays = Vec::new();
+    for _ in 0..20 {
+        let media = get(&format!("{base}/media.m3u8")).await.1;
+        let summary = validate_media(&media, true).unwrap();
+        // The hinted part is the next one: `{session}/{connection}/{segment}.{part}.m4s`.
+        let hint = summary.preload_hint.unwrap();
+        let part: u64 = hint
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let msn = summary.media_sequence + summary.segments as u64;
+        let (status, blocked) = get(&format!(
+            "{base}/media.m3u8?_HLS_msn={msn}&_HLS_part={part}"
+        ))
+        .await;
+        let answered = std::time::SystemTime::now();
+        assert_eq!(status, 200);
+        if !blocked.contains(&format!("URI=\"{hint}\"")) {
+            continue; // the segment ended instead: the hint guessed a part that never comes
+        }
+        let stored = std::fs::metadata(dir.path().join("media/live").join(&channel_id).join(&hint))
+            .unwrap_or_else(|_| panic!("{hint} was announced before it was stored"))
+            .modified()
+            .unwrap();
+        delays.push(answered.duration_since(stored).unwrap_or_default());
+    }
+    assert!(
+        delays.len() >= 10,
+        "too few parts were hinted right: {}",
+        delays.len()
+    );
+    delays.sort();
+    let (median, max) = (delays[delays.len() / 2], delays[delays.len() - 1]);
+    eprintln!("blocking reload answered after the part was stored: median {median:?}, max {max:?} ({} samples)", delays.len());
+    assert!(max <= Duration::from_millis(50), "{delays:?}");
+}
