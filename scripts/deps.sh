@@ -5,7 +5,7 @@
 #
 #   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build, curl and jq
 #   scripts/deps.sh run     — build + ffmpeg
-#   scripts/deps.sh test    — run + chromium + tansu (Kafka-protocol broker) + PostgreSQL running
+#   scripts/deps.sh test    — run + chromium, hls.js, playwright-core + tansu (Kafka-protocol broker) + PostgreSQL running
 set -euo pipefail
 
 mode="${1:-build}"
@@ -41,6 +41,13 @@ if [[ "$mode" == "test" ]]; then
   fi
   if ! command -v cargo-nextest >/dev/null; then
     cargo install cargo-nextest --locked --quiet
+  fi
+  # hls.js and playwright-core for the browser tests (Debian's chromium is the browser).
+  node_dir="$cache/node"
+  if [[ ! -d "$node_dir/node_modules/hls.js" || ! -d "$node_dir/node_modules/playwright-core" ]]; then
+    command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    mkdir -p "$node_dir"
+    npm install --prefix "$node_dir" --silent --no-audit --no-fund hls.js@1.7.4 playwright-core@1.65.1
   fi
   # PostgreSQL: the machine's own server when one answers; otherwise Debian's.
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

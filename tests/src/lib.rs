@@ -5,6 +5,7 @@
 //! worker) and on the log's test broker; never on the control plane's internals.
 
 pub mod api;
+pub mod browser;
 pub mod database;
 pub mod edge;
 pub mod hls;

@@ -308,3 +308,23 @@ async fn a_blocking_reload_returns_within_50_ms_of_the_part_being_stored() {
     eprintln!("blocking reload answered after the part was stored: median {median:?}, max {max:?} ({} samples)", delays.len());
     assert!(max <= Duration::from_millis(50), "{delays:?}");
 }
+
+#[tokio::test]
+async fn hls_js_in_chromium_plays_ultra_low_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let (base, _publisher) = live_channel(&sigma, "ultra_low", 1).await;
+    let viewing = sigma_tests::browser::watch(&format!("{base}/index.m3u8"), 6, true).await;
+    assert!(viewing.supported, "hls.js cannot use MSE here: {viewing:?}");
+    assert!(viewing.fatal.is_empty(), "{viewing:?}");
+    let first = viewing.first_frame_seconds.expect("a first frame");
+    assert!(first < 3.0, "first frame after {first} s");
+    assert!(
+        viewing.advanced_seconds > 4.0,
+        "frames did not advance: {viewing:?}"
+    );
+    eprintln!(
+        "hls.js: first frame {first:.2} s, advanced {:.2} s, stalls {}, hls.js latency {:?}",
+        viewing.advanced_seconds, viewing.stalls, viewing.latency_seconds
+    );
+}

@@ -1,0 +1,62 @@
+// Plays an HLS stream with hls.js in headless Chromium and reports what a viewer saw, as JSON:
+// time to first frame, how far playback advanced, stalls, fatal errors, and the codecs the
+// browser said it supports. Used by the black-box tests and the latency benchmark.
+//
+//   node play.mjs <playlist url> <seconds to watch> [low-latency: true|false]
+//
+// Needs hls.js and playwright-core under $SIGMA_NODE_MODULES (make test installs them) and
+// Debian's chromium at /usr/bin/chromium.
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const modules = process.env.SIGMA_NODE_MODULES;
+const require = createRequire(path.join(modules, "noop.js"));
+const { chromium } = require("playwright-core");
+const hlsScript = path.join(modules, "hls.js", "dist", "hls.min.js");
+
+const [url, seconds = "8", lowLatency = "true"] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.SIGMA_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
+});
+try {
+  const page = await browser.newPage();
+  await page.setContent("<video id=v muted playsinline></video>");
+  await page.addScriptTag({ path: hlsScript });
+  const report = await page.evaluate(async ({ url, seconds, lowLatency }) => {
+    const video = document.getElementById("v");
+    const report = { supported: Hls.isSupported(), fatal: [], errors: 0, stalls: 0, stallSeconds: 0,
+                     firstFrameSeconds: null, advancedSeconds: 0, samples: [] };
+    if (!report.supported) return report;
+    const hls = new Hls({ lowLatencyMode: lowLatency });
+    hls.on(Hls.Events.ERROR, (_, data) => {
+      report.errors += 1;
+      if (data.fatal) report.fatal.push(`${data.type}: ${data.details}`);
+    });
+    const started = performance.now();
+    let stalledAt = null;
+    video.addEventListener("waiting", () => { if (report.firstFrameSeconds !== null) { report.stalls += 1; stalledAt = performance.now(); } });
+    video.addEventListener("playing", () => { if (stalledAt !== null) { report.stallSeconds += (performance.now() - stalledAt) / 1000; stalledAt = null; } });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    video.play().catch(() => {});
+    let firstTime = null;
+    const deadline = started + seconds * 1000;
+    while (performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      if (video.currentTime > 0 && report.firstFrameSeconds === null) {
+        report.firstFrameSeconds = (performance.now() - started) / 1000;
+        firstTime = video.currentTime;
+      }
+      report.samples.push(video.currentTime);
+    }
+    if (firstTime !== null) report.advancedSeconds = video.currentTime - firstTime;
+    report.latencySeconds = hls.latency;
+    hls.destroy();
+    return report;
+  }, { url, seconds: Number(seconds), lowLatency: lowLatency === "true" });
+  console.log(JSON.stringify(report));
+} finally {
+  await browser.close();
+}
