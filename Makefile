@@ -29,3 +29,4 @@ bench:
 	cargo build --release --workspace --bins
 	cargo run --release -p sigma-bench --bin roundtrip
 	cargo run --release -p sigma-bench --bin replay
+	cargo run --release -p sigma-bench --bin latency

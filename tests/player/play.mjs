@@ -2,7 +2,11 @@
 // time to first frame, how far playback advanced, stalls, fatal errors, and the codecs the
 // browser said it supports. Used by the black-box tests and the latency benchmark.
 //
-//   node play.mjs <playlist url> <seconds to watch> [low-latency: true|false]
+//   node play.mjs <playlist url> <seconds to watch> [low-latency: true|false] [stamped: true|false]
+//
+// With `stamped`, the publisher drew its wall clock into each picture (24 white-or-black boxes
+// along the top: bit i of the capture time in ms, mod 2^24, at x = 8 + 12 i, y = 4, 10x10 px);
+// every displayed frame is read back through a canvas and its glass-to-glass latency reported.
 //
 // Needs hls.js and playwright-core under $SIGMA_NODE_MODULES (make test installs them) and
 // Debian's chromium at /usr/bin/chromium.
@@ -14,7 +18,7 @@ const require = createRequire(path.join(modules, "noop.js"));
 const { chromium } = require("playwright-core");
 const hlsScript = path.join(modules, "hls.js", "dist", "hls.min.js");
 
-const [url, seconds = "8", lowLatency = "true"] = process.argv.slice(2);
+const [url, seconds = "8", lowLatency = "true", stamped = "false"] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.SIGMA_CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -24,7 +28,7 @@ try {
   const page = await browser.newPage();
   await page.setContent("<video id=v muted playsinline></video>");
   await page.addScriptTag({ path: hlsScript });
-  const report = await page.evaluate(async ({ url, seconds, lowLatency }) => {
+  const report = await page.evaluate(async ({ url, seconds, lowLatency, stamped }) => {
     const video = document.getElementById("v");
     const report = { supported: Hls.isSupported(), fatal: [], errors: 0, stalls: 0, stallSeconds: 0,
                      firstFrameSeconds: null, advancedSeconds: 0, samples: [] };
@@ -38,6 +42,29 @@ try {
     let stalledAt = null;
     video.addEventListener("waiting", () => { if (report.firstFrameSeconds !== null) { report.stalls += 1; stalledAt = performance.now(); } });
     video.addEventListener("playing", () => { if (stalledAt !== null) { report.stallSeconds += (performance.now() - stalledAt) / 1000; stalledAt = null; } });
+    report.latencies = [];
+    if (stamped) {
+      const canvas = document.createElement("canvas");
+      const context = canvas.getContext("2d", { willReadFrequently: true });
+      const onFrame = () => {
+        if (video.videoWidth > 0) {
+          canvas.width = video.videoWidth;
+          canvas.height = 20;
+          context.drawImage(video, 0, 0, video.videoWidth, video.videoHeight, 0, 0, video.videoWidth, video.videoHeight);
+          const scale = video.videoWidth / 320;
+          let stamp = 0;
+          for (let bit = 0; bit < 24; bit++) {
+            const [r, g, b] = context.getImageData(Math.round((13 + 12 * bit) * scale), Math.round(9 * scale), 1, 1).data;
+            if ((r + g + b) / 3 > 128) stamp += 2 ** bit;
+          }
+          const now = Date.now() % 2 ** 24;
+          const latency = (now - stamp + 2 ** 24) % 2 ** 24;
+          if (latency < 60000) report.latencies.push(latency / 1000);
+        }
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    }
     hls.loadSource(url);
     hls.attachMedia(video);
     video.play().catch(() => {});
@@ -55,7 +82,7 @@ try {
     report.latencySeconds = hls.latency;
     hls.destroy();
     return report;
-  }, { url, seconds: Number(seconds), lowLatency: lowLatency === "true" });
+  }, { url, seconds: Number(seconds), lowLatency: lowLatency === "true", stamped: stamped === "true" });
   console.log(JSON.stringify(report));
 } finally {
   await browser.close();

@@ -16,6 +16,10 @@ pub struct Viewing {
     pub advanced_seconds: f64,
     /// hls.js's own latency estimate (from program date-times), when it has one.
     pub latency_seconds: Option<f64>,
+    /// Glass-to-glass latency of each displayed frame, read from the stamp the publisher drew
+    /// into it (stamped streams only).
+    #[serde(default)]
+    pub latencies: Vec<f64>,
 }
 
 fn node_modules() -> String {
@@ -27,11 +31,18 @@ fn node_modules() -> String {
     })
 }
 
-/// Watches `url` for `seconds`.
-pub async fn watch(url: &str, seconds: u32, low_latency: bool) -> Viewing {
+/// Watches `url` for `seconds`; `stamped` reads the publisher's wall-clock stamp back from
+/// every displayed frame (see `tests/player/play.mjs`).
+pub async fn watch(url: &str, seconds: u32, low_latency: bool, stamped: bool) -> Viewing {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/player/play.mjs");
     let output = tokio::process::Command::new("node")
-        .args([script, url, &seconds.to_string(), &low_latency.to_string()])
+        .args([
+            script,
+            url,
+            &seconds.to_string(),
+            &low_latency.to_string(),
+            &stamped.to_string(),
+        ])
         .env("SIGMA_NODE_MODULES", node_modules())
         .kill_on_drop(true)
         .output()
@@ -48,4 +59,20 @@ pub async fn watch(url: &str, seconds: u32, low_latency: bool) -> Viewing {
             String::from_utf8_lossy(&output.stdout)
         )
     })
+}
+
+/// The ffmpeg video filter that draws the wall clock (ms, mod 2^24) into each picture as 24
+/// boxes along the top of a 320-pixel-wide frame, as `play.mjs` reads them back. It stamps
+/// the time the filter processes the frame, i.e. capture time for a real-time (`-re`) source.
+pub fn stamp_filter() -> String {
+    let mut filter =
+        String::from("drawbox=x=0:y=0:w=320:h=18:color=black:t=fill,setpts=RTCTIME/1000000/TB");
+    for bit in 0..24 {
+        filter.push_str(&format!(
+            ",drawbox=x={}:y=4:w=10:h=10:color=white:t=fill:enable='eq(mod(floor(t*1000/pow(2\\,{bit}))\\,2)\\,1)'",
+            8 + 12 * bit
+        ));
+    }
+    filter.push_str(",setpts=PTS-STARTPTS");
+    filter
 }

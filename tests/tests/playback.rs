@@ -79,18 +79,21 @@ async fn live_channel(
     (base, publisher)
 }
 
-/// ffmpeg plays the multivariant playlist for two seconds; returns its complaints.
-async fn play(base: &str) -> String {
+/// ffmpeg plays two seconds of the multivariant playlist; returns the video frames it decoded
+/// and its complaints.
+async fn play(base: &str) -> (usize, String) {
     let output = tokio::process::Command::new("ffmpeg")
         .args([
             "-v",
             "error",
             "-i",
             &format!("{base}/index.m3u8"),
+            "-map",
+            "0:v:0",
             "-t",
             "2",
             "-f",
-            "null",
+            "framecrc",
             "-",
         ])
         .output()
@@ -101,7 +104,11 @@ async fn play(base: &str) -> String {
         "ffmpeg could not play: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    let frames = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .count();
+    (frames, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 #[tokio::test]
@@ -183,7 +190,11 @@ async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
     for hostile in ["../../../etc/passwd", "a/b/..%2F..%2Fsigma.db", "x/y/z.txt"] {
         assert_eq!(get(&format!("{base}/{hostile}")).await.0, 404, "{hostile}");
     }
-    assert_eq!(play(&base).await, "");
+    assert_eq!(
+        play(&base).await,
+        (60, String::new()),
+        "two seconds at 30 fps, no decode errors"
+    );
 }
 
 #[tokio::test]
@@ -197,7 +208,11 @@ async fn low_latency_serves_whole_segments_that_ffmpeg_plays() {
         "low latency lists no parts:\n{media}"
     );
     assert!(media.contains("#EXT-X-TARGETDURATION:1"), "{media}");
-    assert_eq!(play(&base).await, "");
+    assert_eq!(
+        play(&base).await,
+        (60, String::new()),
+        "two seconds at 30 fps, no decode errors"
+    );
     assert_eq!(
         get(&format!(
             "{}/live/ch_00000000000000000000000000000000/index.m3u8",
@@ -314,7 +329,7 @@ async fn hls_js_in_chromium_plays_ultra_low_latency() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = SigmaConfig::standalone(dir.path()).start().await;
     let (base, _publisher) = live_channel(&sigma, "ultra_low", 1).await;
-    let viewing = sigma_tests::browser::watch(&format!("{base}/index.m3u8"), 6, true).await;
+    let viewing = sigma_tests::browser::watch(&format!("{base}/index.m3u8"), 6, true, false).await;
     assert!(viewing.supported, "hls.js cannot use MSE here: {viewing:?}");
     assert!(viewing.fatal.is_empty(), "{viewing:?}");
     let first = viewing.first_frame_seconds.expect("a first frame");
@@ -326,5 +341,21 @@ async fn hls_js_in_chromium_plays_ultra_low_latency() {
     eprintln!(
         "hls.js: first frame {first:.2} s, advanced {:.2} s, stalls {}, hls.js latency {:?}",
         viewing.advanced_seconds, viewing.stalls, viewing.latency_seconds
+    );
+}
+
+#[tokio::test]
+async fn normal_latency_serves_long_segments_that_ffmpeg_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let (base, _publisher) = live_channel(&sigma, "normal", 1).await;
+    let (_, media) = get(&format!("{base}/media.m3u8")).await;
+    let summary =
+        validate_media(&media, false).unwrap_or_else(|problems| panic!("{media}\n{problems:#?}"));
+    assert_eq!(summary.target_duration, 4, "{media}");
+    assert_eq!(
+        play(&base).await,
+        (60, String::new()),
+        "two seconds at 30 fps, no decode errors"
     );
 }

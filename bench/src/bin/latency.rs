@@ -1,0 +1,128 @@
+//! Glass-to-glass latency with a real player: ffmpeg publishes a real-time test pattern with
+//! its wall clock drawn into every picture; hls.js in headless Chromium plays the channel and
+//! reads the stamp back from each displayed frame. Nothing in Sigma reports its own latency.
+//! Per latency mode: latency p50/p90, stalls and stall time, time to first frame.
+//!
+//! Run: `make bench` (or `cargo run --release -p sigma-bench --bin latency` after
+//! `cargo build --release --bins`; `BENCH_SECONDS` sets the watch time, default 120).
+//! Writes its section of docs/BENCHMARKS.md.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use sigma_bench::report::write_section;
+use sigma_tests::api::Api;
+use sigma_tests::browser::{stamp_filter, watch, Viewing};
+use sigma_tests::process::SigmaConfig;
+use sigma_tests::wait::until;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((p / 100.0) * sorted.len() as f64)
+        .ceil()
+        .clamp(1.0, sorted.len() as f64) as usize
+        - 1]
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u32 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    let dir = tempfile::tempdir().expect("a temporary dir");
+    let sigma = SigmaConfig::standalone(dir.path())
+        .with("RUST_LOG", "warn")
+        .start()
+        .await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api.account_with_token(&sigma.admin_key, "bench").await;
+
+    let mut body = format!(
+        "## Glass-to-glass latency (hls.js in headless Chromium, stamps read from displayed frames)\n\n\
+         Command: `cargo run --release -p sigma-bench --bin latency` (part of `make bench`), {seconds} s of \
+         watching per mode, measured {} on this 2-core machine with publisher (ffmpeg, x264 veryfast \
+         zerolatency, 320x180 at 30 fps, 1 s GOP), Sigma and Chromium all on it. Latency = the page's clock \
+         when a frame is displayed minus the publisher's clock drawn into that frame.\n\n\
+         | mode | latency p50 | p90 | frames measured | stalls | stall time | first frame | target | met |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    for (mode, target, low_latency) in [
+        ("ultra_low", 2.0, true),
+        ("low", 5.0, false),
+        ("normal", 15.0, false),
+    ] {
+        let channel = api
+            .create_channel(&token, json!({ "name": mode, "latency_mode": mode }))
+            .await;
+        let mut publisher = tokio::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-re",
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("testsrc2=size=320x180:rate=30:duration={}", seconds + 40),
+            ])
+            .args(["-vf", &stamp_filter()])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-tune",
+                "zerolatency",
+                "-g",
+                "30",
+                "-f",
+                "flv",
+            ])
+            .arg(channel["rtmp_url"].as_str().unwrap())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("ffmpeg");
+        let playback = channel["playback_url"].as_str().unwrap().to_owned();
+        let media = playback.replace("index.m3u8", "media.m3u8");
+        until(Duration::from_secs(60), "the stream is listed", || async {
+            match reqwest::get(&media).await {
+                Ok(response) => response
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .contains("#EXTINF"),
+                Err(_) => false,
+            }
+        })
+        .await;
+        let viewing: Viewing = watch(&playback, seconds, low_latency, true).await;
+        let _ = publisher.kill().await;
+        let mut latencies = viewing.latencies.clone();
+        latencies.sort_by(f64::total_cmp);
+        let (p50, p90) = (percentile(&latencies, 50.0), percentile(&latencies, 90.0));
+        let met = if p50 <= target
+            && (mode != "normal" || viewing.stalls == 0)
+            && viewing.fatal.is_empty()
+        {
+            "yes"
+        } else {
+            "no"
+        };
+        println!("{mode}: p50 {p50:.2} s p90 {p90:.2} s over {} frames, {} stalls, first frame {:?}, fatal {:?}", latencies.len(), viewing.stalls, viewing.first_frame_seconds, viewing.fatal);
+        body.push_str(&format!(
+            "| `{mode}` | {p50:.2} s | {p90:.2} s | {} | {} | {:.2} s | {} | p50 ≤ {target} s{} | {met} |\n",
+            latencies.len(),
+            viewing.stalls,
+            viewing.stall_seconds,
+            viewing.first_frame_seconds.map_or("none".into(), |s| format!("{s:.2} s")),
+            if mode == "normal" { ", no stalls" } else { "" },
+        ));
+    }
+    body.push_str("\nNot measured yet: the same run against nginx with libnginx-mod-rtmp (the issue asks for the ratio).\n");
+    write_section("latency", &body).expect("writing docs/BENCHMARKS.md");
+}
