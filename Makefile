@@ -25,7 +25,7 @@ openapi:
 
 ## Whole-system benchmarks; they rewrite their sections of docs/BENCHMARKS.md.
 bench:
-	@scripts/deps.sh test
+	@scripts/deps.sh bench
 	cargo build --release --workspace --bins
 	cargo run --release -p sigma-bench --bin roundtrip
 	cargo run --release -p sigma-bench --bin replay

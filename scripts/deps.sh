@@ -6,6 +6,7 @@
 #   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build, curl and jq
 #   scripts/deps.sh run     — build + ffmpeg
 #   scripts/deps.sh test    — run + chromium, hls.js, playwright-core + tansu (Kafka-protocol broker) + PostgreSQL running
+#   scripts/deps.sh bench   — test + nginx with its RTMP module (the latency peer)
 set -euo pipefail
 
 mode="${1:-build}"
@@ -15,9 +16,13 @@ apt_packages=(cmake pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libsas
 if [[ "$mode" == "test" || "$mode" == "run" ]]; then
   apt_packages+=(ffmpeg)
 fi
-if [[ "$mode" == "test" ]]; then
-  # Headless browser tests (the offline docs page; later hls.js playback).
-  apt_packages+=(chromium)
+if [[ "$mode" == "test" || "$mode" == "bench" ]]; then
+  # Headless browser tests (the offline docs page, hls.js playback).
+  apt_packages+=(ffmpeg chromium)
+fi
+if [[ "$mode" == "bench" ]]; then
+  # The peer the latency benchmark runs side by side.
+  apt_packages+=(nginx-light libnginx-mod-rtmp)
 fi
 
 missing=()
@@ -32,7 +37,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ "$mode" == "test" ]]; then
+if [[ "$mode" == "test" || "$mode" == "bench" ]]; then
   tansu="$cache/tansu/bin/tansu"
   if [[ ! -x "$tansu" ]]; then
     echo "deps: installing tansu 0.6.0 into $cache/tansu (about 10 minutes, once)"

@@ -1,7 +1,8 @@
 //! Glass-to-glass latency with a real player: ffmpeg publishes a real-time test pattern with
 //! its wall clock drawn into every picture; hls.js in headless Chromium plays the channel and
 //! reads the stamp back from each displayed frame. Nothing in Sigma reports its own latency.
-//! Per latency mode: latency p50/p90, stalls and stall time, time to first frame.
+//! Per latency mode: latency p50/p90, stalls and stall time, time to first frame; then the
+//! same stream through nginx-rtmp's HLS, side by side.
 //!
 //! Run: `make bench` (or `cargo run --release -p sigma-bench --bin latency` after
 //! `cargo build --release --bins`; `BENCH_SECONDS` sets the watch time, default 120).
@@ -11,11 +12,95 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
+use sigma_bench::nginx::Nginx;
 use sigma_bench::report::write_section;
 use sigma_tests::api::Api;
 use sigma_tests::browser::{stamp_filter, watch, Viewing};
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::wait::until;
+
+/// One stream watched: its latencies and what the viewer saw.
+struct Run {
+    p50: f64,
+    p90: f64,
+    frames: usize,
+    viewing: Viewing,
+}
+
+impl Run {
+    fn row(&self, name: &str, target: &str, met: &str) -> String {
+        format!(
+            "| {name} | {:.2} s | {:.2} s | {} | {} | {:.2} s | {} | {target} | {met} |\n",
+            self.p50,
+            self.p90,
+            self.frames,
+            self.viewing.stalls,
+            self.viewing.stall_seconds,
+            self.viewing
+                .first_frame_seconds
+                .map_or("none".into(), |s| format!("{s:.2} s")),
+        )
+    }
+}
+
+/// Publishes a stamped real-time stream to `rtmp`, waits until `media` lists a segment, and
+/// watches `playback` for `seconds`.
+async fn measure(rtmp: &str, playback: &str, media: &str, seconds: u32, low_latency: bool) -> Run {
+    let mut publisher = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=320x180:rate=30:duration={}", seconds + 40),
+        ])
+        .args(["-vf", &stamp_filter()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "30",
+            "-f",
+            "flv",
+            rtmp,
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg");
+    until(Duration::from_secs(60), "the stream is listed", || async {
+        match reqwest::get(media).await {
+            Ok(response) => response
+                .text()
+                .await
+                .unwrap_or_default()
+                .contains("#EXTINF"),
+            Err(_) => false,
+        }
+    })
+    .await;
+    let viewing = watch(playback, seconds, low_latency, true).await;
+    let _ = publisher.kill().await;
+    let mut latencies = viewing.latencies.clone();
+    latencies.sort_by(f64::total_cmp);
+    let run = Run {
+        p50: percentile(&latencies, 50.0),
+        p90: percentile(&latencies, 90.0),
+        frames: latencies.len(),
+        viewing,
+    };
+    println!(
+        "{playback}: p50 {:.2} s p90 {:.2} s over {} frames, {} stalls, fatal {:?}",
+        run.p50, run.p90, run.frames, run.viewing.stalls, run.viewing.fatal
+    );
+    run
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -47,10 +132,11 @@ async fn main() {
          watching per mode, measured {} on this 2-core machine with publisher (ffmpeg, x264 veryfast \
          zerolatency, 320x180 at 30 fps, 1 s GOP), Sigma and Chromium all on it. Latency = the page's clock \
          when a frame is displayed minus the publisher's clock drawn into that frame.\n\n\
-         | mode | latency p50 | p90 | frames measured | stalls | stall time | first frame | target | met |\n\
+         | server, mode | latency p50 | p90 | frames measured | stalls | stall time | first frame | target | met |\n\
          |---|---|---|---|---|---|---|---|---|\n",
         chrono::Utc::now().format("%Y-%m-%d")
     );
+    let mut results = Vec::new();
     for (mode, target, low_latency) in [
         ("ultra_low", 2.0, true),
         ("low", 5.0, false),
@@ -59,70 +145,47 @@ async fn main() {
         let channel = api
             .create_channel(&token, json!({ "name": mode, "latency_mode": mode }))
             .await;
-        let mut publisher = tokio::process::Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-re",
-                "-f",
-                "lavfi",
-                "-i",
-                &format!("testsrc2=size=320x180:rate=30:duration={}", seconds + 40),
-            ])
-            .args(["-vf", &stamp_filter()])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-tune",
-                "zerolatency",
-                "-g",
-                "30",
-                "-f",
-                "flv",
-            ])
-            .arg(channel["rtmp_url"].as_str().unwrap())
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("ffmpeg");
         let playback = channel["playback_url"].as_str().unwrap().to_owned();
         let media = playback.replace("index.m3u8", "media.m3u8");
-        until(Duration::from_secs(60), "the stream is listed", || async {
-            match reqwest::get(&media).await {
-                Ok(response) => response
-                    .text()
-                    .await
-                    .unwrap_or_default()
-                    .contains("#EXTINF"),
-                Err(_) => false,
-            }
-        })
+        let run = measure(
+            channel["rtmp_url"].as_str().unwrap(),
+            &playback,
+            &media,
+            seconds,
+            low_latency,
+        )
         .await;
-        let viewing: Viewing = watch(&playback, seconds, low_latency, true).await;
-        let _ = publisher.kill().await;
-        let mut latencies = viewing.latencies.clone();
-        latencies.sort_by(f64::total_cmp);
-        let (p50, p90) = (percentile(&latencies, 50.0), percentile(&latencies, 90.0));
-        let met = if p50 <= target
-            && (mode != "normal" || viewing.stalls == 0)
-            && viewing.fatal.is_empty()
+        let met = if run.p50 <= target
+            && (mode != "normal" || run.viewing.stalls == 0)
+            && run.viewing.fatal.is_empty()
         {
             "yes"
         } else {
             "no"
         };
-        println!("{mode}: p50 {p50:.2} s p90 {p90:.2} s over {} frames, {} stalls, first frame {:?}, fatal {:?}", latencies.len(), viewing.stalls, viewing.first_frame_seconds, viewing.fatal);
-        body.push_str(&format!(
-            "| `{mode}` | {p50:.2} s | {p90:.2} s | {} | {} | {:.2} s | {} | p50 ≤ {target} s{} | {met} |\n",
-            latencies.len(),
-            viewing.stalls,
-            viewing.stall_seconds,
-            viewing.first_frame_seconds.map_or("none".into(), |s| format!("{s:.2} s")),
-            if mode == "normal" { ", no stalls" } else { "" },
+        body.push_str(&run.row(
+            &format!("Sigma `{mode}`"),
+            &format!(
+                "p50 ≤ {target} s{}",
+                if mode == "normal" { ", no stalls" } else { "" }
+            ),
+            met,
         ));
+        results.push((mode, run.p50));
     }
-    body.push_str("\nNot measured yet: the same run against nginx with libnginx-mod-rtmp (the issue asks for the ratio).\n");
+    let nginx_dir = tempfile::tempdir().expect("a temporary dir");
+    let nginx = Nginx::start(nginx_dir.path());
+    let key = "bench";
+    let rtmp = format!("rtmp://127.0.0.1:{}/live/{key}", nginx.rtmp_port);
+    let playlist = format!("http://127.0.0.1:{}/hls/{key}.m3u8", nginx.http_port);
+    let peer = measure(&rtmp, &playlist, &playlist, seconds, false).await;
+    body.push_str(&peer.row("nginx-rtmp HLS (1 s fragments, 3 s playlist)", "peer", "—"));
+    body.push_str("\nRatios of Sigma's p50 to nginx-rtmp's: ");
+    let ratios: Vec<String> = results
+        .iter()
+        .map(|(mode, p50)| format!("`{mode}` {:.2}×", p50 / peer.p50))
+        .collect();
+    body.push_str(&ratios.join(", "));
+    body.push_str(". nginx-rtmp serves MPEG-TS HLS with no parts; hls.js plays it with its default (not low-latency) settings.\n");
     write_section("latency", &body).expect("writing docs/BENCHMARKS.md");
 }
