@@ -8,8 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
+use rml_rtmp::sessions::{
+    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType,
+};
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::ingest::{Admission, OutputError, Publication, Refusal};
+use sigma_edge_worker::rtmp::IDLE_TIMEOUT;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -19,6 +24,7 @@ const KEY: &str = "sk_test_0123456789abcdef";
 struct Recorder {
     ended: mpsc::UnboundedSender<Vec<Output>>,
     attempts: Arc<Mutex<Vec<String>>>,
+    dropped: Arc<Mutex<Vec<String>>>,
 }
 
 struct Recording {
@@ -37,6 +43,10 @@ impl Admission for Recorder {
             outputs: Vec::new(),
             ended: self.ended.clone(),
         }))
+    }
+
+    fn dropped(&self, reason: &str) {
+        self.dropped.lock().unwrap().push(reason.to_owned());
     }
 }
 
@@ -67,6 +77,7 @@ struct Server {
     port: u16,
     ended: mpsc::UnboundedReceiver<Vec<Output>>,
     attempts: Arc<Mutex<Vec<String>>>,
+    dropped: Arc<Mutex<Vec<String>>>,
 }
 
 async fn start() -> Server {
@@ -74,15 +85,18 @@ async fn start() -> Server {
     let port = listener.local_addr().unwrap().port();
     let (sender, ended) = mpsc::unbounded_channel();
     let attempts = Arc::new(Mutex::new(Vec::new()));
+    let dropped = Arc::new(Mutex::new(Vec::new()));
     let admission = Arc::new(Recorder {
         ended: sender,
         attempts: attempts.clone(),
+        dropped: dropped.clone(),
     });
     tokio::spawn(sigma_edge_worker::rtmp::serve(listener, admission));
     Server {
         port,
         ended,
         attempts,
+        dropped,
     }
 }
 
@@ -207,4 +221,97 @@ async fn unknown_keys_garbage_and_silence_lose_only_their_own_connection() {
         server.ended.try_recv().is_err(),
         "a refused publisher produced a publication"
     );
+}
+
+/// Writes out what a client session wants sent.
+async fn send(
+    socket: &mut tokio::net::TcpStream,
+    results: Vec<ClientSessionResult>,
+) -> Vec<ClientSessionEvent> {
+    let mut events = Vec::new();
+    for result in results {
+        match result {
+            ClientSessionResult::OutboundResponse(packet) => {
+                socket.write_all(&packet.bytes).await.unwrap()
+            }
+            ClientSessionResult::RaisedEvent(event) => events.push(event),
+            ClientSessionResult::UnhandleableMessageReceived(_) => {}
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_publisher_that_never_sends_media_is_dropped_after_the_idle_timeout() {
+    use tokio::io::AsyncReadExt;
+
+    let mut server = start().await;
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let mut handshake = Handshake::new(PeerType::Client);
+    socket
+        .write_all(&handshake.generate_outbound_p0_and_p1().unwrap())
+        .await
+        .unwrap();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let leftover = loop {
+        let read = socket.read(&mut buffer).await.unwrap();
+        match handshake.process_bytes(&buffer[..read]).unwrap() {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                socket.write_all(&response_bytes).await.unwrap()
+            }
+            HandshakeProcessResult::Completed {
+                response_bytes,
+                remaining_bytes,
+            } => {
+                socket.write_all(&response_bytes).await.unwrap();
+                break remaining_bytes;
+            }
+        }
+    };
+    let (mut session, results) = ClientSession::new(ClientSessionConfig::new()).unwrap();
+    send(&mut socket, results).await;
+    let connect = session.request_connection("live".into()).unwrap();
+    send(&mut socket, vec![connect]).await;
+    let mut events = send(&mut socket, session.handle_input(&leftover).unwrap()).await;
+    // Connect, publish, then say nothing at all.
+    'published: loop {
+        for event in events.drain(..) {
+            match event {
+                ClientSessionEvent::ConnectionRequestAccepted => {
+                    let publish = session
+                        .request_publishing(KEY.into(), PublishRequestType::Live)
+                        .unwrap();
+                    send(&mut socket, vec![publish]).await;
+                }
+                ClientSessionEvent::PublishRequestAccepted => break 'published,
+                _ => {}
+            }
+        }
+        let read = socket.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the server closed before accepting the publish");
+        events = send(&mut socket, session.handle_input(&buffer[..read]).unwrap()).await;
+    }
+
+    let silent_since = std::time::Instant::now();
+    let closed = tokio::time::timeout(IDLE_TIMEOUT + Duration::from_secs(5), async {
+        while matches!(socket.read(&mut buffer).await, Ok(read) if read > 0) {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a silent publisher was kept past the idle timeout"
+    );
+    assert!(
+        silent_since.elapsed() >= IDLE_TIMEOUT - Duration::from_secs(1),
+        "dropped too early: {:?}",
+        silent_since.elapsed()
+    );
+    let outputs = tokio::time::timeout(Duration::from_secs(5), server.ended.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(outputs.is_empty(), "nothing was published");
+    assert_eq!(server.dropped.lock().unwrap().as_slice(), ["idle"]);
 }
