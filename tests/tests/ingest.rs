@@ -432,3 +432,38 @@ async fn a_publisher_returning_within_the_window_continues_the_same_session() {
         "one init segment per connection:\n{playlist}"
     );
 }
+
+#[tokio::test]
+async fn the_maximum_duration_ends_the_session_and_disconnects_the_publisher() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api
+        .account_with_token(&sigma.admin_key, "broadcaster")
+        .await;
+    // 60 s is the shortest maximum a channel accepts.
+    let channel = api
+        .create_channel(
+            &token,
+            json!({ "name": "stage", "max_session_seconds": 60 }),
+        )
+        .await;
+    let id = channel["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let mut publisher = publisher(channel["rtmp_url"].as_str().unwrap(), 120, true)
+        .spawn()
+        .unwrap();
+    let exited = tokio::time::timeout(Duration::from_secs(90), publisher.wait()).await;
+    assert!(
+        exited.is_ok(),
+        "the publisher was not disconnected at the maximum duration"
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(59) && elapsed < Duration::from_secs(75),
+        "disconnected after {elapsed:?}"
+    );
+    let session = &sessions(&api, &token, id).await[0];
+    assert_eq!(session["status"], "ended");
+    assert_eq!(session["end_reason"], "max_duration");
+}
