@@ -6,6 +6,7 @@
 //! the first keyframe after it reached the segment target. A sample's duration is the distance
 //! to the next sample of its track, so each track holds one sample back.
 
+mod clock;
 mod fragment;
 mod init;
 
@@ -120,6 +121,8 @@ pub struct Packager {
     audio: Option<Track>,
     /// The first timestamp of the stream (ms): tracks start near zero.
     origin_ms: Option<i64>,
+    /// Unwraps and de-jumps FLV's 32-bit timestamps.
+    clock: clock::Clock,
     init_sent: bool,
     sequence: u32,
     segment: Option<u64>,
@@ -141,6 +144,7 @@ impl Packager {
             video: None,
             audio: None,
             origin_ms: None,
+            clock: clock::Clock::default(),
             init_sent: false,
             sequence: 0,
             segment: None,
@@ -161,7 +165,8 @@ impl Packager {
         self.audio_track.as_ref()
     }
 
-    fn ticks(&mut self, ms: i64, timescale: u32) -> u64 {
+    fn ticks(&mut self, raw_ms: i64, timescale: u32) -> u64 {
+        let ms = self.clock.continuous(raw_ms);
         let origin = *self.origin_ms.get_or_insert(ms);
         ((ms - origin).max(0) as u64) * u64::from(timescale) / 1000
     }
