@@ -276,11 +276,11 @@ impl Publication for StoredPublication {
             Output::SegmentEnd {
                 segment, duration, ..
             } => {
-                let bytes: Vec<u8> = self
-                    .segment_parts
-                    .drain(..)
-                    .flat_map(|part| part.to_vec())
-                    .collect();
+                // The segment is its parts back to back: one copy, into a buffer of the right size.
+                let mut bytes = Vec::with_capacity(self.segment_parts.iter().map(Bytes::len).sum());
+                for part in self.segment_parts.drain(..) {
+                    bytes.extend_from_slice(&part);
+                }
                 let size = bytes.len() as u64;
                 let path = self.put(&format!("{segment}.m4s"), bytes.into()).await?;
                 let program_date_time =

@@ -10,4 +10,5 @@ pub mod database;
 pub mod edge;
 pub mod hls;
 pub mod process;
+pub mod publish;
 pub mod wait;

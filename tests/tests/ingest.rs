@@ -4,41 +4,24 @@
 //! refused and leave the channel untouched.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
 use sigma_tests::process::SigmaConfig;
+use sigma_tests::publish::Publish;
 use sigma_tests::wait::until;
 
 /// ffmpeg publishes `seconds` of test pattern and tone (in real time when `live`).
 fn publisher(url: &str, seconds: u32, live: bool) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new("ffmpeg");
-    command.args(["-v", "error"]);
-    if live {
-        command.arg("-re");
-    }
-    command
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size=320x180:rate=30:duration={seconds}"),
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
-        ])
-        .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-bf", "2", "-c:a", "aac", "-f",
-            "flv", url,
-        ])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
+    sigma_tests::publish::publisher(
+        url,
+        seconds,
+        Publish {
+            real_time: live,
+            ..Publish::default()
+        },
+    )
 }
 
 async fn sessions(api: &Api, token: &str, channel: &str) -> Vec<Value> {

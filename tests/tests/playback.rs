@@ -2,50 +2,23 @@
 //! describe the stream (LL-HLS parts, preload hints and blocking reloads in `ultra_low`,
 //! whole segments in `low`), and ffmpeg as a player decodes the stream with no errors.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sigma_tests::api::Api;
 use sigma_tests::hls::{validate_media, validate_multivariant};
 use sigma_tests::process::{Sigma, SigmaConfig};
+use sigma_tests::publish::Publish;
 use sigma_tests::wait::until;
 
 /// ffmpeg publishing `seconds` of test pattern and tone in real time.
 fn publish(url: &str, seconds: u32) -> tokio::process::Child {
-    tokio::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size=320x180:rate=30:duration={seconds}"),
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "30",
-            "-c:a",
-            "aac",
-            "-f",
-            "flv",
-            url,
-        ])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
+    let options = Publish {
+        real_time: true,
+        zero_latency: true,
+        stamped: false,
+    };
+    sigma_tests::publish::publisher(url, seconds, options)
         .spawn()
         .expect("ffmpeg is installed")
 }

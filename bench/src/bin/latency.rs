@@ -8,15 +8,15 @@
 //! `cargo build --release --bins`; `BENCH_SECONDS` sets the watch time, default 120).
 //! Writes its section of docs/BENCHMARKS.md.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
 use sigma_bench::nginx::Nginx;
 use sigma_bench::report::write_section;
 use sigma_tests::api::Api;
-use sigma_tests::browser::{stamp_filter, watch, Viewing};
+use sigma_tests::browser::{watch, Viewing};
 use sigma_tests::process::SigmaConfig;
+use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::wait::until;
 
 /// One stream watched: its latencies and what the viewer saw.
@@ -46,32 +46,12 @@ impl Run {
 /// Publishes a stamped real-time stream to `rtmp`, waits until `media` lists a segment, and
 /// watches `playback` for `seconds`.
 async fn measure(rtmp: &str, playback: &str, media: &str, seconds: u32, low_latency: bool) -> Run {
-    let mut publisher = tokio::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size=320x180:rate=30:duration={}", seconds + 40),
-        ])
-        .args(["-vf", &stamp_filter()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "30",
-            "-f",
-            "flv",
-            rtmp,
-        ])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
+    let options = Publish {
+        real_time: true,
+        zero_latency: true,
+        stamped: true,
+    };
+    let mut publisher = publisher(rtmp, seconds + 40, options)
         .spawn()
         .expect("ffmpeg");
     until(Duration::from_secs(60), "the stream is listed", || async {
