@@ -1,6 +1,9 @@
 //! Wiring: opens the log and the database, starts the deciders, the projector and the command
 //! bus, and serves the API. The same code runs standalone (embedded log, SQLite) and scaled out
 //! (Kafka, PostgreSQL); only the configuration differs.
+//!
+//! A process has a [`Role`]: the whole platform, or an edge worker (RTMP ingest with health and
+//! metrics) that joins a scaled-out deployment's log, database and object store.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,8 +15,9 @@ use actix_web::web;
 use sigma_shared::log::{EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, MEDIA_TOPIC};
 
 use crate::api::auth::{Auth, Keyring, KeyringError};
+use crate::api::system::SystemState;
 use crate::api::views::PublicUrls;
-use crate::api::AppState;
+use crate::api::{AppState, Surface};
 use crate::commands::CommandBus;
 use crate::config::Config;
 use crate::health::{Component, Readiness};
@@ -48,12 +52,36 @@ pub enum StartError {
     },
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
+    #[error("SIGMA_OBJECT_STORE_URL={0:?}: only file:///absolute/path is supported")]
+    StoreUrl(String),
+    #[error("an edge worker joins a scaled-out deployment: set {0}")]
+    WorkerNeeds(&'static str),
 }
 
-/// The object store for media: `SIGMA_DATA_DIR/media` on the local file system.
+/// What a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything: API, deciders, projections, ingest and playback.
+    Platform,
+    /// RTMP ingest only, plus `/healthz`, `/readyz` and `/metrics`.
+    Worker,
+}
+
+/// The object store for media: `SIGMA_OBJECT_STORE_URL` (`file:///…`, shared by every process
+/// of a deployment), else `SIGMA_DATA_DIR/media` on the local file system.
 fn media_store(config: &Config) -> Result<Arc<dyn ObjectStore>, StartError> {
-    let media = config.data_dir.join("media");
-    std::fs::create_dir_all(&media).map_err(data_dir_error(config))?;
+    let media = match &config.object_store_url {
+        None => config.data_dir.join("media"),
+        Some(url) => url
+            .strip_prefix("file://")
+            .filter(|path| path.starts_with('/'))
+            .map(std::path::PathBuf::from)
+            .ok_or_else(|| StartError::StoreUrl(url.clone()))?,
+    };
+    std::fs::create_dir_all(&media).map_err(|source| StartError::DataDir {
+        path: media.display().to_string(),
+        source,
+    })?;
     Ok(Arc::new(
         object_store::local::LocalFileSystem::new_with_prefix(&media)?,
     ))
@@ -83,8 +111,10 @@ const RESTART_PAUSE_MAX: Duration = Duration::from_secs(30);
 
 /// What a started process tells its operator.
 pub struct Started {
+    pub role: Role,
     pub http_addr: SocketAddr,
-    pub admin_key: String,
+    /// `None` on an edge worker, which serves no API.
+    pub admin_key: Option<String>,
     pub urls: PublicUrls,
 }
 
@@ -104,15 +134,113 @@ pub async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> 
     Ok(log)
 }
 
-/// Runs the control plane until the HTTP server stops.
-pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), StartError> {
+/// Runs a process of `role` until its HTTP server stops.
+pub async fn run(
+    config: Config,
+    role: Role,
+    announce: impl FnOnce(&Started),
+) -> Result<(), StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config))?;
+    if role == Role::Worker {
+        // A worker shares the deployment's log, read models and media with the other
+        // processes; files of its own would be invisible to them.
+        if !matches!(config.log, sigma_event_log::LogConfig::Kafka { .. }) {
+            return Err(StartError::WorkerNeeds("SIGMA_KAFKA_BROKERS"));
+        }
+        if config.object_store_url.is_none() {
+            return Err(StartError::WorkerNeeds("SIGMA_OBJECT_STORE_URL"));
+        }
+    }
+    let log = open_log(&config).await?;
+    let db = crate::db::connect(&config.database_url).await?;
+    let metrics = Metrics::new();
+    let readiness = Arc::new(Readiness::of(match role {
+        Role::Platform => &[
+            Component::Deciders,
+            Component::Projector,
+            Component::CommandBus,
+            Component::Ingest,
+        ],
+        Role::Worker => &[Component::CommandBus, Component::Ingest],
+    }));
+    let progress = Progress::new(db.clone());
+    if role == Role::Platform {
+        start_deciders_and_projector(&log, &db, &progress, &metrics, &readiness);
+    }
+    let bus = CommandBus::start(log.clone(), progress).await?;
+    readiness.started(Component::CommandBus);
+
+    let store = media_store(&config)?;
+    let admission = crate::ingest::LogAdmission {
+        metrics: metrics.clone(),
+        bus: bus.clone(),
+        log: log.clone(),
+        db: db.clone(),
+        store: store.clone(),
+    };
+    start_ingest(&config, admission).await?;
+    readiness.started(Component::Ingest);
+
+    let urls = PublicUrls {
+        http: config.public_http_url.clone(),
+        rtmp: config.public_rtmp_url.clone(),
+    };
+    let (surface, admin_key) = match role {
+        Role::Worker => (Surface::Worker, None),
+        Role::Platform => {
+            let (admin_key, auth) = platform_auth(&config)?;
+            let playback = crate::playback::Playback::start(log.clone(), store).await?;
+            let api = web::Data::new(AppState {
+                bus,
+                db: db.clone(),
+                auth,
+                urls: urls.clone(),
+            });
+            let forgetful = api.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    forgetful.auth.forget_idle_limits();
+                }
+            });
+            let playback = web::Data::new(playback);
+            (Surface::Platform { api, playback }, Some(admin_key))
+        }
+    };
+    let system = web::Data::new(SystemState {
+        db,
+        log,
+        readiness,
+        metrics,
+    });
+
+    let listener =
+        std::net::TcpListener::bind(config.http_addr).map_err(|source| StartError::Listen {
+            addr: config.http_addr,
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(StartError::Serve)?;
+    announce(&Started {
+        role,
+        http_addr,
+        admin_key,
+        urls,
+    });
+    crate::api::serve(system, surface, listener)
+        .await
+        .map_err(StartError::Serve)
+}
+
+/// The admin key and the token keyring (each from the environment, else kept in the data dir),
+/// with the rate limits.
+fn platform_auth(config: &Config) -> Result<(String, Auth), StartError> {
     let admin_key = match &config.admin_key {
         Some(key) => key.clone(),
         None => secrets::load_or_create(&config.data_dir.join("admin-key"), || {
             format!("sigma_admin_{}", secrets::random_text(40))
         })
-        .map_err(data_dir_error(&config))?,
+        .map_err(data_dir_error(config))?,
     };
     let key_spec = match &config.signing_keys {
         Some(spec) => spec.clone(),
@@ -120,16 +248,25 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
             &config.data_dir.join("signing-keys"),
             Keyring::generate_spec,
         )
-        .map_err(data_dir_error(&config))?,
+        .map_err(data_dir_error(config))?,
     };
-    let keyring = Keyring::parse(&key_spec)?;
+    let auth = Auth::new(
+        admin_key.clone(),
+        Keyring::parse(&key_spec)?,
+        config.rate_limit_per_second,
+        config.rate_limit_burst,
+    );
+    Ok((admin_key, auth))
+}
 
-    let log = open_log(&config).await?;
-    let db = crate::db::connect(&config.database_url).await?;
-    let metrics = Metrics::new();
-    let readiness = Arc::new(Readiness::default());
-    let progress = Progress::new(db.clone());
-
+/// The deciders and the projector, each supervised.
+fn start_deciders_and_projector(
+    log: &Arc<dyn EventLog>,
+    db: &sea_orm::DatabaseConnection,
+    progress: &Progress,
+    metrics: &Metrics,
+    readiness: &Arc<Readiness>,
+) {
     supervise(readiness.clone(), Component::Deciders, {
         let (log, metrics, readiness) = (log.clone(), metrics.clone(), readiness.clone());
         move || {
@@ -168,61 +305,6 @@ pub async fn run(config: Config, announce: impl FnOnce(&Started)) -> Result<(), 
             }
         }
     });
-    let bus = CommandBus::start(log.clone(), progress).await?;
-    readiness.started(Component::CommandBus);
-
-    let store = media_store(&config)?;
-    let admission = crate::ingest::LogAdmission {
-        metrics: metrics.clone(),
-        bus: bus.clone(),
-        log: log.clone(),
-        db: db.clone(),
-        store: store.clone(),
-    };
-    start_ingest(&config, admission).await?;
-    let playback = crate::playback::Playback::start(log.clone(), store).await?;
-
-    let urls = PublicUrls {
-        http: config.public_http_url.clone(),
-        rtmp: config.public_rtmp_url.clone(),
-    };
-    let state = web::Data::new(AppState {
-        bus,
-        db,
-        log: log.clone(),
-        auth: Auth::new(
-            admin_key.clone(),
-            keyring,
-            config.rate_limit_per_second,
-            config.rate_limit_burst,
-        ),
-        urls: urls.clone(),
-        metrics,
-        readiness,
-    });
-    let forgetful = state.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every.tick().await;
-            forgetful.auth.forget_idle_limits();
-        }
-    });
-
-    let listener =
-        std::net::TcpListener::bind(config.http_addr).map_err(|source| StartError::Listen {
-            addr: config.http_addr,
-            source,
-        })?;
-    let http_addr = listener.local_addr().map_err(StartError::Serve)?;
-    announce(&Started {
-        http_addr,
-        admin_key,
-        urls,
-    });
-    crate::api::serve(state, web::Data::new(playback), listener)
-        .await
-        .map_err(StartError::Serve)
 }
 
 /// Runs a log-driven component and restarts it when it stops, with a growing pause (the

@@ -33,6 +33,8 @@ pub struct Config {
     /// Base of the URLs handed to viewers (playback) and broadcasters (ingest).
     pub public_http_url: String,
     pub public_rtmp_url: String,
+    /// Where media go: `file:///…`; `None`: `SIGMA_DATA_DIR/media`.
+    pub object_store_url: Option<String>,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -101,6 +103,7 @@ impl Config {
                 .unwrap_or_else(|| format!("http://{http_addr}")),
             public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL")
                 .unwrap_or_else(|| format!("rtmp://{rtmp_addr}")),
+            object_store_url: var("SIGMA_OBJECT_STORE_URL"),
             data_dir,
         })
     }

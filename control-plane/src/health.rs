@@ -1,6 +1,7 @@
-//! What `/readyz` reports: the process is ready when its database and log answer and its
-//! log-driven components (deciders, projector, command bus) are running. A component that
-//! failed is restarted by its supervisor (see `app`) and is ready again once it runs.
+//! What `/readyz` reports: the process is ready when its database and log answer and the
+//! log-driven components its role runs (deciders, projector, command bus, ingest) are running.
+//! A component that failed is restarted by its supervisor (see `app`) and is ready again once
+//! it runs.
 
 use std::sync::Mutex;
 
@@ -9,13 +10,8 @@ pub enum Component {
     Deciders,
     Projector,
     CommandBus,
+    Ingest,
 }
-
-const COMPONENTS: [Component; 3] = [
-    Component::Deciders,
-    Component::Projector,
-    Component::CommandBus,
-];
 
 #[derive(Clone, Debug, Default)]
 enum State {
@@ -25,18 +21,31 @@ enum State {
     Failed(String),
 }
 
-#[derive(Default)]
 pub struct Readiness {
-    states: Mutex<[State; 3]>,
+    /// The components this process runs, each with its state.
+    states: Mutex<Vec<(Component, State)>>,
 }
 
 impl Readiness {
+    /// Readiness of a process that runs `components`.
+    pub fn of(components: &[Component]) -> Self {
+        Self {
+            states: Mutex::new(
+                components
+                    .iter()
+                    .map(|component| (*component, State::NotStarted))
+                    .collect(),
+            ),
+        }
+    }
+
     fn set(&self, component: Component, state: State) {
-        let index = COMPONENTS
-            .iter()
-            .position(|c| *c == component)
-            .expect("a known component");
-        self.states.lock().expect("readiness lock")[index] = state;
+        let mut states = self.states.lock().expect("readiness lock");
+        let entry = states
+            .iter_mut()
+            .find(|(c, _)| *c == component)
+            .expect("a component this process runs");
+        entry.1 = state;
     }
 
     pub fn started(&self, component: Component) {
@@ -52,7 +61,7 @@ impl Readiness {
     /// `Ok` when ready, else what is not.
     pub fn check(&self) -> Result<(), String> {
         let states = self.states.lock().expect("readiness lock").clone();
-        for (component, state) in COMPONENTS.iter().zip(states) {
+        for (component, state) in states {
             match state {
                 State::Running => {}
                 State::NotStarted => return Err(format!("{component:?} not started")),
@@ -69,9 +78,10 @@ mod tests {
 
     #[test]
     fn ready_only_when_every_component_runs_and_again_after_a_restart() {
-        let readiness = Readiness::default();
+        let components = [Component::Deciders, Component::Projector];
+        let readiness = Readiness::of(&components);
         assert!(readiness.check().unwrap_err().contains("not started"));
-        for component in COMPONENTS {
+        for component in components {
             readiness.started(component);
         }
         assert_eq!(readiness.check(), Ok(()));

@@ -1,11 +1,12 @@
-//! `sigma`: runs the platform (`sigma run`, the default) or rebuilds the read models from the
-//! log (`sigma replay`). Configuration comes from `SIGMA_*` variables; see the README.
+//! `sigma`: runs the platform (`sigma run`, the default), an edge worker of a scaled-out
+//! deployment (`sigma worker`), or rebuilds the read models from the log (`sigma replay`).
+//! Configuration comes from `SIGMA_*` variables; see the README.
 
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sigma_control_plane::app::{self, Started};
+use sigma_control_plane::app::{self, Role, Started};
 use sigma_control_plane::config::Config;
 
 #[derive(Parser)]
@@ -23,13 +24,23 @@ struct Cli {
 enum Action {
     /// Run the platform (the default).
     Run,
+    /// Run an edge worker: RTMP ingest only, on a scaled-out deployment's log
+    /// (SIGMA_KAFKA_BROKERS), database (SIGMA_DATABASE_URL) and object store
+    /// (SIGMA_OBJECT_STORE_URL). Publishers may move between workers within the reconnect window.
+    Worker,
     /// Rebuild every read model from the event log. Stop the platform first.
     Replay,
 }
 
 fn announce(started: &Started) {
     let http = &started.urls.http;
-    let key = &started.admin_key;
+    let Some(key) = &started.admin_key else {
+        println!(
+            "\nSigma Live edge worker is running.\n  RTMP ingest:   {rtmp}/live/<stream_key>\n  Health:        {http}/healthz   Metrics: {http}/metrics\n",
+            rtmp = started.urls.rtmp
+        );
+        return;
+    };
     println!(
         r#"
 Sigma Live is running.
@@ -62,9 +73,12 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = Config::from_env().context("reading configuration")?;
     match Cli::parse().command.unwrap_or(Action::Run) {
-        Action::Run => app::run(config, announce)
+        Action::Run => app::run(config, Role::Platform, announce)
             .await
-            .context("running the control plane"),
+            .context("running the platform"),
+        Action::Worker => app::run(config, Role::Worker, announce)
+            .await
+            .context("running the edge worker"),
         Action::Replay => {
             let log = app::open_log(&config)
                 .await

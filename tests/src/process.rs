@@ -90,9 +90,19 @@ impl SigmaConfig {
         format!("http://{}", self.env["SIGMA_HTTP_ADDR"])
     }
 
+    /// `rtmp://…/live/{stream_key}` on this process's RTMP address.
+    pub fn rtmp_url(&self, stream_key: &str) -> String {
+        format!("rtmp://{}/live/{stream_key}", self.env["SIGMA_RTMP_ADDR"])
+    }
+
     /// Spawns `sigma` with `args` and waits until it prints that it is running.
     pub async fn start(&self) -> Sigma {
         self.start_with_args(&[]).await
+    }
+
+    /// Spawns `sigma worker` (an edge worker: no API, so no admin key) and waits until it runs.
+    pub async fn start_worker(&self) -> Sigma {
+        self.start_with_args(&["worker"]).await
     }
 
     pub async fn start_with_args(&self, args: &[&str]) -> Sigma {
@@ -115,11 +125,14 @@ impl SigmaConfig {
             .spawn()
             .expect("spawning sigma");
         let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let mut admin_key = None;
+        let mut admin_key = String::new();
         let running = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.next_line().await.expect("reading sigma's stdout") {
                 if let Some(key) = line.trim().strip_prefix("Admin key:") {
-                    admin_key = Some(key.trim().to_owned());
+                    admin_key = key.trim().to_owned();
+                    return true;
+                }
+                if line.contains("edge worker is running") {
                     return true;
                 }
             }
@@ -134,7 +147,7 @@ impl SigmaConfig {
         Sigma {
             child,
             url: self.http_url(),
-            admin_key: admin_key.expect("an admin key line"),
+            admin_key,
         }
     }
 
@@ -169,7 +182,7 @@ impl SigmaConfig {
 pub struct Sigma {
     child: Child,
     pub url: String,
-    /// As the process printed it at start-up.
+    /// As the process printed it at start-up (empty for an edge worker).
     pub admin_key: String,
 }
 

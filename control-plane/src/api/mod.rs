@@ -18,15 +18,14 @@ use std::sync::Arc;
 use actix_web::dev::Service;
 use actix_web::{web, HttpResponse};
 use sea_orm::DatabaseConnection;
-use sigma_shared::log::EventLog;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use self::auth::Auth;
+use self::system::SystemState;
 use self::views::PublicUrls;
 use crate::commands::CommandBus;
-use crate::health::Readiness;
-use crate::metrics::Metrics;
+use crate::playback::Playback;
 
 /// Largest JSON body accepted.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -34,15 +33,23 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub bus: Arc<CommandBus>,
     pub db: DatabaseConnection,
-    /// Probed by `/readyz`.
-    pub log: Arc<dyn EventLog>,
     pub auth: Auth,
     pub urls: PublicUrls,
-    pub metrics: Metrics,
-    pub readiness: Arc<Readiness>,
 }
 
-/// Registers every route on an actix app.
+/// What a process serves over HTTP besides health and metrics.
+#[derive(Clone)]
+pub enum Surface {
+    /// The API, its docs and playback.
+    Platform {
+        api: web::Data<AppState>,
+        playback: web::Data<Arc<Playback>>,
+    },
+    /// An edge worker: health and metrics only.
+    Worker,
+}
+
+/// Registers the API's routes on an actix app.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
@@ -60,9 +67,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(sessions::list)
         .service(sessions::read)
         .service(sessions::events)
-        .service(system::healthz)
-        .service(system::readyz)
-        .service(system::metrics)
         .route(
             "/docs",
             web::get().to(|| async {
@@ -76,15 +80,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 /// Starts the HTTP server on a bound listener; returns when it stops.
 pub async fn serve(
-    state: web::Data<AppState>,
-    playback: web::Data<Arc<crate::playback::Playback>>,
+    system: web::Data<SystemState>,
+    surface: Surface,
     listener: std::net::TcpListener,
 ) -> std::io::Result<()> {
     actix_web::HttpServer::new(move || {
-        let metrics = state.metrics.clone();
-        actix_web::App::new()
-            .app_data(state.clone())
-            .app_data(playback.clone())
+        let metrics = system.metrics.clone();
+        let mut app = actix_web::App::new()
+            .app_data(system.clone())
+            .configure(system::configure)
             .wrap_fn(move |request, service| {
                 let started = std::time::Instant::now();
                 let route = request
@@ -104,10 +108,15 @@ pub async fn serve(
                         .observe(started.elapsed().as_secs_f64());
                     Ok(response)
                 }
-            })
-            .configure(configure)
-            .configure(crate::playback::configure)
-            .default_service(web::to(|| async {
+            });
+        if let Surface::Platform { api, playback } = &surface {
+            app = app
+                .app_data(api.clone())
+                .app_data(playback.clone())
+                .configure(configure)
+                .configure(crate::playback::configure);
+        }
+        app.default_service(web::to(|| async {
                 Err::<HttpResponse, _>(error::ApiError::new(
                     actix_web::http::StatusCode::NOT_FOUND,
                     "not_found",

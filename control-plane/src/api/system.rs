@@ -1,11 +1,28 @@
-//! Liveness, readiness and metrics.
+//! Liveness, readiness and metrics: served by every process kind (platform and edge worker).
+
+use std::sync::Arc;
 
 use actix_web::{get, web, HttpResponse};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
+use sigma_shared::log::EventLog;
 use utoipa::ToSchema;
 
-use super::AppState;
+use crate::health::Readiness;
+use crate::metrics::Metrics;
+
+/// What the health and metrics routes look at.
+pub struct SystemState {
+    pub db: DatabaseConnection,
+    pub log: Arc<dyn EventLog>,
+    pub readiness: Arc<Readiness>,
+    pub metrics: Metrics,
+}
+
+/// Registers the health and metrics routes.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.service(healthz).service(readyz).service(metrics);
+}
 
 #[derive(Serialize, ToSchema)]
 pub struct HealthView {
@@ -24,10 +41,11 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// Readiness: the database, the log and the deciders are all working.
+/// Readiness: the database, the log and the process's components (deciders, projector, ingest,
+/// as its role runs them) are all working.
 #[utoipa::path(tag = "system", responses((status = 200, body = HealthView), (status = 503, body = HealthView)))]
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub async fn readyz(state: web::Data<SystemState>) -> HttpResponse {
     let database = state
         .db
         .execute_unprepared("SELECT 1")
@@ -54,7 +72,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<SystemState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

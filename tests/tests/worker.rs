@@ -1,0 +1,142 @@
+//! Edge workers as their own processes (`sigma worker`): a publisher that leaves one worker and
+//! comes back through another within the reconnect window continues the same session, with one
+//! playlist across both connections, served by a platform process that ingested none of the first.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sigma_event_log::testing::Tansu;
+use sigma_tests::api::Api;
+use sigma_tests::database::TestDatabase;
+use sigma_tests::hls::validate_media;
+use sigma_tests::process::{sigma_binary, SigmaConfig};
+use sigma_tests::publish::{publisher, Publish};
+use sigma_tests::wait::until;
+
+async fn session(api: &Api, token: &str, channel: &str) -> Option<Value> {
+    let answer = api
+        .get(&format!("/v1/channels/{channel}/sessions"), token)
+        .await
+        .ok();
+    answer["data"].as_array().and_then(|s| s.first().cloned())
+}
+
+async fn publish(url: &str, seconds: u32) {
+    let status = publisher(url, seconds, Publish::default())
+        .status()
+        .await
+        .expect("ffmpeg is installed");
+    assert!(status.success(), "the publisher to {url} failed");
+}
+
+#[tokio::test]
+async fn a_publisher_moving_to_another_worker_continues_the_same_session() {
+    let broker = Tansu::start().await;
+    let database = TestDatabase::create().await;
+    let (platform_dir, worker_dir, media) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let store = format!("file://{}", media.path().display());
+    let platform = SigmaConfig::scale_out(platform_dir.path(), &broker.brokers(), &database.url)
+        .with("SIGMA_OBJECT_STORE_URL", &store)
+        .start()
+        .await;
+    let worker_config = SigmaConfig::scale_out(worker_dir.path(), &broker.brokers(), &database.url)
+        .with("SIGMA_OBJECT_STORE_URL", &store);
+    let worker = worker_config.start_worker().await;
+
+    // The worker serves health and metrics, and no API.
+    for (path, status) in [("/healthz", 200), ("/readyz", 200), ("/v1/channels", 404)] {
+        let answer = reqwest::get(format!("{}{path}", worker.url)).await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{path} on the worker");
+    }
+
+    let api = Api::new(&platform.url);
+    let (_, token) = api
+        .account_with_token(&platform.admin_key, "broadcaster")
+        .await;
+    let settings = json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 60 });
+    let channel = api.create_channel(&token, settings).await;
+    let id = channel["id"].as_str().unwrap();
+    let key = channel["stream_key"].as_str().unwrap();
+
+    publish(&worker_config.rtmp_url(key), 4).await;
+    until(
+        Duration::from_secs(30),
+        "the session is live and its publisher gone",
+        || async {
+            session(&api, &token, id)
+                .await
+                .is_some_and(|s| s["status"] == "live" && s["publisher_connected"] == false)
+        },
+    )
+    .await;
+    let first = session(&api, &token, id).await.unwrap();
+
+    publish(channel["rtmp_url"].as_str().unwrap(), 3).await;
+    until(
+        Duration::from_secs(30),
+        "the second connection is recorded and gone",
+        || async {
+            session(&api, &token, id)
+                .await
+                .is_some_and(|s| s["restream_count"] == 1 && s["publisher_connected"] == false)
+        },
+    )
+    .await;
+
+    let sessions = api
+        .get(&format!("/v1/channels/{id}/sessions"), &token)
+        .await
+        .ok();
+    let sessions = sessions["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "one session across both workers");
+    assert_eq!(sessions[0]["id"], first["id"]);
+    assert_eq!(sessions[0]["status"], "live");
+
+    // The platform plays both connections: the worker's media through the shared store.
+    let playlist = reqwest::get(format!("{}/live/{id}/media.m3u8", platform.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let summary = validate_media(&playlist, false).unwrap_or_else(|errors| {
+        panic!("invalid playlist: {errors:?}\n{playlist}");
+    });
+    assert!(
+        summary.segments >= 6,
+        "7 s of 1 s segments listed, got {}:\n{playlist}",
+        summary.segments
+    );
+    assert_eq!(playlist.matches("#EXT-X-DISCONTINUITY\n").count(), 1);
+    assert_eq!(playlist.matches("#EXT-X-MAP:").count(), 2, "{playlist}");
+    let first_segment = playlist
+        .lines()
+        .find(|line| line.ends_with(".m4s"))
+        .expect("a segment");
+    let bytes = reqwest::get(format!("{}/live/{id}/{first_segment}", platform.url))
+        .await
+        .unwrap();
+    assert_eq!(bytes.status().as_u16(), 200, "{first_segment}");
+    assert!(!bytes.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_worker_without_a_shared_log_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SigmaConfig::standalone(dir.path());
+    let output = tokio::process::Command::new(sigma_binary())
+        .arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&config.env)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SIGMA_KAFKA_BROKERS"), "{stderr}");
+}
