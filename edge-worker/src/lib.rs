@@ -13,4 +13,5 @@ pub mod cmaf;
 pub mod flv;
 pub mod h264;
 pub mod ingest;
+pub mod ladder;
 pub mod rtmp;

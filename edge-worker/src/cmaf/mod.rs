@@ -157,6 +157,16 @@ impl Packager {
         }
     }
 
+    /// A packager for a stream whose timestamps already start at the session's origin (the
+    /// ladder's renditions, made from a packager's own output): they are kept as they are, so
+    /// every rendition's parts and segments carry the source's presentation times.
+    pub fn anchored(config: PackagerConfig) -> Self {
+        Self {
+            origin_ms: Some(0),
+            ..Self::new(config)
+        }
+    }
+
     pub fn video_track(&self) -> Option<&VideoTrack> {
         self.video_track.as_ref()
     }
