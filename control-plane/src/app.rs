@@ -171,12 +171,21 @@ pub async fn run(
     readiness.started(Component::CommandBus);
 
     let store = media_store(&config)?;
+    let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
+    if !ffmpeg {
+        tracing::error!(
+            "ffmpeg is not installed (no `ffmpeg` on PATH): channels with `transcode: abr` will \
+             play their source only and raise a `transcoder_unavailable` alert; passthrough \
+             channels are not affected. Install ffmpeg (Debian: apt install ffmpeg)."
+        );
+    }
     let admission = crate::ingest::LogAdmission {
         metrics: metrics.clone(),
         bus: bus.clone(),
         log: log.clone(),
         db: db.clone(),
         store: store.clone(),
+        ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
     };
     start_ingest(&config, admission).await?;
     readiness.started(Component::Ingest);

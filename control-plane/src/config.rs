@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use sigma_edge_worker::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 use sigma_event_log::LogConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,8 @@ pub struct Config {
     pub public_rtmp_url: String,
     /// Where media go: `file:///…`; `None`: `SIGMA_DATA_DIR/media`.
     pub object_store_url: Option<String>,
+    /// The ABR ladder of `transcode: abr` channels (`SIGMA_ABR_LADDER`).
+    pub abr_ladder: Vec<Rung>,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -104,6 +107,14 @@ impl Config {
             public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL")
                 .unwrap_or_else(|| format!("rtmp://{rtmp_addr}")),
             object_store_url: var("SIGMA_OBJECT_STORE_URL"),
+            abr_ladder: {
+                let spec = var("SIGMA_ABR_LADDER").unwrap_or_else(|| DEFAULT_LADDER.into());
+                parse_ladder(&spec).map_err(|error| ConfigError::Invalid {
+                    name: "SIGMA_ABR_LADDER",
+                    reason: error.to_string(),
+                    value: spec,
+                })?
+            },
             data_dir,
         })
     }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use sigma_edge_worker::cmaf::{Output, Packager, PackagerConfig};
 use sigma_edge_worker::flv;
 use sigma_edge_worker::ladder::{parse_ladder, plan, Ladder, LadderEvent, LadderInput, LadderSpec};
+use sigma_tests::probe;
 use tokio::sync::mpsc;
 
 const FPS: u32 = 30;
@@ -85,34 +86,6 @@ fn collect<'a>(outputs: impl IntoIterator<Item = &'a Output>) -> Track {
     track
 }
 
-fn ffprobe(file: &Path, entries: &str) -> String {
-    let output = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", entries])
-        .args(["-of", "csv=p=0"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// Presentation times (ms) of the keyframes of the file's video.
-fn keyframes(file: &Path) -> Vec<i64> {
-    ffprobe(file, "packet=pts_time,flags")
-        .lines()
-        .filter(|line| line.contains('K'))
-        .map(|line| {
-            let pts: f64 = line.split(',').next().unwrap().parse().unwrap();
-            (pts * 1000.0).round() as i64
-        })
-        .collect()
-}
-
 fn spec() -> LadderSpec {
     LadderSpec {
         renditions: plan(&parse_ladder("240:400,180:200").unwrap(), (640, 360)),
@@ -146,10 +119,10 @@ async fn one_ffmpeg_makes_every_rendition_aligned_with_the_source() {
     let source_track = collect(&source);
     let source_file = dir.path().join("source.mp4");
     std::fs::write(&source_file, &source_track.bytes).unwrap();
-    let source_keys = keyframes(&source_file);
+    let source_keys = probe::keyframes(&source_file);
     assert_eq!(
-        ffprobe(&source_file, "stream=nb_read_frames").trim(),
-        (6 * FPS).to_string(),
+        probe::video_frames(&source_file),
+        6 * FPS as usize,
         "the packaged source"
     );
     assert_eq!(source_keys.len(), 6, "{source_keys:?}");
@@ -160,13 +133,16 @@ async fn one_ffmpeg_makes_every_rendition_aligned_with_the_source() {
         let file = dir.path().join(format!("{expected_height}.mp4"));
         std::fs::write(&file, &track.bytes).unwrap();
         assert_eq!(
-            ffprobe(&file, "stream=codec_name,width,height").trim(),
+            probe::video(&file, "stream=codec_name,width,height"),
             format!("h264,{expected_width},{expected_height}")
         );
-        let frames = ffprobe(&file, "stream=nb_read_frames");
-        assert_eq!(frames.trim(), (6 * FPS).to_string(), "every frame decodes");
         assert_eq!(
-            keyframes(&file),
+            probe::video_frames(&file),
+            6 * FPS as usize,
+            "every frame decodes"
+        );
+        assert_eq!(
+            probe::keyframes(&file),
             source_keys,
             "keyframes where the source has them"
         );

@@ -74,11 +74,14 @@ fn package(dir: &Path, source: &Bytes) -> Packaged {
         segment_target_ms: 1000,
     });
     let mut outputs = Vec::new();
+    let mut video_frames = 0;
     for frame in flv::file_frames(source).expect("ffmpeg's FLV parses") {
+        video_frames += u32::from(matches!(frame, flv::Frame::Video { .. }));
         outputs.extend(packager.push(frame).expect("packaging"));
     }
     outputs.extend(packager.finish().expect("finishing"));
     let (mut bytes, mut parts, mut segments) = (Vec::new(), Vec::new(), Vec::new());
+    let mut frame_count = 0;
     let inits = outputs
         .iter()
         .filter(|o| matches!(o, Output::Init(_)))
@@ -98,11 +101,23 @@ fn package(dir: &Path, source: &Bytes) -> Packaged {
                 segment,
                 duration,
                 parts,
-            } => segments.push((segment, duration, parts)),
+                frames,
+            } => {
+                frame_count += frames;
+                segments.push((segment, duration, parts));
+            }
         }
     }
     let file = dir.join("packaged.mp4");
     std::fs::write(&file, bytes).unwrap();
+    assert_eq!(
+        frame_count, video_frames,
+        "segments count their video frames"
+    );
+    assert_eq!(
+        parts.iter().map(|part| part.frames).sum::<u32>(),
+        video_frames
+    );
     Packaged {
         file,
         parts,

@@ -2,7 +2,6 @@
 //! publication receives an init segment and parts that decode frame for frame. Unknown keys,
 //! garbage bytes and silent clients lose their connection and disturb nothing else.
 
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -130,29 +129,6 @@ async fn publish(port: u16, key: &str) -> bool {
         .success()
 }
 
-fn video_frames(file: &Path) -> usize {
-    let output = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .trim_end_matches(',')
-        .parse()
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn an_ffmpeg_publisher_is_packaged_frame_for_frame() {
     let mut server = start().await;
@@ -180,7 +156,7 @@ async fn an_ffmpeg_publisher_is_packaged_frame_for_frame() {
     let path = dir.path().join("published.mp4");
     std::fs::write(&path, file).unwrap();
     assert_eq!(
-        video_frames(&path),
+        sigma_tests::probe::video_frames(&path),
         90,
         "every published frame is in the packaged stream"
     );

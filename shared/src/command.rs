@@ -127,4 +127,10 @@ pub enum IngestAction {
         session_id: SessionId,
         message: String,
     },
+    /// Part of the pipeline is in trouble while the session goes on (`alert.raised`).
+    RaiseAlert {
+        session_id: SessionId,
+        code: String,
+        message: String,
+    },
 }

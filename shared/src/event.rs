@@ -69,6 +69,14 @@ pub enum Event {
         session_id: SessionId,
         reason: EndReason,
     },
+    /// Something needs the broadcaster's or the operator's attention while the session goes
+    /// on (the transcoder crashed or fell behind, …). `code` is stable; `message` says more.
+    #[serde(rename = "alert.raised")]
+    AlertRaised {
+        session_id: SessionId,
+        code: String,
+        message: String,
+    },
 }
 
 impl Event {
@@ -89,6 +97,7 @@ impl Event {
             Self::SessionRestreamed { .. } => "session.restream",
             Self::SessionErrored { .. } => "session.error",
             Self::SessionEnded { .. } => "session.ended",
+            Self::AlertRaised { .. } => "alert.raised",
         }
     }
 
@@ -101,7 +110,8 @@ impl Event {
             | Self::PublisherDisconnected { session_id, .. }
             | Self::SessionRestreamed { session_id }
             | Self::SessionErrored { session_id, .. }
-            | Self::SessionEnded { session_id, .. } => Some(*session_id),
+            | Self::SessionEnded { session_id, .. }
+            | Self::AlertRaised { session_id, .. } => Some(*session_id),
             _ => None,
         }
     }

@@ -11,14 +11,24 @@ use crate::settings::LatencyMode;
 /// The version of the media event schema; readers skip records of a newer one.
 pub const MEDIA_SCHEMA_VERSION: u16 = 1;
 
-/// One publisher connection's stream within a session: a reconnect starts a new rendition
-/// (a discontinuity) of the same session.
+/// The rendition that is the publisher's own encoding, passed through.
+pub const SOURCE_RENDITION: &str = "source";
+
+fn source_rendition() -> String {
+    SOURCE_RENDITION.to_owned()
+}
+
+/// One rendition of one publisher connection's stream within a session: a reconnect starts a
+/// new stream (a discontinuity) of the same session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamRef {
     pub channel_id: ChannelId,
     pub session_id: SessionId,
     /// Distinguishes the connections of one session; object paths contain it.
     pub connection: String,
+    /// [`SOURCE_RENDITION`] or a ladder rung's name (`480p`); object paths contain it.
+    #[serde(default = "source_rendition")]
+    pub rendition: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,6 +44,10 @@ pub enum MediaEvent {
         latency_mode: LatencyMode,
         part_target_ms: u32,
         segment_target_ms: u32,
+        /// The encoder's target bits per second (ladder renditions); `None` for the source,
+        /// whose bandwidth is measured from its segments.
+        #[serde(default)]
+        bandwidth: Option<u64>,
     },
     /// A part (LL-HLS) of segment `segment` is stored.
     PartReady {
@@ -51,6 +65,9 @@ pub enum MediaEvent {
         duration: f64,
         bytes: u64,
         path: String,
+        /// Video frames in the segment (0 for audio-only streams).
+        #[serde(default)]
+        frames: u32,
         /// Ingest wall clock at the segment's first sample.
         program_date_time: DateTime<Utc>,
     },
@@ -101,6 +118,7 @@ mod tests {
             channel_id: ChannelId::generate(),
             session_id: SessionId::generate(),
             connection: "c1".into(),
+            rendition: SOURCE_RENDITION.into(),
         };
         let event = MediaEvent::PartReady {
             stream,

@@ -3,6 +3,10 @@
 // browser said it supports. Used by the black-box tests and the latency benchmark.
 //
 //   node play.mjs <playlist url> <seconds to watch> [low-latency: true|false] [stamped: true|false]
+//                 [switch: true|false]
+//
+// With `switch`, the player is asked every 2 s to move to the next rendition (hls.nextLevel, a
+// seamless switch), and reports the levels it played and their heights.
 //
 // With `stamped`, the publisher drew its wall clock into each picture (24 white-or-black boxes
 // along the top: bit i of the capture time in ms, mod 2^24, at x = 8 + 12 i, y = 4, 10x10 px);
@@ -18,7 +22,7 @@ const require = createRequire(path.join(modules, "noop.js"));
 const { chromium } = require("playwright-core");
 const hlsScript = path.join(modules, "hls.js", "dist", "hls.min.js");
 
-const [url, seconds = "8", lowLatency = "true", stamped = "false"] = process.argv.slice(2);
+const [url, seconds = "8", lowLatency = "true", stamped = "false", switching = "false"] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.SIGMA_CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -28,12 +32,17 @@ try {
   const page = await browser.newPage();
   await page.setContent("<video id=v muted playsinline></video>");
   await page.addScriptTag({ path: hlsScript });
-  const report = await page.evaluate(async ({ url, seconds, lowLatency, stamped }) => {
+  const report = await page.evaluate(async ({ url, seconds, lowLatency, stamped, switching }) => {
     const video = document.getElementById("v");
     const report = { supported: Hls.isSupported(), fatal: [], errors: 0, stalls: 0, stallSeconds: 0,
-                     firstFrameSeconds: null, advancedSeconds: 0, samples: [] };
+                     firstFrameSeconds: null, advancedSeconds: 0, samples: [], levelHeights: [],
+                     switchedTo: [] };
     if (!report.supported) return report;
     const hls = new Hls({ lowLatencyMode: lowLatency });
+    hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
+      report.levelHeights = data.levels.map((level) => level.height);
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => report.switchedTo.push(data.level));
     hls.on(Hls.Events.ERROR, (_, data) => {
       report.errors += 1;
       if (data.fatal) report.fatal.push(`${data.type}: ${data.details}`);
@@ -70,8 +79,16 @@ try {
     video.play().catch(() => {});
     let firstTime = null;
     const deadline = started + seconds * 1000;
+    let nextSwitch = null;
     while (performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 250));
+      if (switching && report.firstFrameSeconds !== null && hls.levels.length > 1) {
+        nextSwitch ??= performance.now() + 2000;
+        if (performance.now() >= nextSwitch) {
+          hls.nextLevel = (Math.max(hls.currentLevel, 0) + 1) % hls.levels.length;
+          nextSwitch += 2000;
+        }
+      }
       if (video.currentTime > 0 && report.firstFrameSeconds === null) {
         report.firstFrameSeconds = (performance.now() - started) / 1000;
         firstTime = video.currentTime;
@@ -82,7 +99,8 @@ try {
     report.latencySeconds = hls.latency;
     hls.destroy();
     return report;
-  }, { url, seconds: Number(seconds), lowLatency: lowLatency === "true", stamped: stamped === "true" });
+  }, { url, seconds: Number(seconds), lowLatency: lowLatency === "true", stamped: stamped === "true",
+       switching: switching === "true" });
   console.log(JSON.stringify(report));
 } finally {
   await browser.close();

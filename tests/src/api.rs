@@ -138,6 +138,14 @@ impl Api {
         self.post("/v1/channels", token, body).await.ok()
     }
 
+    /// A broadcaster's account, its token and a channel created with `settings`:
+    /// `(token, channel)`.
+    pub async fn broadcaster_channel(&self, admin_key: &str, settings: Value) -> (String, Value) {
+        let (_, token) = self.account_with_token(admin_key, "broadcaster").await;
+        let channel = self.create_channel(&token, settings).await;
+        (token, channel)
+    }
+
     /// A channel and its event history: what "nothing changed" is checked against.
     pub async fn snapshot(&self, token: &str, channel_id: &str) -> (Value, Value) {
         let channel = self

@@ -20,6 +20,22 @@ pub struct Viewing {
     /// into it (stamped streams only).
     #[serde(default)]
     pub latencies: Vec<f64>,
+    /// The renditions' heights, as the multivariant playlist listed them.
+    #[serde(default)]
+    pub level_heights: Vec<u32>,
+    /// The renditions (indices into `level_heights`) playback switched to, in order.
+    #[serde(default)]
+    pub switched_to: Vec<usize>,
+}
+
+/// How the viewer watches.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Watch {
+    pub low_latency: bool,
+    /// Read the publisher's wall-clock stamp back from every displayed frame.
+    pub stamped: bool,
+    /// Ask for the next rendition every 2 s.
+    pub switching: bool,
 }
 
 fn node_modules() -> String {
@@ -31,17 +47,17 @@ fn node_modules() -> String {
     })
 }
 
-/// Watches `url` for `seconds`; `stamped` reads the publisher's wall-clock stamp back from
-/// every displayed frame (see `tests/player/play.mjs`).
-pub async fn watch(url: &str, seconds: u32, low_latency: bool, stamped: bool) -> Viewing {
+/// Watches `url` for `seconds` (see `tests/player/play.mjs`).
+pub async fn watch(url: &str, seconds: u32, how: Watch) -> Viewing {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/player/play.mjs");
     let output = tokio::process::Command::new("node")
         .args([
             script,
             url,
             &seconds.to_string(),
-            &low_latency.to_string(),
-            &stamped.to_string(),
+            &how.low_latency.to_string(),
+            &how.stamped.to_string(),
+            &how.switching.to_string(),
         ])
         .env("SIGMA_NODE_MODULES", node_modules())
         .kill_on_drop(true)

@@ -9,6 +9,7 @@ pub mod browser;
 pub mod database;
 pub mod edge;
 pub mod hls;
+pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod wait;

@@ -196,3 +196,21 @@ impl Sigma {
         self.child.id().expect("a running process")
     }
 }
+
+/// The child processes of `pid`, with their command names (from `/proc`).
+pub fn children(pid: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let child: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
+            // `pid (comm) state ppid …`; the name may hold spaces, so split at its last `)`.
+            let (head, tail) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_owned();
+            let parent: u32 = tail.split_whitespace().nth(1)?.parse().ok()?;
+            (parent == pid).then_some((child, name))
+        })
+        .collect()
+}

@@ -398,7 +398,7 @@ async fn a_publisher_returning_within_the_window_continues_the_same_session() {
         1,
         "{events:?}"
     );
-    let playlist = reqwest::get(format!("{}/live/{id}/media.m3u8", sigma.url))
+    let playlist = reqwest::get(format!("{}/live/{id}/source.m3u8", sigma.url))
         .await
         .unwrap()
         .text()

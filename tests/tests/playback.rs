@@ -44,7 +44,7 @@ async fn live_channel(
         .await;
     let publisher = publish(channel["rtmp_url"].as_str().unwrap(), 12);
     let base = format!("{}/live/{}", sigma.url, channel["id"].as_str().unwrap());
-    let media = format!("{base}/media.m3u8");
+    let media = format!("{base}/source.m3u8");
     until(Duration::from_secs(30), "segments are listed", || async {
         get(&media).await.1.matches("#EXTINF").count() >= segments
     })
@@ -101,7 +101,7 @@ async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
         "{multivariant}"
     );
 
-    let (_, media) = get(&format!("{base}/media.m3u8")).await;
+    let (_, media) = get(&format!("{base}/source.m3u8")).await;
     for tag in [
         "#EXT-X-PART-INF:PART-TARGET=0.200",
         "CAN-BLOCK-RELOAD=YES",
@@ -124,7 +124,7 @@ async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
     let segments = media.matches("#EXTINF").count() as u64;
     let next = sequence + segments;
     let started = Instant::now();
-    let (status, blocked) = get(&format!("{base}/media.m3u8?_HLS_msn={next}&_HLS_part=2")).await;
+    let (status, blocked) = get(&format!("{base}/source.m3u8?_HLS_msn={next}&_HLS_part=2")).await;
     assert_eq!(status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -135,9 +135,9 @@ async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
         blocked.matches("#EXT-X-PART:").count() > media.matches("#EXT-X-PART:").count()
             || blocked.matches("#EXTINF").count() > segments as usize
     );
-    let (status, _) = get(&format!("{base}/media.m3u8?_HLS_msn={}", next + 5)).await;
+    let (status, _) = get(&format!("{base}/source.m3u8?_HLS_msn={}", next + 5)).await;
     assert_eq!(status, 400, "a reload far beyond the live edge is refused");
-    let (status, _) = get(&format!("{base}/media.m3u8?_HLS_part=1")).await;
+    let (status, _) = get(&format!("{base}/source.m3u8?_HLS_part=1")).await;
     assert_eq!(status, 400, "_HLS_part needs _HLS_msn");
 
     // The preload-hinted part is answered as soon as it exists.
@@ -175,7 +175,7 @@ async fn low_latency_serves_whole_segments_that_ffmpeg_plays() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = SigmaConfig::standalone(dir.path()).start().await;
     let (base, _publisher) = live_channel(&sigma, "low", 3).await;
-    let (_, media) = get(&format!("{base}/media.m3u8")).await;
+    let (_, media) = get(&format!("{base}/source.m3u8")).await;
     assert!(
         !media.contains("#EXT-X-PART"),
         "low latency lists no parts:\n{media}"
@@ -214,9 +214,9 @@ async fn every_playlist_of_every_mode_passes_the_rfc_8216bis_validator() {
                 variants[0].resolution.map(|r| (r.width, r.height)),
                 Some((320, 180))
             );
-            let mut urls = vec![format!("{base}/media.m3u8")];
+            let mut urls = vec![format!("{base}/source.m3u8")];
             if low_latency {
-                urls.push(format!("{base}/media.m3u8?_HLS_skip=YES"));
+                urls.push(format!("{base}/source.m3u8?_HLS_skip=YES"));
             }
             for url in urls {
                 let text = get(&url).await.1;
@@ -226,7 +226,7 @@ async fn every_playlist_of_every_mode_passes_the_rfc_8216bis_validator() {
                     assert_eq!(summary.part_target, Some(0.2));
                     // A blocking reload for the segment in progress validates too.
                     let next = summary.media_sequence + summary.skipped + summary.segments as u64;
-                    let blocked = get(&format!("{base}/media.m3u8?_HLS_msn={next}&_HLS_part=0"))
+                    let blocked = get(&format!("{base}/source.m3u8?_HLS_msn={next}&_HLS_part=0"))
                         .await
                         .1;
                     validate_media(&blocked, true).unwrap_or_else(|problems| {
@@ -257,7 +257,7 @@ async fn a_blocking_reload_returns_within_50_ms_of_the_part_being_stored() {
 
     let mut delays = Vec::new();
     for _ in 0..20 {
-        let media = get(&format!("{base}/media.m3u8")).await.1;
+        let media = get(&format!("{base}/source.m3u8")).await.1;
         let summary = validate_media(&media, true).unwrap();
         // The hinted part is the next one: `{session}/{connection}/{segment}.{part}.m4s`.
         let hint = summary.preload_hint.unwrap();
@@ -272,7 +272,7 @@ async fn a_blocking_reload_returns_within_50_ms_of_the_part_being_stored() {
             .unwrap();
         let msn = summary.media_sequence + summary.segments as u64;
         let (status, blocked) = get(&format!(
-            "{base}/media.m3u8?_HLS_msn={msn}&_HLS_part={part}"
+            "{base}/source.m3u8?_HLS_msn={msn}&_HLS_part={part}"
         ))
         .await;
         let answered = std::time::SystemTime::now();
@@ -302,7 +302,15 @@ async fn hls_js_in_chromium_plays_ultra_low_latency() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = SigmaConfig::standalone(dir.path()).start().await;
     let (base, _publisher) = live_channel(&sigma, "ultra_low", 1).await;
-    let viewing = sigma_tests::browser::watch(&format!("{base}/index.m3u8"), 6, true, false).await;
+    let viewing = sigma_tests::browser::watch(
+        &format!("{base}/index.m3u8"),
+        6,
+        sigma_tests::browser::Watch {
+            low_latency: true,
+            ..Default::default()
+        },
+    )
+    .await;
     assert!(viewing.supported, "hls.js cannot use MSE here: {viewing:?}");
     assert!(viewing.fatal.is_empty(), "{viewing:?}");
     let first = viewing.first_frame_seconds.expect("a first frame");
@@ -322,7 +330,7 @@ async fn normal_latency_serves_long_segments_that_ffmpeg_plays() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = SigmaConfig::standalone(dir.path()).start().await;
     let (base, _publisher) = live_channel(&sigma, "normal", 1).await;
-    let (_, media) = get(&format!("{base}/media.m3u8")).await;
+    let (_, media) = get(&format!("{base}/source.m3u8")).await;
     let summary =
         validate_media(&media, false).unwrap_or_else(|problems| panic!("{media}\n{problems:#?}"));
     assert_eq!(summary.target_duration, 4, "{media}");

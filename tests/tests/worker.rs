@@ -57,7 +57,8 @@ async fn a_publisher_moving_to_another_worker_continues_the_same_session() {
     let (_, token) = api
         .account_with_token(&platform.admin_key, "broadcaster")
         .await;
-    let settings = json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 60 });
+    let settings =
+        json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 60 });
     let channel = api.create_channel(&token, settings).await;
     let id = channel["id"].as_str().unwrap();
     let key = channel["stream_key"].as_str().unwrap();
@@ -97,7 +98,7 @@ async fn a_publisher_moving_to_another_worker_continues_the_same_session() {
     assert_eq!(sessions[0]["status"], "live");
 
     // The platform plays both connections: the worker's media through the shared store.
-    let playlist = reqwest::get(format!("{}/live/{id}/media.m3u8", platform.url))
+    let playlist = reqwest::get(format!("{}/live/{id}/source.m3u8", platform.url))
         .await
         .unwrap()
         .text()

@@ -14,7 +14,7 @@ use serde_json::json;
 use sigma_bench::nginx::Nginx;
 use sigma_bench::report::write_section;
 use sigma_tests::api::Api;
-use sigma_tests::browser::{watch, Viewing};
+use sigma_tests::browser::{watch, Viewing, Watch};
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::wait::until;
@@ -65,7 +65,12 @@ async fn measure(rtmp: &str, playback: &str, media: &str, seconds: u32, low_late
         }
     })
     .await;
-    let viewing = watch(playback, seconds, low_latency, true).await;
+    let how = Watch {
+        low_latency,
+        stamped: true,
+        switching: false,
+    };
+    let viewing = watch(playback, seconds, how).await;
     let _ = publisher.kill().await;
     let mut latencies = viewing.latencies.clone();
     latencies.sort_by(f64::total_cmp);
@@ -126,7 +131,7 @@ async fn main() {
             .create_channel(&token, json!({ "name": mode, "latency_mode": mode }))
             .await;
         let playback = channel["playback_url"].as_str().unwrap().to_owned();
-        let media = playback.replace("index.m3u8", "media.m3u8");
+        let media = playback.replace("index.m3u8", "source.m3u8");
         let run = measure(
             channel["rtmp_url"].as_str().unwrap(),
             &playback,

@@ -117,12 +117,12 @@ pub async fn serve(
                 .configure(crate::playback::configure);
         }
         app.default_service(web::to(|| async {
-                Err::<HttpResponse, _>(error::ApiError::new(
-                    actix_web::http::StatusCode::NOT_FOUND,
-                    "not_found",
-                    "no such route",
-                ))
-            }))
+            Err::<HttpResponse, _>(error::ApiError::new(
+                actix_web::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route",
+            ))
+        }))
     })
     .listen(listener)?
     .run()

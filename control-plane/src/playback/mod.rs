@@ -1,4 +1,6 @@
-//! The playback server: `/live/{channel_id}/…` for any stream, from any process. It follows the
+//! The playback server: `/live/{channel_id}/…` for any stream, from any process:
+//! `index.m3u8` (every rendition), `{rendition}.m3u8` (`source.m3u8`, `480p.m3u8`, …) and the
+//! media under `{session}/{connection}/{rendition}/`. It follows the
 //! media topic from the start to build each channel's live state ([`state`]), renders
 //! playlists from it ([`playlist`]), and serves media bytes from the object store. Requests for
 //! what does not exist yet — a blocking playlist reload, the part a preload hint names — wait
@@ -23,7 +25,7 @@ use sigma_shared::log::{EventLog, LogError, MEDIA_TOPIC};
 use sigma_shared::media::MediaEvent;
 use tokio::sync::watch;
 
-use self::state::{LiveStream, Streams};
+use self::state::{ChannelLive, LiveStream, Streams};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
@@ -74,7 +76,7 @@ impl Playback {
         Ok(playback)
     }
 
-    fn snapshot(&self, channel: &ChannelId) -> Option<LiveStream> {
+    fn snapshot(&self, channel: &ChannelId) -> Option<ChannelLive> {
         self.streams
             .read()
             .expect("streams lock")
@@ -82,18 +84,22 @@ impl Playback {
             .cloned()
     }
 
-    /// Waits until `ready` holds for the channel's stream, for at most `limit`.
+    /// Waits until `ready` holds for the channel's rendition `name`, for at most `limit`.
     async fn wait_for(
         &self,
         channel: &ChannelId,
+        name: &str,
         limit: Duration,
         ready: impl Fn(&LiveStream) -> bool,
-    ) -> Option<LiveStream> {
+    ) -> Option<ChannelLive> {
         let mut version = self.version.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Some(stream) = self.snapshot(channel).filter(|stream| ready(stream)) {
-                return Some(stream);
+            if let Some(live) = self
+                .snapshot(channel)
+                .filter(|live| live.rendition(name).is_some_and(&ready))
+            {
+                return Some(live);
             }
             if tokio::time::timeout_at(deadline, version.changed())
                 .await
@@ -109,7 +115,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/live/{channel_id}/index.m3u8", web::get().to(multivariant))
         .route(
-            "/live/{channel_id}/media.m3u8",
+            "/live/{channel_id}/{rendition}.m3u8",
             web::get().to(media_playlist),
         )
         .route("/live/{channel_id}/{file:.*}", web::get().to(media_file));
@@ -140,8 +146,10 @@ async fn multivariant(playback: web::Data<Arc<Playback>>, path: web::Path<String
         return not_found();
     };
     match playback.snapshot(&channel) {
-        Some(stream) => playlist_response(playlist::multivariant(&stream), "no-cache"),
-        None => not_found(),
+        Some(live) if !live.renditions.is_empty() => {
+            playlist_response(playlist::multivariant(&live), "no-cache")
+        }
+        _ => not_found(),
     }
 }
 
@@ -157,13 +165,17 @@ struct Reload {
 
 async fn media_playlist(
     playback: web::Data<Arc<Playback>>,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
     query: web::Query<Reload>,
 ) -> HttpResponse {
-    let Ok(channel) = path.parse::<ChannelId>() else {
+    let (channel, name) = path.into_inner();
+    let Ok(channel) = channel.parse::<ChannelId>() else {
         return not_found();
     };
-    let Some(stream) = playback.snapshot(&channel) else {
+    let Some(live) = playback.snapshot(&channel) else {
+        return not_found();
+    };
+    let Some(stream) = live.rendition(&name) else {
         return not_found();
     };
     let (msn, part) = (query.msn, query.part);
@@ -176,7 +188,7 @@ async fn media_playlist(
         return bad_request("_HLS_part needs _HLS_msn");
     }
     let Some(msn) = msn else {
-        return playlist_response(playlist::media(&stream, delta), "no-cache");
+        return playlist_response(playlist::media(&live, stream, delta), "no-cache");
     };
     // RFC 8216bis §6.2.5.2: a request more than two segments ahead is an error.
     if msn > stream.next_msn() + 1 {
@@ -189,19 +201,22 @@ async fn media_playlist(
         }
     };
     let limit = Duration::from_secs_f64(3.0 * stream.target_duration() as f64);
-    match playback.wait_for(&channel, limit, ready).await {
+    match playback.wait_for(&channel, &name, limit, ready).await {
         // The URL names one playlist version: it may be cached briefly.
-        Some(stream) => playlist_response(playlist::media(&stream, delta), "public, max-age=6"),
+        Some(live) => {
+            let stream = live.rendition(&name).expect("waited for it");
+            playlist_response(playlist::media(&live, stream, delta), "public, max-age=6")
+        }
         None => HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, "1"))
             .finish(),
     }
 }
 
-/// `{session}/{connection}/{name}` with safe characters only.
+/// `{session}/{connection}/{rendition}/{name}` with safe characters only.
 fn valid_file(file: &str) -> bool {
     !file.is_empty()
-        && file.split('/').count() == 3
+        && file.split('/').count() == 4
         && file
             .split('/')
             .all(|piece| !piece.is_empty() && piece != "." && piece != "..")
@@ -223,13 +238,21 @@ async fn media_file(
         return not_found();
     }
     // The part a preload hint names is answered as soon as it exists.
-    if let Some(stream) = playback.snapshot(&channel) {
-        if stream.next_part_path() == file {
-            let limit = Duration::from_secs_f64((3.0 * stream.part_target).max(1.0) * 2.0);
-            let exists = |stream: &LiveStream| stream.next_part_path() != file;
-            if playback.wait_for(&channel, limit, exists).await.is_none() {
-                return not_found();
-            }
+    let rendition = file.split('/').nth(2).unwrap_or_default();
+    let hinted = playback.snapshot(&channel).and_then(|live| {
+        live.rendition(rendition)
+            .filter(|stream| stream.next_part_path() == file)
+            .map(|stream| stream.part_target)
+    });
+    if let Some(part_target) = hinted {
+        let limit = Duration::from_secs_f64((3.0 * part_target).max(1.0) * 2.0);
+        let exists = |stream: &LiveStream| stream.next_part_path() != file;
+        if playback
+            .wait_for(&channel, rendition, limit, exists)
+            .await
+            .is_none()
+        {
+            return not_found();
         }
     }
     let key = format!("live/{channel}/{file}");

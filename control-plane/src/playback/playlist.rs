@@ -1,30 +1,47 @@
-//! Playlists, rendered by hand from a [`LiveStream`]: the multivariant playlist, and the media
-//! playlist — standard HLS for `normal` and `low`, LL-HLS (RFC 8216bis: parts, preload hint,
-//! server control for blocking reloads, program date-times) for `ultra_low`.
+//! Playlists, rendered by hand from a channel's live state: the multivariant playlist (every
+//! rendition), and each rendition's media playlist — standard HLS for `normal` and `low`,
+//! LL-HLS (RFC 8216bis: parts, preload hint, server control for blocking reloads, delta
+//! updates, rendition reports, program date-times) for `ultra_low`.
 
 use std::fmt::Write;
 
 use sigma_shared::settings::LatencyMode;
 
-use super::state::LiveStream;
+use super::state::{ChannelLive, LiveStream};
 
 /// How many of the newest segments keep their parts listed (LL-HLS asks for the last few
 /// target durations; older segments are listed whole).
 const SEGMENTS_WITH_PARTS: usize = 3;
 
-/// The multivariant playlist: one rendition today.
-pub fn multivariant(stream: &LiveStream) -> String {
+/// What a variant is assumed to need before any of its segments is measured.
+const UNMEASURED_BANDWIDTH: u64 = 2_000_000;
+
+/// The multivariant playlist: every rendition, the source first. `BANDWIDTH` is the measured
+/// peak (or the encoder's target, if higher, before measurements settle); `AVERAGE-BANDWIDTH`
+/// the measured mean.
+pub fn multivariant(channel: &ChannelLive) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    let bandwidth = stream.peak_bandwidth();
-    let _ = write!(
-        out,
-        "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{}\"",
-        stream.codecs.join(",")
-    );
-    if let Some((width, height)) = stream.resolution {
-        let _ = write!(out, ",RESOLUTION={width}x{height}");
+    for stream in &channel.renditions {
+        let peak = match (stream.peak_bandwidth(), stream.declared_bandwidth) {
+            (Some(measured), Some(declared)) => measured.max(declared),
+            (measured, declared) => measured.or(declared).unwrap_or(UNMEASURED_BANDWIDTH),
+        };
+        let _ = write!(
+            out,
+            "#EXT-X-STREAM-INF:BANDWIDTH={peak},CODECS=\"{}\"",
+            stream.codecs.join(",")
+        );
+        if let Some(average) = stream.average_bandwidth().or(stream.declared_bandwidth) {
+            let _ = write!(out, ",AVERAGE-BANDWIDTH={}", average.min(peak));
+        }
+        if let Some((width, height)) = stream.resolution {
+            let _ = write!(out, ",RESOLUTION={width}x{height}");
+        }
+        if let Some(rate) = stream.frame_rate() {
+            let _ = write!(out, ",FRAME-RATE={rate:.3}");
+        }
+        let _ = writeln!(out, "\n{}.m3u8", stream.name);
     }
-    out.push_str("\nmedia.m3u8\n");
     out
 }
 
@@ -48,8 +65,9 @@ fn skippable(stream: &LiveStream) -> usize {
     count
 }
 
-/// The media playlist; with `delta`, an LL-HLS delta update (`_HLS_skip=YES`).
-pub fn media(stream: &LiveStream, delta: bool) -> String {
+/// The media playlist of `stream`, one of `channel`'s renditions; with `delta`, an LL-HLS
+/// delta update (`_HLS_skip=YES`).
+pub fn media(channel: &ChannelLive, stream: &LiveStream, delta: bool) -> String {
     let low_latency = stream.latency_mode == LatencyMode::UltraLow;
     let target = stream.target_duration();
     let mut out = String::from("#EXTM3U\n");
@@ -124,6 +142,19 @@ pub fn media(stream: &LiveStream, delta: bool) -> String {
             stream.next_part_path()
         );
     }
+    if low_latency {
+        // Where every other rendition stands, so a player switching to it can ask for the
+        // right part at once (RFC 8216bis §4.4.5.4).
+        for other in channel.renditions.iter().filter(|r| r.name != stream.name) {
+            if let Some((msn, part)) = other.last_part() {
+                let _ = writeln!(
+                    out,
+                    "#EXT-X-RENDITION-REPORT:URI=\"{}.m3u8\",LAST-MSN={msn},LAST-PART={part}",
+                    other.name
+                );
+            }
+        }
+    }
     out
 }
 
@@ -149,29 +180,59 @@ mod tests {
     use super::*;
     use crate::playback::state::Streams;
 
-    /// A stream of `segments` one-second segments of five 200 ms parts, plus two open parts.
-    fn stream(segments: u64) -> LiveStream {
+    /// A channel whose renditions (`source` first) each have `segments` one-second segments of
+    /// five 200 ms parts (30 frames), plus two open parts.
+    fn channel(segments: u64, renditions: &[(&str, u32)]) -> ChannelLive {
         let channel_id = ChannelId::generate();
         let session_id = SessionId::generate();
+        let mut streams = Streams::default();
+        for (name, height) in renditions {
+            feed(
+                &mut streams,
+                channel_id,
+                session_id,
+                name,
+                segments,
+                *height,
+            );
+        }
+        streams.get(&channel_id).unwrap().clone()
+    }
+
+    fn stream(segments: u64) -> (ChannelLive, LiveStream) {
+        let live = channel(segments, &[("source", 180)]);
+        let stream = live.renditions[0].clone();
+        (live, stream)
+    }
+
+    fn feed(
+        streams: &mut Streams,
+        channel_id: ChannelId,
+        session_id: SessionId,
+        name: &str,
+        segments: u64,
+        height: u32,
+    ) {
         let stream = StreamRef {
             channel_id,
             session_id,
             connection: "c1".into(),
+            rendition: name.into(),
         };
-        let mut streams = Streams::default();
         streams.apply(&MediaEvent::InitReady {
             stream: stream.clone(),
-            path: format!("{session_id}/c1/init.mp4"),
+            path: format!("{session_id}/c1/{name}/init.mp4"),
             codecs: vec!["avc1.64001f".into()],
-            resolution: Some((320, 180)),
+            resolution: Some((height * 16 / 9, height)),
             latency_mode: LatencyMode::UltraLow,
             part_target_ms: 200,
             segment_target_ms: 1000,
+            bandwidth: (name != "source").then_some(400_000),
         });
         for segment in 0..=segments {
             let parts = if segment == segments { 2 } else { 5 };
             for index in 0..parts {
-                let path = format!("{session_id}/c1/{segment}.{index}.m4s");
+                let path = format!("{session_id}/c1/{name}/{segment}.{index}.m4s");
                 streams.apply(&MediaEvent::PartReady {
                     stream: stream.clone(),
                     segment,
@@ -182,50 +243,90 @@ mod tests {
                 });
             }
             if segment < segments {
-                let path = format!("{session_id}/c1/{segment}.m4s");
+                let path = format!("{session_id}/c1/{name}/{segment}.m4s");
                 streams.apply(&MediaEvent::SegmentReady {
                     stream: stream.clone(),
                     segment,
                     duration: 1.0,
-                    bytes: 1000,
+                    bytes: 100_000,
                     path,
+                    frames: 30,
                     program_date_time: Utc::now(),
                 });
             }
         }
-        streams.get(&channel_id).unwrap().clone()
     }
 
     #[test]
     fn a_delta_update_skips_what_lies_beyond_can_skip_until() {
-        let full = media(&stream(10), false);
-        let delta = media(&stream(10), true);
+        let (live, ten) = stream(10);
+        let full = media(&live, &ten, false);
+        let delta = media(&live, &ten, true);
         assert!(full.contains("CAN-SKIP-UNTIL=6.000"), "{full}");
         assert_eq!(full.matches("#EXTINF").count(), 10);
         // Ten 1 s segments: the first four end more than 6 s before the end.
         assert!(delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=4"), "{delta}");
         assert_eq!(delta.matches("#EXTINF").count(), 6);
-        assert!(delta.contains("/c1/init.mp4\""), "{delta}");
+        assert!(delta.contains("/c1/source/init.mp4\""), "{delta}");
+        let (live, three) = stream(3);
         assert!(
-            !media(&stream(3), true).contains("#EXT-X-SKIP"),
+            !media(&live, &three, true).contains("#EXT-X-SKIP"),
             "nothing to skip in a short playlist"
         );
     }
 
     #[test]
     fn the_live_edge_lists_recent_parts_and_hints_the_next() {
-        let live = stream(4);
-        let playlist = media(&live, false);
+        let (channel, live) = stream(4);
+        let playlist = media(&channel, &live, false);
         assert_eq!(
             playlist.matches("#EXT-X-PART:").count(),
             3 * 5 + 2,
             "{playlist}"
         );
         let hint = format!(
-            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}/c1/4.2.m4s\"\n",
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}/c1/source/4.2.m4s\"\n",
             live.session_id
         );
         assert!(playlist.ends_with(&hint), "{playlist}");
         assert_eq!(playlist.matches("INDEPENDENT=YES").count(), 4);
+        assert!(!playlist.contains("RENDITION-REPORT"), "no other rendition");
+    }
+
+    #[test]
+    fn every_rendition_is_listed_and_reported() {
+        let live = channel(3, &[("120p", 120), ("source", 180), ("60p", 60)]);
+        let names: Vec<&str> = live.renditions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["source", "120p", "60p"],
+            "source first, then tallest"
+        );
+        let top = multivariant(&live);
+        assert_eq!(top.matches("#EXT-X-STREAM-INF:").count(), 3, "{top}");
+        assert!(
+            top.contains(
+                "BANDWIDTH=800000,CODECS=\"avc1.64001f\",AVERAGE-BANDWIDTH=800000,RESOLUTION=320x180,FRAME-RATE=30.000\nsource.m3u8\n"
+            ),
+            "{top}"
+        );
+        assert!(
+            top.contains("RESOLUTION=213x120,FRAME-RATE=30.000\n120p.m3u8\n"),
+            "{top}"
+        );
+        assert!(
+            top.contains("RESOLUTION=106x60,FRAME-RATE=30.000\n60p.m3u8\n"),
+            "{top}"
+        );
+        let playlist = media(&live, &live.renditions[1], false);
+        for other in ["source", "60p"] {
+            assert!(
+                playlist.contains(&format!(
+                    "#EXT-X-RENDITION-REPORT:URI=\"{other}.m3u8\",LAST-MSN=3,LAST-PART=1\n"
+                )),
+                "{playlist}"
+            );
+        }
+        assert!(!playlist.contains("URI=\"120p.m3u8\""));
     }
 }

@@ -1,11 +1,12 @@
 //! The live state of every channel's stream, built from media events alone, so any process that
-//! follows the media topic can serve any stream. Pure: events in, state out.
+//! follows the media topic can serve any stream: per channel, the current session's renditions
+//! (the source first, then the ladder's, tallest first). Pure: events in, state out.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::media::MediaEvent;
+use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
 use sigma_shared::settings::LatencyMode;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -30,9 +31,11 @@ pub struct Segment {
     pub parts: Vec<PartEntry>,
 }
 
-/// One channel's current session, as playlists need it.
+/// One rendition of a channel's current session, as playlists need it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveStream {
+    /// `source` or a ladder rung (`480p`): the playlist is `{name}.m3u8`.
+    pub name: String,
     pub session_id: SessionId,
     pub latency_mode: LatencyMode,
     pub part_target: f64,
@@ -51,6 +54,11 @@ pub struct LiveStream {
     pending_discontinuity: bool,
     /// The publisher is gone (it may come back within the reconnect window).
     pub publisher_gone: bool,
+    /// The encoder's target bits per second (ladder renditions).
+    pub declared_bandwidth: Option<u64>,
+    /// Video frames and seconds over every segment, for the frame rate.
+    frames: u64,
+    seconds: f64,
 }
 
 impl LiveStream {
@@ -80,31 +88,79 @@ impl LiveStream {
     }
 
     /// Peak bits per second over the stored segments.
-    pub fn peak_bandwidth(&self) -> u64 {
+    pub fn peak_bandwidth(&self) -> Option<u64> {
         self.segments
             .iter()
             .filter(|segment| segment.duration > 0.0)
             .map(|segment| (segment.bytes as f64 * 8.0 / segment.duration) as u64)
             .max()
-            .unwrap_or(2_000_000)
+    }
+
+    /// Mean bits per second over the stored segments.
+    pub fn average_bandwidth(&self) -> Option<u64> {
+        let seconds: f64 = self.segments.iter().map(|segment| segment.duration).sum();
+        let bytes: u64 = self.segments.iter().map(|segment| segment.bytes).sum();
+        (seconds > 0.0).then(|| (bytes as f64 * 8.0 / seconds) as u64)
+    }
+
+    /// Video frames per second, once a segment with video is stored.
+    pub fn frame_rate(&self) -> Option<f64> {
+        (self.frames > 0 && self.seconds > 0.0).then(|| self.frames as f64 / self.seconds)
+    }
+
+    /// The last segment or part listed: (`LAST-MSN`, `LAST-PART`) of a rendition report.
+    pub fn last_part(&self) -> Option<(u64, usize)> {
+        if !self.partial.is_empty() {
+            return Some((self.next_msn(), self.partial.len() - 1));
+        }
+        let last = self.segments.last()?;
+        Some((last.msn, last.parts.len().saturating_sub(1)))
+    }
+}
+
+/// One channel's current session: its renditions, the source first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelLive {
+    pub session_id: SessionId,
+    pub renditions: Vec<LiveStream>,
+}
+
+impl ChannelLive {
+    pub fn rendition(&self, name: &str) -> Option<&LiveStream> {
+        self.renditions
+            .iter()
+            .find(|rendition| rendition.name == name)
+    }
+
+    /// Source first, then the tallest renditions first.
+    fn sort(&mut self) {
+        self.renditions.sort_by_key(|rendition| {
+            (
+                rendition.name != SOURCE_RENDITION,
+                std::cmp::Reverse(rendition.resolution.map_or(0, |(_, height)| height)),
+            )
+        });
     }
 }
 
 #[derive(Default)]
 pub struct Streams {
-    streams: HashMap<ChannelId, LiveStream>,
+    channels: HashMap<ChannelId, ChannelLive>,
 }
 
 impl Streams {
-    pub fn get(&self, channel: &ChannelId) -> Option<&LiveStream> {
-        self.streams.get(channel)
+    pub fn get(&self, channel: &ChannelId) -> Option<&ChannelLive> {
+        self.channels.get(channel)
     }
 
     /// Folds one media event in; returns the channel it changed, if any.
     pub fn apply(&mut self, event: &MediaEvent) -> Option<ChannelId> {
         let stream_ref = event.stream();
         let channel = stream_ref.channel_id;
-        let prefix = format!("{}/{}/", stream_ref.session_id, stream_ref.connection);
+        let prefix = format!(
+            "{}/{}/{}/",
+            stream_ref.session_id, stream_ref.connection, stream_ref.rendition
+        );
         if let MediaEvent::InitReady {
             path,
             codecs,
@@ -112,48 +168,69 @@ impl Streams {
             latency_mode,
             part_target_ms,
             segment_target_ms,
+            bandwidth,
             ..
         } = event
         {
-            match self.streams.get_mut(&channel) {
-                Some(live) if live.session_id == stream_ref.session_id => {
+            let live = self.channels.entry(channel).or_insert_with(|| ChannelLive {
+                session_id: stream_ref.session_id,
+                renditions: Vec::new(),
+            });
+            if live.session_id != stream_ref.session_id {
+                *live = ChannelLive {
+                    session_id: stream_ref.session_id,
+                    renditions: Vec::new(),
+                };
+            }
+            match live
+                .renditions
+                .iter_mut()
+                .find(|rendition| rendition.name == stream_ref.rendition)
+            {
+                Some(rendition) => {
                     // The publisher came back: same session, a discontinuity, a new init.
-                    live.pending_discontinuity = !live.segments.is_empty();
-                    live.map = path.clone();
-                    live.prefix = prefix;
-                    live.open_segment = 0;
-                    live.partial.clear();
-                    live.publisher_gone = false;
-                    live.codecs = codecs.clone();
-                    live.resolution = *resolution;
+                    rendition.pending_discontinuity = !rendition.segments.is_empty();
+                    rendition.map = path.clone();
+                    rendition.prefix = prefix;
+                    rendition.open_segment = 0;
+                    rendition.partial.clear();
+                    rendition.publisher_gone = false;
+                    rendition.codecs = codecs.clone();
+                    rendition.resolution = *resolution;
+                    rendition.declared_bandwidth = *bandwidth;
                 }
-                _ => {
-                    self.streams.insert(
-                        channel,
-                        LiveStream {
-                            session_id: stream_ref.session_id,
-                            latency_mode: *latency_mode,
-                            part_target: f64::from(*part_target_ms) / 1000.0,
-                            segment_target: f64::from(*segment_target_ms) / 1000.0,
-                            codecs: codecs.clone(),
-                            resolution: *resolution,
-                            segments: Vec::new(),
-                            partial: Vec::new(),
-                            map: path.clone(),
-                            prefix,
-                            open_segment: 0,
-                            pending_discontinuity: false,
-                            publisher_gone: false,
-                        },
-                    );
+                None => {
+                    live.renditions.push(LiveStream {
+                        name: stream_ref.rendition.clone(),
+                        session_id: stream_ref.session_id,
+                        latency_mode: *latency_mode,
+                        part_target: f64::from(*part_target_ms) / 1000.0,
+                        segment_target: f64::from(*segment_target_ms) / 1000.0,
+                        codecs: codecs.clone(),
+                        resolution: *resolution,
+                        segments: Vec::new(),
+                        partial: Vec::new(),
+                        map: path.clone(),
+                        prefix,
+                        open_segment: 0,
+                        pending_discontinuity: false,
+                        publisher_gone: false,
+                        declared_bandwidth: *bandwidth,
+                        frames: 0,
+                        seconds: 0.0,
+                    });
+                    live.sort();
                 }
             }
             return Some(channel);
         }
         let live = self
-            .streams
+            .channels
             .get_mut(&channel)
-            .filter(|live| live.session_id == stream_ref.session_id && live.prefix == prefix)?;
+            .filter(|live| live.session_id == stream_ref.session_id)?
+            .renditions
+            .iter_mut()
+            .find(|rendition| rendition.prefix == prefix)?;
         match event {
             MediaEvent::PartReady {
                 segment,
@@ -175,8 +252,13 @@ impl Streams {
                 bytes,
                 path,
                 program_date_time,
+                frames,
                 ..
             } => {
+                if *frames > 0 {
+                    live.frames += u64::from(*frames);
+                    live.seconds += *duration;
+                }
                 let msn = live.next_msn();
                 live.segments.push(Segment {
                     msn,

@@ -48,6 +48,8 @@ pub struct Part {
     /// Starts with a keyframe (or is audio-only): a player can start here.
     pub independent: bool,
     pub duration: f64,
+    /// Video frames in the part (0 for audio-only streams).
+    pub frames: u32,
     pub bytes: Bytes,
 }
 
@@ -70,6 +72,8 @@ pub enum Output {
         segment: u64,
         duration: f64,
         parts: u32,
+        /// Video frames in the segment.
+        frames: u32,
     },
 }
 
@@ -133,6 +137,7 @@ pub struct Packager {
     segment_ticks: u64,
     segment_parts: u32,
     segment_duration: f64,
+    segment_frames: u32,
 }
 
 impl Packager {
@@ -154,6 +159,7 @@ impl Packager {
             segment_ticks: 0,
             segment_parts: 0,
             segment_duration: 0.0,
+            segment_frames: 0,
         }
     }
 
@@ -375,15 +381,18 @@ impl Packager {
             self.sequence,
             &[(VIDEO_TRACK, &video), (AUDIO_TRACK, &audio)],
         )?;
+        let frames = video.len() as u32;
         out.push(Output::Part(Part {
             segment,
             index: self.part_index,
             independent,
             duration,
+            frames,
             bytes,
         }));
         self.part_index += 1;
         self.segment_parts += 1;
+        self.segment_frames += frames;
         self.segment_duration += duration;
         self.part_ticks = 0;
         Ok(())
@@ -396,11 +405,13 @@ impl Packager {
                     segment,
                     duration: self.segment_duration,
                     parts: self.segment_parts,
+                    frames: self.segment_frames,
                 });
             }
         }
         self.part_index = 0;
         self.segment_parts = 0;
+        self.segment_frames = 0;
         self.segment_duration = 0.0;
         self.segment_ticks = 0;
     }

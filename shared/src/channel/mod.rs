@@ -287,6 +287,18 @@ fn decide_ingest(
                 },
             ])
         }
+        IngestAction::RaiseAlert {
+            session_id,
+            code,
+            message,
+        } => {
+            open_session(channel, *session_id)?;
+            Ok(vec![Event::AlertRaised {
+                session_id: *session_id,
+                code: code.clone(),
+                message: message.clone(),
+            }])
+        }
     }
 }
 
@@ -377,6 +389,7 @@ pub fn evolve(
         }
         // `session.error` is always followed by `session.ended` in the same decision.
         Event::SessionErrored { .. }
+        | Event::AlertRaised { .. }
         | Event::AccountCreated { .. }
         | Event::ChannelCreated { .. }
         | Event::ChannelDeleted {} => {}

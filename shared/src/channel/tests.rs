@@ -674,3 +674,30 @@ fn an_ended_session_is_never_reused() {
         Err(Rejection::NoSuchOpenSession { .. })
     ));
 }
+
+#[test]
+fn an_alert_is_recorded_for_an_open_session_and_changes_nothing() {
+    let s = Scenario::new();
+    let alert = s.ingest(IngestAction::RaiseAlert {
+        session_id: s.session,
+        code: "transcoder_failed".into(),
+        message: "ffmpeg exited".into(),
+    });
+    let history = vec![s.created(), s.started()];
+    let events = s.when(&history, alert.clone(), 3).unwrap();
+    assert_eq!(
+        events,
+        vec![Event::AlertRaised {
+            session_id: s.session,
+            code: "transcoder_failed".into(),
+            message: "ffmpeg exited".into(),
+        }]
+    );
+    let mut after = history.clone();
+    after.extend(events);
+    assert_eq!(s.status_after(&after), s.status_after(&history));
+    assert!(matches!(
+        s.when(&[s.created()], alert, 3),
+        Err(Rejection::NoSuchOpenSession { .. })
+    ));
+}

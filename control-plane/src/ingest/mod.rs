@@ -1,30 +1,36 @@
-//! Ingest wired into the standalone process: the edge worker's [`Admission`] port answered by
-//! the command log (a publisher is a `ConnectPublisher` command its channel's decider accepts
-//! or rejects) and its [`Publication`] port storing media in the object store and driving the
-//! session through `init → processing → live`, then `DisconnectPublisher` and, once the
-//! reconnect window has passed without a return, `EndSession`. Every stored piece is announced
-//! on the media topic after it is stored, for the playback servers.
+//! Ingest wired into a platform or worker process: the edge worker's [`Admission`] port
+//! answered by the command log (a publisher is a `ConnectPublisher` command its channel's
+//! decider accepts or rejects) and its [`Publication`] port storing media in the object store
+//! and driving the session through `init → processing → live`, then `DisconnectPublisher` and,
+//! once the reconnect window has passed without a return, `EndSession`.
+//!
+//! - [`writer`]: one rendition's pieces, stored then announced on the media topic.
+//! - [`transcode`]: the ABR ladder (one ffmpeg per session) fed from the source.
+
+mod transcode;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::future::BoxFuture;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, PutPayload};
+use object_store::ObjectStore;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::ingest::{Admission, OutputError, Publication, Refusal};
+use sigma_edge_worker::ladder::Rung;
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
 use sigma_shared::event::Event;
 use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::log::{EventLog, MEDIA_TOPIC};
-use sigma_shared::media::{MediaEvent, StreamRef};
+use sigma_shared::log::EventLog;
+use sigma_shared::media::{StreamRef, SOURCE_RENDITION};
 use sigma_shared::rejection::Rejection;
 use sigma_shared::session::EndReason;
-use sigma_shared::settings::LatencyMode;
+use sigma_shared::settings::{LatencyMode, TranscodeProfile};
 
+use self::transcode::{Alerts, Transcoding};
+use self::writer::{RenditionWriter, SegmentClock, Stored};
 use crate::commands::CommandBus;
 use crate::db;
 
@@ -34,10 +40,13 @@ pub struct LogAdmission {
     pub log: Arc<dyn EventLog>,
     pub db: DatabaseConnection,
     pub store: Arc<dyn ObjectStore>,
+    /// The ABR ladder's rungs; `None` when this process has no ffmpeg (ABR channels then play
+    /// their source only, with an alert).
+    pub ladder: Option<Arc<Vec<Rung>>>,
 }
 
 impl LogAdmission {
-    async fn ingest(
+    pub(crate) async fn ingest(
         bus: &CommandBus,
         channel_id: ChannelId,
         action: IngestAction,
@@ -107,19 +116,42 @@ impl Admission for LogAdmission {
             channel_id,
             session_id,
             connection: uuid::Uuid::new_v4().simple().to_string(),
+            rendition: SOURCE_RENDITION.into(),
+        };
+        let alerts = Alerts {
+            bus: self.bus.clone(),
+            channel_id,
+            session_id,
+        };
+        let transcode: TranscodeProfile = crate::project::channels::text_enum(&channel.transcode);
+        let ladder = match (transcode, &self.ladder) {
+            (TranscodeProfile::Passthrough, _) => LadderState::Off,
+            (TranscodeProfile::Abr, Some(rungs)) => LadderState::Wanted(rungs.clone()),
+            (TranscodeProfile::Abr, None) => {
+                alerts.raise(
+                    "transcoder_unavailable",
+                    "ffmpeg is not installed where this stream is ingested; viewers get the source only"
+                        .into(),
+                );
+                LadderState::Off
+            }
         };
         self.metrics.ingest_publishers.inc();
         Ok(Box::new(StoredPublication {
             publishers: self.metrics.ingest_publishers.clone(),
             bus: self.bus.clone(),
-            log: self.log.clone(),
-            store: self.store.clone(),
-            stream,
+            source: RenditionWriter::new(
+                self.log.clone(),
+                self.store.clone(),
+                stream,
+                latency_mode,
+                packaging_for(latency_mode),
+                SegmentClock::default(),
+            ),
+            ladder,
+            alerts,
             session_end: Some(session_end),
-            latency_mode,
             reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
-            segment_parts: Vec::new(),
-            segment_started: None,
             media_flowing: restream,
             live: restream,
         }))
@@ -152,57 +184,34 @@ pub fn packaging_for(mode: LatencyMode) -> PackagerConfig {
     }
 }
 
-/// One publisher connection's media, stored under `live/{channel}/{session}/{connection}/`.
+/// The transcoding ladder of a publication.
+enum LadderState {
+    /// Passthrough, or no rung below the source.
+    Off,
+    /// Starts when the source's init segment tells its picture size.
+    Wanted(Arc<Vec<Rung>>),
+    Running(Transcoding),
+}
+
+/// One publisher connection: the source rendition stored and announced as it comes, the
+/// ladder fed from it, the session driven through its lifecycle.
 struct StoredPublication {
     /// The gauge of streaming publishers, decremented when this one ends.
     publishers: prometheus::IntGauge,
     bus: Arc<CommandBus>,
-    log: Arc<dyn EventLog>,
-    store: Arc<dyn ObjectStore>,
-    stream: StreamRef,
+    source: RenditionWriter,
+    ladder: LadderState,
+    alerts: Alerts,
     /// Fires when a decision ends the session (owner stop, maximum duration).
     session_end: Option<tokio::sync::oneshot::Receiver<EndReason>>,
-    latency_mode: LatencyMode,
     reconnect_window: Duration,
-    /// The current segment's parts, concatenated into the segment when it ends.
-    segment_parts: Vec<Bytes>,
-    /// Ingest wall clock at the current segment's first part.
-    segment_started: Option<chrono::DateTime<chrono::Utc>>,
     media_flowing: bool,
     live: bool,
 }
 
 impl StoredPublication {
-    /// The object path of `name`, relative to the channel's `live/{channel}/` prefix.
-    fn relative(&self, name: &str) -> String {
-        format!(
-            "{}/{}/{name}",
-            self.stream.session_id, self.stream.connection
-        )
-    }
-
-    /// Stores `bytes` and returns the path relative to the channel.
-    async fn put(&self, name: &str, bytes: Bytes) -> Result<String, OutputError> {
-        let relative = self.relative(name);
-        let path = StorePath::from(format!("live/{}/{relative}", self.stream.channel_id));
-        self.store
-            .put(&path, PutPayload::from(bytes))
-            .await
-            .map_err(|error| OutputError(error.to_string()))?;
-        Ok(relative)
-    }
-
-    async fn announce(&self, event: MediaEvent) -> Result<(), OutputError> {
-        let key = self.stream.channel_id.to_string();
-        self.log
-            .append(MEDIA_TOPIC, &key, &event.to_bytes())
-            .await
-            .map(|_| ())
-            .map_err(|error| OutputError(error.to_string()))
-    }
-
     async fn advance(&self, action: IngestAction) -> Result<(), OutputError> {
-        LogAdmission::ingest(&self.bus, self.stream.channel_id, action)
+        LogAdmission::ingest(&self.bus, self.source.stream.channel_id, action)
             .await
             .map(|_| ())
             .map_err(|refusal| OutputError(refusal.to_string()))
@@ -212,7 +221,7 @@ impl StoredPublication {
 #[async_trait]
 impl Publication for StoredPublication {
     fn packaging(&self) -> PackagerConfig {
-        packaging_for(self.latency_mode)
+        self.source.packaging
     }
 
     fn stop_signal(&mut self) -> BoxFuture<'static, String> {
@@ -229,71 +238,26 @@ impl Publication for StoredPublication {
     }
 
     async fn output(&mut self, output: Output) -> Result<(), OutputError> {
-        let stream = self.stream.clone();
-        let session_id = stream.session_id;
-        // Media are stored before anything says they exist.
-        match output {
-            Output::Init(init) => {
-                let path = self.put("init.mp4", init.bytes).await?;
-                let packaging = self.packaging();
-                self.announce(MediaEvent::InitReady {
-                    stream,
-                    path,
-                    codecs: init.codecs,
-                    resolution: init.resolution,
-                    latency_mode: self.latency_mode,
-                    part_target_ms: packaging.part_target_ms,
-                    segment_target_ms: packaging.segment_target_ms,
-                })
-                .await?;
-            }
-            Output::Part(part) => {
-                let path = self
-                    .put(
-                        &format!("{}.{}.m4s", part.segment, part.index),
-                        part.bytes.clone(),
-                    )
-                    .await?;
-                self.segment_started.get_or_insert_with(chrono::Utc::now);
-                self.segment_parts.push(part.bytes);
-                let (segment, index, independent, duration) =
-                    (part.segment, part.index, part.independent, part.duration);
-                self.announce(MediaEvent::PartReady {
-                    stream,
-                    segment,
-                    index,
-                    independent,
-                    duration,
-                    path,
-                })
-                .await?;
+        if let (Output::Init(init), LadderState::Wanted(rungs)) = (&output, &self.ladder) {
+            self.ladder = match Transcoding::start(rungs, init, &self.source, self.alerts.clone()) {
+                Some(transcoding) => LadderState::Running(transcoding),
+                None => LadderState::Off,
+            };
+        }
+        if let LadderState::Running(transcoding) = &mut self.ladder {
+            transcoding.feed(&output);
+        }
+        let session_id = self.source.stream.session_id;
+        match self.source.write(output).await? {
+            Stored::Init => {}
+            Stored::Part => {
                 if !self.media_flowing {
                     self.media_flowing = true;
                     self.advance(IngestAction::MediaFlowing { session_id })
                         .await?;
                 }
             }
-            Output::SegmentEnd {
-                segment, duration, ..
-            } => {
-                // The segment is its parts back to back: one copy, into a buffer of the right size.
-                let mut bytes = Vec::with_capacity(self.segment_parts.iter().map(Bytes::len).sum());
-                for part in self.segment_parts.drain(..) {
-                    bytes.extend_from_slice(&part);
-                }
-                let size = bytes.len() as u64;
-                let path = self.put(&format!("{segment}.m4s"), bytes.into()).await?;
-                let program_date_time =
-                    self.segment_started.take().unwrap_or_else(chrono::Utc::now);
-                self.announce(MediaEvent::SegmentReady {
-                    stream,
-                    segment,
-                    duration,
-                    bytes: size,
-                    path,
-                    program_date_time,
-                })
-                .await?;
+            Stored::Segment => {
                 if !self.live {
                     self.live = true;
                     self.advance(IngestAction::FirstSegment { session_id })
@@ -306,15 +270,14 @@ impl Publication for StoredPublication {
 
     async fn ended(self: Box<Self>) {
         self.publishers.dec();
-        let _ = self
-            .announce(MediaEvent::StreamEnded {
-                stream: self.stream.clone(),
-            })
-            .await;
+        self.source.ended().await;
+        if let LadderState::Running(transcoding) = self.ladder {
+            transcoding.finish().await;
+        }
         let (bus, channel_id, session_id) = (
             self.bus.clone(),
-            self.stream.channel_id,
-            self.stream.session_id,
+            self.source.stream.channel_id,
+            self.source.stream.session_id,
         );
         if let Err(refusal) = LogAdmission::ingest(
             &bus,

@@ -1,0 +1,46 @@
+//! ffprobe as the judge of media files: what a real decoder says about a file's video.
+
+use std::path::Path;
+
+/// `-show_entries entries` of the first video stream, as CSV without keys (frames counted,
+/// so `stream=nb_read_frames` works).
+pub fn video(file: &Path, entries: &str) -> String {
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", entries, "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("ffprobe is installed (make test installs it)");
+    assert!(
+        output.status.success(),
+        "ffprobe {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("ffprobe prints text")
+        .trim()
+        .to_owned()
+}
+
+/// Frames a decoder reads from the first video stream.
+pub fn video_frames(file: &Path) -> usize {
+    video(file, "stream=nb_read_frames").parse().unwrap_or(0)
+}
+
+/// Presentation times (ms) of the first video stream's keyframes.
+pub fn keyframes(file: &Path) -> Vec<i64> {
+    video(file, "packet=pts_time,flags")
+        .lines()
+        .filter(|line| line.contains('K'))
+        .map(|line| {
+            let pts: f64 = line
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .parse()
+                .unwrap_or(-1.0);
+            (pts * 1000.0).round() as i64
+        })
+        .collect()
+}
