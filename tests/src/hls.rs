@@ -162,6 +162,27 @@ pub fn validate_media(text: &str, low_latency: bool) -> Result<MediaSummary, Vec
         if preload_hint.is_none() && !playlist.end_list {
             problems.push("a live LL-HLS playlist without EXT-X-PRELOAD-HINT".into());
         }
+        // §4.4.5.4: a rendition report names another playlist and where it stands; with parts,
+        // LAST-PART too.
+        for line in &lines {
+            if let Some(list) = line.strip_prefix("#EXT-X-RENDITION-REPORT:") {
+                let report = attributes(list);
+                let uri_ok = report
+                    .get("URI")
+                    .is_some_and(|uri| !uri.is_empty() && !uri.contains('?'));
+                if !uri_ok
+                    || number(&report, "LAST-MSN").is_none()
+                    || number(&report, "LAST-PART").is_none()
+                {
+                    problems.push(format!("an incomplete rendition report: {line}"));
+                }
+            }
+        }
+    } else if lines
+        .iter()
+        .any(|line| line.starts_with("#EXT-X-RENDITION-REPORT:"))
+    {
+        problems.push("a rendition report in a playlist that is not low-latency".into());
     } else if parts > 0 || part_inf.is_some() {
         problems.push("parts in a playlist that is not low-latency".into());
     }
@@ -227,9 +248,11 @@ mod tests {
             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.400,CAN-SKIP-UNTIL=6.0\n\
             #EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n\
             #EXT-X-PART:DURATION=0.300,URI=\"0.0.m4s\"\n#EXT-X-PART:DURATION=0.100,URI=\"0.1.m4s\"\n\
-            #EXT-X-PART:DURATION=0.100,URI=\"0.2.m4s\"\n#EXTINF:2.000,\n0.m4s\n";
+            #EXT-X-PART:DURATION=0.100,URI=\"0.2.m4s\"\n#EXTINF:2.000,\n0.m4s\n\
+            #EXT-X-RENDITION-REPORT:URI=\"360p.m3u8\",LAST-MSN=0\n";
         let problems = validate_media(broken, true).unwrap_err().join("\n");
         for expected in [
+            "incomplete rendition report",
             "VERSION 9",
             "0.3 > PART-TARGET",
             "85%",
