@@ -160,6 +160,7 @@ pub async fn run(
             Component::Projector,
             Component::CommandBus,
             Component::Ingest,
+            Component::Recorder,
         ],
         Role::Worker => &[Component::CommandBus, Component::Ingest],
     }));
@@ -189,6 +190,9 @@ pub async fn run(
     };
     start_ingest(&config, admission).await?;
     readiness.started(Component::Ingest);
+    if role == Role::Platform {
+        start_recorder(&log, &db, &store, &bus, &readiness);
+    }
 
     let urls = PublicUrls {
         http: config.public_http_url.clone(),
@@ -266,6 +270,39 @@ fn platform_auth(config: &Config) -> Result<(String, Auth), StartError> {
         config.rate_limit_burst,
     );
     Ok((admin_key, auth))
+}
+
+/// The job that finalizes source recordings, supervised.
+fn start_recorder(
+    log: &Arc<dyn EventLog>,
+    db: &sea_orm::DatabaseConnection,
+    store: &Arc<dyn ObjectStore>,
+    bus: &Arc<CommandBus>,
+    readiness: &Arc<Readiness>,
+) {
+    let (log, db, store, bus, readiness) = (
+        log.clone(),
+        db.clone(),
+        store.clone(),
+        bus.clone(),
+        readiness.clone(),
+    );
+    supervise(readiness.clone(), Component::Recorder, move || {
+        let (log, db, store, bus, readiness) = (
+            log.clone(),
+            db.clone(),
+            store.clone(),
+            bus.clone(),
+            readiness.clone(),
+        );
+        async move {
+            crate::recording::run(log.as_ref(), db, store, bus, || {
+                readiness.started(Component::Recorder)
+            })
+            .await
+            .map_err(|e| e.to_string())
+        }
+    });
 }
 
 /// The deciders and the projector, each supervised.

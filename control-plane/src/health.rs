@@ -11,6 +11,7 @@ pub enum Component {
     Projector,
     CommandBus,
     Ingest,
+    Recorder,
 }
 
 #[derive(Clone, Debug, Default)]

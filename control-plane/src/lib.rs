@@ -13,6 +13,7 @@
 //! - [`db`]: the read-model tables.
 //! - [`ingest`]: RTMP ingest (the edge worker's server) wired to the log and the object store.
 //! - [`playback`]: live playlists and media for any stream, from the media topic.
+//! - [`recording`]: source recordings finalized after their sessions end.
 //! - [`health`], [`metrics`]: readiness and Prometheus metrics.
 //! - [`secrets`]: the admin key and signing keys kept in the data dir.
 //!
@@ -29,4 +30,5 @@ pub mod ingest;
 pub mod metrics;
 pub mod playback;
 pub mod project;
+pub mod recording;
 pub mod secrets;

@@ -7,12 +7,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m0001_read_models;
+mod m0002_session_media;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_read_models::Migration)]
+        vec![
+            Box::new(m0001_read_models::Migration),
+            Box::new(m0002_session_media::Migration),
+        ]
     }
 }

@@ -127,6 +127,13 @@ pub enum IngestAction {
         session_id: SessionId,
         message: String,
     },
+    /// The ended session's source recording is stored (`recording.ready`).
+    FinishRecording {
+        session_id: SessionId,
+        path: String,
+        duration_seconds: f64,
+        bytes: u64,
+    },
     /// Part of the pipeline is in trouble while the session goes on (`alert.raised`).
     RaiseAlert {
         session_id: SessionId,

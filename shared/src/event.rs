@@ -77,6 +77,15 @@ pub enum Event {
         code: String,
         message: String,
     },
+    /// The session's source recording is finalized: one MP4 across its reconnects, stored at
+    /// `path` in the object store.
+    #[serde(rename = "recording.ready")]
+    RecordingReady {
+        session_id: SessionId,
+        path: String,
+        duration_seconds: f64,
+        bytes: u64,
+    },
 }
 
 impl Event {
@@ -98,6 +107,7 @@ impl Event {
             Self::SessionErrored { .. } => "session.error",
             Self::SessionEnded { .. } => "session.ended",
             Self::AlertRaised { .. } => "alert.raised",
+            Self::RecordingReady { .. } => "recording.ready",
         }
     }
 
@@ -111,7 +121,8 @@ impl Event {
             | Self::SessionRestreamed { session_id }
             | Self::SessionErrored { session_id, .. }
             | Self::SessionEnded { session_id, .. }
-            | Self::AlertRaised { session_id, .. } => Some(*session_id),
+            | Self::AlertRaised { session_id, .. }
+            | Self::RecordingReady { session_id, .. } => Some(*session_id),
             _ => None,
         }
     }

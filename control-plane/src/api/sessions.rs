@@ -36,7 +36,10 @@ pub async fn list(
     }
     let rows = query.all(&state.db).await?;
     Ok(HttpResponse::Ok().json(SessionList {
-        data: rows.iter().map(SessionView::of).collect(),
+        data: rows
+            .iter()
+            .map(|row| SessionView::of(row, &state.urls))
+            .collect(),
     }))
 }
 
@@ -60,7 +63,7 @@ pub async fn read(
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
-    Ok(HttpResponse::Ok().json(SessionView::of(&row)))
+    Ok(HttpResponse::Ok().json(SessionView::of(&row, &state.urls)))
 }
 
 /// A channel's event history, in order. It outlives the channel: a deleted channel's history

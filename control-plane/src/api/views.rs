@@ -126,10 +126,15 @@ pub struct SessionView {
     pub ended_at: Option<DateTime<Utc>>,
     pub end_reason: Option<EndReason>,
     pub error_message: Option<String>,
+    /// The source recording as one MP4, once finalized after the session ended (channels with
+    /// `record_source`).
+    pub recording_url: Option<String>,
+    pub recording_bytes: Option<i64>,
+    pub recording_seconds: Option<f64>,
 }
 
 impl SessionView {
-    pub fn of(row: &db::sessions::Model) -> Self {
+    pub fn of(row: &db::sessions::Model, urls: &PublicUrls) -> Self {
         Self {
             id: row.id.parse().expect("stored ids parse"),
             channel_id: row.channel_id.parse().expect("stored ids parse"),
@@ -141,6 +146,14 @@ impl SessionView {
             ended_at: row.ended_at,
             end_reason: row.end_reason.as_deref().map(text_enum),
             error_message: row.error_message.clone(),
+            recording_url: row
+                .recording_path
+                .as_ref()
+                .map(|_| format!("{}/recordings/{}.mp4", urls.http, row.id)),
+            recording_bytes: row.recording_bytes,
+            recording_seconds: row
+                .recording_milliseconds
+                .map(|milliseconds| milliseconds as f64 / 1000.0),
         }
     }
 }

@@ -17,6 +17,10 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     pub end_reason: Option<String>,
     pub error_message: Option<String>,
+    /// The finalized source recording, once `recording.ready`.
+    pub recording_path: Option<String>,
+    pub recording_bytes: Option<i64>,
+    pub recording_milliseconds: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -118,7 +118,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
             "/live/{channel_id}/{rendition}.m3u8",
             web::get().to(media_playlist),
         )
-        .route("/live/{channel_id}/{file:.*}", web::get().to(media_file));
+        .route("/live/{channel_id}/{file:.*}", web::get().to(media_file))
+        .route("/recordings/{session_id}.mp4", web::get().to(recording));
 }
 
 fn not_found() -> HttpResponse {
@@ -224,6 +225,26 @@ fn valid_file(file: &str) -> bool {
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"_-./".contains(&byte))
         && (file.ends_with(".m4s") || file.ends_with(".mp4"))
+}
+
+/// A finalized source recording, whole.
+async fn recording(playback: web::Data<Arc<Playback>>, path: web::Path<String>) -> HttpResponse {
+    let Ok(session) = path.parse::<sigma_shared::ids::SessionId>() else {
+        return not_found();
+    };
+    let key = StorePath::from(format!("recordings/{session}.mp4"));
+    match playback.store.get(&key).await {
+        Ok(object) => match object.bytes().await {
+            Ok(bytes) => HttpResponse::Ok()
+                .content_type("video/mp4")
+                .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+                .body(bytes),
+            Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+        },
+        Err(object_store::Error::NotFound { .. }) => not_found(),
+        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+    }
 }
 
 async fn media_file(

@@ -28,6 +28,9 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             ended_at: None,
             end_reason: None,
             error_message: None,
+            recording_path: None,
+            recording_bytes: None,
+            recording_milliseconds: None,
         });
     }
     let mut row = row?;
@@ -45,6 +48,16 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
         Event::SessionErrored { message, .. } => {
             row.status = SessionStatus::Error.as_str().into();
             row.error_message = Some(message.clone());
+        }
+        Event::RecordingReady {
+            path,
+            duration_seconds,
+            bytes,
+            ..
+        } => {
+            row.recording_path = Some(path.clone());
+            row.recording_bytes = Some(*bytes as i64);
+            row.recording_milliseconds = Some((duration_seconds * 1000.0).round() as i64);
         }
         Event::SessionEnded { reason, .. } => {
             row.status = SessionStatus::Ended.as_str().into();

@@ -287,6 +287,24 @@ fn decide_ingest(
                 },
             ])
         }
+        IngestAction::FinishRecording {
+            session_id,
+            path,
+            duration_seconds,
+            bytes,
+        } => {
+            if !channel.ended_sessions.contains(session_id) {
+                return Err(Rejection::NotFound {
+                    what: format!("ended session {session_id}"),
+                });
+            }
+            Ok(vec![Event::RecordingReady {
+                session_id: *session_id,
+                path: path.clone(),
+                duration_seconds: *duration_seconds,
+                bytes: *bytes,
+            }])
+        }
         IngestAction::RaiseAlert {
             session_id,
             code,
@@ -390,6 +408,7 @@ pub fn evolve(
         // `session.error` is always followed by `session.ended` in the same decision.
         Event::SessionErrored { .. }
         | Event::AlertRaised { .. }
+        | Event::RecordingReady { .. }
         | Event::AccountCreated { .. }
         | Event::ChannelCreated { .. }
         | Event::ChannelDeleted {} => {}

@@ -701,3 +701,29 @@ fn an_alert_is_recorded_for_an_open_session_and_changes_nothing() {
         Err(Rejection::NoSuchOpenSession { .. })
     ));
 }
+
+#[test]
+fn a_recording_is_finished_only_for_an_ended_session() {
+    let s = Scenario::new();
+    let finish = s.ingest(IngestAction::FinishRecording {
+        session_id: s.session,
+        path: "recordings/x.mp4".into(),
+        duration_seconds: 7.0,
+        bytes: 1000,
+    });
+    assert!(matches!(
+        s.when(&[s.created(), s.started()], finish.clone(), 3),
+        Err(Rejection::NotFound { .. })
+    ));
+    let ended = Event::SessionEnded {
+        session_id: s.session,
+        reason: EndReason::PublisherGone,
+    };
+    let events = s
+        .when(&[s.created(), s.started(), ended], finish, 3)
+        .unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [Event::RecordingReady { bytes: 1000, .. }]
+    ));
+}

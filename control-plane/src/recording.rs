@@ -1,0 +1,250 @@
+//! Source recordings. While a session runs, ingest stores the publisher's own media, untouched,
+//! piece by piece (`live/{channel}/{session}/{connection}/source/`: an init segment and whole
+//! segments), so a crash loses at most the piece being written. When a session of a channel
+//! with `record_source` ends, this job joins every connection's pieces, in connection order,
+//! into one MP4 (ffmpeg, stream copy, `+faststart` so it plays while downloading), stores it at
+//! `recordings/{session}.mp4` and records `recording.ready`.
+//!
+//! It is a member of the `sigma-recordings` group on the events topic: a session's recording is
+//! made by exactly one process, and again by another if that one dies before committing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectMeta, ObjectStore, PutPayload};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use sigma_shared::command::{ChannelCommand, Command, IngestAction};
+use sigma_shared::event::{Decision, Event};
+use sigma_shared::ids::{ChannelId, SessionId};
+use sigma_shared::log::{EventLog, GroupEvent, LogError, EVENTS_TOPIC};
+use sigma_shared::media::SOURCE_RENDITION;
+
+use crate::commands::CommandBus;
+use crate::db;
+
+pub const GROUP: &str = "sigma-recordings";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("read models: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("scratch files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("ffmpeg: {0}")]
+    Ffmpeg(String),
+}
+
+/// Runs until the log fails. `ready` is called once the member has joined.
+pub async fn run(
+    log: &dyn EventLog,
+    db: DatabaseConnection,
+    store: Arc<dyn ObjectStore>,
+    bus: Arc<CommandBus>,
+    ready: impl FnOnce(),
+) -> Result<(), RecordingError> {
+    let mut member = log.join(EVENTS_TOPIC, GROUP).await?;
+    ready();
+    loop {
+        let GroupEvent::Record(record) = member.next().await? else {
+            continue;
+        };
+        if let Ok(decision) = Decision::from_bytes(&record.payload) {
+            for envelope in decision.events() {
+                let (Event::SessionEnded { session_id, .. }, Some(channel_id)) =
+                    (&envelope.event, envelope.channel_id)
+                else {
+                    continue;
+                };
+                if !records(&db, channel_id).await? {
+                    continue;
+                }
+                match finalize(store.as_ref(), channel_id, *session_id).await {
+                    Ok(Some(recording)) => announce(&bus, channel_id, *session_id, recording).await,
+                    Ok(None) => tracing::info!(%session_id, "no media were stored: no recording"),
+                    Err(error) => tracing::error!(%session_id, %error, "recording failed"),
+                }
+            }
+        }
+        member.commit(record.partition, record.offset + 1).await?;
+    }
+}
+
+async fn records(db: &DatabaseConnection, channel_id: ChannelId) -> Result<bool, sea_orm::DbErr> {
+    Ok(db::channels::Entity::find_by_id(channel_id.to_string())
+        .one(db)
+        .await?
+        .is_some_and(|channel| channel.record_source))
+}
+
+/// A finalized recording.
+struct Recording {
+    path: String,
+    duration_seconds: f64,
+    bytes: u64,
+}
+
+async fn announce(
+    bus: &CommandBus,
+    channel_id: ChannelId,
+    session_id: SessionId,
+    recording: Recording,
+) {
+    let command = Command::Channel {
+        channel_id,
+        command: ChannelCommand::Ingest {
+            action: IngestAction::FinishRecording {
+                session_id,
+                path: recording.path,
+                duration_seconds: recording.duration_seconds,
+                bytes: recording.bytes,
+            },
+        },
+    };
+    match bus.submit(command).await {
+        Ok(Ok(_)) => tracing::info!(%session_id, "recording ready"),
+        Ok(Err(rejection)) => tracing::warn!(%session_id, %rejection, "recording not recorded"),
+        Err(error) => tracing::warn!(%session_id, %error, "recording not recorded"),
+    }
+}
+
+/// One publisher connection's stored source: its init segment and its whole segments, in
+/// order.
+struct Piece {
+    init: ObjectMeta,
+    segments: Vec<(u64, ObjectMeta)>,
+}
+
+/// The session's source pieces, one per connection, in the order the connections started.
+async fn pieces(
+    store: &dyn ObjectStore,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) -> Result<Vec<Piece>, object_store::Error> {
+    let prefix = StorePath::from(format!("live/{channel_id}/{session_id}"));
+    let objects: Vec<ObjectMeta> = store.list(Some(&prefix)).try_collect().await?;
+    let mut by_connection: std::collections::BTreeMap<String, (Option<ObjectMeta>, Vec<_>)> =
+        Default::default();
+    for object in objects {
+        let parts: Vec<&str> = object.location.as_ref().split('/').collect();
+        // live / channel / session / connection / rendition / file
+        let [_, _, _, connection, rendition, file] = parts[..] else {
+            continue;
+        };
+        if rendition != SOURCE_RENDITION {
+            continue;
+        }
+        let entry = by_connection.entry(connection.to_owned()).or_default();
+        if file == "init.mp4" {
+            entry.0 = Some(object);
+        } else if let Some(segment) = file
+            .strip_suffix(".m4s")
+            .and_then(|stem| stem.parse::<u64>().ok())
+        {
+            // `{segment}.m4s`; parts are `{segment}.{index}.m4s` and do not parse.
+            entry.1.push((segment, object));
+        }
+    }
+    let mut pieces: Vec<Piece> = by_connection
+        .into_values()
+        .filter_map(|(init, mut segments)| {
+            segments.sort_by_key(|(number, _)| *number);
+            Some(Piece {
+                init: init?,
+                segments,
+            })
+            .filter(|piece| !piece.segments.is_empty())
+        })
+        .collect();
+    pieces.sort_by_key(|piece| piece.init.last_modified);
+    Ok(pieces)
+}
+
+/// Joins the session's pieces into one MP4 in the object store; `None` if nothing was stored.
+async fn finalize(
+    store: &dyn ObjectStore,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) -> Result<Option<Recording>, RecordingError> {
+    let pieces = pieces(store, channel_id, session_id).await?;
+    if pieces.is_empty() {
+        return Ok(None);
+    }
+    let scratch = tempfile::tempdir()?;
+    let mut list = String::new();
+    for (n, piece) in pieces.iter().enumerate() {
+        let mut bytes = store
+            .get(&piece.init.location)
+            .await?
+            .bytes()
+            .await?
+            .to_vec();
+        for (_, segment) in &piece.segments {
+            bytes.extend_from_slice(&store.get(&segment.location).await?.bytes().await?);
+        }
+        let file = scratch.path().join(format!("piece{n}.mp4"));
+        tokio::fs::write(&file, bytes).await?;
+        list.push_str(&format!("file '{}'\n", file.display()));
+    }
+    let list_file = scratch.path().join("pieces.txt");
+    tokio::fs::write(&list_file, list).await?;
+    let output = scratch.path().join("recording.mp4");
+    let (joined, duration_seconds) = {
+        let (list_file, output) = (list_file.clone(), output.clone());
+        tokio::task::spawn_blocking(move || join(&list_file, &output))
+            .await
+            .map_err(|error| RecordingError::Ffmpeg(error.to_string()))??
+    };
+    let path = format!("recordings/{session_id}.mp4");
+    let bytes = joined.len() as u64;
+    store
+        .put(&StorePath::from(path.as_str()), PutPayload::from(joined))
+        .await?;
+    Ok(Some(Recording {
+        path,
+        duration_seconds,
+        bytes,
+    }))
+}
+
+/// ffmpeg's concat demuxer joins the pieces without re-encoding, timestamps running on across
+/// them; returns the file and its duration (ffprobe).
+fn join(list: &Path, output: &Path) -> Result<(Vec<u8>, f64), RecordingError> {
+    let mut child = ffmpeg_sidecar::command::FfmpegCommand::new()
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(["-f", "concat", "-safe", "0", "-i"])
+        .arg(list)
+        .args(["-c", "copy", "-movflags", "+faststart"])
+        .arg(output)
+        .spawn()
+        .map_err(|error| RecordingError::Ffmpeg(format!("cannot start ffmpeg: {error}")))?;
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.take_stderr() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        return Err(RecordingError::Ffmpeg(format!("{status}: {stderr}")));
+    }
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(output)
+        .output()?;
+    let duration = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .map_err(|_| RecordingError::Ffmpeg("ffprobe could not read the recording".into()))?;
+    Ok((std::fs::read(output)?, duration))
+}

@@ -1,0 +1,179 @@
+//! Source recordings: a session with a reconnect becomes one MP4 that ffmpeg decodes whole, as
+//! long as the session's media; a process killed mid-session leaves pieces that still make a
+//! recording up to the last stored one.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sigma_tests::api::Api;
+use sigma_tests::probe;
+use sigma_tests::process::SigmaConfig;
+use sigma_tests::publish::{publisher, Publish};
+use sigma_tests::wait::until;
+
+const FPS: usize = 30;
+
+async fn session(api: &Api, token: &str, channel: &str) -> Value {
+    let sessions = api
+        .get(&format!("/v1/channels/{channel}/sessions"), token)
+        .await
+        .ok();
+    sessions["data"][0].clone()
+}
+
+/// Downloads the session's recording into `dir`.
+async fn download(url: &str, dir: &Path) -> std::path::PathBuf {
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    assert_eq!(response.headers()["content-type"], "video/mp4");
+    let file = dir.join("recording.mp4");
+    std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
+    file
+}
+
+/// What ffmpeg says decoding the whole file: its errors, if any.
+fn decode_errors(file: &Path) -> String {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn duration(file: &Path) -> f64 {
+    let output = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let settings =
+        json!({ "name": "studio", "record_source": true, "reconnect_window_seconds": 3 });
+    let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
+    let (id, rtmp_url) = (
+        channel["id"].as_str().unwrap(),
+        channel["rtmp_url"].as_str().unwrap(),
+    );
+
+    for seconds in [4, 3] {
+        let status = publisher(rtmp_url, seconds, Publish::default())
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        until(
+            Duration::from_secs(20),
+            "the publisher is seen gone",
+            || async { session(&api, &token, id).await["publisher_connected"] == false },
+        )
+        .await;
+    }
+    until(
+        Duration::from_secs(30),
+        "the recording is ready",
+        || async { session(&api, &token, id).await["recording_url"].is_string() },
+    )
+    .await;
+    let ended = session(&api, &token, id).await;
+    assert_eq!(ended["status"], "ended");
+    assert_eq!(
+        ended["restream_count"], 1,
+        "one session across the reconnect"
+    );
+    let file = download(ended["recording_url"].as_str().unwrap(), dir.path()).await;
+    assert_eq!(decode_errors(&file), "", "the recording decodes cleanly");
+    assert_eq!(probe::video_frames(&file), 7 * FPS, "every published frame");
+    let seconds = duration(&file);
+    assert!(
+        (seconds - 7.0).abs() <= 1.0,
+        "7 s published, {seconds} s recorded"
+    );
+    assert!((ended["recording_seconds"].as_f64().unwrap() - seconds).abs() < 0.01);
+
+    let events = api
+        .get(&format!("/v1/channels/{id}/events"), &token)
+        .await
+        .ok();
+    let types: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.last(), Some(&"recording.ready"), "{types:?}");
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_session_leaves_a_recording_up_to_its_last_piece() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SigmaConfig::standalone(dir.path());
+    let sigma = config.start().await;
+    let api = Api::new(&sigma.url);
+    let settings = json!({ "name": "studio", "record_source": true, "latency_mode": "low" });
+    let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let options = Publish {
+        real_time: true,
+        ..Publish::default()
+    };
+    let mut publishing = publisher(channel["rtmp_url"].as_str().unwrap(), 30, options)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let playlist = format!("{}/live/{id}/source.m3u8", sigma.url);
+    until(
+        Duration::from_secs(30),
+        "five segments are stored",
+        || async {
+            let text = reqwest::get(&playlist).await.unwrap().text().await.unwrap();
+            text.matches("#EXTINF").count() >= 5
+        },
+    )
+    .await;
+    sigma.kill().await;
+    let _ = publishing.kill().await;
+
+    // Back up, the owner ends the session; the pieces stored before the crash are recorded.
+    let sigma = config.start().await;
+    let api = Api::new(&sigma.url);
+    api.post(&format!("/v1/channels/{id}/stop"), &token, json!({}))
+        .await
+        .ok();
+    until(
+        Duration::from_secs(30),
+        "the recording is ready",
+        || async { session(&api, &token, &id).await["recording_url"].is_string() },
+    )
+    .await;
+    let recording = session(&api, &token, &id).await;
+    assert_eq!(recording["end_reason"], "stopped_by_owner");
+    let file = download(recording["recording_url"].as_str().unwrap(), dir.path()).await;
+    assert_eq!(decode_errors(&file), "", "the recording decodes cleanly");
+    let frames = probe::video_frames(&file);
+    assert!(
+        frames >= 5 * FPS,
+        "at least the five stored seconds: {frames} frames"
+    );
+}
