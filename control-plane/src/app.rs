@@ -165,8 +165,14 @@ pub async fn run(
         Role::Worker => &[Component::CommandBus, Component::Ingest],
     }));
     let progress = Progress::new(db.clone());
+    let shared = Shared {
+        log: log.clone(),
+        db: db.clone(),
+        metrics: metrics.clone(),
+        readiness: readiness.clone(),
+    };
     if role == Role::Platform {
-        start_deciders_and_projector(&log, &db, &progress, &metrics, &readiness);
+        start_deciders_and_projector(&shared, &progress);
     }
     let bus = CommandBus::start(log.clone(), progress).await?;
     readiness.started(Component::CommandBus);
@@ -191,7 +197,7 @@ pub async fn run(
     start_ingest(&config, admission).await?;
     readiness.started(Component::Ingest);
     if role == Role::Platform {
-        start_recorder(&log, &db, &store, &bus, &readiness);
+        start_recorder(&shared, &store, &bus);
     }
 
     let urls = PublicUrls {
@@ -272,84 +278,63 @@ fn platform_auth(config: &Config) -> Result<(String, Auth), StartError> {
     Ok((admin_key, auth))
 }
 
-/// The job that finalizes source recordings, supervised.
-fn start_recorder(
-    log: &Arc<dyn EventLog>,
-    db: &sea_orm::DatabaseConnection,
-    store: &Arc<dyn ObjectStore>,
-    bus: &Arc<CommandBus>,
-    readiness: &Arc<Readiness>,
-) {
-    let (log, db, store, bus, readiness) = (
-        log.clone(),
-        db.clone(),
-        store.clone(),
-        bus.clone(),
-        readiness.clone(),
-    );
-    supervise(readiness.clone(), Component::Recorder, move || {
-        let (log, db, store, bus, readiness) = (
-            log.clone(),
-            db.clone(),
-            store.clone(),
-            bus.clone(),
-            readiness.clone(),
-        );
+/// What the log-driven background components share; cheap to clone.
+#[derive(Clone)]
+struct Shared {
+    log: Arc<dyn EventLog>,
+    db: sea_orm::DatabaseConnection,
+    metrics: Metrics,
+    readiness: Arc<Readiness>,
+}
+
+/// A callback a component calls once it has joined its consumer group.
+type Ready = Box<dyn FnOnce() + Send>;
+
+impl Shared {
+    /// Runs `run` supervised as `component`; the callback it gets marks the component ready.
+    fn supervise<F, Fut, E>(&self, component: Component, run: F)
+    where
+        F: Fn(Shared, Ready) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let shared = self.clone();
+        supervise(self.readiness.clone(), component, move || {
+            let readiness = shared.readiness.clone();
+            let ready: Ready = Box::new(move || readiness.started(component));
+            let running = run(shared.clone(), ready);
+            async move { running.await.map_err(|error| error.to_string()) }
+        });
+    }
+}
+
+/// The deciders and the projector.
+fn start_deciders_and_projector(shared: &Shared, progress: &Progress) {
+    shared.supervise(Component::Deciders, |shared, ready| async move {
+        decide::run(shared.log.as_ref(), shared.metrics, ready).await
+    });
+    let progress = progress.clone();
+    shared.supervise(Component::Projector, move |shared, ready| {
+        let progress = progress.clone();
         async move {
-            crate::recording::run(log.as_ref(), db, store, bus, || {
-                readiness.started(Component::Recorder)
-            })
+            project::projector::run(
+                shared.log.as_ref(),
+                shared.db,
+                progress,
+                shared.metrics,
+                ready,
+            )
             .await
-            .map_err(|e| e.to_string())
         }
     });
 }
 
-/// The deciders and the projector, each supervised.
-fn start_deciders_and_projector(
-    log: &Arc<dyn EventLog>,
-    db: &sea_orm::DatabaseConnection,
-    progress: &Progress,
-    metrics: &Metrics,
-    readiness: &Arc<Readiness>,
-) {
-    supervise(readiness.clone(), Component::Deciders, {
-        let (log, metrics, readiness) = (log.clone(), metrics.clone(), readiness.clone());
-        move || {
-            let (log, metrics, readiness) = (log.clone(), metrics.clone(), readiness.clone());
-            async move {
-                decide::run(log.as_ref(), metrics, || {
-                    readiness.started(Component::Deciders)
-                })
-                .await
-                .map_err(|e| e.to_string())
-            }
-        }
-    });
-    supervise(readiness.clone(), Component::Projector, {
-        let (log, db, progress, metrics, readiness) = (
-            log.clone(),
-            db.clone(),
-            progress.clone(),
-            metrics.clone(),
-            readiness.clone(),
-        );
-        move || {
-            let (log, db, progress, metrics, readiness) = (
-                log.clone(),
-                db.clone(),
-                progress.clone(),
-                metrics.clone(),
-                readiness.clone(),
-            );
-            async move {
-                project::projector::run(log.as_ref(), db, progress, metrics, || {
-                    readiness.started(Component::Projector)
-                })
-                .await
-                .map_err(|e| e.to_string())
-            }
-        }
+/// The job that finalizes source recordings.
+fn start_recorder(shared: &Shared, store: &Arc<dyn ObjectStore>, bus: &Arc<CommandBus>) {
+    let (store, bus) = (store.clone(), bus.clone());
+    shared.supervise(Component::Recorder, move |shared, ready| {
+        let (store, bus) = (store.clone(), bus.clone());
+        async move { crate::recording::run(shared.log.as_ref(), shared.db, store, bus, ready).await }
     });
 }
 

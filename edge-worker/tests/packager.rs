@@ -8,6 +8,7 @@ use std::process::Command;
 use bytes::Bytes;
 use sigma_edge_worker::cmaf::{Output, Packager, PackagerConfig};
 use sigma_edge_worker::flv;
+use sigma_tests::probe;
 
 const SECONDS: u32 = 4;
 const FPS: u32 = 30;
@@ -154,23 +155,11 @@ fn frames(file: &Path, stream: &str, entry: &str) -> Vec<String> {
         .collect()
 }
 
-/// Decodes the whole file; returns ffmpeg's complaints.
-fn decode_errors(file: &Path) -> String {
-    let output = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(file)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
 fn audio_and_video_decode_frame_for_frame_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let packaged = package(dir.path(), &encode_flv(dir.path(), true, true));
-    assert_eq!(decode_errors(&packaged.file), "");
+    assert_eq!(probe::decode_errors(&packaged.file), "");
 
     let pts: Vec<f64> = frames(&packaged.file, "v:0", "pts_time")
         .iter()
@@ -254,7 +243,7 @@ fn audio_and_video_decode_frame_for_frame_in_order() {
 fn video_only_and_audio_only_streams_package_too() {
     let dir = tempfile::tempdir().unwrap();
     let video_only = package(dir.path(), &encode_flv(dir.path(), true, false));
-    assert_eq!(decode_errors(&video_only.file), "");
+    assert_eq!(probe::decode_errors(&video_only.file), "");
     assert_eq!(
         frames(&video_only.file, "v:0", "pts_time").len() as u32,
         SECONDS * FPS
@@ -262,7 +251,7 @@ fn video_only_and_audio_only_streams_package_too() {
 
     let audio_dir = tempfile::tempdir().unwrap();
     let audio_only = package(audio_dir.path(), &encode_flv(audio_dir.path(), false, true));
-    assert_eq!(decode_errors(&audio_only.file), "");
+    assert_eq!(probe::decode_errors(&audio_only.file), "");
     let audio_frames = frames(&audio_only.file, "a:0", "pts_time").len() as f64;
     assert!((audio_frames * 1024.0 / 48_000.0 - f64::from(SECONDS)).abs() < 0.2);
     assert!(audio_only

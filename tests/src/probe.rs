@@ -44,3 +44,39 @@ pub fn keyframes(file: &Path) -> Vec<i64> {
         })
         .collect()
 }
+
+/// The file's duration in seconds, as its container says.
+pub fn duration(file: &Path) -> f64 {
+    let output = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .expect("ffprobe is installed");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+/// Decodes the whole file with ffmpeg; returns its complaints (empty when it decodes cleanly).
+pub fn decode_errors(file: &Path) -> String {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg is installed");
+    assert!(
+        output.status.success(),
+        "ffmpeg could not read {}",
+        file.display()
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

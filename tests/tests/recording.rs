@@ -33,37 +33,6 @@ async fn download(url: &str, dir: &Path) -> std::path::PathBuf {
     file
 }
 
-/// What ffmpeg says decoding the whole file: its errors, if any.
-fn decode_errors(file: &Path) -> String {
-    let output = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(file)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn duration(file: &Path) -> f64 {
-    let output = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -103,9 +72,13 @@ async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
         "one session across the reconnect"
     );
     let file = download(ended["recording_url"].as_str().unwrap(), dir.path()).await;
-    assert_eq!(decode_errors(&file), "", "the recording decodes cleanly");
+    assert_eq!(
+        probe::decode_errors(&file),
+        "",
+        "the recording decodes cleanly"
+    );
     assert_eq!(probe::video_frames(&file), 7 * FPS, "every published frame");
-    let seconds = duration(&file);
+    let seconds = probe::duration(&file);
     assert!(
         (seconds - 7.0).abs() <= 1.0,
         "7 s published, {seconds} s recorded"
@@ -170,7 +143,11 @@ async fn a_process_killed_mid_session_leaves_a_recording_up_to_its_last_piece() 
     let recording = session(&api, &token, &id).await;
     assert_eq!(recording["end_reason"], "stopped_by_owner");
     let file = download(recording["recording_url"].as_str().unwrap(), dir.path()).await;
-    assert_eq!(decode_errors(&file), "", "the recording decodes cleanly");
+    assert_eq!(
+        probe::decode_errors(&file),
+        "",
+        "the recording decodes cleanly"
+    );
     let frames = probe::video_frames(&file);
     assert!(
         frames >= 5 * FPS,
