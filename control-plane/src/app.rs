@@ -182,8 +182,8 @@ pub async fn run(
     if !ffmpeg {
         tracing::error!(
             "ffmpeg is not installed (no `ffmpeg` on PATH): channels with `transcode: abr` will \
-             play their source only and raise a `transcoder_unavailable` alert; passthrough \
-             channels are not affected. Install ffmpeg (Debian: apt install ffmpeg)."
+             play their source only and raise a `transcoder_unavailable` alert, and no \
+             thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
         );
     }
     let admission = crate::ingest::LogAdmission {
@@ -193,6 +193,7 @@ pub async fn run(
         db: db.clone(),
         store: store.clone(),
         ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
+        thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
     };
     start_ingest(&config, admission).await?;
     readiness.started(Component::Ingest);

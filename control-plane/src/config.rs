@@ -38,6 +38,8 @@ pub struct Config {
     pub object_store_url: Option<String>,
     /// The ABR ladder of `transcode: abr` channels (`SIGMA_ABR_LADDER`).
     pub abr_ladder: Vec<Rung>,
+    /// Width of thumbnails and storyboard tiles (`SIGMA_THUMBNAIL_WIDTH`).
+    pub thumbnail_width: u32,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -114,6 +116,17 @@ impl Config {
                     reason: error.to_string(),
                     value: spec,
                 })?
+            },
+            thumbnail_width: {
+                let width: u32 = parsed("SIGMA_THUMBNAIL_WIDTH", 320)?;
+                if !(16..=1920).contains(&width) || width % 2 != 0 {
+                    return Err(ConfigError::Invalid {
+                        name: "SIGMA_THUMBNAIL_WIDTH",
+                        value: width.to_string(),
+                        reason: "must be even, 16 to 1920".into(),
+                    });
+                }
+                width
             },
             data_dir,
         })

@@ -11,8 +11,10 @@
 //! Depends on the domain only through the ports; never on the control plane.
 
 pub mod cmaf;
+pub mod ffmpeg;
 pub mod flv;
 pub mod h264;
 pub mod ingest;
 pub mod ladder;
 pub mod rtmp;
+pub mod thumbs;

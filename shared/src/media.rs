@@ -73,6 +73,21 @@ pub enum MediaEvent {
     },
     /// The publisher of this connection is gone; its last segment is complete.
     StreamEnded { stream: StreamRef },
+    /// Thumbnail `index` (counted across the session's connections) is stored, at
+    /// `thumbs/{session}/{index:06}.jpg` and as `latest.jpg`, and drawn into storyboard sheet
+    /// `sheet` (`sprite-{sheet}.jpg`) at (`x`, `y`). It shows the keyframe that starts part
+    /// `part` of segment `segment` of `stream`, the source rendition.
+    ThumbnailReady {
+        stream: StreamRef,
+        index: u64,
+        segment: u64,
+        part: u32,
+        width: u32,
+        height: u32,
+        sheet: u64,
+        x: u32,
+        y: u32,
+    },
 }
 
 /// A media event as stored in the log.
@@ -89,7 +104,8 @@ impl MediaEvent {
             Self::InitReady { stream, .. }
             | Self::PartReady { stream, .. }
             | Self::SegmentReady { stream, .. }
-            | Self::StreamEnded { stream } => stream,
+            | Self::StreamEnded { stream }
+            | Self::ThumbnailReady { stream, .. } => stream,
         }
     }
 

@@ -42,7 +42,7 @@ async fn live_channel(
     let channel = api
         .create_channel(&token, json!({ "name": "stage", "latency_mode": mode }))
         .await;
-    let publisher = publish(channel["rtmp_url"].as_str().unwrap(), 12);
+    let publisher = publish(channel["rtmp_url"].as_str().unwrap(), 20);
     let base = format!("{}/live/{}", sigma.url, channel["id"].as_str().unwrap());
     let media = format!("{base}/source.m3u8");
     until(Duration::from_secs(30), "segments are listed", || async {

@@ -49,7 +49,13 @@ struct Live {
 /// rendition lists `segments` segments.
 async fn abr_channel(sigma: &Sigma, mode: &str, seconds: u32, segments: usize) -> Live {
     let api = Api::new(&sigma.url);
-    let settings = json!({ "name": "ladder", "latency_mode": mode, "transcode": "abr" });
+    // No thumbnails: the only ffmpeg is the ladder's.
+    let settings = json!({
+        "name": "ladder",
+        "latency_mode": mode,
+        "transcode": "abr",
+        "thumbnail_interval_seconds": 0
+    });
     let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
     let options = Publish {
         real_time: true,

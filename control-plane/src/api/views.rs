@@ -131,6 +131,10 @@ pub struct SessionView {
     pub recording_url: Option<String>,
     pub recording_bytes: Option<i64>,
     pub recording_seconds: Option<f64>,
+    /// The newest thumbnail (JPEG); 404 until the first, or if the channel takes none.
+    pub thumbnail_url: String,
+    /// The storyboard: WebVTT cues pointing into sprite sheets, for scrubbing previews.
+    pub storyboard_url: String,
 }
 
 impl SessionView {
@@ -150,6 +154,8 @@ impl SessionView {
                 .recording_path
                 .as_ref()
                 .map(|_| format!("{}/recordings/{}.mp4", urls.http, row.id)),
+            thumbnail_url: format!("{}/thumbs/{}/latest.jpg", urls.http, row.id),
+            storyboard_url: format!("{}/thumbs/{}/storyboard.vtt", urls.http, row.id),
             recording_bytes: row.recording_bytes,
             recording_seconds: row
                 .recording_milliseconds

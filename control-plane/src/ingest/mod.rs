@@ -7,6 +7,7 @@
 //! - [`writer`]: one rendition's pieces, stored then announced on the media topic.
 //! - [`transcode`]: the ABR ladder (one ffmpeg per session) fed from the source.
 
+mod thumbnails;
 mod transcode;
 mod writer;
 
@@ -29,6 +30,7 @@ use sigma_shared::rejection::Rejection;
 use sigma_shared::session::EndReason;
 use sigma_shared::settings::{LatencyMode, TranscodeProfile};
 
+use self::thumbnails::Thumbnails;
 use self::transcode::{Alerts, Transcoding};
 use self::writer::{RenditionWriter, SegmentClock, Stored};
 use crate::commands::CommandBus;
@@ -43,6 +45,8 @@ pub struct LogAdmission {
     /// The ABR ladder's rungs; `None` when this process has no ffmpeg (ABR channels then play
     /// their source only, with an alert).
     pub ladder: Option<Arc<Vec<Rung>>>,
+    /// Thumbnail width in pixels; `None` when this process has no ffmpeg.
+    pub thumbnail_width: Option<u32>,
 }
 
 impl LogAdmission {
@@ -136,19 +140,28 @@ impl Admission for LogAdmission {
                 LadderState::Off
             }
         };
+        let source = RenditionWriter::new(
+            self.log.clone(),
+            self.store.clone(),
+            stream,
+            latency_mode,
+            packaging_for(latency_mode),
+            SegmentClock::default(),
+        );
+        let interval = u32::try_from(channel.thumbnail_interval_seconds).unwrap_or(0);
+        let thumbnails = match self.thumbnail_width {
+            Some(width) if interval > 0 => {
+                Some(Thumbnails::start(width, interval, &source, alerts.clone()).await)
+            }
+            _ => None,
+        };
         self.metrics.ingest_publishers.inc();
         Ok(Box::new(StoredPublication {
             publishers: self.metrics.ingest_publishers.clone(),
             bus: self.bus.clone(),
-            source: RenditionWriter::new(
-                self.log.clone(),
-                self.store.clone(),
-                stream,
-                latency_mode,
-                packaging_for(latency_mode),
-                SegmentClock::default(),
-            ),
+            source,
             ladder,
+            thumbnails,
             alerts,
             session_end: Some(session_end),
             reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
@@ -201,6 +214,8 @@ struct StoredPublication {
     bus: Arc<CommandBus>,
     source: RenditionWriter,
     ladder: LadderState,
+    /// `None` when the channel takes no thumbnails (or there is no ffmpeg).
+    thumbnails: Option<Thumbnails>,
     alerts: Alerts,
     /// Fires when a decision ends the session (owner stop, maximum duration).
     session_end: Option<tokio::sync::oneshot::Receiver<EndReason>>,
@@ -247,6 +262,9 @@ impl Publication for StoredPublication {
         if let LadderState::Running(transcoding) = &mut self.ladder {
             transcoding.feed(&output);
         }
+        if let Some(thumbnails) = &mut self.thumbnails {
+            thumbnails.feed(&output);
+        }
         let session_id = self.source.stream.session_id;
         match self.source.write(output).await? {
             Stored::Init => {}
@@ -273,6 +291,9 @@ impl Publication for StoredPublication {
         self.source.ended().await;
         if let LadderState::Running(transcoding) = self.ladder {
             transcoding.finish().await;
+        }
+        if let Some(thumbnails) = self.thumbnails {
+            thumbnails.finish().await;
         }
         let (bus, channel_id, session_id) = (
             self.bus.clone(),

@@ -36,6 +36,15 @@ impl SegmentClock {
     }
 }
 
+/// Publishes a media event (after what it describes is stored), keyed by its channel.
+pub async fn announce(log: &dyn EventLog, event: MediaEvent) -> Result<(), OutputError> {
+    let key = event.stream().channel_id.to_string();
+    log.append(MEDIA_TOPIC, &key, &event.to_bytes())
+        .await
+        .map(|_| ())
+        .map_err(|error| OutputError(error.to_string()))
+}
+
 /// What a stored output was, for the caller's bookkeeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -97,12 +106,7 @@ impl RenditionWriter {
     }
 
     async fn announce(&self, event: MediaEvent) -> Result<(), OutputError> {
-        let key = self.stream.channel_id.to_string();
-        self.log
-            .append(MEDIA_TOPIC, &key, &event.to_bytes())
-            .await
-            .map(|_| ())
-            .map_err(|error| OutputError(error.to_string()))
+        announce(self.log.as_ref(), event).await
     }
 
     /// Stores one output of the packager and announces it.

@@ -10,6 +10,7 @@
 mod cache;
 pub mod playlist;
 pub mod state;
+mod storyboard;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -119,7 +120,86 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(media_playlist),
         )
         .route("/live/{channel_id}/{file:.*}", web::get().to(media_file))
-        .route("/recordings/{session_id}.mp4", web::get().to(recording));
+        .route("/recordings/{session_id}.mp4", web::get().to(recording))
+        .route(
+            "/thumbs/{session_id}/storyboard.vtt",
+            web::get().to(storyboard_vtt),
+        )
+        .route("/thumbs/{session_id}/{file}", web::get().to(thumbnail));
+}
+
+/// The session's storyboard (while it is its channel's current session).
+async fn storyboard_vtt(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let Ok(session) = path.parse::<sigma_shared::ids::SessionId>() else {
+        return not_found();
+    };
+    let text = {
+        let streams = playback.streams.read().expect("streams lock");
+        streams.session(&session).and_then(storyboard::vtt)
+    };
+    match text {
+        Some(text) => HttpResponse::Ok()
+            .content_type("text/vtt; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .body(text),
+        None => not_found(),
+    }
+}
+
+/// `latest.jpg`, a numbered thumbnail or a storyboard sheet, from the object store. The newest
+/// picture and the sheets change while the session runs; numbered thumbnails never do.
+async fn thumbnail(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (session, file) = path.into_inner();
+    let Ok(session) = session.parse::<sigma_shared::ids::SessionId>() else {
+        return not_found();
+    };
+    let Some(stem) = file.strip_suffix(".jpg") else {
+        return not_found();
+    };
+    let immutable = stem.bytes().all(|byte| byte.is_ascii_digit());
+    let valid = !stem.is_empty()
+        && stem.len() <= 32
+        && stem
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    if !valid {
+        return not_found();
+    }
+    let cache = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    stored(
+        &playback,
+        &format!("thumbs/{session}/{file}"),
+        "image/jpeg",
+        cache,
+    )
+    .await
+}
+
+/// An object of the store, whole.
+async fn stored(playback: &Playback, key: &str, content_type: &str, cache: &str) -> HttpResponse {
+    match playback.store.get(&StorePath::from(key)).await {
+        Ok(object) => match object.bytes().await {
+            Ok(bytes) => HttpResponse::Ok()
+                .content_type(content_type.to_owned())
+                .insert_header((header::CACHE_CONTROL, cache.to_owned()))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+                .body(bytes),
+            Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+        },
+        Err(object_store::Error::NotFound { .. }) => not_found(),
+        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+    }
 }
 
 fn not_found() -> HttpResponse {
@@ -232,19 +312,8 @@ async fn recording(playback: web::Data<Arc<Playback>>, path: web::Path<String>) 
     let Ok(session) = path.parse::<sigma_shared::ids::SessionId>() else {
         return not_found();
     };
-    let key = StorePath::from(format!("recordings/{session}.mp4"));
-    match playback.store.get(&key).await {
-        Ok(object) => match object.bytes().await {
-            Ok(bytes) => HttpResponse::Ok()
-                .content_type("video/mp4")
-                .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-                .body(bytes),
-            Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
-        },
-        Err(object_store::Error::NotFound { .. }) => not_found(),
-        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
-    }
+    let key = format!("recordings/{session}.mp4");
+    stored(&playback, &key, "video/mp4", "public, max-age=3600").await
 }
 
 async fn media_file(

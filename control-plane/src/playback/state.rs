@@ -118,11 +118,26 @@ impl LiveStream {
     }
 }
 
-/// One channel's current session: its renditions, the source first.
+/// A thumbnail of the session, and where it is in the source's timeline and the storyboard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thumbnail {
+    /// The source rendition's `{session}/{connection}/source/` of the connection it shows.
+    pub prefix: String,
+    pub segment: u64,
+    pub part: u32,
+    pub width: u32,
+    pub height: u32,
+    pub sheet: u64,
+    pub x: u32,
+    pub y: u32,
+}
+
+/// One channel's current session: its renditions, the source first, and its thumbnails.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChannelLive {
     pub session_id: SessionId,
     pub renditions: Vec<LiveStream>,
+    pub thumbnails: Vec<Thumbnail>,
 }
 
 impl ChannelLive {
@@ -146,11 +161,20 @@ impl ChannelLive {
 #[derive(Default)]
 pub struct Streams {
     channels: HashMap<ChannelId, ChannelLive>,
+    /// The channel of each session seen.
+    sessions: HashMap<SessionId, ChannelId>,
 }
 
 impl Streams {
     pub fn get(&self, channel: &ChannelId) -> Option<&ChannelLive> {
         self.channels.get(channel)
+    }
+
+    /// The live state of `session`, while it is its channel's current session.
+    pub fn session(&self, session: &SessionId) -> Option<&ChannelLive> {
+        self.channels
+            .get(self.sessions.get(session)?)
+            .filter(|live| live.session_id == *session)
     }
 
     /// Folds one media event in; returns the channel it changed, if any.
@@ -161,6 +185,33 @@ impl Streams {
             "{}/{}/{}/",
             stream_ref.session_id, stream_ref.connection, stream_ref.rendition
         );
+        if let MediaEvent::ThumbnailReady {
+            segment,
+            part,
+            width,
+            height,
+            sheet,
+            x,
+            y,
+            ..
+        } = event
+        {
+            let live = self
+                .channels
+                .get_mut(&channel)
+                .filter(|live| live.session_id == stream_ref.session_id)?;
+            live.thumbnails.push(Thumbnail {
+                prefix,
+                segment: *segment,
+                part: *part,
+                width: *width,
+                height: *height,
+                sheet: *sheet,
+                x: *x,
+                y: *y,
+            });
+            return Some(channel);
+        }
         if let MediaEvent::InitReady {
             path,
             codecs,
@@ -172,15 +223,15 @@ impl Streams {
             ..
         } = event
         {
-            let live = self.channels.entry(channel).or_insert_with(|| ChannelLive {
+            self.sessions.insert(stream_ref.session_id, channel);
+            let fresh = || ChannelLive {
                 session_id: stream_ref.session_id,
                 renditions: Vec::new(),
-            });
+                thumbnails: Vec::new(),
+            };
+            let live = self.channels.entry(channel).or_insert_with(fresh);
             if live.session_id != stream_ref.session_id {
-                *live = ChannelLive {
-                    session_id: stream_ref.session_id,
-                    renditions: Vec::new(),
-                };
+                *live = fresh();
             }
             match live
                 .renditions
@@ -273,7 +324,9 @@ impl Streams {
                 live.open_segment = segment + 1;
             }
             MediaEvent::StreamEnded { .. } => live.publisher_gone = true,
-            MediaEvent::InitReady { .. } => unreachable!("handled above"),
+            MediaEvent::InitReady { .. } | MediaEvent::ThumbnailReady { .. } => {
+                unreachable!("handled above")
+            }
         }
         Some(channel)
     }

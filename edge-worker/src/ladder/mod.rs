@@ -15,15 +15,14 @@ pub mod plan;
 mod timeline;
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ffmpeg_sidecar::command::FfmpegCommand;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::cmaf::{Output, Packager, PackagerConfig};
+use crate::ffmpeg::{read_chunks, Sidecar};
 use crate::flv::Frame;
 pub use plan::{parse_ladder, plan, Rendition, Rung, DEFAULT_LADDER};
 use timeline::Timeline;
@@ -116,16 +115,12 @@ impl Ladder {
     }
 }
 
-/// One ffmpeg process and the threads that feed and read it.
+/// One ffmpeg process of the ladder, and the source timestamps of what it was given.
 struct Process {
-    child: ffmpeg_sidecar::child::FfmpegChild,
-    stdin: Option<std::sync::mpsc::Sender<Bytes>>,
+    sidecar: Sidecar<(Vec<Packager>, Result<(), String>)>,
     /// Reads what ffmpeg is given, for the source's timestamps.
     source: demux::Demuxer,
     timeline: Arc<Mutex<Timeline>>,
-    /// Resolves with the packagers when ffmpeg's output ends, and how it ended.
-    done: oneshot::Receiver<(Vec<Packager>, Result<(), String>)>,
-    stderr: std::sync::Arc<std::sync::Mutex<VecDeque<String>>>,
 }
 
 impl Process {
@@ -134,65 +129,20 @@ impl Process {
         packagers: Vec<Packager>,
         events: mpsc::UnboundedSender<LadderEvent>,
     ) -> Result<Self, String> {
-        let mut child = FfmpegCommand::new()
-            .args(plan::ffmpeg_args(&spec.renditions, spec.audio))
-            .spawn()
-            .map_err(|error| format!("cannot start ffmpeg: {error}"))?;
-        let mut stdin = child.take_stdin().expect("piped stdin");
-        let mut stdout = child.take_stdout().expect("piped stdout");
-        let stderr = child.take_stderr().expect("piped stderr");
-
-        let (feed, pieces) = std::sync::mpsc::channel::<Bytes>();
-        std::thread::spawn(move || {
-            for piece in pieces {
-                if stdin.write_all(&piece).is_err() {
-                    return;
-                }
-            }
-        });
-
-        let lines = std::sync::Arc::new(std::sync::Mutex::new(VecDeque::new()));
-        let kept = lines.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let mut kept = kept.lock().expect("stderr lines");
-                if kept.len() == 20 {
-                    kept.pop_front();
-                }
-                kept.push_back(line);
-            }
-        });
-
         let timeline = Arc::new(Mutex::new(Timeline::new(spec.renditions.len())));
-        let (finished, done) = oneshot::channel();
         let reader_timeline = timeline.clone();
-        std::thread::spawn(move || {
-            let mut reader = OutputReader::new(packagers, reader_timeline, events);
-            let mut buffer = vec![0u8; 64 * 1024];
-            let outcome = loop {
-                match stdout.read(&mut buffer) {
-                    Ok(0) => break Ok(()),
-                    Ok(read) => {
-                        if let Err(error) = reader.push(&buffer[..read]) {
-                            break Err(error);
-                        }
-                    }
-                    Err(error) => break Err(error.to_string()),
-                }
-            };
-            let _ = finished.send((reader.packagers, outcome));
-        });
+        let sidecar = Sidecar::spawn(
+            plan::ffmpeg_args(&spec.renditions, spec.audio),
+            move |stdout| {
+                let mut reader = OutputReader::new(packagers, reader_timeline, events);
+                let outcome = read_chunks(stdout, |chunk| reader.push(chunk));
+                (reader.packagers, outcome)
+            },
+        )?;
         Ok(Self {
-            child,
-            stdin: Some(feed),
+            sidecar,
             source: demux::Demuxer::default(),
             timeline,
-            done,
-            stderr: lines,
         })
     }
 
@@ -207,31 +157,7 @@ impl Process {
             }
             Err(error) => tracing::warn!(%error, "the ladder cannot read its own source"),
         }
-        if let Some(stdin) = &self.stdin {
-            let _ = stdin.send(piece);
-        }
-    }
-
-    /// Why the process ended, with the end of what it printed.
-    fn failure(&mut self, outcome: Result<(), String>) -> String {
-        let status = self.child.wait().map(|status| status.to_string());
-        let stderr: Vec<String> = self
-            .stderr
-            .lock()
-            .expect("stderr lines")
-            .iter()
-            .cloned()
-            .collect();
-        let cause = match (outcome, status) {
-            (Err(error), _) => error,
-            (Ok(()), Ok(status)) => format!("ffmpeg exited ({status})"),
-            (Ok(()), Err(error)) => format!("ffmpeg vanished: {error}"),
-        };
-        if stderr.is_empty() {
-            cause
-        } else {
-            format!("{cause}: {}", stderr.join(" | "))
-        }
+        self.sidecar.write(piece);
     }
 }
 
@@ -330,7 +256,7 @@ async fn supervise(
             }
         };
         let _ = events.send(LadderEvent::Started {
-            pid: process.child.as_inner().id(),
+            pid: process.sidecar.pid(),
         });
         // A fresh decoder needs the init segment, then a keyframe.
         let mut synced = false;
@@ -356,21 +282,21 @@ async fn supervise(
                         }
                     }
                 },
-                ended = &mut process.done => break Some(ended),
+                ended = &mut process.sidecar.done => break Some(ended),
             }
         };
         let Some(ended) = ended else {
             // Closing stdin lets ffmpeg flush; then the packagers close their last segments.
-            process.stdin = None;
-            if let Ok((mut finished, _)) = (&mut process.done).await {
+            process.sidecar.close_input();
+            if let Ok((mut finished, _)) = (&mut process.sidecar.done).await {
                 finish(&mut finished, &events);
             }
-            let _ = process.child.wait();
+            process.sidecar.wait();
             return;
         };
         let (returned, outcome) =
             ended.unwrap_or_else(|_| (Vec::new(), Err("the output reader stopped".into())));
-        let error = process.failure(outcome);
+        let error = process.sidecar.failure(outcome);
         let now = Instant::now();
         while restarts
             .front()
