@@ -30,3 +30,4 @@ bench:
 	cargo run --release -p sigma-bench --bin roundtrip
 	cargo run --release -p sigma-bench --bin replay
 	cargo run --release -p sigma-bench --bin latency
+	cargo run --release -p sigma-bench --bin ladder

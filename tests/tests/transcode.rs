@@ -302,3 +302,39 @@ async fn a_killed_transcoder_raises_an_alert_restarts_and_the_source_never_stops
         "{durations:?}"
     );
 }
+
+#[tokio::test]
+async fn without_ffmpeg_an_abr_channel_plays_its_source_and_says_why() {
+    let (dir, nothing) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A PATH with no ffmpeg on it.
+    let config =
+        SigmaConfig::standalone(dir.path()).with("PATH", nothing.path().display().to_string());
+    let sigma = config.start().await;
+    assert!(
+        config.stderr_tail().contains("ffmpeg is not installed"),
+        "a clear error at start-up: {}",
+        config.stderr_tail()
+    );
+    let api = Api::new(&sigma.url);
+    let settings = json!({ "name": "ladder", "transcode": "abr" });
+    let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
+    let id = channel["id"].as_str().unwrap();
+    let status = publisher(channel["rtmp_url"].as_str().unwrap(), 3, Publish::default())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "passthrough ingest works without ffmpeg");
+    until(Duration::from_secs(20), "the alert is recorded", || async {
+        let history = api
+            .get(&format!("/v1/channels/{id}/events"), &token)
+            .await
+            .ok();
+        history["data"].as_array().unwrap().iter().any(|event| {
+            event["type"] == "alert.raised" && event["data"]["code"] == "transcoder_unavailable"
+        })
+    })
+    .await;
+    let top = text(&format!("{}/live/{id}/index.m3u8", sigma.url)).await;
+    assert_eq!(top.matches("#EXT-X-STREAM-INF").count(), 1, "{top}");
+    assert!(top.contains("source.m3u8"), "{top}");
+}

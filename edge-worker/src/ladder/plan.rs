@@ -128,15 +128,8 @@ pub fn ffmpeg_args(renditions: &[Rendition], audio: bool) -> Vec<String> {
     .map(String::from)
     .to_vec();
     let outputs: Vec<String> = (0..renditions.len()).map(|i| format!("[v{i}]")).collect();
-    let scales = renditions
-        .iter()
-        .enumerate()
-        .map(|(i, r)| format!("[s{i}]scale={}:{}[v{i}]", r.width, r.height))
-        .collect::<Vec<_>>()
-        .join(";");
-    let splits: String = (0..renditions.len()).map(|i| format!("[s{i}]")).collect();
     args.push("-filter_complex".into());
-    args.push(format!("[0:v]split={}{splits};{scales}", renditions.len()));
+    args.push(cascade(renditions));
     for (i, (rendition, output)) in renditions.iter().zip(&outputs).enumerate() {
         let kbps = rendition.video_kbps;
         args.extend([
@@ -197,6 +190,24 @@ pub fn ffmpeg_args(renditions: &[Rendition], audio: bool) -> Vec<String> {
     args
 }
 
+/// The filter graph: the source is scaled to the tallest rung, and each rung is scaled from the
+/// one above it (`[v{i}]` is rung `i`'s picture), so only the first scale reads full-size
+/// pictures. Renditions are tallest first.
+fn cascade(renditions: &[Rendition]) -> String {
+    let mut graph = Vec::new();
+    let mut input = "[0:v]".to_owned();
+    for (i, rendition) in renditions.iter().enumerate() {
+        let scale = format!("{input}scale={}:{}", rendition.width, rendition.height);
+        if i + 1 == renditions.len() {
+            graph.push(format!("{scale}[v{i}]"));
+        } else {
+            graph.push(format!("{scale},split=2[v{i}][c{i}]"));
+            input = format!("[c{i}]");
+        }
+    }
+    graph.join(";")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,7 +263,7 @@ mod tests {
         let args = ffmpeg_args(&renditions, true).join(" ");
         assert!(
             args.contains(
-                "-filter_complex [0:v]split=2[s0][s1];[s0]scale=640:360[v0];[s1]scale=320:180[v1]"
+                "-filter_complex [0:v]scale=640:360,split=2[v0][c0];[c0]scale=320:180[v1]"
             ),
             "{args}"
         );
