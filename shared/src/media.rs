@@ -48,6 +48,9 @@ pub enum MediaEvent {
         /// whose bandwidth is measured from its segments.
         #[serde(default)]
         bandwidth: Option<u64>,
+        /// How far back live playlists reach (the channel's DVR window); 0: the whole session.
+        #[serde(default)]
+        dvr_window_seconds: u32,
     },
     /// A part (LL-HLS) of segment `segment` is stored.
     PartReady {

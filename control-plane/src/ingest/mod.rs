@@ -140,7 +140,7 @@ impl Admission for LogAdmission {
                 LadderState::Off
             }
         };
-        let source = RenditionWriter::new(
+        let mut source = RenditionWriter::new(
             self.log.clone(),
             self.store.clone(),
             stream,
@@ -148,6 +148,7 @@ impl Admission for LogAdmission {
             packaging_for(latency_mode),
             SegmentClock::default(),
         );
+        source.dvr_window_seconds = u32::try_from(channel.dvr_window_seconds).unwrap_or(0);
         let interval = u32::try_from(channel.thumbnail_interval_seconds).unwrap_or(0);
         let thumbnails = match self.thumbnail_width {
             Some(width) if interval > 0 => {

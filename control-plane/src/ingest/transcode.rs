@@ -83,6 +83,7 @@ impl Transcoding {
                     source.packaging,
                     source.clock.clone(),
                 );
+                writer.dvr_window_seconds = source.dvr_window_seconds;
                 writer.bandwidth = Some(
                     u64::from(rendition.video_kbps) * 1000
                         + if audio { AUDIO_BANDWIDTH } else { 0 },

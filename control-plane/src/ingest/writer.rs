@@ -61,6 +61,8 @@ pub struct RenditionWriter {
     pub packaging: PackagerConfig,
     /// The encoder's target bits per second, for ladder renditions.
     pub bandwidth: Option<u64>,
+    /// The channel's DVR window, for the playlists.
+    pub dvr_window_seconds: u32,
     pub clock: SegmentClock,
     /// The current segment's parts, concatenated into the segment when it ends.
     segment_parts: Vec<Bytes>,
@@ -84,6 +86,7 @@ impl RenditionWriter {
             latency_mode,
             packaging,
             bandwidth: None,
+            dvr_window_seconds: 0,
             clock,
             segment_parts: Vec::new(),
             segment_started: None,
@@ -124,6 +127,7 @@ impl RenditionWriter {
                     part_target_ms: self.packaging.part_target_ms,
                     segment_target_ms: self.packaging.segment_target_ms,
                     bandwidth: self.bandwidth,
+                    dvr_window_seconds: self.dvr_window_seconds,
                 })
                 .await?;
                 Ok(Stored::Init)

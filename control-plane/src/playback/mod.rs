@@ -12,11 +12,13 @@ pub mod playlist;
 pub mod state;
 mod storyboard;
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
+use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
@@ -36,6 +38,10 @@ pub struct Playback {
     version: watch::Sender<u64>,
     store: Arc<dyn ObjectStore>,
     cache: cache::MediaCache,
+    /// Media playlists rendered once per version of their channel: (channel, rendition,
+    /// delta update?) → (channel version, text). Serving a reload is then a lookup and a
+    /// reference-counted copy, whatever the DVR window.
+    rendered: Mutex<HashMap<(ChannelId, String, bool), (u64, Bytes)>>,
 }
 
 /// Bytes of recent media kept in memory per playback process.
@@ -56,6 +62,7 @@ impl Playback {
             version: watch::channel(0).0,
             store,
             cache: cache::MediaCache::new(CACHE_BYTES),
+            rendered: Mutex::default(),
         });
         let follower = playback.clone();
         tokio::spawn(async move {
@@ -77,12 +84,24 @@ impl Playback {
         Ok(playback)
     }
 
-    fn snapshot(&self, channel: &ChannelId) -> Option<ChannelLive> {
+    /// Looks at the channel's live state (under the lock: nothing is copied).
+    fn with_live<R>(&self, channel: &ChannelId, look: impl FnOnce(&ChannelLive) -> R) -> Option<R> {
         self.streams
             .read()
             .expect("streams lock")
             .get(channel)
-            .cloned()
+            .map(look)
+    }
+
+    /// Looks at rendition `name` of the channel.
+    fn with_rendition<R>(
+        &self,
+        channel: &ChannelId,
+        name: &str,
+        look: impl FnOnce(&LiveStream) -> R,
+    ) -> Option<R> {
+        self.with_live(channel, |live| live.rendition(name).map(look))
+            .flatten()
     }
 
     /// Waits until `ready` holds for the channel's rendition `name`, for at most `limit`.
@@ -92,23 +111,37 @@ impl Playback {
         name: &str,
         limit: Duration,
         ready: impl Fn(&LiveStream) -> bool,
-    ) -> Option<ChannelLive> {
+    ) -> bool {
         let mut version = self.version.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Some(live) = self
-                .snapshot(channel)
-                .filter(|live| live.rendition(name).is_some_and(&ready))
-            {
-                return Some(live);
+            if self.with_rendition(channel, name, &ready) == Some(true) {
+                return true;
             }
             if tokio::time::timeout_at(deadline, version.changed())
                 .await
                 .is_err()
             {
-                return None;
+                return false;
             }
         }
+    }
+
+    /// The media playlist of rendition `name` as it stands: rendered once per channel version.
+    pub fn media_playlist(&self, channel: &ChannelId, name: &str, delta: bool) -> Option<Bytes> {
+        let streams = self.streams.read().expect("streams lock");
+        let live = streams.get(channel)?;
+        let stream = live.rendition(name)?;
+        let key = (*channel, name.to_owned(), delta);
+        let mut rendered = self.rendered.lock().expect("rendered playlists");
+        if let Some((version, text)) = rendered.get(&key) {
+            if *version == live.version {
+                return Some(text.clone());
+            }
+        }
+        let text = Bytes::from(playlist::media(live, stream, delta));
+        rendered.insert(key, (live.version, text.clone()));
+        Some(text)
     }
 }
 
@@ -214,7 +247,7 @@ fn bad_request(message: &str) -> HttpResponse {
         .json(serde_json::json!({ "error": { "code": "bad_request", "message": message } }))
 }
 
-fn playlist_response(body: String, cache: &str) -> HttpResponse {
+fn playlist_response(body: Bytes, cache: &str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(PLAYLIST)
         .insert_header((header::CACHE_CONTROL, cache.to_owned()))
@@ -226,11 +259,14 @@ async fn multivariant(playback: web::Data<Arc<Playback>>, path: web::Path<String
     let Ok(channel) = path.parse::<ChannelId>() else {
         return not_found();
     };
-    match playback.snapshot(&channel) {
-        Some(live) if !live.renditions.is_empty() => {
-            playlist_response(playlist::multivariant(&live), "no-cache")
-        }
-        _ => not_found(),
+    let text = playback
+        .with_live(&channel, |live| {
+            (!live.renditions.is_empty()).then(|| playlist::multivariant(live))
+        })
+        .flatten();
+    match text {
+        Some(text) => playlist_response(text.into(), "no-cache"),
+        None => not_found(),
     }
 }
 
@@ -253,10 +289,9 @@ async fn media_playlist(
     let Ok(channel) = channel.parse::<ChannelId>() else {
         return not_found();
     };
-    let Some(live) = playback.snapshot(&channel) else {
-        return not_found();
-    };
-    let Some(stream) = live.rendition(&name) else {
+    let Some((next_msn, target)) = playback.with_rendition(&channel, &name, |stream| {
+        (stream.next_msn(), stream.target_duration())
+    }) else {
         return not_found();
     };
     let (msn, part) = (query.msn, query.part);
@@ -268,11 +303,15 @@ async fn media_playlist(
     if part.is_some() && msn.is_none() {
         return bad_request("_HLS_part needs _HLS_msn");
     }
+    let current = |cache: &'static str| match playback.media_playlist(&channel, &name, delta) {
+        Some(text) => playlist_response(text, cache),
+        None => not_found(),
+    };
     let Some(msn) = msn else {
-        return playlist_response(playlist::media(&live, stream, delta), "no-cache");
+        return current("no-cache");
     };
     // RFC 8216bis §6.2.5.2: a request more than two segments ahead is an error.
-    if msn > stream.next_msn() + 1 {
+    if msn > next_msn + 1 {
         return bad_request("_HLS_msn is more than two segments beyond the playlist");
     }
     let ready = |stream: &LiveStream| match part {
@@ -281,16 +320,14 @@ async fn media_playlist(
             stream.next_msn() > msn || (stream.next_msn() == msn && stream.partial.len() > part)
         }
     };
-    let limit = Duration::from_secs_f64(3.0 * stream.target_duration() as f64);
-    match playback.wait_for(&channel, &name, limit, ready).await {
+    let limit = Duration::from_secs_f64(3.0 * target as f64);
+    if playback.wait_for(&channel, &name, limit, ready).await {
         // The URL names one playlist version: it may be cached briefly.
-        Some(live) => {
-            let stream = live.rendition(&name).expect("waited for it");
-            playlist_response(playlist::media(&live, stream, delta), "public, max-age=6")
-        }
-        None => HttpResponse::ServiceUnavailable()
+        current("public, max-age=6")
+    } else {
+        HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, "1"))
-            .finish(),
+            .finish()
     }
 }
 
@@ -329,19 +366,15 @@ async fn media_file(
     }
     // The part a preload hint names is answered as soon as it exists.
     let rendition = file.split('/').nth(2).unwrap_or_default();
-    let hinted = playback.snapshot(&channel).and_then(|live| {
-        live.rendition(rendition)
-            .filter(|stream| stream.next_part_path() == file)
-            .map(|stream| stream.part_target)
-    });
+    let hinted = playback
+        .with_rendition(&channel, rendition, |stream| {
+            (stream.next_part_path() == file).then_some(stream.part_target)
+        })
+        .flatten();
     if let Some(part_target) = hinted {
         let limit = Duration::from_secs_f64((3.0 * part_target).max(1.0) * 2.0);
         let exists = |stream: &LiveStream| stream.next_part_path() != file;
-        if playback
-            .wait_for(&channel, rendition, limit, exists)
-            .await
-            .is_none()
-        {
+        if !playback.wait_for(&channel, rendition, limit, exists).await {
             return not_found();
         }
     }

@@ -50,19 +50,18 @@ fn seconds(value: f64) -> String {
 }
 
 /// How many leading segments a delta update may replace with `EXT-X-SKIP`: those that end
-/// more than `CAN-SKIP-UNTIL` (six target durations) before the playlist's end.
+/// more than `CAN-SKIP-UNTIL` (six target durations) before the playlist's end. Counted from
+/// the end, so the cost follows the skip boundary, not the DVR window.
 fn skippable(stream: &LiveStream) -> usize {
     let skip_until = 6.0 * stream.target_duration() as f64;
-    let mut remaining: f64 = stream.segments.iter().map(|segment| segment.duration).sum();
-    let mut count = 0;
-    for segment in &stream.segments {
-        remaining -= segment.duration;
-        if remaining < skip_until {
-            break;
+    let mut after = 0.0;
+    for (position, segment) in stream.segments.iter().enumerate().rev() {
+        if after >= skip_until {
+            return position + 1;
         }
-        count += 1;
+        after += segment.duration;
     }
-    count
+    0
 }
 
 /// The media playlist of `stream`, one of `channel`'s renditions; with `delta`, an LL-HLS
@@ -73,7 +72,7 @@ pub fn media(channel: &ChannelLive, stream: &LiveStream, delta: bool) -> String 
     let mut out = String::from("#EXTM3U\n");
     let _ = writeln!(out, "#EXT-X-VERSION:{}", if low_latency { 9 } else { 7 });
     let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target}");
-    let first_msn = stream.segments.first().map_or(0, |segment| segment.msn);
+    let first_msn = stream.segments.front().map_or(0, |segment| segment.msn);
     let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{first_msn}");
     out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
     if low_latency {
@@ -99,7 +98,7 @@ pub fn media(channel: &ChannelLive, stream: &LiveStream, delta: bool) -> String 
     }
     let mut map = None;
     let with_parts_from = stream.segments.len().saturating_sub(SEGMENTS_WITH_PARTS);
-    for (position, segment) in stream.segments.iter().enumerate().skip(skipped) {
+    for (position, segment) in (skipped..).zip(stream.segments.range(skipped..)) {
         if segment.discontinuity {
             out.push_str("#EXT-X-DISCONTINUITY\n");
         }
@@ -187,14 +186,8 @@ mod tests {
         let session_id = SessionId::generate();
         let mut streams = Streams::default();
         for (name, height) in renditions {
-            feed(
-                &mut streams,
-                channel_id,
-                session_id,
-                name,
-                segments,
-                *height,
-            );
+            let ids = (channel_id, session_id);
+            feed(&mut streams, ids, name, segments, *height, 0);
         }
         streams.get(&channel_id).unwrap().clone()
     }
@@ -207,11 +200,11 @@ mod tests {
 
     fn feed(
         streams: &mut Streams,
-        channel_id: ChannelId,
-        session_id: SessionId,
+        (channel_id, session_id): (ChannelId, SessionId),
         name: &str,
         segments: u64,
         height: u32,
+        dvr_window_seconds: u32,
     ) {
         let stream = StreamRef {
             channel_id,
@@ -228,6 +221,7 @@ mod tests {
             part_target_ms: 200,
             segment_target_ms: 1000,
             bandwidth: (name != "source").then_some(400_000),
+            dvr_window_seconds,
         });
         for segment in 0..=segments {
             let parts = if segment == segments { 2 } else { 5 };
@@ -291,6 +285,26 @@ mod tests {
         assert!(playlist.ends_with(&hint), "{playlist}");
         assert_eq!(playlist.matches("INDEPENDENT=YES").count(), 4);
         assert!(!playlist.contains("RENDITION-REPORT"), "no other rendition");
+    }
+
+    #[test]
+    fn the_dvr_window_keeps_the_newest_segments_and_moves_the_media_sequence() {
+        let ids = (ChannelId::generate(), SessionId::generate());
+        let mut streams = Streams::default();
+        feed(&mut streams, ids, "source", 100, 180, 10);
+        let live = streams.get(&ids.0).unwrap();
+        let stream = &live.renditions[0];
+        let playlist = media(live, stream, false);
+        assert_eq!(playlist.matches("#EXTINF").count(), 10, "{playlist}");
+        assert!(
+            playlist.contains("#EXT-X-MEDIA-SEQUENCE:90\n"),
+            "{playlist}"
+        );
+        assert!(playlist.contains("#EXT-X-TARGETDURATION:1\n"));
+        let summary = stream.average_bandwidth().unwrap();
+        assert_eq!(summary, 800_000, "averaged over the window");
+        let delta = media(live, stream, true);
+        assert!(delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=4"), "{delta}");
     }
 
     #[test]

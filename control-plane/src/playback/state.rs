@@ -2,7 +2,7 @@
 //! follows the media topic can serve any stream: per channel, the current session's renditions
 //! (the source first, then the ladder's, tallest first). Pure: events in, state out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use sigma_shared::ids::{ChannelId, SessionId};
@@ -42,7 +42,16 @@ pub struct LiveStream {
     pub segment_target: f64,
     pub codecs: Vec<String>,
     pub resolution: Option<(u32, u32)>,
-    pub segments: Vec<Segment>,
+    /// The DVR window: the newest segments whose durations add up to at least `dvr_window`
+    /// seconds (all of them when it is 0).
+    pub segments: VecDeque<Segment>,
+    dvr_window: f64,
+    /// Seconds and bytes of the listed segments; the highest bitrate of any segment so far;
+    /// the longest segment so far (the target duration never shrinks).
+    listed_seconds: f64,
+    listed_bytes: u64,
+    peak: Option<u64>,
+    longest: f64,
     /// Parts of the segment being produced.
     pub partial: Vec<PartEntry>,
     /// The current connection's init segment.
@@ -64,7 +73,7 @@ pub struct LiveStream {
 impl LiveStream {
     /// The media sequence number the segment in progress will get.
     pub fn next_msn(&self) -> u64 {
-        self.segments.last().map_or(0, |segment| segment.msn + 1)
+        self.segments.back().map_or(0, |segment| segment.msn + 1)
     }
 
     /// Where the next part will be stored, relative to the channel.
@@ -77,30 +86,43 @@ impl LiveStream {
         )
     }
 
-    /// The longest segment, rounded up: `EXT-X-TARGETDURATION`.
+    /// The longest segment so far, rounded: `EXT-X-TARGETDURATION`.
     pub fn target_duration(&self) -> u64 {
-        let longest = self
-            .segments
-            .iter()
-            .map(|segment| segment.duration)
-            .fold(self.segment_target, f64::max);
-        longest.round().max(1.0) as u64
+        self.longest.max(self.segment_target).round().max(1.0) as u64
     }
 
-    /// Peak bits per second over the stored segments.
+    /// Peak bits per second of any segment so far.
     pub fn peak_bandwidth(&self) -> Option<u64> {
-        self.segments
-            .iter()
-            .filter(|segment| segment.duration > 0.0)
-            .map(|segment| (segment.bytes as f64 * 8.0 / segment.duration) as u64)
-            .max()
+        self.peak
     }
 
-    /// Mean bits per second over the stored segments.
+    /// Mean bits per second over the listed segments.
     pub fn average_bandwidth(&self) -> Option<u64> {
-        let seconds: f64 = self.segments.iter().map(|segment| segment.duration).sum();
-        let bytes: u64 = self.segments.iter().map(|segment| segment.bytes).sum();
-        (seconds > 0.0).then(|| (bytes as f64 * 8.0 / seconds) as u64)
+        (self.listed_seconds > 0.0)
+            .then(|| (self.listed_bytes as f64 * 8.0 / self.listed_seconds) as u64)
+    }
+
+    /// Lists a finished segment, and lets the oldest go once the window holds without them.
+    fn list(&mut self, segment: Segment) {
+        self.listed_seconds += segment.duration;
+        self.listed_bytes += segment.bytes;
+        self.longest = self.longest.max(segment.duration);
+        if segment.duration > 0.0 {
+            let bitrate = (segment.bytes as f64 * 8.0 / segment.duration) as u64;
+            self.peak = Some(self.peak.map_or(bitrate, |peak| peak.max(bitrate)));
+        }
+        self.segments.push_back(segment);
+        while self.dvr_window > 0.0 {
+            let Some(oldest) = self.segments.front() else {
+                break;
+            };
+            if self.listed_seconds - oldest.duration < self.dvr_window {
+                break;
+            }
+            self.listed_seconds -= oldest.duration;
+            self.listed_bytes -= oldest.bytes;
+            self.segments.pop_front();
+        }
     }
 
     /// Video frames per second, once a segment with video is stored.
@@ -113,7 +135,7 @@ impl LiveStream {
         if !self.partial.is_empty() {
             return Some((self.next_msn(), self.partial.len() - 1));
         }
-        let last = self.segments.last()?;
+        let last = self.segments.back()?;
         Some((last.msn, last.parts.len().saturating_sub(1)))
     }
 }
@@ -138,6 +160,8 @@ pub struct ChannelLive {
     pub session_id: SessionId,
     pub renditions: Vec<LiveStream>,
     pub thumbnails: Vec<Thumbnail>,
+    /// Bumped by every change: rendered playlists are cached per version.
+    pub version: u64,
 }
 
 impl ChannelLive {
@@ -200,6 +224,7 @@ impl Streams {
                 .channels
                 .get_mut(&channel)
                 .filter(|live| live.session_id == stream_ref.session_id)?;
+            live.version += 1;
             live.thumbnails.push(Thumbnail {
                 prefix,
                 segment: *segment,
@@ -220,6 +245,7 @@ impl Streams {
             part_target_ms,
             segment_target_ms,
             bandwidth,
+            dvr_window_seconds,
             ..
         } = event
         {
@@ -228,11 +254,15 @@ impl Streams {
                 session_id: stream_ref.session_id,
                 renditions: Vec::new(),
                 thumbnails: Vec::new(),
+                version: 0,
             };
             let live = self.channels.entry(channel).or_insert_with(fresh);
             if live.session_id != stream_ref.session_id {
+                let version = live.version;
                 *live = fresh();
+                live.version = version;
             }
+            live.version += 1;
             match live
                 .renditions
                 .iter_mut()
@@ -259,7 +289,12 @@ impl Streams {
                         segment_target: f64::from(*segment_target_ms) / 1000.0,
                         codecs: codecs.clone(),
                         resolution: *resolution,
-                        segments: Vec::new(),
+                        segments: VecDeque::new(),
+                        dvr_window: f64::from(*dvr_window_seconds),
+                        listed_seconds: 0.0,
+                        listed_bytes: 0,
+                        peak: None,
+                        longest: 0.0,
                         partial: Vec::new(),
                         map: path.clone(),
                         prefix,
@@ -275,10 +310,12 @@ impl Streams {
             }
             return Some(channel);
         }
-        let live = self
+        let channel_live = self
             .channels
             .get_mut(&channel)
-            .filter(|live| live.session_id == stream_ref.session_id)?
+            .filter(|live| live.session_id == stream_ref.session_id)?;
+        channel_live.version += 1;
+        let live = channel_live
             .renditions
             .iter_mut()
             .find(|rendition| rendition.prefix == prefix)?;
@@ -311,15 +348,17 @@ impl Streams {
                     live.seconds += *duration;
                 }
                 let msn = live.next_msn();
-                live.segments.push(Segment {
+                let parts = std::mem::take(&mut live.partial);
+                let discontinuity = std::mem::take(&mut live.pending_discontinuity);
+                live.list(Segment {
                     msn,
                     duration: *duration,
                     bytes: *bytes,
                     path: path.clone(),
                     map: live.map.clone(),
-                    discontinuity: std::mem::take(&mut live.pending_discontinuity),
+                    discontinuity,
                     program_date_time: *program_date_time,
-                    parts: std::mem::take(&mut live.partial),
+                    parts,
                 });
                 live.open_segment = segment + 1;
             }

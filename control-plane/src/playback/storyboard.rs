@@ -112,6 +112,7 @@ mod tests {
                 part_target_ms: 500,
                 segment_target_ms: 1000,
                 bandwidth: None,
+                dvr_window_seconds: 0,
             });
             for segment in 0..segments {
                 for index in 0..2 {
