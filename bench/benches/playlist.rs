@@ -4,13 +4,12 @@
 //! 1 s segments with 200 ms parts. (Served reloads come from the per-version cache, so even the
 //! full playlist is rendered once per change, not once per viewer.)
 
-use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
+use sigma_control_plane::playback::fixtures::{events, Recipe};
 use sigma_control_plane::playback::playlist;
 use sigma_control_plane::playback::state::Streams;
 use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::media::{MediaEvent, StreamRef, SOURCE_RENDITION};
-use sigma_shared::settings::LatencyMode;
+use sigma_shared::media::{StreamRef, SOURCE_RENDITION};
 
 /// A channel with `window` seconds of DVR, full, plus two parts of the next segment.
 fn live(window: u32) -> (Streams, ChannelId) {
@@ -21,43 +20,16 @@ fn live(window: u32) -> (Streams, ChannelId) {
         connection: "c1".into(),
         rendition: SOURCE_RENDITION.into(),
     };
-    let prefix = format!("{session_id}/c1/source/");
-    let mut streams = Streams::default();
-    streams.apply(&MediaEvent::InitReady {
-        stream: stream.clone(),
-        path: format!("{prefix}init.mp4"),
-        codecs: vec!["avc1.64001f".into(), "mp4a.40.2".into()],
-        resolution: Some((1280, 720)),
-        latency_mode: LatencyMode::UltraLow,
-        part_target_ms: 200,
-        segment_target_ms: 1000,
-        bandwidth: None,
+    let recipe = Recipe {
+        segments: u64::from(window) + 5,
+        height: 720,
         dvr_window_seconds: window,
-    });
-    let segments = u64::from(window) + 5;
-    for segment in 0..=segments {
-        let parts = if segment == segments { 2 } else { 5 };
-        for index in 0..parts {
-            streams.apply(&MediaEvent::PartReady {
-                stream: stream.clone(),
-                segment,
-                index,
-                independent: index == 0,
-                duration: 0.2,
-                path: format!("{prefix}{segment}.{index}.m4s"),
-            });
-        }
-        if segment < segments {
-            streams.apply(&MediaEvent::SegmentReady {
-                stream: stream.clone(),
-                segment,
-                duration: 1.0,
-                bytes: 400_000,
-                path: format!("{prefix}{segment}.m4s"),
-                frames: 30,
-                program_date_time: Utc::now(),
-            });
-        }
+        segment_bytes: 400_000,
+        ..Recipe::default()
+    };
+    let mut streams = Streams::default();
+    for event in events(&stream, &recipe) {
+        streams.apply(&event);
     }
     (streams, channel_id)
 }

@@ -8,6 +8,8 @@
 //! ([`cache`]); the object store is the fallback.
 
 mod cache;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod playlist;
 pub mod state;
 mod storyboard;

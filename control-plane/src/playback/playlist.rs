@@ -172,11 +172,11 @@ fn write_part(out: &mut String, part: &super::state::PartEntry) {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
     use sigma_shared::ids::{ChannelId, SessionId};
-    use sigma_shared::media::{MediaEvent, StreamRef};
+    use sigma_shared::media::StreamRef;
 
     use super::*;
+    use crate::playback::fixtures::{events, Recipe};
     use crate::playback::state::Streams;
 
     /// A channel whose renditions (`source` first) each have `segments` one-second segments of
@@ -212,42 +212,15 @@ mod tests {
             connection: "c1".into(),
             rendition: name.into(),
         };
-        streams.apply(&MediaEvent::InitReady {
-            stream: stream.clone(),
-            path: format!("{session_id}/c1/{name}/init.mp4"),
-            codecs: vec!["avc1.64001f".into()],
-            resolution: Some((height * 16 / 9, height)),
-            latency_mode: LatencyMode::UltraLow,
-            part_target_ms: 200,
-            segment_target_ms: 1000,
-            bandwidth: (name != "source").then_some(400_000),
+        let recipe = Recipe {
+            segments,
+            height,
             dvr_window_seconds,
-        });
-        for segment in 0..=segments {
-            let parts = if segment == segments { 2 } else { 5 };
-            for index in 0..parts {
-                let path = format!("{session_id}/c1/{name}/{segment}.{index}.m4s");
-                streams.apply(&MediaEvent::PartReady {
-                    stream: stream.clone(),
-                    segment,
-                    index,
-                    independent: index == 0,
-                    duration: 0.2,
-                    path,
-                });
-            }
-            if segment < segments {
-                let path = format!("{session_id}/c1/{name}/{segment}.m4s");
-                streams.apply(&MediaEvent::SegmentReady {
-                    stream: stream.clone(),
-                    segment,
-                    duration: 1.0,
-                    bytes: 100_000,
-                    path,
-                    frames: 30,
-                    program_date_time: Utc::now(),
-                });
-            }
+            bandwidth: (name != "source").then_some(400_000),
+            ..Recipe::default()
+        };
+        for event in events(&stream, &recipe) {
+            streams.apply(&event);
         }
     }
 

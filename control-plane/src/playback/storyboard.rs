@@ -83,12 +83,12 @@ fn timestamp(seconds: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
     use sigma_shared::ids::{ChannelId, SessionId};
     use sigma_shared::media::{MediaEvent, StreamRef};
     use sigma_shared::settings::LatencyMode;
 
     use super::*;
+    use crate::playback::fixtures::{events, Recipe};
     use crate::playback::state::Streams;
 
     #[test]
@@ -102,38 +102,19 @@ mod tests {
                 connection: connection.into(),
                 rendition: SOURCE_RENDITION.into(),
             };
-            let prefix = format!("{session_id}/{connection}/source/");
-            streams.apply(&MediaEvent::InitReady {
-                stream: stream.clone(),
-                path: format!("{prefix}init.mp4"),
-                codecs: vec!["avc1.64001f".into()],
-                resolution: Some((320, 180)),
+            let recipe = Recipe {
+                segments,
+                parts_per_segment: 2,
+                part_seconds: 0.5,
+                open_parts: 0,
                 latency_mode: LatencyMode::Low,
-                part_target_ms: 500,
-                segment_target_ms: 1000,
-                bandwidth: None,
-                dvr_window_seconds: 0,
-            });
-            for segment in 0..segments {
-                for index in 0..2 {
-                    streams.apply(&MediaEvent::PartReady {
-                        stream: stream.clone(),
-                        segment,
-                        index,
-                        independent: true,
-                        duration: 0.5,
-                        path: format!("{prefix}{segment}.{index}.m4s"),
-                    });
-                }
-                streams.apply(&MediaEvent::SegmentReady {
-                    stream: stream.clone(),
-                    segment,
-                    duration: 1.0,
-                    bytes: 1,
-                    path: format!("{prefix}{segment}.m4s"),
-                    frames: 30,
-                    program_date_time: Utc::now(),
-                });
+                ..Recipe::default()
+            };
+            for event in events(&stream, &recipe) {
+                streams.apply(&event);
+                let MediaEvent::SegmentReady { segment, .. } = event else {
+                    continue;
+                };
                 // A thumbnail every 1.5 s of the connection: parts 0 and 3 (segment 1, part 1).
                 for (index, part) in [(0, 0), (1, 1)] {
                     if segment == index {
