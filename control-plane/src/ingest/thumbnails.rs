@@ -206,20 +206,35 @@ async fn store_one(
     storage.put(&numbered(index), jpeg.clone()).await?;
     storage.put("latest.jpg", jpeg.clone()).await?;
     let (number, x, y) = sprite::place(index, (width, height));
-    if sheet.as_ref().is_none_or(|sheet| sheet.number != number) {
-        let mut fresh = Sheet::new(number, (width, height));
-        // A reconnect mid-sheet: the earlier tiles come back from the store.
-        for earlier in number * sprite::PER_SHEET..index {
-            if let Some(picture) = storage.numbered(earlier).await {
-                let _ = fresh.draw(earlier, &picture);
+    // A new sheet (or a reconnect mid-sheet): the earlier tiles come back from the store.
+    let mut tiles = Vec::new();
+    let current = match sheet.take().filter(|sheet| sheet.number == number) {
+        Some(current) => current,
+        None => {
+            for earlier in number * sprite::PER_SHEET..index {
+                if let Some(picture) = storage.numbered(earlier).await {
+                    tiles.push((earlier, picture));
+                }
             }
+            Sheet::new(number, (width, height))
         }
-        *sheet = Some(fresh);
-    }
-    let current = sheet.as_mut().expect("just set");
-    current.draw(index, &jpeg)?;
+    };
+    tiles.push((index, jpeg));
+    // Decoding and encoding pictures is CPU work: off the async workers, which serve playback.
+    let (current, encoded) = tokio::task::spawn_blocking(move || {
+        let mut current = current;
+        let ((tile, picture), earlier) = tiles.split_last().expect("the new tile");
+        for (earlier, stored) in earlier {
+            let _ = current.draw(*earlier, stored); // a lost earlier tile stays black
+        }
+        let encoded = current.draw(*tile, picture).and_then(|()| current.encode());
+        (current, encoded)
+    })
+    .await
+    .map_err(|_| ThumbnailError::Picture)?;
+    *sheet = Some(current);
     storage
-        .put(&format!("sprite-{number}.jpg"), current.encode()?.into())
+        .put(&format!("sprite-{number}.jpg"), encoded?.into())
         .await?;
     announce(
         storage.log.as_ref(),
