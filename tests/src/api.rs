@@ -138,6 +138,15 @@ impl Api {
         self.post("/v1/channels", token, body).await.ok()
     }
 
+    /// The channel's first (oldest) session, as JSON (`null` when it has none).
+    pub async fn first_session(&self, token: &str, channel_id: &str) -> Value {
+        let sessions = self
+            .get(&format!("/v1/channels/{channel_id}/sessions"), token)
+            .await
+            .ok();
+        sessions["data"][0].clone()
+    }
+
     /// A broadcaster's account, its token and a channel created with `settings`:
     /// `(token, channel)`.
     pub async fn broadcaster_channel(&self, admin_key: &str, settings: Value) -> (String, Value) {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sigma_tests::api::Api;
 use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
@@ -14,14 +14,6 @@ use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::wait::until;
 
 const FPS: usize = 30;
-
-async fn session(api: &Api, token: &str, channel: &str) -> Value {
-    let sessions = api
-        .get(&format!("/v1/channels/{channel}/sessions"), token)
-        .await
-        .ok();
-    sessions["data"][0].clone()
-}
 
 /// Downloads the session's recording into `dir`.
 async fn download(url: &str, dir: &Path) -> std::path::PathBuf {
@@ -55,17 +47,17 @@ async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
         until(
             Duration::from_secs(20),
             "the publisher is seen gone",
-            || async { session(&api, &token, id).await["publisher_connected"] == false },
+            || async { api.first_session(&token, id).await["publisher_connected"] == false },
         )
         .await;
     }
     until(
         Duration::from_secs(30),
         "the recording is ready",
-        || async { session(&api, &token, id).await["recording_url"].is_string() },
+        || async { api.first_session(&token, id).await["recording_url"].is_string() },
     )
     .await;
-    let ended = session(&api, &token, id).await;
+    let ended = api.first_session(&token, id).await;
     assert_eq!(ended["status"], "ended");
     assert_eq!(
         ended["restream_count"], 1,
@@ -137,10 +129,10 @@ async fn a_process_killed_mid_session_leaves_a_recording_up_to_its_last_piece() 
     until(
         Duration::from_secs(30),
         "the recording is ready",
-        || async { session(&api, &token, &id).await["recording_url"].is_string() },
+        || async { api.first_session(&token, &id).await["recording_url"].is_string() },
     )
     .await;
-    let recording = session(&api, &token, &id).await;
+    let recording = api.first_session(&token, &id).await;
     assert_eq!(recording["end_reason"], "stopped_by_owner");
     let file = download(recording["recording_url"].as_str().unwrap(), dir.path()).await;
     assert_eq!(

@@ -131,6 +131,8 @@ pub struct SessionView {
     pub recording_url: Option<String>,
     pub recording_bytes: Option<i64>,
     pub recording_seconds: Option<f64>,
+    /// The session replayed: an `EVENT` playlist while it runs, `VOD` once it has ended.
+    pub catchup_url: String,
     /// The newest thumbnail (JPEG); 404 until the first, or if the channel takes none.
     pub thumbnail_url: String,
     /// The storyboard: WebVTT cues pointing into sprite sheets, for scrubbing previews.
@@ -154,6 +156,7 @@ impl SessionView {
                 .recording_path
                 .as_ref()
                 .map(|_| format!("{}/recordings/{}.mp4", urls.http, row.id)),
+            catchup_url: format!("{}/vod/{}/index.m3u8", urls.http, row.id),
             thumbnail_url: format!("{}/thumbs/{}/latest.jpg", urls.http, row.id),
             storyboard_url: format!("{}/thumbs/{}/storyboard.vtt", urls.http, row.id),
             recording_bytes: row.recording_bytes,

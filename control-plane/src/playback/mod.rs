@@ -8,6 +8,7 @@
 //! ([`cache`]); the object store is the fallback.
 
 mod cache;
+mod catchup;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod playlist;
@@ -25,8 +26,9 @@ use futures::StreamExt;
 use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
 use serde::Deserialize;
+use sigma_shared::event::{Decision, Event};
 use sigma_shared::ids::ChannelId;
-use sigma_shared::log::{EventLog, LogError, MEDIA_TOPIC};
+use sigma_shared::log::{EventLog, LogError, EVENTS_TOPIC, MEDIA_TOPIC};
 use sigma_shared::media::MediaEvent;
 use tokio::sync::watch;
 
@@ -44,6 +46,8 @@ pub struct Playback {
     /// delta update?) → (channel version, text). Serving a reload is then a lookup and a
     /// reference-counted copy, whatever the DVR window.
     rendered: Mutex<HashMap<(ChannelId, String, bool), (u64, Bytes)>>,
+    /// Every session's whole timeline, for `/vod/…`.
+    catchup: RwLock<catchup::Sessions>,
 }
 
 /// Bytes of recent media kept in memory per playback process.
@@ -65,6 +69,7 @@ impl Playback {
             store,
             cache: cache::MediaCache::new(CACHE_BYTES),
             rendered: Mutex::default(),
+            catchup: RwLock::default(),
         });
         let follower = playback.clone();
         tokio::spawn(async move {
@@ -73,6 +78,11 @@ impl Playback {
                 let Some(event) = MediaEvent::from_bytes(&record.payload) else {
                     continue;
                 };
+                follower
+                    .catchup
+                    .write()
+                    .expect("catch-up lock")
+                    .apply(&event);
                 let changed = follower
                     .streams
                     .write()
@@ -80,6 +90,25 @@ impl Playback {
                     .apply(&event);
                 if changed.is_some() {
                     follower.version.send_modify(|version| *version += 1);
+                }
+            }
+        });
+        // Ended sessions turn their catch-up playlists into VOD.
+        let mut decisions = log.follow(EVENTS_TOPIC, &from).await?;
+        let follower = playback.clone();
+        tokio::spawn(async move {
+            while let Some(record) = decisions.next().await {
+                let Ok(decision) = record.map(|r| Decision::from_bytes(&r.payload)) else {
+                    continue;
+                };
+                for envelope in decision.iter().flat_map(Decision::events) {
+                    if let Event::SessionEnded { session_id, .. } = envelope.event {
+                        follower
+                            .catchup
+                            .write()
+                            .expect("catch-up lock")
+                            .end(session_id);
+                    }
                 }
             }
         });
@@ -157,10 +186,44 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/live/{channel_id}/{file:.*}", web::get().to(media_file))
         .route("/recordings/{session_id}.mp4", web::get().to(recording))
         .route(
+            "/vod/{session_id}/{rendition}.m3u8",
+            web::get().to(catchup_playlist),
+        )
+        .route(
             "/thumbs/{session_id}/storyboard.vtt",
             web::get().to(storyboard_vtt),
         )
         .route("/thumbs/{session_id}/{file}", web::get().to(thumbnail));
+}
+
+/// A session's catch-up: `index.m3u8` (every rendition) or a rendition's playlist.
+async fn catchup_playlist(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (session, name) = path.into_inner();
+    let Ok(session) = session.parse::<sigma_shared::ids::SessionId>() else {
+        return not_found();
+    };
+    let text = {
+        let sessions = playback.catchup.read().expect("catch-up lock");
+        if name == "index" {
+            sessions.multivariant(&session)
+        } else {
+            sessions.media(&session, &name)
+        }
+    };
+    match text {
+        Some(text) => {
+            let cache = if text.contains("#EXT-X-ENDLIST") {
+                "public, max-age=60"
+            } else {
+                "no-cache"
+            };
+            playlist_response(text.into(), cache)
+        }
+        None => not_found(),
+    }
 }
 
 /// The session's storyboard (while it is its channel's current session).
