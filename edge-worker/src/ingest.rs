@@ -52,6 +52,12 @@ pub trait Publication: Send {
     /// How this stream is cut into parts and segments (the channel's latency mode).
     fn packaging(&self) -> PackagerConfig;
 
+    /// Where this stream's media timeline starts (ms): 0 for a new session, where the session
+    /// left off for a returning publisher.
+    fn timeline_start_ms(&self) -> u64 {
+        0
+    }
+
     /// Resolves, with the reason, when the platform ends the session (the owner stopped the
     /// channel, the maximum duration passed): the publisher is then disconnected. Taken once.
     fn stop_signal(&mut self) -> BoxFuture<'static, String>;

@@ -224,7 +224,8 @@ impl Connection {
                 match self.admission.admit(key).await {
                     Ok(mut publication) => {
                         self.stop = Some(publication.stop_signal());
-                        let packager = Packager::new(publication.packaging());
+                        let packager = Packager::new(publication.packaging())
+                            .starting_at(publication.timeline_start_ms());
                         self.publishing = Some(Publishing {
                             publication,
                             packager,

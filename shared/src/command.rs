@@ -106,15 +106,14 @@ pub enum IngestAction {
         new_session_id: SessionId,
     },
     /// Media is flowing: `init` → `processing`.
-    MediaFlowing {
-        session_id: SessionId,
-    },
+    MediaFlowing { session_id: SessionId },
     /// The first complete segment exists: `processing` → `live`.
-    FirstSegment {
-        session_id: SessionId,
-    },
+    FirstSegment { session_id: SessionId },
     DisconnectPublisher {
         session_id: SessionId,
+        /// Where the connection's media timeline ended (ms).
+        #[serde(default)]
+        media_end_ms: u64,
     },
     /// A timer fired: the reconnect window elapsed (`PublisherGone`) or the session reached its
     /// maximum duration (`MaxDuration`). `decide` checks the claim against the issue time.

@@ -56,9 +56,17 @@ pub enum Event {
     PublisherDisconnected {
         session_id: SessionId,
         at: DateTime<Utc>,
+        /// Where the connection's media timeline ended (ms).
+        #[serde(default)]
+        media_end_ms: u64,
     },
     #[serde(rename = "session.restream")]
-    SessionRestreamed { session_id: SessionId },
+    SessionRestreamed {
+        session_id: SessionId,
+        /// Where the returning connection's media timeline starts (ms): the session's end so far.
+        #[serde(default)]
+        resume_at_ms: u64,
+    },
     #[serde(rename = "session.error")]
     SessionErrored {
         session_id: SessionId,
@@ -118,7 +126,7 @@ impl Event {
             | Self::SessionProcessing { session_id }
             | Self::SessionLive { session_id }
             | Self::PublisherDisconnected { session_id, .. }
-            | Self::SessionRestreamed { session_id }
+            | Self::SessionRestreamed { session_id, .. }
             | Self::SessionErrored { session_id, .. }
             | Self::SessionEnded { session_id, .. }
             | Self::AlertRaised { session_id, .. }

@@ -80,4 +80,7 @@ pub struct OpenSession {
     pub status: SessionStatus,
     pub started_at: DateTime<Utc>,
     pub publisher: Publisher,
+    /// Where the last connection's media timeline ended (ms): a returning publisher's timeline
+    /// continues from here, so the session is one timeline across reconnects.
+    pub media_end_ms: u64,
 }

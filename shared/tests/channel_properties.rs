@@ -109,6 +109,7 @@ fn command(step: &Step, owner: AccountId) -> ChannelCommand {
         }),
         Step::Disconnect { session: n } => ingest(IngestAction::DisconnectPublisher {
             session_id: session(n),
+            media_end_ms: 1_000 * n as u64,
         }),
         Step::End { session: n, reason } => ingest(IngestAction::EndSession {
             session_id: session(n),
@@ -180,7 +181,7 @@ proptest! {
                         let previous = statuses.insert(*session_id, next).unwrap();
                         prop_assert_eq!(rank(previous) + 1, rank(next), "sessions only move forward one step");
                     }
-                    Event::SessionRestreamed { session_id } | Event::PublisherDisconnected { session_id, .. } | Event::SessionErrored { session_id, .. } => {
+                    Event::SessionRestreamed { session_id, .. } | Event::PublisherDisconnected { session_id, .. } | Event::SessionErrored { session_id, .. } => {
                         prop_assert!(open.contains(session_id));
                     }
                     _ => {}

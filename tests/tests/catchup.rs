@@ -1,11 +1,8 @@
 //! Catch-up: a session is replayable while it runs (an `EVENT` playlist) and after it ended (a
-//! `VOD` playlist with `EXT-X-ENDLIST`); with one reconnect, the VOD playlist lists the whole
-//! session with one discontinuity, its duration matches the session's within a segment, and
-//! ffmpeg reads it start to end without a decode error.
-//!
-//! Not yet shown: that ffmpeg decodes EVERY frame. Each connection's timestamps restart at zero
-//! (allowed at a discontinuity), and ffmpeg 5.1's HLS demuxer drops about a second of the second
-//! connection there; a timeline continued across reconnects is the fix (issue 5, open).
+//! `VOD` playlist with `EXT-X-ENDLIST`); with one reconnect, ffmpeg reads the VOD playlist from
+//! start to end and decodes every frame, and its duration matches the session's within a
+//! segment. (The returning publisher's timeline continues where the session left off, so the
+//! replay is one timeline: players that ignore timestamp resets lose nothing.)
 
 use std::time::Duration;
 

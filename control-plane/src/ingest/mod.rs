@@ -89,13 +89,16 @@ impl Admission for LogAdmission {
         };
         let events = Self::ingest(&self.bus, channel_id, action).await?;
         // A return within the reconnect window continues the open session.
-        let (session_id, restream) = events
+        let (session_id, restream, resume_at_ms) = events
             .iter()
             .find_map(|event| match event {
-                Event::SessionRestreamed { session_id } => Some((*session_id, true)),
+                Event::SessionRestreamed {
+                    session_id,
+                    resume_at_ms,
+                } => Some((*session_id, true, *resume_at_ms)),
                 _ => None,
             })
-            .unwrap_or((new_session_id, false));
+            .unwrap_or((new_session_id, false, 0));
         tracing::info!(%channel_id, %session_id, restream, "publisher admitted");
         let latency_mode: LatencyMode = crate::project::channels::text_enum(&channel.latency_mode);
         let session_end = self.bus.on_session_end(session_id);
@@ -168,6 +171,8 @@ impl Admission for LogAdmission {
             reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
             media_flowing: restream,
             live: restream,
+            timeline_start_ms: resume_at_ms,
+            media_seconds: 0.0,
         }))
     }
 
@@ -223,6 +228,9 @@ struct StoredPublication {
     reconnect_window: Duration,
     media_flowing: bool,
     live: bool,
+    /// Where this connection's timeline started (ms), and the seconds of media it has sent.
+    timeline_start_ms: u64,
+    media_seconds: f64,
 }
 
 impl StoredPublication {
@@ -238,6 +246,10 @@ impl StoredPublication {
 impl Publication for StoredPublication {
     fn packaging(&self) -> PackagerConfig {
         self.source.packaging
+    }
+
+    fn timeline_start_ms(&self) -> u64 {
+        self.timeline_start_ms
     }
 
     fn stop_signal(&mut self) -> BoxFuture<'static, String> {
@@ -267,6 +279,9 @@ impl Publication for StoredPublication {
             thumbnails.feed(&output);
         }
         let session_id = self.source.stream.session_id;
+        if let Output::Part(part) = &output {
+            self.media_seconds += part.duration;
+        }
         match self.source.write(output).await? {
             Stored::Init => {}
             Stored::Part => {
@@ -304,7 +319,10 @@ impl Publication for StoredPublication {
         if let Err(refusal) = LogAdmission::ingest(
             &bus,
             channel_id,
-            IngestAction::DisconnectPublisher { session_id },
+            IngestAction::DisconnectPublisher {
+                session_id,
+                media_end_ms: self.timeline_start_ms + (self.media_seconds * 1000.0).round() as u64,
+            },
         )
         .await
         {

@@ -123,8 +123,11 @@ pub struct Packager {
     audio_track: Option<AudioTrack>,
     video: Option<Track>,
     audio: Option<Track>,
-    /// The first timestamp of the stream (ms): tracks start near zero.
+    /// The first timestamp of the stream (ms): tracks start near `start_ms`.
     origin_ms: Option<i64>,
+    /// Where this stream's timeline starts (ms): 0, or where a returning publisher's session
+    /// left off, so one session is one timeline across reconnects.
+    start_ms: i64,
     /// Unwraps and de-jumps FLV's 32-bit timestamps.
     clock: clock::Clock,
     init_sent: bool,
@@ -149,6 +152,7 @@ impl Packager {
             video: None,
             audio: None,
             origin_ms: None,
+            start_ms: 0,
             clock: clock::Clock::default(),
             init_sent: false,
             sequence: 0,
@@ -173,6 +177,14 @@ impl Packager {
         }
     }
 
+    /// This packager's timeline starts at `start_ms` instead of zero.
+    pub fn starting_at(self, start_ms: u64) -> Self {
+        Self {
+            start_ms: i64::try_from(start_ms).unwrap_or(i64::MAX / 4),
+            ..self
+        }
+    }
+
     pub fn video_track(&self) -> Option<&VideoTrack> {
         self.video_track.as_ref()
     }
@@ -184,7 +196,7 @@ impl Packager {
     fn ticks(&mut self, raw_ms: i64, timescale: u32) -> u64 {
         let ms = self.clock.continuous(raw_ms);
         let origin = *self.origin_ms.get_or_insert(ms);
-        ((ms - origin).max(0) as u64) * u64::from(timescale) / 1000
+        ((ms - origin).max(0) + self.start_ms) as u64 * u64::from(timescale) / 1000
     }
 
     /// Feeds one frame; returns what became ready.

@@ -204,6 +204,7 @@ fn decide_ingest(
                     Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
                         Ok(vec![Event::SessionRestreamed {
                             session_id: open.id,
+                            resume_at_ms: open.media_end_ms,
                         }])
                     }
                     // The window passed but its timer has not fired yet: end the old session
@@ -228,12 +229,16 @@ fn decide_ingest(
                 session_id: *session_id,
             }])
         }
-        IngestAction::DisconnectPublisher { session_id } => {
+        IngestAction::DisconnectPublisher {
+            session_id,
+            media_end_ms,
+        } => {
             let open = open_session(channel, *session_id)?;
             match open.publisher {
                 Publisher::Connected => Ok(vec![Event::PublisherDisconnected {
                     session_id: *session_id,
                     at: now,
+                    media_end_ms: *media_end_ms,
                 }]),
                 Publisher::Gone { .. } => Err(Rejection::TooEarly {
                     message: "the publisher is already disconnected".into(),
@@ -369,6 +374,7 @@ pub fn evolve(
                 status: SessionStatus::Init,
                 started_at: *started_at,
                 publisher: Publisher::Connected,
+                media_end_ms: 0,
             });
         }
         Event::SessionProcessing { session_id } => {
@@ -377,16 +383,21 @@ pub fn evolve(
         Event::SessionLive { session_id } => {
             set_status(&mut channel, *session_id, SessionStatus::Live)
         }
-        Event::PublisherDisconnected { session_id, at } => {
+        Event::PublisherDisconnected {
+            session_id,
+            at,
+            media_end_ms,
+        } => {
             if let Some(open) = channel
                 .session
                 .as_mut()
                 .filter(|open| open.id == *session_id)
             {
                 open.publisher = Publisher::Gone { since: *at };
+                open.media_end_ms = open.media_end_ms.max(*media_end_ms);
             }
         }
-        Event::SessionRestreamed { session_id } => {
+        Event::SessionRestreamed { session_id, .. } => {
             if let Some(open) = channel
                 .session
                 .as_mut()

@@ -474,6 +474,7 @@ fn a_publisher_returning_within_the_window_restreams_the_same_session() {
     let gone = Event::PublisherDisconnected {
         session_id: s.session,
         at: s.at(10),
+        media_end_ms: 9_967,
     };
     let history = [s.created(), s.started(), gone];
     let mut other_worker = s.connect(KEY);
@@ -487,8 +488,10 @@ fn a_publisher_returning_within_the_window_restreams_the_same_session() {
     assert_eq!(
         events,
         vec![Event::SessionRestreamed {
-            session_id: s.session
-        }]
+            session_id: s.session,
+            resume_at_ms: 9_967,
+        }],
+        "the returning publisher continues the session's timeline"
     );
 }
 
@@ -498,6 +501,7 @@ fn a_publisher_returning_after_the_window_gets_a_new_session() {
     let gone = Event::PublisherDisconnected {
         session_id: s.session,
         at: s.at(10),
+        media_end_ms: 0,
     };
     let history = [s.created(), s.started(), gone];
     let fresh = SessionId::generate();
@@ -527,6 +531,7 @@ fn a_returning_publisher_cannot_reuse_the_id_of_the_session_it_ends() {
     let gone = Event::PublisherDisconnected {
         session_id: s.session,
         at: s.at(10),
+        media_end_ms: 0,
     };
     let history = [s.created(), s.started(), gone];
     let command = s.ingest(IngestAction::ConnectPublisher {
@@ -545,6 +550,7 @@ fn the_reconnect_timer_ends_the_session_only_when_due() {
     let gone = Event::PublisherDisconnected {
         session_id: s.session,
         at: s.at(10),
+        media_end_ms: 0,
     };
     let history = [s.created(), s.started(), gone];
     let end = s.ingest(IngestAction::EndSession {
@@ -611,9 +617,11 @@ fn a_disconnect_twice_is_refused() {
     let gone = Event::PublisherDisconnected {
         session_id: s.session,
         at: s.at(1),
+        media_end_ms: 0,
     };
     let disconnect = s.ingest(IngestAction::DisconnectPublisher {
         session_id: s.session,
+        media_end_ms: 0,
     });
     assert!(s
         .when(&[s.created(), s.started()], disconnect.clone(), 1)
