@@ -80,3 +80,30 @@ pub fn decode_errors(file: &Path) -> String {
     );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Plays `input` (ffmpeg input options then `-i url`) with ffmpeg as a player, up to `output`
+/// options (e.g. `-t 55`); asserts it decodes with no error and returns the presentation
+/// timestamp of every video frame, in order (ffmpeg's framecrc).
+pub async fn play_frames(input: &[&str], output: &[&str]) -> Vec<i64> {
+    let result = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(input)
+        .args(["-map", "0:v:0"])
+        .args(output)
+        .args(["-f", "framecrc", "-"])
+        .output()
+        .await
+        .expect("ffmpeg is installed");
+    assert!(result.status.success(), "ffmpeg could not play {input:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&result.stderr),
+        "",
+        "no decode errors"
+    );
+    String::from_utf8(result.stdout)
+        .expect("framecrc is text")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split(',').nth(1)?.trim().parse().ok())
+        .collect()
+}

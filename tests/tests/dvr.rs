@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use sigma_tests::api::Api;
 use sigma_tests::hls::validate_media;
+use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::wait::until;
@@ -57,24 +58,7 @@ async fn a_player_sixty_seconds_behind_the_live_edge_sees_every_frame() {
     );
 
     // Start 60 segments (60 s) before the live edge and read 55 s of it.
-    let output = tokio::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-live_start_index", "-60", "-i", &url])
-        .args(["-map", "0:v:0", "-t", "55", "-f", "framecrc", "-"])
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        "",
-        "no decode errors"
-    );
-    let frames: Vec<i64> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .map(|line| line.split(',').nth(1).unwrap().trim().parse().unwrap())
-        .collect();
+    let frames = probe::play_frames(&["-live_start_index", "-60", "-i", &url], &["-t", "55"]).await;
     // `-t` cuts at a presentation time: a couple of B-frames either side of it may fall out.
     assert!(
         frames.len().abs_diff(55 * FPS) <= 3,
