@@ -54,6 +54,8 @@ pub enum StartError {
     Store(#[from] object_store::Error),
     #[error("SIGMA_OBJECT_STORE_URL={0:?}: only file:///absolute/path is supported")]
     StoreUrl(String),
+    #[error("cannot build the webhook client: {0}")]
+    WebhookClient(reqwest::Error),
     #[error("an edge worker joins a scaled-out deployment: set {0}")]
     WorkerNeeds(&'static str),
 }
@@ -82,8 +84,9 @@ fn media_store(config: &Config) -> Result<Arc<dyn ObjectStore>, StartError> {
         path: media.display().to_string(),
         source,
     })?;
+    // Expired catch-up media leave no empty directories behind.
     Ok(Arc::new(
-        object_store::local::LocalFileSystem::new_with_prefix(&media)?,
+        object_store::local::LocalFileSystem::new_with_prefix(&media)?.with_automatic_cleanup(true),
     ))
 }
 
@@ -161,6 +164,8 @@ pub async fn run(
             Component::CommandBus,
             Component::Ingest,
             Component::Recorder,
+            Component::Webhooks,
+            Component::Retention,
         ],
         Role::Worker => &[Component::CommandBus, Component::Ingest],
     }));
@@ -173,6 +178,7 @@ pub async fn run(
     };
     if role == Role::Platform {
         start_deciders_and_projector(&shared, &progress);
+        start_webhooks(&shared, &config)?;
     }
     let bus = CommandBus::start(log.clone(), progress).await?;
     readiness.started(Component::CommandBus);
@@ -199,6 +205,7 @@ pub async fn run(
     readiness.started(Component::Ingest);
     if role == Role::Platform {
         start_recorder(&shared, &store, &bus);
+        start_retention(&shared, &store, &bus, config.catchup_retention);
     }
 
     let urls = PublicUrls {
@@ -215,6 +222,7 @@ pub async fn run(
                 db: db.clone(),
                 auth,
                 urls: urls.clone(),
+                webhooks: config.webhooks.clone(),
             });
             let forgetful = api.clone();
             tokio::spawn(async move {
@@ -318,14 +326,63 @@ fn start_deciders_and_projector(shared: &Shared, progress: &Progress) {
     shared.supervise(Component::Projector, move |shared, ready| {
         let progress = progress.clone();
         async move {
-            project::projector::run(
-                shared.log.as_ref(),
-                shared.db,
+            let read_models = project::projector::ReadModels {
                 progress,
-                shared.metrics,
-                ready,
-            )
-            .await
+                metrics: shared.metrics,
+            };
+            project::projector::run(shared.log.as_ref(), shared.db, &read_models, ready).await
+        }
+    });
+}
+
+/// The webhook outbox projection and its dispatcher.
+fn start_webhooks(shared: &Shared, config: &Config) -> Result<(), StartError> {
+    let webhooks = &config.webhooks;
+    let outbox = crate::webhooks::start(
+        shared.db.clone(),
+        crate::webhooks::dispatch::DeliverySettings {
+            timeout: webhooks.timeout,
+            backoff: crate::webhooks::backoff::Backoff {
+                base: webhooks.backoff_base,
+                max: webhooks.backoff_max,
+            },
+            allow_private: webhooks.allow_private,
+        },
+        webhooks.retry_for,
+        shared.metrics.clone(),
+    )
+    .map_err(StartError::WebhookClient)?;
+    shared.supervise(Component::Webhooks, move |shared, ready| {
+        let outbox = outbox.clone();
+        async move {
+            project::projector::run(shared.log.as_ref(), shared.db, outbox.as_ref(), ready).await
+        }
+    });
+    Ok(())
+}
+
+/// The catch-up retention projection and its sweeper.
+fn start_retention(
+    shared: &Shared,
+    store: &Arc<dyn ObjectStore>,
+    bus: &Arc<CommandBus>,
+    retention: Duration,
+) {
+    let (ownership, owned) = project::ownership::Ownership::new();
+    tokio::spawn(crate::retention::sweep(
+        shared.db.clone(),
+        store.clone(),
+        bus.clone(),
+        owned,
+    ));
+    let expiries = Arc::new(crate::retention::Expiries {
+        ownership,
+        retention,
+    });
+    shared.supervise(Component::Retention, move |shared, ready| {
+        let expiries = expiries.clone();
+        async move {
+            project::projector::run(shared.log.as_ref(), shared.db, expiries.as_ref(), ready).await
         }
     });
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use sigma_edge_worker::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 use sigma_event_log::LogConfig;
@@ -40,6 +41,25 @@ pub struct Config {
     pub abr_ladder: Vec<Rung>,
     /// Width of thumbnails and storyboard tiles (`SIGMA_THUMBNAIL_WIDTH`).
     pub thumbnail_width: u32,
+    pub webhooks: WebhookConfig,
+    /// How long an ended session's catch-up media are kept (`SIGMA_CATCHUP_RETENTION_SECONDS`,
+    /// default 7 days).
+    pub catchup_retention: Duration,
+}
+
+/// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Allow loopback and private-range targets (`SIGMA_WEBHOOK_ALLOW_PRIVATE=1`).
+    pub allow_private: bool,
+    /// Per-attempt timeout (`SIGMA_WEBHOOK_TIMEOUT_MS`, default 10 s).
+    pub timeout: Duration,
+    /// How long a delivery is retried (`SIGMA_WEBHOOK_RETRY_FOR_SECONDS`, default 24 h).
+    pub retry_for: Duration,
+    /// First retry pause, doubled per failure (`SIGMA_WEBHOOK_BACKOFF_BASE_MS`, default 1 s)…
+    pub backoff_base: Duration,
+    /// …up to this (`SIGMA_WEBHOOK_BACKOFF_MAX_MS`, default 1 h).
+    pub backoff_max: Duration,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -60,6 +80,19 @@ where
             value,
         }),
     }
+}
+
+/// A number that must be above zero.
+fn positive(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    let value: u64 = parsed(name, default)?;
+    if value == 0 {
+        return Err(ConfigError::Invalid {
+            name,
+            value: value.to_string(),
+            reason: "must be above zero".into(),
+        });
+    }
+    Ok(value)
 }
 
 impl Config {
@@ -128,6 +161,29 @@ impl Config {
                 }
                 width
             },
+            webhooks: WebhookConfig {
+                allow_private: matches!(
+                    var("SIGMA_WEBHOOK_ALLOW_PRIVATE").as_deref(),
+                    Some("1" | "true" | "yes")
+                ),
+                timeout: Duration::from_millis(positive("SIGMA_WEBHOOK_TIMEOUT_MS", 10_000)?),
+                retry_for: Duration::from_secs(positive(
+                    "SIGMA_WEBHOOK_RETRY_FOR_SECONDS",
+                    24 * 3600,
+                )?),
+                backoff_base: Duration::from_millis(positive(
+                    "SIGMA_WEBHOOK_BACKOFF_BASE_MS",
+                    1_000,
+                )?),
+                backoff_max: Duration::from_millis(positive(
+                    "SIGMA_WEBHOOK_BACKOFF_MAX_MS",
+                    3_600_000,
+                )?),
+            },
+            catchup_retention: Duration::from_secs(positive(
+                "SIGMA_CATCHUP_RETENTION_SECONDS",
+                7 * 24 * 3600,
+            )?),
             data_dir,
         })
     }

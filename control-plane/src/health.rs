@@ -12,6 +12,8 @@ pub enum Component {
     CommandBus,
     Ingest,
     Recorder,
+    Webhooks,
+    Retention,
 }
 
 #[derive(Clone, Debug, Default)]

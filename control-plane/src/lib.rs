@@ -14,6 +14,8 @@
 //! - [`ingest`]: RTMP ingest (the edge worker's server) wired to the log and the object store.
 //! - [`playback`]: live playlists and media for any stream, from the media topic.
 //! - [`recording`]: source recordings finalized after their sessions end.
+//! - [`retention`]: catch-up media deleted when their retention period is over.
+//! - [`webhooks`]: the delivery outbox, the dispatcher, signatures and target checks.
 //! - [`health`], [`metrics`]: readiness and Prometheus metrics.
 //! - [`secrets`]: the admin key and signing keys kept in the data dir.
 //!
@@ -31,4 +33,6 @@ pub mod metrics;
 pub mod playback;
 pub mod project;
 pub mod recording;
+pub mod retention;
 pub mod secrets;
+pub mod webhooks;

@@ -15,6 +15,8 @@ pub struct Metrics {
     pub decider_partitions: IntGauge,
     pub ingest_dropped: IntCounterVec,
     pub ingest_publishers: IntGauge,
+    pub webhook_attempts: IntCounterVec,
+    pub webhook_lanes: IntGauge,
 }
 
 impl Metrics {
@@ -67,6 +69,19 @@ impl Metrics {
             "Publishers streaming into this process",
         )
         .expect("valid metric");
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "webhook_attempts_total",
+                "Webhook delivery attempts, by what followed (delivered, retried, given_up)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let webhook_lanes = IntGauge::new(
+            "webhook_lanes",
+            "Subscription-and-channel lanes with deliveries pending in this process",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -75,6 +90,8 @@ impl Metrics {
             Box::new(decider_partitions.clone()),
             Box::new(ingest_dropped.clone()),
             Box::new(ingest_publishers.clone()),
+            Box::new(webhook_attempts.clone()),
+            Box::new(webhook_lanes.clone()),
         ] {
             registry
                 .register(collector)
@@ -89,6 +106,8 @@ impl Metrics {
             decider_partitions,
             ingest_dropped,
             ingest_publishers,
+            webhook_attempts,
+            webhook_lanes,
         }
     }
 

@@ -6,7 +6,9 @@
 //! `recordings/{session}.mp4` and records `recording.ready`.
 //!
 //! It is a member of the `sigma-recordings` group on the events topic: a session's recording is
-//! made by exactly one process, and again by another if that one dies before committing.
+//! made by exactly one process, and again by another if that one dies before committing. The
+//! same moment closes the session's storyboard (`storyboard.ready`, whatever `record_source`
+//! says), since both wait for the session to end.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -61,6 +63,7 @@ pub async fn run(
                 else {
                     continue;
                 };
+                finish_storyboard(store.as_ref(), &bus, channel_id, *session_id).await;
                 if !records(&db, channel_id).await? {
                     continue;
                 }
@@ -73,6 +76,25 @@ pub async fn run(
         }
         member.commit(record.partition, record.offset + 1).await?;
     }
+}
+
+/// The ended session's storyboard holds every thumbnail it will ever have: say so
+/// (`storyboard.ready`), if it has any.
+async fn finish_storyboard(
+    store: &dyn ObjectStore,
+    bus: &CommandBus,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) {
+    let thumbnails = crate::ingest::thumbnails::stored_count(store, session_id).await;
+    if thumbnails == 0 {
+        return;
+    }
+    let action = IngestAction::FinishStoryboard {
+        session_id,
+        thumbnails: thumbnails as u32,
+    };
+    submit(bus, channel_id, session_id, action, "storyboard").await;
 }
 
 async fn records(db: &DatabaseConnection, channel_id: ChannelId) -> Result<bool, sea_orm::DbErr> {
@@ -95,21 +117,30 @@ async fn announce(
     session_id: SessionId,
     recording: Recording,
 ) {
+    let action = IngestAction::FinishRecording {
+        session_id,
+        path: recording.path,
+        duration_seconds: recording.duration_seconds,
+        bytes: recording.bytes,
+    };
+    submit(bus, channel_id, session_id, action, "recording").await;
+}
+
+async fn submit(
+    bus: &CommandBus,
+    channel_id: ChannelId,
+    session_id: SessionId,
+    action: IngestAction,
+    what: &str,
+) {
     let command = Command::Channel {
         channel_id,
-        command: ChannelCommand::Ingest {
-            action: IngestAction::FinishRecording {
-                session_id,
-                path: recording.path,
-                duration_seconds: recording.duration_seconds,
-                bytes: recording.bytes,
-            },
-        },
+        command: ChannelCommand::Ingest { action },
     };
     match bus.submit(command).await {
-        Ok(Ok(_)) => tracing::info!(%session_id, "recording ready"),
-        Ok(Err(rejection)) => tracing::warn!(%session_id, %rejection, "recording not recorded"),
-        Err(error) => tracing::warn!(%session_id, %error, "recording not recorded"),
+        Ok(Ok(_)) => tracing::info!(%session_id, what, "ready"),
+        Ok(Err(rejection)) => tracing::warn!(%session_id, what, %rejection, "not recorded"),
+        Err(error) => tracing::warn!(%session_id, what, %error, "not recorded"),
     }
 }
 

@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_read_models;
 mod m0002_session_media;
+mod m0003_webhooks;
+mod m0004_media_retention;
 
 pub struct Migrator;
 
@@ -17,6 +19,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_read_models::Migration),
             Box::new(m0002_session_media::Migration),
+            Box::new(m0003_webhooks::Migration),
+            Box::new(m0004_media_retention::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, ChannelId, CommandId, SessionId};
+use crate::ids::{AccountId, ChannelId, CommandId, SessionId, WebhookId};
 use crate::session::EndReason;
 use crate::settings::{ChannelSettings, SettingsPatch};
 
@@ -45,6 +45,12 @@ pub enum Command {
         channel_id: ChannelId,
         command: ChannelCommand,
     },
+    /// A webhook subscription; `account_id` is the caller, who must own it.
+    Webhook {
+        webhook_id: WebhookId,
+        account_id: AccountId,
+        command: WebhookCommand,
+    },
 }
 
 impl Command {
@@ -52,6 +58,7 @@ impl Command {
         match self {
             Self::Account { account_id, .. } => account_id.to_string(),
             Self::Channel { channel_id, .. } => channel_id.to_string(),
+            Self::Webhook { webhook_id, .. } => webhook_id.to_string(),
         }
     }
 }
@@ -60,6 +67,22 @@ impl Command {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AccountCommand {
     Create { name: String },
+}
+
+/// What an account asks of one of its webhook subscriptions. Secrets are drawn by the caller.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WebhookCommand {
+    Create {
+        url: String,
+        event_types: Vec<String>,
+        secret: String,
+    },
+    RotateSecret {
+        secret: String,
+        overlap_seconds: u32,
+    },
+    Delete,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,6 +155,15 @@ pub enum IngestAction {
         path: String,
         duration_seconds: f64,
         bytes: u64,
+    },
+    /// The ended session's catch-up media are deleted (`session.media_expired`).
+    ExpireMedia { session_id: SessionId },
+    /// The session's first thumbnail is stored (`thumbnail.ready`, once per session).
+    ShowThumbnail { session_id: SessionId, path: String },
+    /// The ended session's storyboard is complete (`storyboard.ready`).
+    FinishStoryboard {
+        session_id: SessionId,
+        thumbnails: u32,
     },
     /// Part of the pipeline is in trouble while the session goes on (`alert.raised`).
     RaiseAlert {

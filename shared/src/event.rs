@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{AccountId, ChannelId, CommandId, EventId, SessionId};
+use crate::ids::{AccountId, ChannelId, CommandId, EventId, SessionId, WebhookId};
 use crate::rejection::Rejection;
 use crate::session::EndReason;
 use crate::settings::ChannelSettings;
@@ -94,6 +94,36 @@ pub enum Event {
         duration_seconds: f64,
         bytes: u64,
     },
+    /// The session's first thumbnail is stored; `/thumbs/{session}/latest.jpg` serves the newest.
+    #[serde(rename = "thumbnail.ready")]
+    ThumbnailReady { session_id: SessionId, path: String },
+    /// The ended session's storyboard is complete: `thumbnails` tiles over its whole duration.
+    #[serde(rename = "storyboard.ready")]
+    StoryboardReady {
+        session_id: SessionId,
+        thumbnails: u32,
+    },
+    /// The ended session's catch-up media were deleted: its retention period is over.
+    #[serde(rename = "session.media_expired")]
+    SessionMediaExpired { session_id: SessionId },
+    /// A subscription to the owner's channel events (the webhook aggregate; see
+    /// [`crate::webhook`]).
+    #[serde(rename = "webhook.created")]
+    WebhookCreated {
+        webhook_id: WebhookId,
+        url: String,
+        event_types: Vec<String>,
+        secret: String,
+    },
+    /// A new signing secret; the previous one also signs until `previous_valid_until`.
+    #[serde(rename = "webhook.secret_rotated")]
+    WebhookSecretRotated {
+        webhook_id: WebhookId,
+        secret: String,
+        previous_valid_until: DateTime<Utc>,
+    },
+    #[serde(rename = "webhook.deleted")]
+    WebhookDeleted { webhook_id: WebhookId },
 }
 
 impl Event {
@@ -116,10 +146,26 @@ impl Event {
             Self::SessionEnded { .. } => "session.ended",
             Self::AlertRaised { .. } => "alert.raised",
             Self::RecordingReady { .. } => "recording.ready",
+            Self::SessionMediaExpired { .. } => "session.media_expired",
+            Self::ThumbnailReady { .. } => "thumbnail.ready",
+            Self::StoryboardReady { .. } => "storyboard.ready",
+            Self::WebhookCreated { .. } => "webhook.created",
+            Self::WebhookSecretRotated { .. } => "webhook.secret_rotated",
+            Self::WebhookDeleted { .. } => "webhook.deleted",
         }
     }
 
     /// The session this event is about, if any.
+    /// The subscription a webhook aggregate's event is about (such events have no channel).
+    pub fn webhook_id(&self) -> Option<WebhookId> {
+        match self {
+            Self::WebhookCreated { webhook_id, .. }
+            | Self::WebhookSecretRotated { webhook_id, .. }
+            | Self::WebhookDeleted { webhook_id } => Some(*webhook_id),
+            _ => None,
+        }
+    }
+
     pub fn session_id(&self) -> Option<SessionId> {
         match self {
             Self::SessionStarted { session_id, .. }
@@ -130,7 +176,10 @@ impl Event {
             | Self::SessionErrored { session_id, .. }
             | Self::SessionEnded { session_id, .. }
             | Self::AlertRaised { session_id, .. }
-            | Self::RecordingReady { session_id, .. } => Some(*session_id),
+            | Self::RecordingReady { session_id, .. }
+            | Self::SessionMediaExpired { session_id }
+            | Self::ThumbnailReady { session_id, .. }
+            | Self::StoryboardReady { session_id, .. } => Some(*session_id),
             _ => None,
         }
     }

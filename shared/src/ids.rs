@@ -117,6 +117,14 @@ typed_id!(
     /// An event, stable across replays (webhooks and history carry it).
     EventId, "ev_", "event"
 );
+typed_id!(
+    /// A webhook subscription.
+    WebhookId, "wh_", "webhook"
+);
+typed_id!(
+    /// One event's delivery to one webhook subscription.
+    DeliveryId, "dl_", "delivery"
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@
 //! - [`session`]: session status, end reasons and the open-session record.
 //! - [`channel`]: the channel aggregate — `decide` and `evolve` — which owns its sessions.
 //! - [`account`]: the account aggregate.
+//! - [`webhook`]: the webhook-subscription aggregate.
 //! - [`command`] / [`event`]: what goes into the log and what comes out, with schema versions.
 //! - [`rejection`]: why a command was refused.
 //! - [`log`]: the event-log port.
@@ -29,3 +30,4 @@ pub mod media;
 pub mod rejection;
 pub mod session;
 pub mod settings;
+pub mod webhook;

@@ -83,4 +83,6 @@ pub struct OpenSession {
     /// Where the last connection's media timeline ended (ms): a returning publisher's timeline
     /// continues from here, so the session is one timeline across reconnects.
     pub media_end_ms: u64,
+    /// Whether `thumbnail.ready` was said for this session (it is said once).
+    pub thumbnail_ready: bool,
 }

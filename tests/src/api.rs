@@ -155,6 +155,41 @@ impl Api {
         (token, channel)
     }
 
+    /// The channel's event history (up to 1,000 events), oldest first.
+    pub async fn history(&self, token: &str, channel_id: &str) -> Vec<Value> {
+        let events = self
+            .get(
+                &format!("/v1/channels/{channel_id}/events?limit=1000"),
+                token,
+            )
+            .await
+            .ok();
+        events["data"].as_array().expect("a list of events").clone()
+    }
+
+    /// Publishes to `channel` once per entry of `pieces` (that many seconds each, as fast as
+    /// ffmpeg can), waiting after each until the platform has seen the publisher leave: one
+    /// session with `pieces.len() - 1` reconnects, if the channel's window allows.
+    pub async fn broadcast(&self, token: &str, channel: &Value, pieces: &[u32]) {
+        let (id, rtmp_url) = (
+            channel["id"].as_str().expect("a channel id"),
+            channel["rtmp_url"].as_str().expect("an ingest URL"),
+        );
+        for seconds in pieces {
+            let status = crate::publish::publisher(rtmp_url, *seconds, Default::default())
+                .status()
+                .await
+                .expect("running ffmpeg");
+            assert!(status.success(), "ffmpeg could not publish to {rtmp_url}");
+            crate::wait::until(
+                std::time::Duration::from_secs(20),
+                "the publisher is seen gone",
+                || async { self.first_session(token, id).await["publisher_connected"] == false },
+            )
+            .await;
+        }
+    }
+
     /// A channel and its event history: what "nothing changed" is checked against.
     pub async fn snapshot(&self, token: &str, channel_id: &str) -> (Value, Value) {
         let channel = self

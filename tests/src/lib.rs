@@ -12,4 +12,5 @@ pub mod hls;
 pub mod probe;
 pub mod process;
 pub mod publish;
+pub mod receiver;
 pub mod wait;

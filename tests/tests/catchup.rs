@@ -76,3 +76,52 @@ async fn a_session_with_a_reconnect_replays_whole_after_it_ends() {
         "every published frame, start to end:\n{vod}"
     );
 }
+
+#[tokio::test]
+async fn catch_up_media_are_deleted_when_their_retention_is_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path())
+        .with("SIGMA_CATCHUP_RETENTION_SECONDS", "4")
+        .start()
+        .await;
+    let api = Api::new(&sigma.url);
+    let settings = json!({ "name": "short-lived", "reconnect_window_seconds": 1 });
+    let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
+    let id = channel["id"].as_str().unwrap();
+    api.broadcast(&token, &channel, &[3]).await;
+    until(Duration::from_secs(30), "the session ends", || async {
+        api.first_session(&token, id).await["status"] == "ended"
+    })
+    .await;
+    let session = api.first_session(&token, id).await;
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    let catchup_url = session["catchup_url"].as_str().unwrap().to_owned();
+    let media_dir = dir.path().join("media/live").join(id).join(&session_id);
+    let thumbs_dir = dir.path().join("media/thumbs").join(&session_id);
+    assert!(media_dir.is_dir(), "the session's media are stored");
+    assert_eq!(reqwest::get(&catchup_url).await.unwrap().status(), 200);
+
+    until(Duration::from_secs(40), "the media expire", || async {
+        api.history(&token, id)
+            .await
+            .iter()
+            .any(|event| event["type"] == "session.media_expired")
+    })
+    .await;
+    let session = api.first_session(&token, id).await;
+    assert!(session["catchup_url"].is_null(), "{session}");
+    assert!(
+        !media_dir.exists(),
+        "segments, parts and source pieces are deleted"
+    );
+    assert!(
+        !thumbs_dir.exists(),
+        "thumbnails and sprite sheets are deleted"
+    );
+    until(
+        Duration::from_secs(5),
+        "playback forgets the session",
+        || async { reqwest::get(&catchup_url).await.unwrap().status() == 404 },
+    )
+    .await;
+}

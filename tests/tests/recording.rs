@@ -33,24 +33,8 @@ async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
     let settings =
         json!({ "name": "studio", "record_source": true, "reconnect_window_seconds": 3 });
     let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
-    let (id, rtmp_url) = (
-        channel["id"].as_str().unwrap(),
-        channel["rtmp_url"].as_str().unwrap(),
-    );
-
-    for seconds in [4, 3] {
-        let status = publisher(rtmp_url, seconds, Publish::default())
-            .status()
-            .await
-            .unwrap();
-        assert!(status.success());
-        until(
-            Duration::from_secs(20),
-            "the publisher is seen gone",
-            || async { api.first_session(&token, id).await["publisher_connected"] == false },
-        )
-        .await;
-    }
+    let id = channel["id"].as_str().unwrap();
+    api.broadcast(&token, &channel, &[4, 3]).await;
     until(
         Duration::from_secs(30),
         "the recording is ready",

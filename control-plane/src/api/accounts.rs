@@ -78,7 +78,10 @@ pub async fn create_token(
                 Scope::parse(name).ok_or_else(|| {
                     ApiError::unprocessable(
                         "invalid_scope",
-                        format!("unknown scope `{name}`; scopes are channels:read, channels:write"),
+                        format!(
+                            "unknown scope `{name}`; scopes are {}",
+                            Scope::ALL.map(Scope::as_str).join(", ")
+                        ),
                     )
                 })
             })

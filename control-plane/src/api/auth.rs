@@ -28,15 +28,24 @@ const MIN_SECRET_BYTES: usize = 32;
 pub enum Scope {
     ChannelsRead,
     ChannelsWrite,
+    WebhooksRead,
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::ChannelsRead, Scope::ChannelsWrite];
+    pub const ALL: [Scope; 4] = [
+        Scope::ChannelsRead,
+        Scope::ChannelsWrite,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ChannelsRead => "channels:read",
             Self::ChannelsWrite => "channels:write",
+            Self::WebhooksRead => "webhooks:read",
+            Self::WebhooksWrite => "webhooks:write",
         }
     }
 

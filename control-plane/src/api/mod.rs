@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod sessions;
 pub mod system;
 pub mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Auth,
     pub urls: PublicUrls,
+    pub webhooks: crate::config::WebhookConfig,
 }
 
 /// What a process serves over HTTP besides health and metrics.
@@ -67,6 +69,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(sessions::list)
         .service(sessions::read)
         .service(sessions::events)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::read)
+        .service(webhooks::remove)
+        .service(webhooks::rotate_secret)
+        .service(webhooks::deliveries)
+        .service(webhooks::redeliver)
         .route(
             "/docs",
             web::get().to(|| async {

@@ -4,13 +4,13 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, channels, sessions, system};
+use super::{accounts, channels, sessions, system, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Sigma Live API",
-        description = "Channels, sessions and their history. Authenticate with `Authorization: Bearer <token>`: the admin key for accounts and tokens, an account's JWT for everything else. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+        description = "Channels, sessions, their history and webhooks. Authenticate with `Authorization: Bearer <token>`: the admin key for accounts and tokens, an account's JWT for everything else. Errors are `{\"error\": {\"code\", \"message\"}}`.",
     ),
     paths(
         accounts::create_account,
@@ -26,6 +26,13 @@ use super::{accounts, channels, sessions, system};
         sessions::list,
         sessions::read,
         sessions::events,
+        webhooks::create,
+        webhooks::list,
+        webhooks::read,
+        webhooks::remove,
+        webhooks::rotate_secret,
+        webhooks::deliveries,
+        webhooks::redeliver,
         system::healthz,
         system::readyz,
         system::metrics,
@@ -36,6 +43,7 @@ use super::{accounts, channels, sessions, system};
         (name = "channels", description = "A broadcaster's stream endpoints"),
         (name = "sessions", description = "Broadcasts of a channel"),
         (name = "events", description = "What happened, in order"),
+        (name = "webhooks", description = "Signed event deliveries to your endpoints"),
         (name = "system", description = "Health and metrics"),
     )
 )]

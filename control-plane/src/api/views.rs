@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use sigma_shared::channel::ChannelStatus;
-use sigma_shared::ids::{AccountId, ChannelId, EventId, SessionId};
+use sigma_shared::ids::{AccountId, ChannelId, DeliveryId, EventId, SessionId, WebhookId};
 use sigma_shared::session::{EndReason, SessionStatus};
 use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use utoipa::ToSchema;
@@ -131,8 +131,9 @@ pub struct SessionView {
     pub recording_url: Option<String>,
     pub recording_bytes: Option<i64>,
     pub recording_seconds: Option<f64>,
-    /// The session replayed: an `EVENT` playlist while it runs, `VOD` once it has ended.
-    pub catchup_url: String,
+    /// The session replayed: an `EVENT` playlist while it runs, `VOD` once it has ended;
+    /// absent once its media expired (`SIGMA_CATCHUP_RETENTION_SECONDS` after it ended).
+    pub catchup_url: Option<String>,
     /// The newest thumbnail (JPEG); 404 until the first, or if the channel takes none.
     pub thumbnail_url: String,
     /// The storyboard: WebVTT cues pointing into sprite sheets, for scrubbing previews.
@@ -156,7 +157,10 @@ impl SessionView {
                 .recording_path
                 .as_ref()
                 .map(|_| format!("{}/recordings/{}.mp4", urls.http, row.id)),
-            catchup_url: format!("{}/vod/{}/index.m3u8", urls.http, row.id),
+            catchup_url: row
+                .media_expired_at
+                .is_none()
+                .then(|| format!("{}/vod/{}/index.m3u8", urls.http, row.id)),
             thumbnail_url: format!("{}/thumbs/{}/latest.jpg", urls.http, row.id),
             storyboard_url: format!("{}/thumbs/{}/storyboard.vtt", urls.http, row.id),
             recording_bytes: row.recording_bytes,
@@ -225,4 +229,140 @@ impl Page {
     pub fn limit(&self) -> u64 {
         self.limit.unwrap_or(100).clamp(1, 1000)
     }
+}
+
+/// A new subscription.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    /// Where to `POST` events: an http(s) URL on a public address.
+    pub url: Option<String>,
+    /// The event types to send (e.g. `session.live`); absent or empty: all of them.
+    pub event_types: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: WebhookId,
+    pub url: String,
+    /// Empty: every event type.
+    pub event_types: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// After a rotation, the previous secret also signs until then.
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+}
+
+impl WebhookView {
+    pub fn of(row: &db::webhooks::Model) -> Self {
+        Self {
+            id: row.id.parse().expect("stored ids parse"),
+            url: row.url.clone(),
+            event_types: serde_json::from_str(&row.event_types).unwrap_or_default(),
+            created_at: row.created_at,
+            previous_secret_valid_until: row
+                .previous_valid_until
+                .filter(|until| *until > Utc::now()),
+        }
+    }
+}
+
+/// A subscription with its signing secret: shown once, when created or rotated.
+#[derive(Serialize, ToSchema)]
+pub struct NewWebhookView {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    /// HMAC-SHA256 key of the `Sigma-Signature` header; keep it, it is not shown again.
+    pub secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookList {
+    pub data: Vec<WebhookView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the previous secret keeps signing (0 to 604800 s; default 86400).
+    pub overlap_seconds: Option<u32>,
+}
+
+/// Filters and paging of the delivery log.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    /// `pending`, `delivered` or `failed`.
+    pub status: Option<String>,
+    /// At most this many deliveries (1–1000, default 100).
+    pub limit: Option<u64>,
+    /// Only deliveries after this delivery id.
+    pub after: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub attempted_at: DateTime<Utc>,
+    /// The endpoint's HTTP status; absent when no response came (see `error`).
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl AttemptView {
+    pub fn of(row: &db::webhook_attempts::Model) -> Self {
+        Self {
+            attempt: row.attempt,
+            attempted_at: row.attempted_at,
+            status_code: row.status_code,
+            error: row.error.clone(),
+            duration_ms: row.duration_ms,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: DeliveryId,
+    /// The event's id, also sent as `Sigma-Event-Id` and shown in the channel's history.
+    pub event_id: EventId,
+    pub event_type: String,
+    pub channel_id: ChannelId,
+    pub sequence: i64,
+    /// `pending`, `delivered` or `failed` (the retry period ended).
+    pub status: String,
+    pub attempts: i32,
+    /// When a pending delivery is tried next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+impl DeliveryView {
+    pub fn of(row: &db::webhook_deliveries::Model, attempt_log: Vec<AttemptView>) -> Self {
+        Self {
+            id: row.id.parse().expect("stored ids parse"),
+            event_id: row.event_id.parse().expect("stored ids parse"),
+            event_type: row.event_type.clone(),
+            channel_id: row.channel_id.parse().expect("stored ids parse"),
+            sequence: row.sequence,
+            status: row.status.clone(),
+            attempts: row.attempts,
+            next_attempt_at: (row.status == crate::webhooks::PENDING)
+                .then_some(row.next_attempt_at),
+            last_status_code: row.last_status_code,
+            last_error: row.last_error.clone(),
+            created_at: row.created_at,
+            delivered_at: row.delivered_at,
+            attempt_log,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub data: Vec<DeliveryView>,
 }

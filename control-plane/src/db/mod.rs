@@ -5,12 +5,19 @@
 pub mod accounts;
 pub mod channel_events;
 pub mod channels;
+pub mod media_expiry;
 pub mod projection_offsets;
 pub mod sessions;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, TransactionTrait,
+};
 use sigma_migrations::{Migrator, MigratorTrait};
 
 /// Connects and brings the schema up to date.
@@ -29,4 +36,17 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     }
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock first, while the
+/// busy timeout still applies: a transaction that reads and then writes would otherwise fail at
+/// once ("database is locked") whenever another writer — the projector, the webhook outbox, the
+/// dispatcher — committed in between.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE projection_offsets SET next_offset = next_offset WHERE 0")
+            .await?;
+    }
+    Ok(txn)
 }

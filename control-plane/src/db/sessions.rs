@@ -21,6 +21,8 @@ pub struct Model {
     pub recording_path: Option<String>,
     pub recording_bytes: Option<i64>,
     pub recording_milliseconds: Option<i64>,
+    /// When the catch-up media were deleted (retention), if they were.
+    pub media_expired_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

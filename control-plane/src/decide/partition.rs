@@ -8,6 +8,7 @@ use sigma_shared::channel::{self, ChannelState};
 use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope};
 use sigma_shared::event::{current_schema_version, Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{AccountId, ChannelId, CommandId, EventId};
+use sigma_shared::webhook::{self, WebhookState};
 
 /// How many recent command ids a partition remembers. A command is redelivered only when a
 /// decider died between appending its decision and committing the command's offset, so only
@@ -52,6 +53,20 @@ struct Aggregate {
 enum AggregateState {
     Account(AccountState),
     Channel(ChannelState),
+    Webhook(WebhookState),
+}
+
+impl AggregateState {
+    /// The empty state of the aggregate whose first event is `event`.
+    fn absent_for(event: &EventEnvelope) -> Self {
+        if event.channel_id.is_some() {
+            Self::Channel(ChannelState::Absent)
+        } else if event.event.webhook_id().is_some() {
+            Self::Webhook(WebhookState::Absent)
+        } else {
+            Self::Account(AccountState::Absent)
+        }
+    }
 }
 
 impl PartitionDecider {
@@ -85,6 +100,24 @@ impl PartitionDecider {
                 channel::decide(&state, *channel_id, command, envelope.issued_at)
                     .map(|events| (owner(&state, command), Some(*channel_id), events))
             }
+            Command::Webhook {
+                webhook_id,
+                account_id,
+                command,
+            } => {
+                let state = match aggregate.map(|a| &a.state) {
+                    Some(AggregateState::Webhook(state)) => state.clone(),
+                    _ => WebhookState::Absent,
+                };
+                webhook::decide(
+                    &state,
+                    *webhook_id,
+                    *account_id,
+                    command,
+                    envelope.issued_at,
+                )
+                .map(|events| (*account_id, None, events))
+            }
         };
         let outcome = match decided {
             Err(rejection) => Outcome::Rejected { rejection },
@@ -113,10 +146,7 @@ impl PartitionDecider {
                 .aggregates
                 .entry(decision.stream.clone())
                 .or_insert_with(|| Aggregate {
-                    state: match event.channel_id {
-                        Some(_) => AggregateState::Channel(ChannelState::Absent),
-                        None => AggregateState::Account(AccountState::Absent),
-                    },
+                    state: AggregateState::absent_for(event),
                     sequence: 0,
                 });
             aggregate.sequence = event.sequence;
@@ -134,6 +164,9 @@ impl PartitionDecider {
                     channel::evolve(state, channel_id, event.account_id, &event.event),
                 ),
                 (AggregateState::Channel(state), None) => AggregateState::Channel(state),
+                (AggregateState::Webhook(state), _) => {
+                    AggregateState::Webhook(webhook::evolve(state, event.account_id, &event.event))
+                }
             };
         }
     }

@@ -7,7 +7,7 @@
 //! - [`writer`]: one rendition's pieces, stored then announced on the media topic.
 //! - [`transcode`]: the ABR ladder (one ffmpeg per session) fed from the source.
 
-mod thumbnails;
+pub mod thumbnails;
 mod transcode;
 mod writer;
 

@@ -2,7 +2,8 @@
 //! media, the next part that starts with a keyframe goes to the edge worker's [`Thumbnailer`];
 //! each picture it returns is stored as `thumbs/{session}/{index:06}.jpg` and `latest.jpg`,
 //! drawn into its storyboard sheet (`sprite-{sheet}.jpg`, re-stored), and announced as
-//! `ThumbnailReady`. Numbering continues across the session's reconnects.
+//! `ThumbnailReady`. Numbering continues across the session's reconnects. The session's first
+//! picture is also a domain event (`thumbnail.ready`) for its history and webhooks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,8 @@ use object_store::{ObjectStore, PutPayload};
 use sigma_edge_worker::cmaf::Output;
 use sigma_edge_worker::thumbs::sprite::{self, Sheet};
 use sigma_edge_worker::thumbs::{ThumbnailEvent, Thumbnailer};
+use sigma_shared::command::IngestAction;
+use sigma_shared::ids::SessionId;
 use sigma_shared::log::EventLog;
 use sigma_shared::media::{MediaEvent, StreamRef};
 use tokio::sync::mpsc;
@@ -44,7 +47,7 @@ impl Thumbnails {
     ) -> Self {
         let store = source.store.clone();
         let stream = source.stream.clone();
-        let next_index = stored_count(store.as_ref(), &stream).await;
+        let next_index = stored_count(store.as_ref(), stream.session_id).await;
         let places: Arc<Mutex<HashMap<u64, (u64, u32)>>> = Arc::default();
         let (events, reports) = mpsc::unbounded_channel();
         let forwarder = tokio::spawn(forward(
@@ -129,9 +132,10 @@ fn numbered(index: u64) -> String {
     format!("{index:06}.jpg")
 }
 
-/// How many numbered thumbnails the session already has (a reconnect continues after them).
-async fn stored_count(store: &dyn ObjectStore, stream: &StreamRef) -> u64 {
-    let prefix = StorePath::from(format!("thumbs/{}", stream.session_id));
+/// How many numbered thumbnails a session has: a reconnect continues after them, and the
+/// ended session's storyboard holds them all.
+pub async fn stored_count(store: &dyn ObjectStore, session_id: SessionId) -> u64 {
+    let prefix = StorePath::from(format!("thumbs/{session_id}"));
     let listed: Vec<_> = store
         .list(Some(&prefix))
         .try_collect()
@@ -175,8 +179,14 @@ async fn forward(
         let Some((segment, part)) = places.lock().expect("places").remove(&index) else {
             continue;
         };
-        if let Err(error) = store_one(&storage, &mut sheet, index, jpeg, segment, part).await {
-            tracing::warn!(%error, index, "a thumbnail was not stored");
+        match store_one(&storage, &mut sheet, index, jpeg, segment, part).await {
+            // Numbering continues across reconnects: index 0 is the session's first picture.
+            Ok(()) if index == 0 => alerts.record(IngestAction::ShowThumbnail {
+                session_id: storage.stream.session_id,
+                path: storage.key("latest.jpg").to_string(),
+            }),
+            Ok(()) => {}
+            Err(error) => tracing::warn!(%error, index, "a thumbnail was not stored"),
         }
     }
 }

@@ -31,15 +31,19 @@ impl Alerts {
     /// Records `alert.raised` in the background (the media path never waits on the log).
     pub fn raise(&self, code: &str, message: String) {
         tracing::warn!(channel_id = %self.channel_id, session_id = %self.session_id, code, %message, "alert");
-        let (bus, channel_id) = (self.bus.clone(), self.channel_id);
-        let action = IngestAction::RaiseAlert {
+        self.record(IngestAction::RaiseAlert {
             session_id: self.session_id,
             code: code.to_owned(),
             message,
-        };
+        });
+    }
+
+    /// Submits a fact about the session in the background, like an alert.
+    pub fn record(&self, action: IngestAction) {
+        let (bus, channel_id) = (self.bus.clone(), self.channel_id);
         tokio::spawn(async move {
             if let Err(refusal) = LogAdmission::ingest(&bus, channel_id, action).await {
-                tracing::warn!(%refusal, "the alert was not recorded");
+                tracing::warn!(%refusal, "a session fact was not recorded");
             }
         });
     }

@@ -2,9 +2,10 @@
 //! the DVR window trims), so `/vod/{session_id}/…` can replay it — an `EVENT` playlist while the
 //! session runs, a `VOD` playlist with `EXT-X-ENDLIST` once it has ended — with discontinuities
 //! where the publisher reconnected and program date-times throughout. Built from media events
-//! and the session's end from the domain events. Pure.
+//! and the session's end (and, after its retention period, its expiry) from the domain events.
+//! Pure.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
@@ -44,12 +45,18 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions {
     sessions: HashMap<SessionId, Session>,
+    /// Sessions whose media expired: their media events (replayed from the log at start-up, in
+    /// any order relative to the expiry) are ignored.
+    expired: HashSet<SessionId>,
 }
 
 impl Sessions {
     /// Folds a media event in.
     pub fn apply(&mut self, event: &MediaEvent) {
         let stream = event.stream();
+        if self.expired.contains(&stream.session_id) {
+            return;
+        }
         let prefix = format!(
             "{}/{}/{}/",
             stream.session_id, stream.connection, stream.rendition
@@ -132,6 +139,12 @@ impl Sessions {
         if let Some(session) = self.sessions.get_mut(&session) {
             session.ended = true;
         }
+    }
+
+    /// The session's media expired (`session.media_expired`): it has no catch-up any more.
+    pub fn expire(&mut self, session: SessionId) {
+        self.sessions.remove(&session);
+        self.expired.insert(session);
     }
 
     /// The multivariant playlist of a session's catch-up.
@@ -253,5 +266,33 @@ mod tests {
         let top = sessions.multivariant(&session_id).unwrap();
         assert!(top.contains("\nsource.m3u8\n"), "{top}");
         assert_eq!(sessions.media(&SessionId::generate(), "source"), None);
+    }
+
+    #[test]
+    fn an_expired_session_has_no_catch_up_even_if_its_media_events_come_again() {
+        let (channel_id, session_id) = (ChannelId::generate(), SessionId::generate());
+        let stream = StreamRef {
+            channel_id,
+            session_id,
+            connection: "c1".into(),
+            rendition: SOURCE_RENDITION.into(),
+        };
+        let recipe = Recipe {
+            segments: 2,
+            open_parts: 0,
+            ..Recipe::default()
+        };
+        let mut sessions = Sessions::default();
+        for event in events(&stream, &recipe) {
+            sessions.apply(&event);
+        }
+        assert!(sessions.multivariant(&session_id).is_some());
+        sessions.expire(session_id);
+        assert_eq!(sessions.multivariant(&session_id), None);
+        // A restarted playback node replays the media topic: the expiry may come first.
+        for event in events(&stream, &recipe) {
+            sessions.apply(&event);
+        }
+        assert_eq!(sessions.media(&session_id, "source"), None);
     }
 }

@@ -93,7 +93,7 @@ impl Playback {
                 }
             }
         });
-        // Ended sessions turn their catch-up playlists into VOD.
+        // Ended sessions turn their catch-up playlists into VOD; expired ones lose them.
         let mut decisions = log.follow(EVENTS_TOPIC, &from).await?;
         let follower = playback.clone();
         tokio::spawn(async move {
@@ -102,12 +102,11 @@ impl Playback {
                     continue;
                 };
                 for envelope in decision.iter().flat_map(Decision::events) {
-                    if let Event::SessionEnded { session_id, .. } = envelope.event {
-                        follower
-                            .catchup
-                            .write()
-                            .expect("catch-up lock")
-                            .end(session_id);
+                    let mut catchup = follower.catchup.write().expect("catch-up lock");
+                    match envelope.event {
+                        Event::SessionEnded { session_id, .. } => catchup.end(session_id),
+                        Event::SessionMediaExpired { session_id } => catchup.expire(session_id),
+                        _ => {}
                     }
                 }
             }

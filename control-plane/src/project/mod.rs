@@ -8,11 +8,13 @@
 pub mod accounts;
 pub mod channels;
 pub mod history;
+pub mod ownership;
 pub mod progress;
 pub mod projector;
 pub mod replay;
 pub mod sessions;
 mod store;
+pub mod webhooks;
 
 use sea_orm::{DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel};
 use sigma_shared::event::Decision;
@@ -41,6 +43,10 @@ pub async fn apply_decision(
         .await?;
         store::apply_row::<db::sessions::Entity>(txn, sessions::key(event), |row| {
             sessions::apply(row, event)
+        })
+        .await?;
+        store::apply_row::<db::webhooks::Entity>(txn, webhooks::key(event), |row| {
+            webhooks::apply(row, event)
         })
         .await?;
         if let Some(row) = history::row(event, partition, offset) {

@@ -1,14 +1,14 @@
-//! The live projector: a member of the `sigma-projections` group on the events topic. For each
-//! record of a partition it owns, it applies the decision and stores the next offset in one
-//! transaction; records below the stored offset (redelivered after a crash or a rebalance) are
-//! skipped, so each is applied exactly once.
+//! The live projector: a member of a projection's consumer group on the events topic (the read
+//! models' `sigma-projections`, the webhook outbox's `sigma-webhooks`). For each record of a
+//! partition it owns, it applies the decision and stores the next offset in one transaction;
+//! records below the stored offset (redelivered after a crash or a rebalance) are skipped, so
+//! each is applied exactly once.
 
 use std::collections::HashMap;
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
 };
 use sigma_shared::event::{Decision, DecodeError};
 use sigma_shared::log::{EventLog, GroupEvent, LogError, Offset, Partition, Record, EVENTS_TOPIC};
@@ -18,7 +18,68 @@ use super::{apply_decision, PROJECTION};
 use crate::db::projection_offsets;
 use crate::metrics::Metrics;
 
+/// Something the projector keeps up to date from the events topic: a consumer group of its
+/// own, the name its offsets are stored under, and what a decision changes in its tables.
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync {
+    /// The consumer group: projections progress independently of one another.
+    fn group(&self) -> &'static str;
+    /// The key of its rows in `projection_offsets`.
+    fn name(&self) -> &'static str;
+    /// Applies one decision inside the caller's transaction (which also stores the offset).
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        decision: &Decision,
+        partition: Partition,
+        offset: Offset,
+    ) -> Result<(), DbErr>;
+    /// The partitions this member owns now, each with the next offset to apply; told after
+    /// every assignment change.
+    fn owned(&self, _partitions: &HashMap<Partition, Offset>) {}
+    /// A record of `partition` is applied and committed; `next` follows it.
+    fn applied(&self, _partition: Partition, _next: Offset) {}
+}
+
+/// The read models the API serves (`sigma-projections`).
+pub struct ReadModels {
+    pub progress: Progress,
+    pub metrics: Metrics,
+}
+
 pub const GROUP: &str = "sigma-projections";
+
+#[async_trait::async_trait]
+impl Projection for ReadModels {
+    fn group(&self) -> &'static str {
+        GROUP
+    }
+
+    fn name(&self) -> &'static str {
+        PROJECTION
+    }
+
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        decision: &Decision,
+        partition: Partition,
+        offset: Offset,
+    ) -> Result<(), DbErr> {
+        apply_decision(txn, decision, partition, offset).await
+    }
+
+    fn owned(&self, partitions: &HashMap<Partition, Offset>) {
+        for (partition, next) in partitions {
+            self.progress.record(*partition, *next);
+        }
+    }
+
+    fn applied(&self, partition: Partition, next: Offset) {
+        self.progress.record(partition, next);
+        self.metrics.events_projected.inc();
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectorError {
@@ -36,40 +97,44 @@ pub enum ProjectorError {
     },
 }
 
-/// Runs until the log fails. `ready` is called once the member has joined.
+/// Runs `projection` until the log fails. `ready` is called once the member has joined.
 pub async fn run(
     log: &dyn EventLog,
     db: DatabaseConnection,
-    progress: Progress,
-    metrics: Metrics,
+    projection: &dyn Projection,
     ready: impl FnOnce(),
 ) -> Result<(), ProjectorError> {
-    let mut member = log.join(EVENTS_TOPIC, GROUP).await?;
-    ready();
     let mut applied: HashMap<Partition, Offset> = HashMap::new();
+    // A restarted member owns nothing until the group assigns it partitions again.
+    projection.owned(&applied);
+    let mut member = log.join(EVENTS_TOPIC, projection.group()).await?;
+    ready();
     loop {
         match member.next().await? {
             GroupEvent::Assigned(partitions) => {
-                for (partition, next) in stored_offsets(&db, &partitions).await? {
-                    applied.insert(partition, next);
-                    progress.record(partition, next);
-                }
-                tracing::info!(?partitions, "projector took partitions");
+                let stored = stored_offsets(&db, projection.name(), &partitions).await?;
+                applied.extend(stored);
+                projection.owned(&applied);
+                tracing::info!(
+                    projection = projection.name(),
+                    ?partitions,
+                    "projector took partitions"
+                );
             }
             GroupEvent::Revoked(partitions) => {
                 partitions.iter().for_each(|partition| {
                     applied.remove(partition);
                 });
+                projection.owned(&applied);
             }
             GroupEvent::Record(record) => {
                 let Some(next) = applied.get(&record.partition).copied() else {
                     continue;
                 };
                 if record.offset >= next {
-                    apply_record(&db, &record).await?;
+                    apply_record(&db, projection, &record).await?;
                     applied.insert(record.partition, record.offset + 1);
-                    progress.record(record.partition, record.offset + 1);
-                    metrics.events_projected.inc();
+                    projection.applied(record.partition, record.offset + 1);
                 }
                 member.commit(record.partition, record.offset + 1).await?;
             }
@@ -77,10 +142,18 @@ pub async fn run(
     }
 }
 
-async fn apply_record(db: &DatabaseConnection, record: &Record) -> Result<(), ProjectorError> {
-    let txn = db.begin().await?;
+async fn apply_record(
+    db: &DatabaseConnection,
+    projection: &dyn Projection,
+    record: &Record,
+) -> Result<(), ProjectorError> {
+    let txn = crate::db::begin_write(db).await?;
     match Decision::from_bytes(&record.payload) {
-        Ok(decision) => apply_decision(&txn, &decision, record.partition, record.offset).await?,
+        Ok(decision) => {
+            projection
+                .apply(&txn, &decision, record.partition, record.offset)
+                .await?
+        }
         // A record this build cannot understand must not be skipped: stop and say so.
         Err(source @ DecodeError::FutureVersion { .. }) => {
             return Err(ProjectorError::Decode {
@@ -93,18 +166,28 @@ async fn apply_record(db: &DatabaseConnection, record: &Record) -> Result<(), Pr
             tracing::error!(partition = record.partition, offset = record.offset, %error, "skipping a malformed record");
         }
     }
-    store_offset(&txn, record.partition, record.offset + 1).await?;
+    store_offset_of(&txn, projection.name(), record.partition, record.offset + 1).await?;
     txn.commit().await?;
     Ok(())
 }
 
+/// Stores the read models' next offset for `partition` (the replay's writer uses it too).
 pub(crate) async fn store_offset(
     txn: &DatabaseTransaction,
     partition: Partition,
     next: Offset,
 ) -> Result<(), DbErr> {
+    store_offset_of(txn, PROJECTION, partition, next).await
+}
+
+async fn store_offset_of(
+    txn: &DatabaseTransaction,
+    projection: &str,
+    partition: Partition,
+    next: Offset,
+) -> Result<(), DbErr> {
     let row = projection_offsets::ActiveModel {
-        projection: Set(PROJECTION.to_owned()),
+        projection: Set(projection.to_owned()),
         log_partition: Set(partition as i32),
         next_offset: Set(next as i64),
     };
@@ -124,10 +207,11 @@ pub(crate) async fn store_offset(
 
 async fn stored_offsets(
     db: &DatabaseConnection,
+    projection: &str,
     partitions: &[Partition],
 ) -> Result<Vec<(Partition, Offset)>, DbErr> {
     let rows = projection_offsets::Entity::find()
-        .filter(projection_offsets::Column::Projection.eq(PROJECTION))
+        .filter(projection_offsets::Column::Projection.eq(projection))
         .all(db)
         .await?;
     let stored: HashMap<Partition, Offset> = rows

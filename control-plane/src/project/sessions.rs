@@ -31,6 +31,7 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             recording_path: None,
             recording_bytes: None,
             recording_milliseconds: None,
+            media_expired_at: None,
         });
     }
     let mut row = row?;
@@ -49,6 +50,7 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             row.status = SessionStatus::Error.as_str().into();
             row.error_message = Some(message.clone());
         }
+        Event::SessionMediaExpired { .. } => row.media_expired_at = Some(at),
         Event::RecordingReady {
             path,
             duration_seconds,

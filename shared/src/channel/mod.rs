@@ -310,6 +310,41 @@ fn decide_ingest(
                 bytes: *bytes,
             }])
         }
+        IngestAction::ShowThumbnail { session_id, path } => {
+            if open_session(channel, *session_id)?.thumbnail_ready {
+                return Err(Rejection::AlreadyExists {
+                    what: format!("thumbnail of session {session_id}"),
+                });
+            }
+            Ok(vec![Event::ThumbnailReady {
+                session_id: *session_id,
+                path: path.clone(),
+            }])
+        }
+        IngestAction::ExpireMedia { session_id } => {
+            if !channel.ended_sessions.contains(session_id) {
+                return Err(Rejection::NotFound {
+                    what: format!("ended session {session_id}"),
+                });
+            }
+            Ok(vec![Event::SessionMediaExpired {
+                session_id: *session_id,
+            }])
+        }
+        IngestAction::FinishStoryboard {
+            session_id,
+            thumbnails,
+        } => {
+            if !channel.ended_sessions.contains(session_id) {
+                return Err(Rejection::NotFound {
+                    what: format!("ended session {session_id}"),
+                });
+            }
+            Ok(vec![Event::StoryboardReady {
+                session_id: *session_id,
+                thumbnails: *thumbnails,
+            }])
+        }
         IngestAction::RaiseAlert {
             session_id,
             code,
@@ -375,6 +410,7 @@ pub fn evolve(
                 started_at: *started_at,
                 publisher: Publisher::Connected,
                 media_end_ms: 0,
+                thumbnail_ready: false,
             });
         }
         Event::SessionProcessing { session_id } => {
@@ -416,8 +452,22 @@ pub fn evolve(
                 channel.ended_sessions.insert(*session_id);
             }
         }
+        Event::ThumbnailReady { session_id, .. } => {
+            if let Some(open) = channel
+                .session
+                .as_mut()
+                .filter(|open| open.id == *session_id)
+            {
+                open.thumbnail_ready = true;
+            }
+        }
         // `session.error` is always followed by `session.ended` in the same decision.
         Event::SessionErrored { .. }
+        | Event::StoryboardReady { .. }
+        | Event::SessionMediaExpired { .. }
+        | Event::WebhookCreated { .. }
+        | Event::WebhookSecretRotated { .. }
+        | Event::WebhookDeleted { .. }
         | Event::AlertRaised { .. }
         | Event::RecordingReady { .. }
         | Event::AccountCreated { .. }

@@ -1,0 +1,211 @@
+//! Catch-up retention: an ended session's media (`live/{channel}/{session}/…` — every
+//! rendition's init, parts and segments, and the source pieces — and `thumbs/{session}/…`) are
+//! deleted from the object store `SIGMA_CATCHUP_RETENTION_SECONDS` after the session ended.
+//! Finalized recordings (`recordings/…`) are products of their own and are kept.
+//!
+//! Driven by events, with no timer living only in memory: the [`Expiries`] projection (group
+//! `sigma-retention`) turns each `session.ended` into a row saying when its media expire, in the
+//! same transaction as the offset; the [`sweep`] job of the process that owns the channel's
+//! partition deletes what is due and records `session.media_expired`, which playback (the
+//! catch-up playlists disappear) and the sessions read model (`catchup_url` goes) follow. A
+//! sweep interrupted by a crash is simply done again: deleting is idempotent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as StorePath;
+use object_store::ObjectStore;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use sigma_shared::command::IngestAction;
+use sigma_shared::event::{Decision, Event};
+use sigma_shared::ids::{ChannelId, SessionId};
+use sigma_shared::log::{Offset, Partition};
+use sigma_shared::rejection::Rejection;
+
+use crate::commands::CommandBus;
+use crate::db::media_expiry;
+use crate::project::ownership::{Owned, Ownership};
+use crate::project::projector::Projection;
+
+pub const GROUP: &str = "sigma-retention";
+/// The longest the sweeper sleeps without looking (a new expiry wakes it sooner).
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// Sessions expired per pass.
+const BATCH: u64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+enum SweepError {
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("recording the expiry: {0}")]
+    Record(String),
+}
+
+/// The projection: `session.ended` → when its media expire.
+pub struct Expiries {
+    pub ownership: Ownership,
+    pub retention: Duration,
+}
+
+#[async_trait::async_trait]
+impl Projection for Expiries {
+    fn group(&self) -> &'static str {
+        GROUP
+    }
+
+    fn name(&self) -> &'static str {
+        "retention"
+    }
+
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        decision: &Decision,
+        partition: Partition,
+        _offset: Offset,
+    ) -> Result<(), DbErr> {
+        let retention = chrono::Duration::from_std(self.retention).unwrap_or_default();
+        for event in decision.events() {
+            let (Event::SessionEnded { session_id, .. }, Some(channel_id)) =
+                (&event.event, event.channel_id)
+            else {
+                continue;
+            };
+            let row = media_expiry::Model {
+                session_id: session_id.to_string(),
+                channel_id: channel_id.to_string(),
+                log_partition: partition as i32,
+                expires_at: event.occurred_at + retention,
+            };
+            media_expiry::Entity::insert(row.into_active_model())
+                .on_conflict(
+                    OnConflict::column(media_expiry::Column::SessionId)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn owned(&self, partitions: &std::collections::HashMap<Partition, Offset>) {
+        self.ownership.set(partitions);
+    }
+
+    fn applied(&self, _partition: Partition, _next: Offset) {
+        self.ownership.nudge();
+    }
+}
+
+/// Deletes the media that are due, in the partitions this process owns, for the life of the
+/// process.
+pub async fn sweep(
+    db: DatabaseConnection,
+    store: Arc<dyn ObjectStore>,
+    bus: Arc<CommandBus>,
+    mut owned: Owned,
+) {
+    loop {
+        let partitions = owned.partitions();
+        let pause = match sweep_once(&db, store.as_ref(), &bus, &partitions).await {
+            Ok(next_due) => next_due.map_or(SWEEP_EVERY, |due| due.min(SWEEP_EVERY)),
+            Err(error) => {
+                tracing::warn!(%error, "catch-up retention sweep failed; trying again");
+                SWEEP_EVERY
+            }
+        };
+        owned.next_change(pause).await;
+    }
+}
+
+/// One pass: expires what is due; returns how long until the next expiry, if any is queued.
+async fn sweep_once(
+    db: &DatabaseConnection,
+    store: &dyn ObjectStore,
+    bus: &CommandBus,
+    partitions: &std::collections::BTreeSet<Partition>,
+) -> Result<Option<Duration>, SweepError> {
+    if partitions.is_empty() {
+        return Ok(None);
+    }
+    let owned = || {
+        media_expiry::Entity::find()
+            .filter(media_expiry::Column::LogPartition.is_in(partitions.iter().map(|p| *p as i32)))
+    };
+    let now = Utc::now();
+    let due = owned()
+        .filter(media_expiry::Column::ExpiresAt.lte(now))
+        .order_by_asc(media_expiry::Column::ExpiresAt)
+        .limit(BATCH)
+        .all(db)
+        .await?;
+    for row in due {
+        let (Ok(channel_id), Ok(session_id)) = (
+            row.channel_id.parse::<ChannelId>(),
+            row.session_id.parse::<SessionId>(),
+        ) else {
+            continue;
+        };
+        let deleted = delete_media(store, channel_id, session_id).await?;
+        record_expiry(bus, channel_id, session_id).await?;
+        media_expiry::Entity::delete_by_id(row.session_id.clone())
+            .exec(db)
+            .await?;
+        tracing::info!(%session_id, objects = deleted, "catch-up media expired");
+    }
+    let next = owned()
+        .order_by_asc(media_expiry::Column::ExpiresAt)
+        .one(db)
+        .await?;
+    Ok(next.map(|row| (row.expires_at - Utc::now()).to_std().unwrap_or_default()))
+}
+
+/// Deletes every object of the session's catch-up media; returns how many there were.
+async fn delete_media(
+    store: &dyn ObjectStore,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) -> Result<usize, object_store::Error> {
+    let mut deleted = 0;
+    for prefix in [
+        format!("live/{channel_id}/{session_id}"),
+        format!("thumbs/{session_id}"),
+    ] {
+        let prefix = StorePath::from(prefix);
+        let locations = store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        let gone: Vec<StorePath> = store.delete_stream(locations).try_collect().await?;
+        deleted += gone.len();
+    }
+    Ok(deleted)
+}
+
+async fn record_expiry(
+    bus: &CommandBus,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) -> Result<(), SweepError> {
+    let command = sigma_shared::command::Command::Channel {
+        channel_id,
+        command: sigma_shared::command::ChannelCommand::Ingest {
+            action: IngestAction::ExpireMedia { session_id },
+        },
+    };
+    match bus.submit(command).await {
+        // A deleted channel's sessions expire too, silently.
+        Ok(Ok(_)) | Ok(Err(Rejection::NotFound { .. })) => Ok(()),
+        Ok(Err(rejection)) => Err(SweepError::Record(rejection.to_string())),
+        Err(error) => Err(SweepError::Record(error.to_string())),
+    }
+}

@@ -1,0 +1,381 @@
+//! The webhook aggregate: one subscription of an account to its channels' events.
+//!
+//! A subscription has a target URL, an event-type filter and one or two signing secrets: after a
+//! rotation the previous secret stays valid until the end of the overlap the owner asked for, so
+//! receivers can switch without dropping a delivery. Secrets are drawn by the caller (like stream
+//! keys), so `decide` stays pure; the URL's *reachability* rules (no private ranges) need DNS and
+//! are checked by the API before the command is issued — here only its shape is.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::command::WebhookCommand;
+use crate::event::Event;
+use crate::ids::{AccountId, WebhookId};
+use crate::rejection::Rejection;
+
+/// The event types a subscription may ask for: everything that happens to a channel and its
+/// sessions. An empty filter means all of them.
+pub const EVENT_TYPES: &[&str] = &[
+    "channel.created",
+    "channel.updated",
+    "channel.deleted",
+    "channel.stopped",
+    "channel.resumed",
+    "channel.stream_key_rotated",
+    "session.init",
+    "session.preview",
+    "session.live",
+    "session.publisher_disconnected",
+    "session.restream",
+    "session.error",
+    "session.ended",
+    "session.media_expired",
+    "alert.raised",
+    "recording.ready",
+    "thumbnail.ready",
+    "storyboard.ready",
+];
+
+/// Longest target URL accepted.
+const MAX_URL_CHARS: usize = 2_000;
+/// Longest overlap a rotation may keep the previous secret valid for.
+pub const MAX_OVERLAP_SECONDS: u32 = 7 * 24 * 3600;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WebhookState {
+    #[default]
+    Absent,
+    Exists(Webhook),
+    Deleted {
+        account_id: AccountId,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub account_id: AccountId,
+    pub url: String,
+    pub event_types: Vec<String>,
+}
+
+pub fn decide(
+    state: &WebhookState,
+    webhook_id: WebhookId,
+    account_id: AccountId,
+    command: &WebhookCommand,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    // Another account's subscription is indistinguishable from a missing one.
+    let not_found = || Rejection::not_found("webhook");
+    match (state, command) {
+        (
+            WebhookState::Absent,
+            WebhookCommand::Create {
+                url,
+                event_types,
+                secret,
+            },
+        ) => {
+            validate_url(url)?;
+            validate_event_types(event_types)?;
+            Ok(vec![Event::WebhookCreated {
+                webhook_id,
+                url: url.clone(),
+                event_types: event_types.clone(),
+                secret: secret.clone(),
+            }])
+        }
+        (WebhookState::Exists(webhook), command) if webhook.account_id == account_id => {
+            match command {
+                WebhookCommand::Create { .. } => Err(Rejection::AlreadyExists {
+                    what: "webhook".into(),
+                }),
+                WebhookCommand::RotateSecret {
+                    secret,
+                    overlap_seconds,
+                } => {
+                    if *overlap_seconds > MAX_OVERLAP_SECONDS {
+                        return Err(Rejection::Invalid {
+                            field: "overlap_seconds".into(),
+                            message: format!("must be at most {MAX_OVERLAP_SECONDS} (7 days)"),
+                        });
+                    }
+                    Ok(vec![Event::WebhookSecretRotated {
+                        webhook_id,
+                        secret: secret.clone(),
+                        previous_valid_until: now + Duration::seconds(i64::from(*overlap_seconds)),
+                    }])
+                }
+                WebhookCommand::Delete => Ok(vec![Event::WebhookDeleted { webhook_id }]),
+            }
+        }
+        (WebhookState::Deleted { .. } | WebhookState::Exists(_), WebhookCommand::Create { .. }) => {
+            Err(Rejection::AlreadyExists {
+                what: "webhook".into(),
+            })
+        }
+        _ => Err(not_found()),
+    }
+}
+
+/// The owner of an existing or deleted subscription.
+pub fn owner(state: &WebhookState) -> Option<AccountId> {
+    match state {
+        WebhookState::Absent => None,
+        WebhookState::Exists(webhook) => Some(webhook.account_id),
+        WebhookState::Deleted { account_id } => Some(*account_id),
+    }
+}
+
+pub fn evolve(state: WebhookState, account_id: AccountId, event: &Event) -> WebhookState {
+    match event {
+        Event::WebhookCreated {
+            url, event_types, ..
+        } => WebhookState::Exists(Webhook {
+            account_id,
+            url: url.clone(),
+            event_types: event_types.clone(),
+        }),
+        Event::WebhookDeleted { .. } => WebhookState::Deleted { account_id },
+        _ => state,
+    }
+}
+
+/// Whether a subscription with this filter wants events of `event_type`.
+pub fn wants(event_types: &[String], event_type: &str) -> bool {
+    event_types.is_empty() || event_types.iter().any(|wanted| wanted == event_type)
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Rejection {
+    Rejection::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The URL's shape: absolute http(s), a host, no credentials, no fragment, no control
+/// characters. Whether the host may be reached is the API's check.
+fn validate_url(url: &str) -> Result<(), Rejection> {
+    if url.chars().count() > MAX_URL_CHARS {
+        return Err(invalid(
+            "url",
+            format!("must be at most {MAX_URL_CHARS} characters"),
+        ));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(
+            "url",
+            "must not contain spaces or control characters",
+        ));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(invalid(
+            "url",
+            "must be an absolute http:// or https:// URL",
+        ));
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(invalid(
+            "url",
+            "only http:// and https:// targets are supported",
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(invalid("url", "must name a host"));
+    }
+    if authority.contains('@') {
+        return Err(invalid(
+            "url",
+            "must not carry credentials; sign with the secret instead",
+        ));
+    }
+    if url.contains('#') {
+        return Err(invalid("url", "must not have a fragment"));
+    }
+    Ok(())
+}
+
+fn validate_event_types(event_types: &[String]) -> Result<(), Rejection> {
+    match event_types
+        .iter()
+        .find(|wanted| !EVENT_TYPES.contains(&wanted.as_str()))
+    {
+        Some(unknown) => Err(invalid(
+            "event_types",
+            format!(
+                "unknown event type `{}`; known: {}",
+                unknown.chars().take(80).collect::<String>(),
+                EVENT_TYPES.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(url: &str, event_types: &[&str]) -> WebhookCommand {
+        WebhookCommand::Create {
+            url: url.into(),
+            event_types: event_types.iter().map(|t| t.to_string()).collect(),
+            secret: "whsec_one".into(),
+        }
+    }
+
+    fn hook() -> WebhookId {
+        WebhookId::from_uuid(uuid::Uuid::from_u128(7))
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T12:00:00Z".parse().unwrap()
+    }
+
+    fn given(account: AccountId, events: &[Event]) -> WebhookState {
+        events.iter().fold(WebhookState::Absent, |state, event| {
+            evolve(state, account, event)
+        })
+    }
+
+    #[test]
+    fn a_subscription_is_created_with_its_filter_and_secret() {
+        let account = AccountId::generate();
+        let events = decide(
+            &WebhookState::Absent,
+            hook(),
+            account,
+            &create(
+                "https://example.com/hooks",
+                &["session.live", "session.ended"],
+            ),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            events,
+            vec![Event::WebhookCreated {
+                webhook_id: hook(),
+                url: "https://example.com/hooks".into(),
+                event_types: vec!["session.live".into(), "session.ended".into()],
+                secret: "whsec_one".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn bad_targets_and_unknown_types_are_invalid() {
+        let account = AccountId::generate();
+        for url in [
+            "ftp://example.com/x",
+            "example.com/hooks",
+            "https://",
+            "https://user:pw@example.com/",
+            "https://example.com/a b",
+            "https://example.com/#frag",
+        ] {
+            let refused = decide(
+                &WebhookState::Absent,
+                hook(),
+                account,
+                &create(url, &[]),
+                now(),
+            );
+            assert!(
+                matches!(refused, Err(Rejection::Invalid { ref field, .. }) if field == "url"),
+                "{url}: {refused:?}"
+            );
+        }
+        let refused = decide(
+            &WebhookState::Absent,
+            hook(),
+            account,
+            &create("https://example.com/", &["session.everything"]),
+            now(),
+        );
+        assert!(
+            matches!(refused, Err(Rejection::Invalid { ref field, .. }) if field == "event_types")
+        );
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_previous_secret_for_the_overlap() {
+        let account = AccountId::generate();
+        let state = given(
+            account,
+            &decide(
+                &WebhookState::Absent,
+                hook(),
+                account,
+                &create("https://e.com/", &[]),
+                now(),
+            )
+            .unwrap(),
+        );
+        let rotate = WebhookCommand::RotateSecret {
+            secret: "whsec_two".into(),
+            overlap_seconds: 3600,
+        };
+        assert_eq!(
+            decide(&state, hook(), account, &rotate, now()).unwrap(),
+            vec![Event::WebhookSecretRotated {
+                webhook_id: hook(),
+                secret: "whsec_two".into(),
+                previous_valid_until: now() + Duration::hours(1),
+            }]
+        );
+        let too_long = WebhookCommand::RotateSecret {
+            secret: "whsec_two".into(),
+            overlap_seconds: MAX_OVERLAP_SECONDS + 1,
+        };
+        assert!(matches!(
+            decide(&state, hook(), account, &too_long, now()),
+            Err(Rejection::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn another_account_sees_no_subscription_and_a_deleted_one_is_gone() {
+        let owner = AccountId::generate();
+        let state = given(
+            owner,
+            &decide(
+                &WebhookState::Absent,
+                hook(),
+                owner,
+                &create("https://e.com/", &[]),
+                now(),
+            )
+            .unwrap(),
+        );
+        let stranger = AccountId::generate();
+        assert!(matches!(
+            decide(&state, hook(), stranger, &WebhookCommand::Delete, now()),
+            Err(Rejection::NotFound { .. })
+        ));
+        let deleted = given(
+            owner,
+            &[
+                Event::WebhookCreated {
+                    webhook_id: hook(),
+                    url: "https://e.com/".into(),
+                    event_types: vec![],
+                    secret: "s".into(),
+                },
+                Event::WebhookDeleted { webhook_id: hook() },
+            ],
+        );
+        assert!(matches!(
+            decide(&deleted, hook(), owner, &WebhookCommand::Delete, now()),
+            Err(Rejection::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_filter_wants_everything() {
+        assert!(wants(&[], "session.live"));
+        assert!(wants(&["session.live".into()], "session.live"));
+        assert!(!wants(&["session.live".into()], "session.ended"));
+    }
+}
