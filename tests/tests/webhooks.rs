@@ -210,6 +210,54 @@ async fn a_full_session_arrives_signed_in_order_with_the_ids_of_the_history() {
     assert_eq!(stopped.body["type"], "channel.stopped");
     assert_eq!(verify(&stopped, &third_secret), (true, 1));
     assert!(!verify(&stopped, &second_secret).0);
+
+    // Manual redelivery: the same event (same id, same body) comes again, a second attempt is
+    // logged.
+    let first = &log[0];
+    let before = receiver.received().len();
+    let redelivered = api
+        .post(
+            &format!(
+                "/v1/webhooks/{hook_id}/deliveries/{}/redeliver",
+                first["id"].as_str().unwrap()
+            ),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(redelivered.status, 202, "{:?}", redelivered.body);
+    until(
+        Duration::from_secs(10),
+        "the redelivery arrives",
+        || async { receiver.received().len() > before },
+    )
+    .await;
+    let again = receiver.received()[before].clone();
+    assert_eq!(again.event_id, first["event_id"].as_str().unwrap());
+    assert_eq!(again.raw, receiver.received()[0].raw, "the same body");
+    until(
+        Duration::from_secs(10),
+        "the log shows the second attempt",
+        || async {
+            let log = api
+                .get(
+                    &format!("/v1/webhooks/{hook_id}/deliveries?limit=1"),
+                    &token,
+                )
+                .await
+                .ok();
+            log["data"][0]["attempts"] == 2 && log["data"][0]["status"] == "delivered"
+        },
+    )
+    .await;
+    let unknown = api
+        .post(
+            &format!("/v1/webhooks/{hook_id}/deliveries/dl_nothing/redeliver"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
 }
 
 #[tokio::test]
