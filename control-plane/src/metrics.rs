@@ -17,6 +17,7 @@ pub struct Metrics {
     pub ingest_publishers: IntGauge,
     pub webhook_attempts: IntCounterVec,
     pub webhook_lanes: IntGauge,
+    pub alerts: IntCounterVec,
 }
 
 impl Metrics {
@@ -82,6 +83,14 @@ impl Metrics {
             "Subscription-and-channel lanes with deliveries pending in this process",
         )
         .expect("valid metric");
+        let alerts = IntCounterVec::new(
+            Opts::new(
+                "alerts_total",
+                "Stream alerts raised and cleared by this process, by code",
+            ),
+            &["code", "transition"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -92,6 +101,7 @@ impl Metrics {
             Box::new(ingest_publishers.clone()),
             Box::new(webhook_attempts.clone()),
             Box::new(webhook_lanes.clone()),
+            Box::new(alerts.clone()),
         ] {
             registry
                 .register(collector)
@@ -108,6 +118,7 @@ impl Metrics {
             ingest_publishers,
             webhook_attempts,
             webhook_lanes,
+            alerts,
         }
     }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 
 use crate::cmaf::{Output, PackagerConfig};
+use crate::health::HealthChange;
 
 /// Why a publisher was turned away; the text goes back to the encoder.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +62,9 @@ pub trait Publication: Send {
     /// Resolves, with the reason, when the platform ends the session (the owner stopped the
     /// channel, the maximum duration passed): the publisher is then disconnected. Taken once.
     fn stop_signal(&mut self) -> BoxFuture<'static, String>;
+
+    /// A stream-health rule was raised or cleared (see [`crate::health`]).
+    fn health(&mut self, _change: HealthChange) {}
 
     /// Takes what the packager produced, in order.
     async fn output(&mut self, output: Output) -> Result<(), OutputError>;

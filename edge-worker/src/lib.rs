@@ -14,6 +14,7 @@ pub mod cmaf;
 pub mod ffmpeg;
 pub mod flv;
 pub mod h264;
+pub mod health;
 pub mod ingest;
 pub mod ladder;
 pub mod rtmp;

@@ -4,7 +4,7 @@
 //! bytes, an unknown key, silence — loses its own connection and nothing else.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
@@ -16,12 +16,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::cmaf::Packager;
 use crate::flv;
+use crate::health::{HealthChange, StreamHealth};
 use crate::ingest::{Admission, Publication};
 
 /// How long a connection may stay silent before it is dropped (a publisher that never sends
 /// media, a half-open socket).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a publication's stream health is judged.
+const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The RTMP application publishers use: `rtmp://host:port/live/{stream_key}`.
 const APP: &str = "live";
 
@@ -57,6 +60,8 @@ pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>) {
                 admission,
                 publishing: None,
                 stop: None,
+                last_read: Instant::now(),
+                health_checks: tokio::time::interval(HEALTH_CHECK_EVERY),
             };
             let outcome = connection.run().await;
             connection.end().await;
@@ -74,6 +79,7 @@ pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>) {
 struct Publishing {
     publication: Box<dyn Publication>,
     packager: Packager,
+    health: StreamHealth,
 }
 
 struct Connection {
@@ -82,6 +88,18 @@ struct Connection {
     publishing: Option<Publishing>,
     /// Fires when the platform ends the admitted publication.
     stop: Option<BoxFuture<'static, String>>,
+    /// When the client last sent anything (the idle timeout counts from here).
+    last_read: Instant,
+    /// Paces the stream-health checks.
+    health_checks: tokio::time::Interval,
+}
+
+/// What a wait on the connection ended with.
+enum Woke {
+    Stopped(String),
+    Read(std::io::Result<usize>),
+    Idle,
+    HealthCheck,
 }
 
 impl ConnectionError {
@@ -100,21 +118,42 @@ impl ConnectionError {
 }
 
 impl Connection {
-    /// Reads from the client, unless the platform ends the publication first.
+    /// Reads from the client, unless the platform ends the publication first; judges the
+    /// stream's health about once a second meanwhile (silence is found only by waiting).
     async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ConnectionError> {
-        let (stop, socket) = (&mut self.stop, &mut self.socket);
-        let stopped = async {
-            match stop.as_mut() {
-                Some(stop) => stop.await,
-                None => std::future::pending().await,
+        loop {
+            let deadline = tokio::time::Instant::from_std(self.last_read + IDLE_TIMEOUT);
+            let (stop, socket, checks) =
+                (&mut self.stop, &mut self.socket, &mut self.health_checks);
+            let stopped = async {
+                match stop.as_mut() {
+                    Some(stop) => stop.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let woke = tokio::select! {
+                reason = stopped => Woke::Stopped(reason),
+                read = tokio::time::timeout_at(deadline, socket.read(buffer)) => match read {
+                    Ok(read) => Woke::Read(read),
+                    Err(_) => Woke::Idle,
+                },
+                _ = checks.tick() => Woke::HealthCheck,
+            };
+            match woke {
+                Woke::Stopped(reason) => return Err(ConnectionError::Stopped(reason)),
+                Woke::Idle => return Err(ConnectionError::Idle(IDLE_TIMEOUT)),
+                Woke::Read(read) => {
+                    self.last_read = Instant::now();
+                    return Ok(read?);
+                }
+                Woke::HealthCheck => {
+                    if let Some(publishing) = self.publishing.as_mut() {
+                        for change in publishing.health.check(Instant::now()) {
+                            publishing.publication.health(change);
+                        }
+                    }
+                }
             }
-        };
-        tokio::select! {
-            reason = stopped => Err(ConnectionError::Stopped(reason)),
-            read = tokio::time::timeout(IDLE_TIMEOUT, socket.read(buffer)) => match read {
-                Ok(read) => Ok(read?),
-                Err(_) => Err(ConnectionError::Idle(IDLE_TIMEOUT)),
-            },
         }
     }
 
@@ -229,6 +268,7 @@ impl Connection {
                         self.publishing = Some(Publishing {
                             publication,
                             packager,
+                            health: StreamHealth::new(Instant::now()),
                         });
                         session.accept_request(request_id).map_err(session_error)
                     }
@@ -288,6 +328,7 @@ impl Connection {
         let Some(frame) = frame.map_err(|error| ConnectionError::Media(error.to_string()))? else {
             return Ok(());
         };
+        publishing.health.observe(&frame, Instant::now());
         let outputs = publishing
             .packager
             .push(frame)
@@ -307,6 +348,15 @@ impl Connection {
         let Some(mut publishing) = self.publishing.take() else {
             return;
         };
+        // The publisher is gone: what its stream's health said no longer holds.
+        let open: Vec<&'static str> = publishing.health.open().collect();
+        for code in open {
+            publishing.publication.health(HealthChange {
+                code,
+                raised: false,
+                message: "the publisher disconnected".into(),
+            });
+        }
         if let Ok(outputs) = publishing.packager.finish() {
             for output in outputs {
                 if publishing.publication.output(output).await.is_err() {

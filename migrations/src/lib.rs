@@ -10,6 +10,7 @@ mod m0001_read_models;
 mod m0002_session_media;
 mod m0003_webhooks;
 mod m0004_media_retention;
+mod m0005_alerts;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_session_media::Migration),
             Box::new(m0003_webhooks::Migration),
             Box::new(m0004_media_retention::Migration),
+            Box::new(m0005_alerts::Migration),
         ]
     }
 }

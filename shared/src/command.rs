@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, ChannelId, CommandId, SessionId, WebhookId};
+use crate::ids::{AccountId, AlertId, ChannelId, CommandId, SessionId, WebhookId};
 use crate::session::EndReason;
 use crate::settings::{ChannelSettings, SettingsPatch};
 
@@ -168,7 +168,11 @@ pub enum IngestAction {
     /// Part of the pipeline is in trouble while the session goes on (`alert.raised`).
     RaiseAlert {
         session_id: SessionId,
+        /// Drawn by the caller; refused if an alert of this code is already open.
+        alert_id: AlertId,
         code: String,
         message: String,
     },
+    /// The trouble is over (`alert.cleared`).
+    ClearAlert { session_id: SessionId, code: String },
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{AccountId, ChannelId, CommandId, EventId, SessionId, WebhookId};
+use crate::ids::{AccountId, AlertId, ChannelId, CommandId, EventId, SessionId, WebhookId};
 use crate::rejection::Rejection;
 use crate::session::EndReason;
 use crate::settings::ChannelSettings;
@@ -82,8 +82,18 @@ pub enum Event {
     #[serde(rename = "alert.raised")]
     AlertRaised {
         session_id: SessionId,
+        /// Absent in alerts raised before alerts could be cleared.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert_id: Option<AlertId>,
         code: String,
         message: String,
+    },
+    /// The trouble `alert.raised` said is over (or its session ended).
+    #[serde(rename = "alert.cleared")]
+    AlertCleared {
+        session_id: SessionId,
+        alert_id: AlertId,
+        code: String,
     },
     /// The session's source recording is finalized: one MP4 across its reconnects, stored at
     /// `path` in the object store.
@@ -145,6 +155,7 @@ impl Event {
             Self::SessionErrored { .. } => "session.error",
             Self::SessionEnded { .. } => "session.ended",
             Self::AlertRaised { .. } => "alert.raised",
+            Self::AlertCleared { .. } => "alert.cleared",
             Self::RecordingReady { .. } => "recording.ready",
             Self::SessionMediaExpired { .. } => "session.media_expired",
             Self::ThumbnailReady { .. } => "thumbnail.ready",
@@ -176,6 +187,7 @@ impl Event {
             | Self::SessionErrored { session_id, .. }
             | Self::SessionEnded { session_id, .. }
             | Self::AlertRaised { session_id, .. }
+            | Self::AlertCleared { session_id, .. }
             | Self::RecordingReady { session_id, .. }
             | Self::SessionMediaExpired { session_id }
             | Self::ThumbnailReady { session_id, .. }

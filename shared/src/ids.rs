@@ -122,6 +122,10 @@ typed_id!(
     WebhookId, "wh_", "webhook"
 );
 typed_id!(
+    /// An alert, from its raising to its clearing.
+    AlertId, "al_", "alert"
+);
+typed_id!(
     /// One event's delivery to one webhook subscription.
     DeliveryId, "dl_", "delivery"
 );

@@ -85,4 +85,6 @@ pub struct OpenSession {
     pub media_end_ms: u64,
     /// Whether `thumbnail.ready` was said for this session (it is said once).
     pub thumbnail_ready: bool,
+    /// The open alerts, by code: one at a time per code.
+    pub alerts: std::collections::BTreeMap<String, crate::ids::AlertId>,
 }

@@ -31,6 +31,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "session.ended",
     "session.media_expired",
     "alert.raised",
+    "alert.cleared",
     "recording.ready",
     "thumbnail.ready",
     "storyboard.ready",

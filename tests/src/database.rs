@@ -59,11 +59,13 @@ impl Drop for TestDatabase {
 }
 
 /// The read-model tables, each with the columns that order its rows.
-const READ_MODELS: [(&str, &str); 4] = [
+const READ_MODELS: [(&str, &str); 6] = [
     ("accounts", "id"),
     ("channels", "id"),
     ("sessions", "id"),
     ("channel_events", "channel_id, sequence"),
+    ("webhooks", "id"),
+    ("alerts", "id"),
 ];
 
 /// Every row of every read model, in a stable order, as JSON.

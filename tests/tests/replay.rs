@@ -6,7 +6,7 @@ use serde_json::json;
 use sigma_event_log::testing::Tansu;
 use sigma_shared::command::IngestAction;
 use sigma_shared::event::Outcome;
-use sigma_shared::ids::SessionId;
+use sigma_shared::ids::{AlertId, SessionId};
 use sigma_tests::api::Api;
 use sigma_tests::database::{dump_read_models, TestDatabase};
 use sigma_tests::edge::EdgeStandIn;
@@ -17,6 +17,30 @@ use sigma_tests::process::SigmaConfig;
 async fn make_history(api: &Api, admin_key: &str) -> (String, Vec<String>) {
     let (_, token) = api.account_with_token(admin_key, "first").await;
     let (_, other) = api.account_with_token(admin_key, "second").await;
+    // Webhook subscriptions are read models too (filtered to a type this history never has,
+    // so nothing is sent): one rotated, one deleted.
+    for rotate in [true, false] {
+        let hook = api
+            .post(
+                "/v1/webhooks",
+                &token,
+                json!({ "url": "https://93.184.216.34/hooks", "event_types": ["recording.ready"] }),
+            )
+            .await
+            .ok();
+        let path = format!("/v1/webhooks/{}", hook["id"].as_str().unwrap());
+        if rotate {
+            api.post(
+                &format!("{path}/secret"),
+                &token,
+                json!({ "overlap_seconds": 60 }),
+            )
+            .await
+            .ok();
+        } else {
+            assert_eq!(api.delete(&path, &token).await.status, 204);
+        }
+    }
     let mut kept = Vec::new();
     for n in 0..12 {
         let owner = if n % 3 == 2 { &other } else { &token };
@@ -71,7 +95,9 @@ fn event_count(dump: &[(String, Vec<serde_json::Value>)]) -> u64 {
             .find(|(table, _)| table == name)
             .map_or(0, |(_, rows)| rows.len() as u64)
     };
-    rows("accounts") + rows("channel_events")
+    // Every webhook subscription was created; `make_history` rotates one and deletes one.
+    let webhook_events = rows("webhooks") * 2;
+    rows("accounts") + rows("channel_events") + webhook_events
 }
 
 /// Empties every read model table behind the process's back, as a lost database would be.
@@ -83,6 +109,8 @@ async fn empty_read_models(url: &str) {
         "sessions",
         "channels",
         "accounts",
+        "webhooks",
+        "alerts",
         "projection_offsets",
     ] {
         db.execute_unprepared(&format!("DELETE FROM {table}"))
@@ -104,9 +132,9 @@ async fn replay_rebuilds_the_same_read_models_on_sqlite() {
     let url = format!("sqlite://{}", dir.path().join("sigma.db").display());
     let before = dump_read_models(&url).await;
     assert!(
-        before
-            .iter()
-            .all(|(table, rows)| table == "sessions" || !rows.is_empty()),
+        before.iter().all(
+            |(table, rows)| ["sessions", "alerts"].contains(&table.as_str()) || !rows.is_empty()
+        ),
         "{before:?}"
     );
     empty_read_models(&url).await;
@@ -160,6 +188,23 @@ async fn replay_rebuilds_the_same_read_models_on_postgresql_with_kafka() {
             },
             IngestAction::MediaFlowing { session_id },
             IngestAction::FirstSegment { session_id },
+            // One alert cleared, one left open (the failed session's end clears it).
+            IngestAction::RaiseAlert {
+                session_id,
+                alert_id: AlertId::generate(),
+                code: "no_media".into(),
+                message: "connected but no media for 3 s".into(),
+            },
+            IngestAction::ClearAlert {
+                session_id,
+                code: "no_media".into(),
+            },
+            IngestAction::RaiseAlert {
+                session_id,
+                alert_id: AlertId::generate(),
+                code: "bitrate_low".into(),
+                message: "input bitrate 10 kbit/s, down from about 900 kbit/s".into(),
+            },
         ];
         for step in steps {
             assert!(matches!(

@@ -89,7 +89,12 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
                     json!({ "name": format!("name {i}") }),
                 )
                 .await;
-            (id, format!("name {i}"), answer.status.is_success())
+            let outcome = if answer.status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("{}: {}", answer.status, answer.body))
+            };
+            (id, format!("name {i}"), outcome)
         }
     });
     // Racing publishers: several edge workers try to open a session on each channel at once.
@@ -144,14 +149,14 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
     // Every accepted rename is in the history exactly once; sequences have no gaps or repeats.
     let accepted: HashSet<(String, String)> = renamed
         .iter()
-        .filter(|(_, _, ok)| *ok)
+        .filter(|(_, _, outcome)| outcome.is_ok())
         .map(|(id, name, _)| (id.clone(), name.clone()))
         .collect();
     assert_eq!(
         accepted.len(),
         renamed.len(),
         "some renames failed: {:?}",
-        renamed.iter().filter(|r| !r.2).collect::<Vec<_>>()
+        renamed.iter().filter(|r| r.2.is_err()).collect::<Vec<_>>()
     );
     for channel in &channels {
         let id = channel["id"].as_str().unwrap();

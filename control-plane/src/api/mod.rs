@@ -4,6 +4,7 @@
 //! [`CommandBus`] or a query on the read models, and shape the answer.
 
 pub mod accounts;
+pub mod alerts;
 pub mod auth;
 pub mod body;
 pub mod channels;
@@ -69,6 +70,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(sessions::list)
         .service(sessions::read)
         .service(sessions::events)
+        .service(alerts::list)
         .service(webhooks::create)
         .service(webhooks::list)
         .service(webhooks::read)

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, channels, sessions, system, webhooks};
+use super::{accounts, alerts, channels, sessions, system, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,7 @@ use super::{accounts, channels, sessions, system, webhooks};
         sessions::list,
         sessions::read,
         sessions::events,
+        alerts::list,
         webhooks::create,
         webhooks::list,
         webhooks::read,
@@ -43,6 +44,7 @@ use super::{accounts, channels, sessions, system, webhooks};
         (name = "channels", description = "A broadcaster's stream endpoints"),
         (name = "sessions", description = "Broadcasts of a channel"),
         (name = "events", description = "What happened, in order"),
+        (name = "alerts", description = "What needs attention in a stream, open until cleared"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints"),
         (name = "system", description = "Health and metrics"),
     )

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use sigma_shared::channel::ChannelStatus;
-use sigma_shared::ids::{AccountId, ChannelId, DeliveryId, EventId, SessionId, WebhookId};
+use sigma_shared::ids::{AccountId, AlertId, ChannelId, DeliveryId, EventId, SessionId, WebhookId};
 use sigma_shared::session::{EndReason, SessionStatus};
 use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use utoipa::ToSchema;
@@ -365,4 +365,66 @@ impl DeliveryView {
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryList {
     pub data: Vec<DeliveryView>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Open,
+    Closed,
+}
+
+/// Filters and paging of the alert list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertQuery {
+    /// Only this channel's alerts.
+    pub channel_id: Option<String>,
+    /// `open` (not cleared yet) or `closed`.
+    pub state: Option<AlertState>,
+    /// At most this many alerts (1–1000, default 100).
+    pub limit: Option<u64>,
+    /// Only alerts after this alert id.
+    pub after: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: AlertId,
+    pub channel_id: ChannelId,
+    pub session_id: SessionId,
+    /// Stable: `no_media`, `frame_rate_low`, `bitrate_low`, `keyframe_interval_long`,
+    /// `av_drift`, `transcoder_failed`, `transcoder_slow`, `transcoder_unavailable`, …
+    pub code: String,
+    pub message: String,
+    pub state: AlertState,
+    pub raised_at: DateTime<Utc>,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+impl AlertView {
+    pub fn of(row: &db::alerts::Model) -> Self {
+        Self {
+            // Alerts from before alert ids carry their event's id.
+            id: row
+                .id
+                .parse()
+                .unwrap_or_else(|_| AlertId::from_uuid(uuid::Uuid::nil())),
+            channel_id: row.channel_id.parse().expect("stored ids parse"),
+            session_id: row.session_id.parse().expect("stored ids parse"),
+            code: row.code.clone(),
+            message: row.message.clone(),
+            state: match row.cleared_at {
+                None => AlertState::Open,
+                Some(_) => AlertState::Closed,
+            },
+            raised_at: row.raised_at,
+            cleared_at: row.cleared_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertList {
+    pub data: Vec<AlertView>,
 }

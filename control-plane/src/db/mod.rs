@@ -3,6 +3,7 @@
 //! SQLite in standalone mode, PostgreSQL in scale-out; the same entities and queries serve both.
 
 pub mod accounts;
+pub mod alerts;
 pub mod channel_events;
 pub mod channels;
 pub mod media_expiry;

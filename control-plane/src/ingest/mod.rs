@@ -19,6 +19,7 @@ use futures::future::BoxFuture;
 use object_store::ObjectStore;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
+use sigma_edge_worker::health::HealthChange;
 use sigma_edge_worker::ingest::{Admission, OutputError, Publication, Refusal};
 use sigma_edge_worker::ladder::Rung;
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
@@ -129,6 +130,7 @@ impl Admission for LogAdmission {
             bus: self.bus.clone(),
             channel_id,
             session_id,
+            counted: self.metrics.alerts.clone(),
         };
         let transcode: TranscodeProfile = crate::project::channels::text_enum(&channel.transcode);
         let ladder = match (transcode, &self.ladder) {
@@ -246,6 +248,14 @@ impl StoredPublication {
 impl Publication for StoredPublication {
     fn packaging(&self) -> PackagerConfig {
         self.source.packaging
+    }
+
+    fn health(&mut self, change: HealthChange) {
+        if change.raised {
+            self.alerts.raise(change.code, change.message);
+        } else {
+            self.alerts.clear(change.code);
+        }
     }
 
     fn timeline_start_ms(&self) -> u64 {

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use prometheus::IntCounterVec;
 use sigma_edge_worker::cmaf::{Init, Output};
 use sigma_edge_worker::ladder::{plan, Ladder, LadderEvent, LadderInput, LadderSpec, Rung};
 use sigma_shared::command::IngestAction;
-use sigma_shared::ids::{ChannelId, SessionId};
+use sigma_shared::ids::{AlertId, ChannelId, SessionId};
 use sigma_shared::media::StreamRef;
 use tokio::sync::mpsc;
 
@@ -25,16 +26,31 @@ pub struct Alerts {
     pub bus: Arc<CommandBus>,
     pub channel_id: ChannelId,
     pub session_id: SessionId,
+    /// `sigma_alerts_total{code, transition}`.
+    pub counted: IntCounterVec,
 }
 
 impl Alerts {
-    /// Records `alert.raised` in the background (the media path never waits on the log).
+    /// Records `alert.raised` in the background (the media path never waits on the log). An
+    /// alert of a code already open for the session is refused by the decider.
     pub fn raise(&self, code: &str, message: String) {
-        tracing::warn!(channel_id = %self.channel_id, session_id = %self.session_id, code, %message, "alert");
+        tracing::warn!(channel_id = %self.channel_id, session_id = %self.session_id, code, %message, "alert raised");
+        self.counted.with_label_values(&[code, "raised"]).inc();
         self.record(IngestAction::RaiseAlert {
             session_id: self.session_id,
+            alert_id: AlertId::generate(),
             code: code.to_owned(),
             message,
+        });
+    }
+
+    /// Records `alert.cleared` for the session's open alert of `code`.
+    pub fn clear(&self, code: &str) {
+        tracing::info!(channel_id = %self.channel_id, session_id = %self.session_id, code, "alert cleared");
+        self.counted.with_label_values(&[code, "cleared"]).inc();
+        self.record(IngestAction::ClearAlert {
+            session_id: self.session_id,
+            code: code.to_owned(),
         });
     }
 
@@ -150,7 +166,11 @@ impl Transcoding {
             Output::SegmentEnd { .. } => return,
         };
         match self.ladder.feed(input) {
-            Ok(()) => self.lagging = false,
+            Ok(()) => {
+                if std::mem::take(&mut self.lagging) {
+                    self.alerts.clear("transcoder_slow");
+                }
+            }
             Err(lagging) => {
                 if !std::mem::replace(&mut self.lagging, true) {
                     self.alerts.raise("transcoder_slow", lagging.to_string());

@@ -6,6 +6,7 @@
 //! and store its offset in one transaction, so a record is applied exactly once.
 
 pub mod accounts;
+pub mod alerts;
 pub mod channels;
 pub mod history;
 pub mod ownership;
@@ -43,6 +44,10 @@ pub async fn apply_decision(
         .await?;
         store::apply_row::<db::sessions::Entity>(txn, sessions::key(event), |row| {
             sessions::apply(row, event)
+        })
+        .await?;
+        store::apply_row::<db::alerts::Entity>(txn, alerts::key(event), |row| {
+            alerts::apply(row, event)
         })
         .await?;
         store::apply_row::<db::webhooks::Entity>(txn, webhooks::key(event), |row| {

@@ -1,7 +1,7 @@
 //! Rebuilds every read model from the log: empties the tables, folds every decision of every
 //! partition in memory with the same pure projection functions the live projector applies row
 //! by row, and writes the result in bulk — history rows in multi-row inserts as they stream by,
-//! the final accounts, channels, sessions and webhook subscriptions once at the end. Reading and folding run on one
+//! the final accounts, channels, sessions, webhook subscriptions and alerts once at the end. Reading and folding run on one
 //! task and writing on another, so decoding and the database work in parallel. One
 //! transaction: a failed replay leaves the tables as they were.
 //!
@@ -21,7 +21,7 @@ use sigma_shared::log::{EventLog, Offset, Partition, EVENTS_TOPIC};
 use tokio::sync::mpsc;
 
 use super::projector::{store_offset, ProjectorError};
-use super::{accounts, channels, history, sessions, webhooks, PROJECTION};
+use super::{accounts, alerts, channels, history, sessions, webhooks, PROJECTION};
 use crate::db;
 
 /// Rows per multi-row `INSERT`: the widest table has 16 columns, and SQLite allows 32,766
@@ -41,6 +41,7 @@ struct Folded {
     channels: HashMap<String, db::channels::Model>,
     sessions: HashMap<String, db::sessions::Model>,
     webhooks: HashMap<String, db::webhooks::Model>,
+    alerts: HashMap<String, db::alerts::Model>,
 }
 
 /// Applies a pure projection to the in-memory row its event touches.
@@ -119,6 +120,9 @@ async fn read_all(
                         fold(&mut folded.webhooks, webhooks::key(event), |row| {
                             webhooks::apply(row, event)
                         });
+                        fold(&mut folded.alerts, alerts::key(event), |row| {
+                            alerts::apply(row, event)
+                        });
                         history_rows.extend(history::row(event, partition, record.offset));
                         if history_rows.len() >= INSERT_ROWS {
                             let full = std::mem::replace(
@@ -175,6 +179,7 @@ pub async fn replay(
     db::channels::Entity::delete_many().exec(&txn).await?;
     db::accounts::Entity::delete_many().exec(&txn).await?;
     db::webhooks::Entity::delete_many().exec(&txn).await?;
+    db::alerts::Entity::delete_many().exec(&txn).await?;
     // Only the read models' offsets: the webhook outbox is not rebuilt (its deliveries went
     // out already), so its projection keeps its place.
     db::projection_offsets::Entity::delete_many()
@@ -200,6 +205,7 @@ pub async fn replay(
     insert_all::<db::channels::Entity>(&txn, folded.channels.into_values()).await?;
     insert_all::<db::sessions::Entity>(&txn, folded.sessions.into_values()).await?;
     insert_all::<db::webhooks::Entity>(&txn, folded.webhooks.into_values()).await?;
+    insert_all::<db::alerts::Entity>(&txn, folded.alerts.into_values()).await?;
     txn.commit().await?;
     Ok(report)
 }

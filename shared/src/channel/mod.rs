@@ -271,26 +271,19 @@ fn decide_ingest(
                     message: format!("the session may end at {due}"),
                 });
             }
-            Ok(vec![Event::SessionEnded {
-                session_id: *session_id,
-                reason: *reason,
-            }])
+            Ok(ending(open, *reason))
         }
         IngestAction::FailSession {
             session_id,
             message,
         } => {
-            open_session(channel, *session_id)?;
-            Ok(vec![
-                Event::SessionErrored {
-                    session_id: *session_id,
-                    message: message.clone(),
-                },
-                Event::SessionEnded {
-                    session_id: *session_id,
-                    reason: EndReason::PipelineError,
-                },
-            ])
+            let open = open_session(channel, *session_id)?;
+            let mut events = vec![Event::SessionErrored {
+                session_id: *session_id,
+                message: message.clone(),
+            }];
+            events.extend(ending(open, EndReason::PipelineError));
+            Ok(events)
         }
         IngestAction::FinishRecording {
             session_id,
@@ -347,14 +340,34 @@ fn decide_ingest(
         }
         IngestAction::RaiseAlert {
             session_id,
+            alert_id,
             code,
             message,
         } => {
-            open_session(channel, *session_id)?;
+            if open_session(channel, *session_id)?
+                .alerts
+                .contains_key(code)
+            {
+                return Err(Rejection::AlreadyExists {
+                    what: format!("open {code} alert"),
+                });
+            }
             Ok(vec![Event::AlertRaised {
                 session_id: *session_id,
+                alert_id: Some(*alert_id),
                 code: code.clone(),
                 message: message.clone(),
+            }])
+        }
+        IngestAction::ClearAlert { session_id, code } => {
+            let open = open_session(channel, *session_id)?;
+            let alert_id = open.alerts.get(code).ok_or_else(|| Rejection::NotFound {
+                what: format!("open {code} alert"),
+            })?;
+            Ok(vec![Event::AlertCleared {
+                session_id: *session_id,
+                alert_id: *alert_id,
+                code: code.clone(),
             }])
         }
     }
@@ -411,6 +424,7 @@ pub fn evolve(
                 publisher: Publisher::Connected,
                 media_end_ms: 0,
                 thumbnail_ready: false,
+                alerts: Default::default(),
             });
         }
         Event::SessionProcessing { session_id } => {
@@ -450,6 +464,31 @@ pub fn evolve(
             {
                 channel.session = None;
                 channel.ended_sessions.insert(*session_id);
+            }
+        }
+        Event::AlertRaised {
+            session_id,
+            alert_id: Some(alert_id),
+            code,
+            ..
+        } => {
+            if let Some(open) = channel
+                .session
+                .as_mut()
+                .filter(|open| open.id == *session_id)
+            {
+                open.alerts.insert(code.clone(), *alert_id);
+            }
+        }
+        Event::AlertCleared {
+            session_id, code, ..
+        } => {
+            if let Some(open) = channel
+                .session
+                .as_mut()
+                .filter(|open| open.id == *session_id)
+            {
+                open.alerts.remove(code);
             }
         }
         Event::ThumbnailReady { session_id, .. } => {
@@ -529,10 +568,23 @@ fn end_open_session(channel: &Channel, reason: EndReason) -> Vec<Event> {
     channel
         .session
         .iter()
-        .map(|open| Event::SessionEnded {
+        .flat_map(|open| ending(open, reason))
+        .collect()
+}
+
+/// How a session ends: its open alerts are cleared, then `session.ended`.
+fn ending(open: &OpenSession, reason: EndReason) -> Vec<Event> {
+    open.alerts
+        .iter()
+        .map(|(code, alert_id)| Event::AlertCleared {
+            session_id: open.id,
+            alert_id: *alert_id,
+            code: code.clone(),
+        })
+        .chain([Event::SessionEnded {
             session_id: open.id,
             reason,
-        })
+        }])
         .collect()
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
+use crate::ids::AlertId;
 use crate::settings::SettingsPatch;
 
 const KEY: &str = "key_aaaaaaaaaaaaaaaa";
@@ -686,8 +687,10 @@ fn an_ended_session_is_never_reused() {
 #[test]
 fn an_alert_is_recorded_for_an_open_session_and_changes_nothing() {
     let s = Scenario::new();
+    let alert_id = AlertId::generate();
     let alert = s.ingest(IngestAction::RaiseAlert {
         session_id: s.session,
+        alert_id,
         code: "transcoder_failed".into(),
         message: "ffmpeg exited".into(),
     });
@@ -697,6 +700,7 @@ fn an_alert_is_recorded_for_an_open_session_and_changes_nothing() {
         events,
         vec![Event::AlertRaised {
             session_id: s.session,
+            alert_id: Some(alert_id),
             code: "transcoder_failed".into(),
             message: "ffmpeg exited".into(),
         }]
@@ -734,4 +738,63 @@ fn a_recording_is_finished_only_for_an_ended_session() {
         events.as_slice(),
         [Event::RecordingReady { bytes: 1000, .. }]
     ));
+}
+
+#[test]
+fn an_alert_is_open_once_cleared_once_and_cleared_by_the_end_of_its_session() {
+    let s = Scenario::new();
+    let raise = |alert_id| {
+        s.ingest(IngestAction::RaiseAlert {
+            session_id: s.session,
+            alert_id,
+            code: "no_media".into(),
+            message: "connected but no media for 3 s".into(),
+        })
+    };
+    let clear = s.ingest(IngestAction::ClearAlert {
+        session_id: s.session,
+        code: "no_media".into(),
+    });
+    let first = AlertId::generate();
+    let mut history = vec![s.created(), s.started()];
+    assert!(matches!(
+        s.when(&history, clear.clone(), 1),
+        Err(Rejection::NotFound { .. })
+    ));
+    history.extend(s.when(&history, raise(first), 2).unwrap());
+    assert!(
+        matches!(
+            s.when(&history, raise(AlertId::generate()), 3),
+            Err(Rejection::AlreadyExists { .. })
+        ),
+        "one open alert per code"
+    );
+    let cleared = s.when(&history, clear.clone(), 3).unwrap();
+    assert_eq!(
+        cleared,
+        vec![Event::AlertCleared {
+            session_id: s.session,
+            alert_id: first,
+            code: "no_media".into(),
+        }]
+    );
+    history.extend(cleared);
+    let second = AlertId::generate();
+    history.extend(s.when(&history, raise(second), 4).unwrap());
+    // The owner stops the channel: the open alert is cleared before the session ends.
+    let stopped = s.when(&history, s.owner(OwnerAction::Stop), 5).unwrap();
+    assert_eq!(
+        stopped[..2],
+        [
+            Event::AlertCleared {
+                session_id: s.session,
+                alert_id: second,
+                code: "no_media".into(),
+            },
+            Event::SessionEnded {
+                session_id: s.session,
+                reason: EndReason::StoppedByOwner,
+            },
+        ]
+    );
 }

@@ -1,0 +1,420 @@
+//! Stream health: what the ingest sees of a publisher's media, turned into alerts that are
+//! raised when a rule starts failing and cleared when it holds again. Pure: frames and the clock
+//! come in as arguments, so every rule is tested without a socket.
+//!
+//! The rules, over a sliding window of [`WINDOW`] of arrival time:
+//! - `no_media`: no frame for [`SILENCE`] while the publisher is connected.
+//! - `frame_rate_low`: the video frame rate fell below half the stream's reference rate (the
+//!   highest rate seen over a full window); cleared at 80 %.
+//! - `keyframe_interval_long`: more than [`MAX_KEYFRAME_INTERVAL`] of video without a keyframe
+//!   (segments cannot be cut, players cannot join); cleared by a keyframe that follows the
+//!   previous one within the limit.
+//! - `bitrate_low`: the input bitrate collapsed below a quarter of its running average; cleared
+//!   at half of it.
+//! - `av_drift`: audio and video timestamps arriving more than [`MAX_DRIFT_MS`] apart; cleared
+//!   under half of it.
+//!
+//! Rates are judged only once a full window of media was seen, and only while frames keep
+//! arriving (silence is its own alert, not a low rate).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::flv::Frame;
+
+pub const WINDOW: Duration = Duration::from_secs(3);
+pub const SILENCE: Duration = Duration::from_secs(3);
+pub const MAX_KEYFRAME_INTERVAL: Duration = Duration::from_secs(5);
+pub const MAX_DRIFT_MS: i64 = 2_000;
+/// How much the running bitrate average follows each new window (per check, about once a
+/// second: a time constant of about 30 s).
+const AVERAGE_WEIGHT: f64 = 1.0 / 30.0;
+
+/// A rule's state changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthChange {
+    pub code: &'static str,
+    /// Raised (`true`) or cleared.
+    pub raised: bool,
+    /// What was measured, for the broadcaster.
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct StreamHealth {
+    /// When media started, or resumed after a silence: rates are judged a window later.
+    flowing_since: Instant,
+    last_frame: Option<Instant>,
+    /// Arrival time, bytes, video-or-not, of the frames of the last window.
+    recent: VecDeque<(Instant, usize, bool)>,
+    reference_fps: f64,
+    average_bitrate: Option<f64>,
+    last_video_dts: Option<i64>,
+    last_audio_dts: Option<i64>,
+    last_keyframe_dts: Option<i64>,
+    /// The open alerts, each with the message it was raised with.
+    open: BTreeMap<&'static str, String>,
+    /// Changes found while observing frames, handed out by the next `check`.
+    pending: Vec<HealthChange>,
+}
+
+impl StreamHealth {
+    pub fn new(now: Instant) -> Self {
+        Self {
+            flowing_since: now,
+            last_frame: None,
+            recent: VecDeque::new(),
+            reference_fps: 0.0,
+            average_bitrate: None,
+            last_video_dts: None,
+            last_audio_dts: None,
+            last_keyframe_dts: None,
+            open: BTreeMap::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// A frame arrived at `now`.
+    pub fn observe(&mut self, frame: &Frame, now: Instant) {
+        match frame {
+            Frame::Video {
+                dts,
+                keyframe,
+                data,
+                ..
+            } => {
+                self.recent.push_back((now, data.len(), true));
+                if *keyframe {
+                    if let Some(previous) = self.last_keyframe_dts {
+                        let interval = dts - previous;
+                        if interval <= MAX_KEYFRAME_INTERVAL.as_millis() as i64 {
+                            self.set("keyframe_interval_long", false, String::new());
+                        }
+                    }
+                    self.last_keyframe_dts = Some(*dts);
+                } else if let Some(key) = self.last_keyframe_dts {
+                    let since = dts - key;
+                    if since > MAX_KEYFRAME_INTERVAL.as_millis() as i64 {
+                        self.set(
+                            "keyframe_interval_long",
+                            true,
+                            format!(
+                                "no keyframe for {:.1} s (at most {} s; set the encoder's keyframe interval to 1–2 s)",
+                                since as f64 / 1000.0,
+                                MAX_KEYFRAME_INTERVAL.as_secs()
+                            ),
+                        );
+                    }
+                }
+                self.last_video_dts = Some(*dts);
+            }
+            Frame::Audio { dts, data } => {
+                self.recent.push_back((now, data.len(), false));
+                self.last_audio_dts = Some(*dts);
+            }
+            Frame::VideoConfig(_) | Frame::AudioConfig(_) => return,
+        }
+        self.last_frame = Some(now);
+        if self.open.contains_key("no_media") {
+            self.set("no_media", false, String::new());
+            self.flowing_since = now;
+        }
+    }
+
+    /// Judges the rules at `now` (call it about once a second); returns what changed since the
+    /// last call.
+    pub fn check(&mut self, now: Instant) -> Vec<HealthChange> {
+        while self
+            .recent
+            .front()
+            .is_some_and(|(at, _, _)| now.duration_since(*at) > WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        let silent_for = now.duration_since(self.last_frame.unwrap_or(self.flowing_since));
+        if silent_for >= SILENCE {
+            self.set(
+                "no_media",
+                true,
+                format!(
+                    "connected but no media for {:.0} s",
+                    silent_for.as_secs_f64()
+                ),
+            );
+        }
+        // A stream going silent thins the window before `no_media` holds: rates are judged
+        // only while frames are still arriving.
+        let judged = now.duration_since(self.flowing_since) >= WINDOW
+            && silent_for < SILENCE / 2
+            && !self.open.contains_key("no_media");
+        if judged {
+            self.judge_rates();
+            self.judge_drift();
+        }
+        std::mem::take(&mut self.pending)
+    }
+
+    fn judge_rates(&mut self) {
+        let seconds = WINDOW.as_secs_f64();
+        let fps = self.recent.iter().filter(|(_, _, video)| *video).count() as f64 / seconds;
+        let bitrate = self
+            .recent
+            .iter()
+            .map(|(_, bytes, _)| *bytes)
+            .sum::<usize>() as f64
+            * 8.0
+            / seconds;
+        if fps > 0.0 || self.reference_fps > 0.0 {
+            if fps < self.reference_fps * 0.5 {
+                self.set(
+                    "frame_rate_low",
+                    true,
+                    format!("{fps:.1} fps, down from {:.0} fps", self.reference_fps),
+                );
+            } else if fps >= self.reference_fps * 0.8 {
+                self.set("frame_rate_low", false, String::new());
+            }
+            self.reference_fps = self.reference_fps.max(fps);
+        }
+        match self.average_bitrate {
+            None => self.average_bitrate = Some(bitrate),
+            Some(average) => {
+                if bitrate < average * 0.25 {
+                    self.set(
+                        "bitrate_low",
+                        true,
+                        format!(
+                            "input bitrate {:.0} kbit/s, down from about {:.0} kbit/s",
+                            bitrate / 1000.0,
+                            average / 1000.0
+                        ),
+                    );
+                } else if bitrate >= average * 0.5 {
+                    self.set("bitrate_low", false, String::new());
+                }
+                // The average learns only from healthy windows, so a collapse stays visible.
+                if !self.open.contains_key("bitrate_low") {
+                    self.average_bitrate = Some(average + (bitrate - average) * AVERAGE_WEIGHT);
+                }
+            }
+        }
+    }
+
+    /// Compares the newest timestamps of both tracks, once both arrive within the window.
+    fn judge_drift(&mut self) {
+        let has = |video: bool| {
+            self.recent
+                .iter()
+                .any(|(_, _, is_video)| *is_video == video)
+        };
+        let (Some(video), Some(audio)) = (self.last_video_dts, self.last_audio_dts) else {
+            return;
+        };
+        if !(has(true) && has(false)) {
+            return;
+        }
+        let drift = (video - audio).abs();
+        if drift > MAX_DRIFT_MS {
+            self.set(
+                "av_drift",
+                true,
+                format!("audio and video are {drift} ms apart"),
+            );
+        } else if drift < MAX_DRIFT_MS / 2 {
+            self.set("av_drift", false, String::new());
+        }
+    }
+
+    /// The alerts open now.
+    pub fn open(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.open.keys().copied()
+    }
+
+    fn set(&mut self, code: &'static str, raised: bool, message: String) {
+        let was_open = self.open.contains_key(code);
+        if raised && !was_open {
+            self.open.insert(code, message.clone());
+            self.pending.push(HealthChange {
+                code,
+                raised,
+                message,
+            });
+        } else if !raised && was_open {
+            self.open.remove(code);
+            self.pending.push(HealthChange {
+                code,
+                raised,
+                message: "recovered".into(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// Feeds `seconds` of video at `fps` (a keyframe every `gop` frames, 0: only the first)
+    /// with 48 kHz AAC alongside, checking once a second; returns every change.
+    fn feed(
+        health: &mut StreamHealth,
+        start: Instant,
+        from_ms: i64,
+        seconds: i64,
+        fps: i64,
+        gop: i64,
+        audio: bool,
+    ) -> Vec<HealthChange> {
+        let mut changes = Vec::new();
+        let frames = seconds * fps;
+        for n in 0..frames {
+            let dts = from_ms + n * 1000 / fps;
+            let at = start + Duration::from_millis(dts as u64);
+            let keyframe = n == 0 || (gop > 0 && n % gop == 0);
+            health.observe(
+                &Frame::Video {
+                    dts,
+                    composition_offset: 0,
+                    keyframe,
+                    data: Bytes::from(vec![0; 2_000]),
+                },
+                at,
+            );
+            if audio {
+                health.observe(
+                    &Frame::Audio {
+                        dts,
+                        data: Bytes::from(vec![0; 200]),
+                    },
+                    at,
+                );
+            }
+            if n % fps == fps - 1 {
+                changes.extend(health.check(at));
+            }
+        }
+        changes
+    }
+
+    fn codes(changes: &[HealthChange]) -> Vec<(&'static str, bool)> {
+        changes.iter().map(|c| (c.code, c.raised)).collect()
+    }
+
+    #[test]
+    fn a_steady_stream_raises_nothing() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        assert_eq!(
+            codes(&feed(&mut health, start, 0, 20, 30, 30, true)),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_drop_to_one_frame_a_second_raises_frame_rate_low_until_it_recovers() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        feed(&mut health, start, 0, 10, 30, 30, false);
+        let dropped = feed(&mut health, start, 10_000, 10, 1, 1, false);
+        assert!(
+            codes(&dropped).contains(&("frame_rate_low", true)),
+            "{dropped:?}"
+        );
+        let recovered = feed(&mut health, start, 20_000, 10, 30, 30, false);
+        assert!(
+            codes(&recovered).contains(&("frame_rate_low", false)),
+            "{recovered:?}"
+        );
+        assert_eq!(health.open().count(), 0);
+    }
+
+    #[test]
+    fn keyframes_that_stop_raise_keyframe_interval_long_until_they_return() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        feed(&mut health, start, 0, 5, 30, 30, true);
+        let without = feed(&mut health, start, 5_000, 10, 30, 0, true);
+        assert_eq!(codes(&without), vec![("keyframe_interval_long", true)]);
+        let back = feed(&mut health, start, 15_000, 5, 30, 30, true);
+        assert_eq!(codes(&back), vec![("keyframe_interval_long", false)]);
+    }
+
+    #[test]
+    fn silence_while_connected_raises_no_media_and_the_next_frame_clears_it() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        feed(&mut health, start, 0, 5, 30, 30, true);
+        let mut silent = Vec::new();
+        for second in 6..=9 {
+            silent.extend(health.check(start + Duration::from_secs(second)));
+        }
+        assert_eq!(
+            codes(&silent),
+            vec![("no_media", true)],
+            "silence is not a low rate first"
+        );
+        // Silence is not also a low frame rate or bitrate.
+        assert_eq!(
+            codes(&health.check(start + Duration::from_secs(10))),
+            vec![]
+        );
+        let back = feed(&mut health, start, 10_000, 5, 30, 30, true);
+        assert_eq!(codes(&back), vec![("no_media", false)]);
+    }
+
+    #[test]
+    fn a_bitrate_collapse_is_raised_and_cleared() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        feed(&mut health, start, 0, 20, 30, 30, false);
+        let mut changes = Vec::new();
+        for second in 20..30 {
+            for n in 0..30 {
+                let dts = second * 1000 + n * 33;
+                let frame = Frame::Video {
+                    dts,
+                    composition_offset: 0,
+                    keyframe: n == 0,
+                    data: Bytes::from(vec![0; 100]),
+                };
+                health.observe(&frame, start + Duration::from_millis(dts as u64));
+            }
+            changes.extend(health.check(start + Duration::from_millis(second as u64 * 1000 + 999)));
+        }
+        assert_eq!(codes(&changes), vec![("bitrate_low", true)]);
+        let back = feed(&mut health, start, 30_000, 10, 30, 30, false);
+        assert_eq!(codes(&back), vec![("bitrate_low", false)]);
+    }
+
+    #[test]
+    fn audio_drifting_from_video_raises_av_drift() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        let at = start + WINDOW;
+        let video = |dts| Frame::Video {
+            dts,
+            composition_offset: 0,
+            keyframe: true,
+            data: Bytes::new(),
+        };
+        health.observe(&video(10_000), at);
+        health.observe(
+            &Frame::Audio {
+                dts: 7_000,
+                data: Bytes::new(),
+            },
+            at,
+        );
+        assert_eq!(codes(&health.check(at)), vec![("av_drift", true)]);
+        health.observe(
+            &Frame::Audio {
+                dts: 9_900,
+                data: Bytes::new(),
+            },
+            at,
+        );
+        assert_eq!(codes(&health.check(at)), vec![("av_drift", false)]);
+    }
+}
