@@ -12,7 +12,9 @@ use std::time::Duration;
 use object_store::ObjectStore;
 
 use actix_web::web;
-use sigma_shared::log::{EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, MEDIA_TOPIC};
+use sigma_shared::log::{
+    EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, HEARTBEATS_TOPIC, MEDIA_TOPIC,
+};
 
 use crate::api::auth::{Auth, Keyring, KeyringError};
 use crate::api::system::SystemState;
@@ -134,6 +136,7 @@ pub async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> 
     log.ensure_topic(COMMANDS_TOPIC).await?;
     log.ensure_topic(EVENTS_TOPIC).await?;
     log.ensure_topic(MEDIA_TOPIC).await?;
+    log.ensure_topic(HEARTBEATS_TOPIC).await?;
     Ok(log)
 }
 
@@ -166,6 +169,7 @@ pub async fn run(
             Component::Recorder,
             Component::Webhooks,
             Component::Retention,
+            Component::NodeMonitor,
         ],
         Role::Worker => &[Component::CommandBus, Component::Ingest],
     }));
@@ -192,6 +196,19 @@ pub async fn run(
              thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
         );
     }
+    // Every process says it is alive, with what it ingests; a platform process also watches.
+    let publishing = crate::nodes::Publishing::default();
+    let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
+    tokio::spawn(crate::nodes::heartbeat::run(
+        log.clone(),
+        node_id,
+        match role {
+            Role::Platform => "platform",
+            Role::Worker => "worker",
+        },
+        publishing.clone(),
+        config.heartbeat_interval,
+    ));
     let admission = crate::ingest::LogAdmission {
         metrics: metrics.clone(),
         bus: bus.clone(),
@@ -200,12 +217,14 @@ pub async fn run(
         store: store.clone(),
         ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
         thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
+        publishing: publishing.clone(),
     };
     start_ingest(&config, admission).await?;
     readiness.started(Component::Ingest);
     if role == Role::Platform {
         start_recorder(&shared, &store, &bus);
         start_retention(&shared, &store, &bus, config.catchup_retention);
+        start_node_monitor(&shared, &bus, config.node_timeout);
     }
 
     let urls = PublicUrls {
@@ -359,6 +378,25 @@ fn start_webhooks(shared: &Shared, config: &Config) -> Result<(), StartError> {
         }
     });
     Ok(())
+}
+
+/// The monitor that declares nodes lost when their heartbeats stop.
+fn start_node_monitor(shared: &Shared, bus: &Arc<CommandBus>, timeout: Duration) {
+    let bus = bus.clone();
+    shared.supervise(Component::NodeMonitor, move |shared, ready| {
+        let bus = bus.clone();
+        async move {
+            crate::nodes::monitor::run(
+                shared.log.clone(),
+                shared.db,
+                bus,
+                shared.metrics,
+                timeout,
+                ready,
+            )
+            .await
+        }
+    });
 }
 
 /// The catch-up retention projection and its sweeper.

@@ -45,6 +45,11 @@ pub struct Config {
     /// How long an ended session's catch-up media are kept (`SIGMA_CATCHUP_RETENTION_SECONDS`,
     /// default 7 days).
     pub catchup_retention: Duration,
+    /// How often this process sends its heartbeat (`SIGMA_HEARTBEAT_INTERVAL_MS`, default 2 s).
+    pub heartbeat_interval: Duration,
+    /// How long a node may be silent before it is declared lost (`SIGMA_NODE_TIMEOUT_MS`,
+    /// default 10 s).
+    pub node_timeout: Duration,
 }
 
 /// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
@@ -180,6 +185,11 @@ impl Config {
                     3_600_000,
                 )?),
             },
+            heartbeat_interval: Duration::from_millis(positive(
+                "SIGMA_HEARTBEAT_INTERVAL_MS",
+                2_000,
+            )?),
+            node_timeout: Duration::from_millis(positive("SIGMA_NODE_TIMEOUT_MS", 10_000)?),
             catchup_retention: Duration::from_secs(positive(
                 "SIGMA_CATCHUP_RETENTION_SECONDS",
                 7 * 24 * 3600,

@@ -14,6 +14,7 @@ pub enum Component {
     Recorder,
     Webhooks,
     Retention,
+    NodeMonitor,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -16,6 +16,7 @@
 //! - [`recording`]: source recordings finalized after their sessions end.
 //! - [`retention`]: catch-up media deleted when their retention period is over.
 //! - [`webhooks`]: the delivery outbox, the dispatcher, signatures and target checks.
+//! - [`nodes`]: heartbeats, and the monitor that declares silent nodes lost.
 //! - [`health`], [`metrics`]: readiness and Prometheus metrics.
 //! - [`secrets`]: the admin key and signing keys kept in the data dir.
 //!
@@ -30,6 +31,7 @@ pub mod decide;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod nodes;
 pub mod playback;
 pub mod project;
 pub mod recording;

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub webhook_attempts: IntCounterVec,
     pub webhook_lanes: IntGauge,
     pub alerts: IntCounterVec,
+    pub nodes_lost: IntCounter,
 }
 
 impl Metrics {
@@ -91,6 +92,11 @@ impl Metrics {
             &["code", "transition"],
         )
         .expect("valid metric");
+        let nodes_lost = IntCounter::new(
+            "nodes_lost_total",
+            "Nodes this process declared lost (their heartbeats stopped)",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -102,6 +108,7 @@ impl Metrics {
             Box::new(webhook_attempts.clone()),
             Box::new(webhook_lanes.clone()),
             Box::new(alerts.clone()),
+            Box::new(nodes_lost.clone()),
         ] {
             registry
                 .register(collector)
@@ -119,6 +126,7 @@ impl Metrics {
             webhook_attempts,
             webhook_lanes,
             alerts,
+            nodes_lost,
         }
     }
 

@@ -17,6 +17,8 @@ pub const COMMANDS_TOPIC: &str = "sigma.commands";
 pub const EVENTS_TOPIC: &str = "sigma.events";
 /// Media events (stored parts and segments), keyed by channel id.
 pub const MEDIA_TOPIC: &str = "sigma.media";
+/// Heartbeats of every process, keyed by node id.
+pub const HEARTBEATS_TOPIC: &str = "sigma.heartbeats";
 
 /// The partition of a key. Both adapters use this function (not Kafka's default partitioner),
 /// so a channel's commands and its events land in partitions of the same number, which is what

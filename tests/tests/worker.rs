@@ -141,3 +141,108 @@ async fn a_worker_without_a_shared_log_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SIGMA_KAFKA_BROKERS"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_killed_worker_is_declared_lost_and_its_publisher_continues_on_another_node() {
+    const NODE_TIMEOUT_MS: u64 = 4_000;
+    let broker = Tansu::start().await;
+    let database = TestDatabase::create().await;
+    let (platform_dir, worker_dir, media) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let store = format!("file://{}", media.path().display());
+    let scale_out = |dir: &std::path::Path| {
+        SigmaConfig::scale_out(dir, &broker.brokers(), &database.url)
+            .with("SIGMA_OBJECT_STORE_URL", &store)
+            .with("SIGMA_HEARTBEAT_INTERVAL_MS", "500")
+            .with("SIGMA_NODE_TIMEOUT_MS", NODE_TIMEOUT_MS.to_string())
+    };
+    let platform = scale_out(platform_dir.path()).start().await;
+    let worker_config = scale_out(worker_dir.path());
+    let worker = worker_config.start_worker().await;
+
+    let api = Api::new(&platform.url);
+    let (_, token) = api
+        .account_with_token(&platform.admin_key, "broadcaster")
+        .await;
+    let settings =
+        json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 60 });
+    let channel = api.create_channel(&token, settings).await;
+    let id = channel["id"].as_str().unwrap();
+    let key = channel["stream_key"].as_str().unwrap();
+
+    let camera = Publish {
+        real_time: true,
+        ..Publish::default()
+    };
+    let mut first = publisher(&worker_config.rtmp_url(key), 60, camera)
+        .spawn()
+        .unwrap();
+    until(Duration::from_secs(30), "the session is live", || async {
+        session(&api, &token, id)
+            .await
+            .is_some_and(|s| s["status"] == "live")
+    })
+    .await;
+    // Let a couple of heartbeats carry the session, then the worker dies without a word.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let killed_at = chrono::Utc::now();
+    worker.kill().await;
+    let _ = first.wait().await;
+
+    until(
+        Duration::from_secs(30),
+        "the node is declared lost and the session's publisher gone",
+        || async {
+            let history = api.history(&token, id).await;
+            history
+                .iter()
+                .any(|e| e["type"] == "session.publisher_disconnected")
+                && history
+                    .iter()
+                    .any(|e| e["type"] == "alert.raised" && e["data"]["code"] == "node_lost")
+        },
+    )
+    .await;
+    let history = api.history(&token, id).await;
+    let alert = history
+        .iter()
+        .find(|e| e["data"]["code"] == "node_lost")
+        .unwrap();
+    let raised_at: chrono::DateTime<chrono::Utc> =
+        alert["occurred_at"].as_str().unwrap().parse().unwrap();
+    let after = (raised_at - killed_at).to_std().unwrap();
+    eprintln!("node_lost raised {after:?} after the kill (timeout {NODE_TIMEOUT_MS} ms)");
+    assert!(
+        after < Duration::from_millis(NODE_TIMEOUT_MS + 3_000),
+        "declared lost {after:?} after the kill"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", platform.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("sigma_nodes_lost_total 1"), "{metrics}");
+
+    // The publisher comes back through another node: the same session goes on.
+    publish(channel["rtmp_url"].as_str().unwrap(), 3).await;
+    until(Duration::from_secs(30), "the session continues", || async {
+        session(&api, &token, id)
+            .await
+            .is_some_and(|s| s["restream_count"] == 1 && s["status"] == "live")
+    })
+    .await;
+    let sessions = api
+        .get(&format!("/v1/channels/{id}/sessions"), &token)
+        .await
+        .ok();
+    assert_eq!(sessions["data"].as_array().unwrap().len(), 1, "one session");
+    assert!(api
+        .history(&token, id)
+        .await
+        .iter()
+        .any(|e| e["type"] == "session.restream"));
+}

@@ -48,6 +48,8 @@ pub struct LogAdmission {
     pub ladder: Option<Arc<Vec<Rung>>>,
     /// Thumbnail width in pixels; `None` when this process has no ffmpeg.
     pub thumbnail_width: Option<u32>,
+    /// What this process ingests, for its heartbeats.
+    pub publishing: crate::nodes::Publishing,
 }
 
 impl LogAdmission {
@@ -162,7 +164,12 @@ impl Admission for LogAdmission {
             _ => None,
         };
         self.metrics.ingest_publishers.inc();
+        let position = self
+            .publishing
+            .register(channel_id, session_id, resume_at_ms);
         Ok(Box::new(StoredPublication {
+            publishing: self.publishing.clone(),
+            position,
             publishers: self.metrics.ingest_publishers.clone(),
             bus: self.bus.clone(),
             source,
@@ -233,6 +240,9 @@ struct StoredPublication {
     /// Where this connection's timeline started (ms), and the seconds of media it has sent.
     timeline_start_ms: u64,
     media_seconds: f64,
+    /// This process's publications (for heartbeats), and where this one's media got to (ms).
+    publishing: crate::nodes::Publishing,
+    position: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StoredPublication {
@@ -291,6 +301,10 @@ impl Publication for StoredPublication {
         let session_id = self.source.stream.session_id;
         if let Output::Part(part) = &output {
             self.media_seconds += part.duration;
+            self.position.store(
+                self.timeline_start_ms + (self.media_seconds * 1000.0).round() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         match self.source.write(output).await? {
             Stored::Init => {}
@@ -314,6 +328,7 @@ impl Publication for StoredPublication {
 
     async fn ended(self: Box<Self>) {
         self.publishers.dec();
+        self.publishing.remove(self.source.stream.session_id);
         self.source.ended().await;
         if let LadderState::Running(transcoding) = self.ladder {
             transcoding.finish().await;
