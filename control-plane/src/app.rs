@@ -13,7 +13,7 @@ use object_store::ObjectStore;
 
 use actix_web::web;
 use sigma_shared::log::{
-    EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, HEARTBEATS_TOPIC, MEDIA_TOPIC,
+    EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, HEARTBEATS_TOPIC, MEDIA_TOPIC, VIEWERS_TOPIC,
 };
 
 use crate::api::auth::{Auth, Keyring, KeyringError};
@@ -58,8 +58,8 @@ pub enum StartError {
     StoreUrl(String),
     #[error("cannot build the webhook client: {0}")]
     WebhookClient(reqwest::Error),
-    #[error("an edge worker joins a scaled-out deployment: set {0}")]
-    WorkerNeeds(&'static str),
+    #[error("an edge worker or a playback node joins a scaled-out deployment: set {0}")]
+    NodeNeeds(&'static str),
 }
 
 /// What a process runs.
@@ -69,6 +69,20 @@ pub enum Role {
     Platform,
     /// RTMP ingest only, plus `/healthz`, `/readyz` and `/metrics`.
     Worker,
+    /// Playback only (live and catch-up playlists, media, thumbnails, recordings), plus
+    /// `/healthz`, `/readyz` and `/metrics`.
+    Playback,
+}
+
+impl Role {
+    /// The name a node's heartbeats carry.
+    fn name(self) -> &'static str {
+        match self {
+            Role::Platform => "platform",
+            Role::Worker => "worker",
+            Role::Playback => "playback",
+        }
+    }
 }
 
 /// The object store for media: `SIGMA_OBJECT_STORE_URL` (`file:///…`, shared by every process
@@ -137,6 +151,7 @@ pub async fn open_log(config: &Config) -> Result<Arc<dyn EventLog>, StartError> 
     log.ensure_topic(EVENTS_TOPIC).await?;
     log.ensure_topic(MEDIA_TOPIC).await?;
     log.ensure_topic(HEARTBEATS_TOPIC).await?;
+    log.ensure_topic(VIEWERS_TOPIC).await?;
     Ok(log)
 }
 
@@ -147,14 +162,14 @@ pub async fn run(
     announce: impl FnOnce(&Started),
 ) -> Result<(), StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config))?;
-    if role == Role::Worker {
-        // A worker shares the deployment's log, read models and media with the other
-        // processes; files of its own would be invisible to them.
+    if role != Role::Platform {
+        // A worker or a playback node shares the deployment's log, read models and media with
+        // the other processes; files of its own would be invisible to them.
         if !matches!(config.log, sigma_event_log::LogConfig::Kafka { .. }) {
-            return Err(StartError::WorkerNeeds("SIGMA_KAFKA_BROKERS"));
+            return Err(StartError::NodeNeeds("SIGMA_KAFKA_BROKERS"));
         }
         if config.object_store_url.is_none() {
-            return Err(StartError::WorkerNeeds("SIGMA_OBJECT_STORE_URL"));
+            return Err(StartError::NodeNeeds("SIGMA_OBJECT_STORE_URL"));
         }
     }
     let log = open_log(&config).await?;
@@ -170,8 +185,10 @@ pub async fn run(
             Component::Webhooks,
             Component::Retention,
             Component::NodeMonitor,
+            Component::Analytics,
         ],
         Role::Worker => &[Component::CommandBus, Component::Ingest],
+        Role::Playback => &[Component::Playback],
     }));
     let progress = Progress::new(db.clone());
     let shared = Shared {
@@ -183,11 +200,48 @@ pub async fn run(
     if role == Role::Platform {
         start_deciders_and_projector(&shared, &progress);
         start_webhooks(&shared, &config)?;
+        start_analytics(&shared);
     }
+    let store = media_store(&config)?;
+    // Every process says it is alive, with what it ingests; a platform process also watches.
+    let publishing = crate::nodes::Publishing::default();
+    let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
+    tokio::spawn(crate::nodes::heartbeat::run(
+        log.clone(),
+        node_id.clone(),
+        role.name(),
+        publishing.clone(),
+        config.heartbeat_interval,
+    ));
+    let urls = PublicUrls {
+        http: config.public_http_url.clone(),
+        rtmp: config.public_rtmp_url.clone(),
+    };
+    let system = web::Data::new(SystemState {
+        db: db.clone(),
+        log: log.clone(),
+        readiness: readiness.clone(),
+        metrics: metrics.clone(),
+        read_model_gauges: role == Role::Platform,
+    });
+    let reporting = crate::playback::Reporting {
+        node_id,
+        every: config.viewer_report_interval,
+    };
+    if role == Role::Playback {
+        let playback =
+            crate::playback::Playback::start(log.clone(), store, reporting, metrics.clone())
+                .await?;
+        readiness.started(Component::Playback);
+        let surface = Surface::Playback {
+            playback: web::Data::new(playback),
+        };
+        return serve(&config, role, system, surface, None, urls, announce).await;
+    }
+
     let bus = CommandBus::start(log.clone(), progress).await?;
     readiness.started(Component::CommandBus);
 
-    let store = media_store(&config)?;
     let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
     if !ffmpeg {
         tracing::error!(
@@ -196,19 +250,6 @@ pub async fn run(
              thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
         );
     }
-    // Every process says it is alive, with what it ingests; a platform process also watches.
-    let publishing = crate::nodes::Publishing::default();
-    let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
-    tokio::spawn(crate::nodes::heartbeat::run(
-        log.clone(),
-        node_id,
-        match role {
-            Role::Platform => "platform",
-            Role::Worker => "worker",
-        },
-        publishing.clone(),
-        config.heartbeat_interval,
-    ));
     let admission = crate::ingest::LogAdmission {
         metrics: metrics.clone(),
         bus: bus.clone(),
@@ -227,15 +268,14 @@ pub async fn run(
         start_node_monitor(&shared, &bus, config.node_timeout);
     }
 
-    let urls = PublicUrls {
-        http: config.public_http_url.clone(),
-        rtmp: config.public_rtmp_url.clone(),
-    };
     let (surface, admin_key) = match role {
-        Role::Worker => (Surface::Worker, None),
+        // (A playback node has been served above.)
+        Role::Worker | Role::Playback => (Surface::Worker, None),
         Role::Platform => {
             let (admin_key, auth) = platform_auth(&config)?;
-            let playback = crate::playback::Playback::start(log.clone(), store).await?;
+            let playback =
+                crate::playback::Playback::start(log.clone(), store, reporting, metrics.clone())
+                    .await?;
             let api = web::Data::new(AppState {
                 bus,
                 db: db.clone(),
@@ -255,13 +295,19 @@ pub async fn run(
             (Surface::Platform { api, playback }, Some(admin_key))
         }
     };
-    let system = web::Data::new(SystemState {
-        db,
-        log,
-        readiness,
-        metrics,
-    });
+    serve(&config, role, system, surface, admin_key, urls, announce).await
+}
 
+/// Listens and serves until the HTTP server stops.
+async fn serve(
+    config: &Config,
+    role: Role,
+    system: web::Data<SystemState>,
+    surface: Surface,
+    admin_key: Option<String>,
+    urls: PublicUrls,
+    announce: impl FnOnce(&Started),
+) -> Result<(), StartError> {
     let listener =
         std::net::TcpListener::bind(config.http_addr).map_err(|source| StartError::Listen {
             addr: config.http_addr,
@@ -319,6 +365,15 @@ struct Shared {
 type Ready = Box<dyn FnOnce() + Send>;
 
 impl Shared {
+    /// Runs `projection` as a member of its consumer group until the log or database fails.
+    async fn project(
+        self,
+        projection: &dyn project::projector::RecordProjection,
+        ready: Ready,
+    ) -> Result<(), project::projector::ProjectorError> {
+        project::projector::run(self.log.as_ref(), self.db, projection, &self.metrics, ready).await
+    }
+
     /// Runs `run` supervised as `component`; the callback it gets marks the component ready.
     fn supervise<F, Fut, E>(&self, component: Component, run: F)
     where
@@ -347,9 +402,9 @@ fn start_deciders_and_projector(shared: &Shared, progress: &Progress) {
         async move {
             let read_models = project::projector::ReadModels {
                 progress,
-                metrics: shared.metrics,
+                metrics: shared.metrics.clone(),
             };
-            project::projector::run(shared.log.as_ref(), shared.db, &read_models, ready).await
+            shared.project(&read_models, ready).await
         }
     });
 }
@@ -373,11 +428,18 @@ fn start_webhooks(shared: &Shared, config: &Config) -> Result<(), StartError> {
     .map_err(StartError::WebhookClient)?;
     shared.supervise(Component::Webhooks, move |shared, ready| {
         let outbox = outbox.clone();
-        async move {
-            project::projector::run(shared.log.as_ref(), shared.db, outbox.as_ref(), ready).await
-        }
+        async move { shared.project(outbox.as_ref(), ready).await }
     });
     Ok(())
+}
+
+/// The audience projection of the viewers topic.
+fn start_analytics(shared: &Shared) {
+    shared.supervise(Component::Analytics, |shared, ready| async move {
+        shared
+            .project(&crate::analytics::projection::Analytics, ready)
+            .await
+    });
 }
 
 /// The monitor that declares nodes lost when their heartbeats stop.
@@ -419,9 +481,7 @@ fn start_retention(
     });
     shared.supervise(Component::Retention, move |shared, ready| {
         let expiries = expiries.clone();
-        async move {
-            project::projector::run(shared.log.as_ref(), shared.db, expiries.as_ref(), ready).await
-        }
+        async move { shared.project(expiries.as_ref(), ready).await }
     });
 }
 

@@ -50,6 +50,8 @@ pub struct Config {
     /// How long a node may be silent before it is declared lost (`SIGMA_NODE_TIMEOUT_MS`,
     /// default 10 s).
     pub node_timeout: Duration,
+    /// How often playback publishes viewer activity (`SIGMA_VIEWER_REPORT_MS`, default 5 s).
+    pub viewer_report_interval: Duration,
 }
 
 /// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
@@ -190,6 +192,10 @@ impl Config {
                 2_000,
             )?),
             node_timeout: Duration::from_millis(positive("SIGMA_NODE_TIMEOUT_MS", 10_000)?),
+            viewer_report_interval: Duration::from_millis(positive(
+                "SIGMA_VIEWER_REPORT_MS",
+                5_000,
+            )?),
             catchup_retention: Duration::from_secs(positive(
                 "SIGMA_CATCHUP_RETENTION_SECONDS",
                 7 * 24 * 3600,

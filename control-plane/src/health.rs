@@ -15,6 +15,8 @@ pub enum Component {
     Webhooks,
     Retention,
     NodeMonitor,
+    Playback,
+    Analytics,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -13,6 +13,8 @@
 //! - [`db`]: the read-model tables.
 //! - [`ingest`]: RTMP ingest (the edge worker's server) wired to the log and the object store.
 //! - [`playback`]: live playlists and media for any stream, from the media topic.
+//! - [`analytics`]: viewer spans projected from the playback processes' activity reports,
+//!   and the audience reports (CCU, views, watch time) read from them.
 //! - [`recording`]: source recordings finalized after their sessions end.
 //! - [`retention`]: catch-up media deleted when their retention period is over.
 //! - [`webhooks`]: the delivery outbox, the dispatcher, signatures and target checks.
@@ -22,6 +24,7 @@
 //!
 //! It depends on `sigma-shared` for the domain and on `sigma-event-log` for the log adapters.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod commands;

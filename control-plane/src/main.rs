@@ -1,5 +1,6 @@
-//! `sigma`: runs the platform (`sigma run`, the default), an edge worker of a scaled-out
-//! deployment (`sigma worker`), or rebuilds the read models from the log (`sigma replay`).
+//! `sigma`: runs the platform (`sigma run`, the default), an edge worker or a playback node of a
+//! scaled-out deployment (`sigma worker`, `sigma playback`), or rebuilds the read models from the
+//! log (`sigma replay`).
 //! Configuration comes from `SIGMA_*` variables; see the README.
 
 use std::time::Instant;
@@ -28,12 +29,22 @@ enum Action {
     /// (SIGMA_KAFKA_BROKERS), database (SIGMA_DATABASE_URL) and object store
     /// (SIGMA_OBJECT_STORE_URL). Publishers may move between workers within the reconnect window.
     Worker,
+    /// Run a playback node: live and catch-up playlists, media, thumbnails and recordings for
+    /// any stream, from a scaled-out deployment's log and object store; no API, no ingest.
+    /// Viewers need no sticky sessions: any node serves any request.
+    Playback,
     /// Rebuild every read model from the event log. Stop the platform first.
     Replay,
 }
 
 fn announce(started: &Started) {
     let http = &started.urls.http;
+    if started.role == Role::Playback {
+        println!(
+            "\nSigma Live playback node is running.\n  Playback:      {http}/live/<channel id>/index.m3u8\n  Health:        {http}/healthz   Metrics: {http}/metrics\n"
+        );
+        return;
+    }
     let Some(key) = &started.admin_key else {
         println!(
             "\nSigma Live edge worker is running.\n  RTMP ingest:   {rtmp}/live/<stream_key>\n  Health:        {http}/healthz   Metrics: {http}/metrics\n",
@@ -79,6 +90,9 @@ async fn main() -> anyhow::Result<()> {
         Action::Worker => app::run(config, Role::Worker, announce)
             .await
             .context("running the edge worker"),
+        Action::Playback => app::run(config, Role::Playback, announce)
+            .await
+            .context("running the playback node"),
         Action::Replay => {
             let log = app::open_log(&config)
                 .await

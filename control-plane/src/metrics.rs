@@ -1,8 +1,8 @@
 //! Prometheus metrics of a control-plane process, served at `/metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -19,6 +19,13 @@ pub struct Metrics {
     pub webhook_lanes: IntGauge,
     pub alerts: IntCounterVec,
     pub nodes_lost: IntCounter,
+    pub viewers: IntGaugeVec,
+    pub playback_cache: IntCounterVec,
+    pub playback_waiting: IntGauge,
+    pub webhook_deliveries: IntGaugeVec,
+    pub packaged: IntCounterVec,
+    pub packaging_seconds: HistogramVec,
+    pub consumer_lag: GaugeVec,
 }
 
 impl Metrics {
@@ -97,6 +104,64 @@ impl Metrics {
             "Nodes this process declared lost (their heartbeats stopped)",
         )
         .expect("valid metric");
+        let viewers = IntGaugeVec::new(
+            Opts::new(
+                "viewers",
+                "Playback sessions watching each channel now (from the analytics projection; \
+                 the same figure on every platform process)",
+            ),
+            &["channel_id"],
+        )
+        .expect("valid metric");
+        let playback_cache = IntCounterVec::new(
+            Opts::new(
+                "playback_cache_total",
+                "Media requests served from memory (hit) or read from the object store (miss)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let playback_waiting = IntGauge::new(
+            "playback_waiting",
+            "Blocking playlist reloads and preload-hinted part requests held open now",
+        )
+        .expect("valid metric");
+        let webhook_deliveries = IntGaugeVec::new(
+            Opts::new(
+                "webhook_deliveries",
+                "Webhook deliveries by status (pending: not delivered yet; failed: given up)",
+            ),
+            &["status"],
+        )
+        .expect("valid metric");
+        let packaged = IntCounterVec::new(
+            Opts::new(
+                "packaged_total",
+                "Init segments, parts and segments stored and announced, every rendition",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let packaging_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "packaging_seconds",
+                "From the frame that completes a part or segment arriving to it being stored \
+                 and announced to playback",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ]),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let consumer_lag = GaugeVec::new(
+            Opts::new(
+                "consumer_lag_seconds",
+                "How long the last record a consumer group applied here had waited in the log",
+            ),
+            &["group"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -109,6 +174,13 @@ impl Metrics {
             Box::new(webhook_lanes.clone()),
             Box::new(alerts.clone()),
             Box::new(nodes_lost.clone()),
+            Box::new(viewers.clone()),
+            Box::new(playback_cache.clone()),
+            Box::new(playback_waiting.clone()),
+            Box::new(webhook_deliveries.clone()),
+            Box::new(packaged.clone()),
+            Box::new(packaging_seconds.clone()),
+            Box::new(consumer_lag.clone()),
         ] {
             registry
                 .register(collector)
@@ -127,6 +199,13 @@ impl Metrics {
             webhook_lanes,
             alerts,
             nodes_lost,
+            viewers,
+            playback_cache,
+            playback_waiting,
+            webhook_deliveries,
+            packaged,
+            packaging_seconds,
+            consumer_lag,
         }
     }
 

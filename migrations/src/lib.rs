@@ -11,6 +11,7 @@ mod m0002_session_media;
 mod m0003_webhooks;
 mod m0004_media_retention;
 mod m0005_alerts;
+mod m0006_viewer_spans;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_webhooks::Migration),
             Box::new(m0004_media_retention::Migration),
             Box::new(m0005_alerts::Migration),
+            Box::new(m0006_viewer_spans::Migration),
         ]
     }
 }

@@ -129,6 +129,11 @@ typed_id!(
     /// One event's delivery to one webhook subscription.
     DeliveryId, "dl_", "delivery"
 );
+typed_id!(
+    /// A playback session: one player's viewing, from its multivariant request on. Playback
+    /// puts it in the rendition URLs it hands out, so every reload carries it.
+    PlaybackId, "pb_", "playback"
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,8 +19,11 @@
 //! - [`rejection`]: why a command was refused.
 //! - [`log`]: the event-log port.
 //! - [`media`]: media events, the facts edge workers publish for playback.
+//! - [`audience`]: viewer activity reports and the arithmetic of concurrency, views and
+//!   watch time.
 
 pub mod account;
+pub mod audience;
 pub mod channel;
 pub mod command;
 pub mod event;

@@ -19,6 +19,8 @@ pub const EVENTS_TOPIC: &str = "sigma.events";
 pub const MEDIA_TOPIC: &str = "sigma.media";
 /// Heartbeats of every process, keyed by node id.
 pub const HEARTBEATS_TOPIC: &str = "sigma.heartbeats";
+/// Viewer activity batches of the playback processes, keyed by channel id.
+pub const VIEWERS_TOPIC: &str = "sigma.viewers";
 
 /// The partition of a key. Both adapters use this function (not Kafka's default partitioner),
 /// so a channel's commands and its events land in partitions of the same number, which is what

@@ -268,3 +268,25 @@ mod tests {
         }
     }
 }
+
+/// Waits until the media playlist at `url` lists at least `segments` segments (the stream
+/// plays), polling as a player would; panics after `limit`.
+pub async fn until_listed(url: &str, segments: usize, limit: std::time::Duration) {
+    crate::wait::until(
+        limit,
+        &format!("{url} lists {segments} segments"),
+        || async {
+            let Ok(answer) = reqwest::get(url).await else {
+                return false;
+            };
+            answer
+                .text()
+                .await
+                .unwrap_or_default()
+                .matches("#EXTINF")
+                .count()
+                >= segments
+        },
+    )
+    .await;
+}

@@ -13,4 +13,5 @@ pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod receiver;
+pub mod viewer;
 pub mod wait;

@@ -105,6 +105,11 @@ impl SigmaConfig {
         self.start_with_args(&["worker"]).await
     }
 
+    /// Spawns `sigma playback` (a playback node: no API) and waits until it runs.
+    pub async fn start_playback(&self) -> Sigma {
+        self.start_with_args(&["playback"]).await
+    }
+
     pub async fn start_with_args(&self, args: &[&str]) -> Sigma {
         std::fs::create_dir_all(&self.data_dir).expect("the data dir");
         let stderr = std::fs::OpenOptions::new()
@@ -132,7 +137,9 @@ impl SigmaConfig {
                     admin_key = key.trim().to_owned();
                     return true;
                 }
-                if line.contains("edge worker is running") {
+                if line.contains("edge worker is running")
+                    || line.contains("playback node is running")
+                {
                     return true;
                 }
             }

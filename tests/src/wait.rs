@@ -18,3 +18,20 @@ where
     }
     started.elapsed()
 }
+
+/// Polls `check` every 100 ms until it yields a value; returns it, or panics with `what` after
+/// `limit`.
+pub async fn until_some<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -130,7 +130,10 @@ async fn every_rendition_has_its_size_and_the_same_keyframes() {
     let variants = validate_multivariant(&top).unwrap_or_else(|errors| panic!("{errors:?}\n{top}"));
     assert_eq!(variants.len(), 3, "{top}");
     for ((name, size), variant) in RENDITIONS.iter().zip(&variants) {
-        assert_eq!(variant.uri, format!("{name}.m3u8"));
+        // Every rendition URL names the one playback session this request opened.
+        let (file, playback) = variant.uri.split_once("?pb=").expect("a playback session");
+        assert_eq!(file, format!("{name}.m3u8"));
+        assert_eq!(playback, variants[0].uri.split_once("?pb=").unwrap().1);
         let resolution = variant.resolution.expect("RESOLUTION");
         assert_eq!(format!("{}x{}", resolution.width, resolution.height), *size);
         assert!(

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod analytics;
 pub mod auth;
 pub mod body;
 pub mod channels;
@@ -50,6 +51,8 @@ pub enum Surface {
     },
     /// An edge worker: health and metrics only.
     Worker,
+    /// A playback node: playback, health and metrics.
+    Playback { playback: web::Data<Arc<Playback>> },
 }
 
 /// Registers the API's routes on an actix app.
@@ -71,6 +74,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(sessions::read)
         .service(sessions::events)
         .service(alerts::list)
+        .service(analytics::channel)
+        .service(analytics::session)
         .service(webhooks::create)
         .service(webhooks::list)
         .service(webhooks::read)
@@ -125,6 +130,11 @@ pub async fn serve(
                 .app_data(api.clone())
                 .app_data(playback.clone())
                 .configure(configure)
+                .configure(crate::playback::configure);
+        }
+        if let Surface::Playback { playback } = &surface {
+            app = app
+                .app_data(playback.clone())
                 .configure(crate::playback::configure);
         }
         app.default_service(web::to(|| async {

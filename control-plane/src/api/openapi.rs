@@ -4,13 +4,13 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, alerts, channels, sessions, system, webhooks};
+use super::{accounts, alerts, analytics, channels, sessions, system, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Sigma Live API",
-        description = "Channels, sessions, their history and webhooks. Authenticate with `Authorization: Bearer <token>`: the admin key for accounts and tokens, an account's JWT for everything else. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+        description = "Channels, sessions, their history, audience analytics and webhooks. Authenticate with `Authorization: Bearer <token>`: the admin key for accounts and tokens, an account's JWT for everything else. Errors are `{\"error\": {\"code\", \"message\"}}`.",
     ),
     paths(
         accounts::create_account,
@@ -27,6 +27,8 @@ use super::{accounts, alerts, channels, sessions, system, webhooks};
         sessions::read,
         sessions::events,
         alerts::list,
+        analytics::channel,
+        analytics::session,
         webhooks::create,
         webhooks::list,
         webhooks::read,
@@ -45,6 +47,7 @@ use super::{accounts, alerts, channels, sessions, system, webhooks};
         (name = "sessions", description = "Broadcasts of a channel"),
         (name = "events", description = "What happened, in order"),
         (name = "alerts", description = "What needs attention in a stream, open until cleared"),
+        (name = "analytics", description = "Who watched: concurrent viewers, views and watch time"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints"),
         (name = "system", description = "Health and metrics"),
     )

@@ -43,6 +43,20 @@ pub async fn list(
     }))
 }
 
+/// The caller's session `id`, or 404.
+pub async fn owned_session(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<db::sessions::Model, ApiError> {
+    let session_id: SessionId = id.parse().map_err(|_| ApiError::not_found("session"))?;
+    db::sessions::Entity::find_by_id(session_id.to_string())
+        .filter(db::sessions::Column::AccountId.eq(caller.account_id.to_string()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session"))
+}
+
 /// Read a session.
 #[utoipa::path(
     tag = "sessions",
@@ -57,12 +71,7 @@ pub async fn read(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
-    let session_id: SessionId = id.parse().map_err(|_| ApiError::not_found("session"))?;
-    let row = db::sessions::Entity::find_by_id(session_id.to_string())
-        .filter(db::sessions::Column::AccountId.eq(caller.account_id.to_string()))
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("session"))?;
+    let row = owned_session(&state, &caller, &id).await?;
     Ok(HttpResponse::Ok().json(SessionView::of(&row, &state.urls)))
 }
 

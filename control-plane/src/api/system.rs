@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use actix_web::{get, web, HttpResponse};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+};
 use serde::Serialize;
 use sigma_shared::log::EventLog;
 use utoipa::ToSchema;
@@ -17,6 +19,9 @@ pub struct SystemState {
     pub log: Arc<dyn EventLog>,
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
+    /// Whether `/metrics` carries gauges read from the read models — the live audience, webhook
+    /// deliveries by status (a platform process's do; the figures are deployment-wide).
+    pub read_model_gauges: bool,
 }
 
 /// Registers the health and metrics routes.
@@ -73,7 +78,38 @@ pub async fn readyz(state: web::Data<SystemState>) -> HttpResponse {
 #[utoipa::path(tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<SystemState>) -> HttpResponse {
+    if state.read_model_gauges {
+        if let Err(error) = read_model_gauges(&state).await {
+            tracing::warn!(%error, "read-model gauges not refreshed for /metrics");
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+/// Refreshes the gauges whose figures live in the read models.
+async fn read_model_gauges(state: &SystemState) -> Result<(), sea_orm::DbErr> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let watching = crate::analytics::report::watching_now(&state.db, now_ms).await?;
+    state.metrics.viewers.reset();
+    for (channel, viewers) in watching {
+        state
+            .metrics
+            .viewers
+            .with_label_values(&[&channel])
+            .set(viewers);
+    }
+    for status in [crate::webhooks::PENDING, crate::webhooks::FAILED] {
+        let count = crate::db::webhook_deliveries::Entity::find()
+            .filter(crate::db::webhook_deliveries::Column::Status.eq(status))
+            .count(&state.db)
+            .await?;
+        state
+            .metrics
+            .webhook_deliveries
+            .with_label_values(&[status])
+            .set(count as i64);
+    }
+    Ok(())
 }

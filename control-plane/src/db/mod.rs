@@ -9,6 +9,7 @@ pub mod channels;
 pub mod media_expiry;
 pub mod projection_offsets;
 pub mod sessions;
+pub mod viewer_spans;
 pub mod webhook_attempts;
 pub mod webhook_deliveries;
 pub mod webhooks;

@@ -156,6 +156,7 @@ impl Admission for LogAdmission {
             SegmentClock::default(),
         );
         source.dvr_window_seconds = u32::try_from(channel.dvr_window_seconds).unwrap_or(0);
+        source.metrics = Some(self.metrics.clone());
         let interval = u32::try_from(channel.thumbnail_interval_seconds).unwrap_or(0);
         let thumbnails = match self.thumbnail_width {
             Some(width) if interval > 0 => {

@@ -104,6 +104,7 @@ impl Transcoding {
                     source.clock.clone(),
                 );
                 writer.dvr_window_seconds = source.dvr_window_seconds;
+                writer.metrics = source.metrics.clone();
                 writer.bandwidth = Some(
                     u64::from(rendition.video_kbps) * 1000
                         + if audio { AUDIO_BANDWIDTH } else { 0 },

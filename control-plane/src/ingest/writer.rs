@@ -15,6 +15,8 @@ use sigma_shared::log::{EventLog, MEDIA_TOPIC};
 use sigma_shared::media::{MediaEvent, StreamRef};
 use sigma_shared::settings::LatencyMode;
 
+use crate::metrics::Metrics;
+
 /// Program date-times of a connection's segments, by segment number, set by the source and
 /// reused by the ladder's renditions (whose segments are cut at the same keyframes but leave
 /// the transcoder later), so every rendition carries the same date-times.
@@ -53,6 +55,16 @@ pub enum Stored {
     Segment,
 }
 
+impl Stored {
+    fn name(self) -> &'static str {
+        match self {
+            Stored::Init => "init",
+            Stored::Part => "part",
+            Stored::Segment => "segment",
+        }
+    }
+}
+
 pub struct RenditionWriter {
     pub log: Arc<dyn EventLog>,
     pub store: Arc<dyn ObjectStore>,
@@ -64,6 +76,8 @@ pub struct RenditionWriter {
     /// The channel's DVR window, for the playlists.
     pub dvr_window_seconds: u32,
     pub clock: SegmentClock,
+    /// Where packaging is counted and timed (`None` in tools that only package).
+    pub metrics: Option<Metrics>,
     /// The current segment's parts, concatenated into the segment when it ends.
     segment_parts: Vec<Bytes>,
     /// The current segment's date-time, taken at its first part.
@@ -88,6 +102,7 @@ impl RenditionWriter {
             bandwidth: None,
             dvr_window_seconds: 0,
             clock,
+            metrics: None,
             segment_parts: Vec::new(),
             segment_started: None,
         }
@@ -112,8 +127,23 @@ impl RenditionWriter {
         announce(self.log.as_ref(), event).await
     }
 
-    /// Stores one output of the packager and announces it.
+    /// Stores one output of the packager and announces it, counted and timed: the packager
+    /// hands a part over when the frame that completes it arrives, so the time to here is the
+    /// latency from ingest to the part being ready for players.
     pub async fn write(&mut self, output: Output) -> Result<Stored, OutputError> {
+        let started = std::time::Instant::now();
+        let stored = self.store_and_announce(output).await?;
+        if let Some(metrics) = &self.metrics {
+            metrics.packaged.with_label_values(&[stored.name()]).inc();
+            metrics
+                .packaging_seconds
+                .with_label_values(&[stored.name()])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        Ok(stored)
+    }
+
+    async fn store_and_announce(&mut self, output: Output) -> Result<Stored, OutputError> {
         let stream = self.stream.clone();
         match output {
             Output::Init(init) => {

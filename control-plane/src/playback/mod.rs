@@ -6,6 +6,9 @@
 //! what does not exist yet — a blocking playlist reload, the part a preload hint names — wait
 //! for the media event that makes it exist. Recent media bytes are cached in memory
 //! ([`cache`]); the object store is the fallback.
+//!
+//! Each multivariant request opens a playback session: the rendition URLs it returns carry its
+//! id (`?pb=…`), so every reload names it, and [`viewers`] reports them for analytics.
 
 mod cache;
 mod catchup;
@@ -14,6 +17,7 @@ pub mod fixtures;
 pub mod playlist;
 pub mod state;
 mod storyboard;
+mod viewers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,12 +31,13 @@ use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
 use serde::Deserialize;
 use sigma_shared::event::{Decision, Event};
-use sigma_shared::ids::ChannelId;
+use sigma_shared::ids::{ChannelId, PlaybackId};
 use sigma_shared::log::{EventLog, LogError, EVENTS_TOPIC, MEDIA_TOPIC};
 use sigma_shared::media::MediaEvent;
 use tokio::sync::watch;
 
 use self::state::{ChannelLive, LiveStream, Streams};
+use crate::metrics::Metrics;
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
@@ -48,6 +53,15 @@ pub struct Playback {
     rendered: Mutex<HashMap<(ChannelId, String, bool), (u64, Bytes)>>,
     /// Every session's whole timeline, for `/vod/…`.
     catchup: RwLock<catchup::Sessions>,
+    viewers: Arc<viewers::Viewers>,
+    metrics: Metrics,
+}
+
+/// Who this playback process is, for its viewer activity reports.
+pub struct Reporting {
+    pub node_id: String,
+    /// How often viewer activity is published.
+    pub every: Duration,
 }
 
 /// Bytes of recent media kept in memory per playback process.
@@ -58,6 +72,8 @@ impl Playback {
     pub async fn start(
         log: Arc<dyn EventLog>,
         store: Arc<dyn ObjectStore>,
+        reporting: Reporting,
+        metrics: Metrics,
     ) -> Result<Arc<Self>, LogError> {
         let from: Vec<_> = (0..log.partitions())
             .map(|partition| (partition, 0))
@@ -70,7 +86,15 @@ impl Playback {
             cache: cache::MediaCache::new(CACHE_BYTES),
             rendered: Mutex::default(),
             catchup: RwLock::default(),
+            viewers: Arc::new(viewers::Viewers::new(reporting.node_id)),
+            metrics,
         });
+        tokio::spawn(
+            playback
+                .viewers
+                .clone()
+                .publish(log.clone(), reporting.every),
+        );
         let follower = playback.clone();
         tokio::spawn(async move {
             while let Some(record) = records.next().await {
@@ -144,15 +168,20 @@ impl Playback {
     ) -> bool {
         let mut version = self.version.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
+        if self.with_rendition(channel, name, &ready) == Some(true) {
+            return true;
+        }
+        // Counted while held; a client that hangs up drops the future, and the guard with it.
+        let _held = Held::new(&self.metrics.playback_waiting);
         loop {
-            if self.with_rendition(channel, name, &ready) == Some(true) {
-                return true;
-            }
             if tokio::time::timeout_at(deadline, version.changed())
                 .await
                 .is_err()
             {
                 return false;
+            }
+            if self.with_rendition(channel, name, &ready) == Some(true) {
+                return true;
             }
         }
     }
@@ -172,6 +201,22 @@ impl Playback {
         let text = Bytes::from(playlist::media(live, stream, delta));
         rendered.insert(key, (live.version, text.clone()));
         Some(text)
+    }
+}
+
+/// One held request in the `playback_waiting` gauge, for as long as it lives.
+struct Held<'a>(&'a prometheus::IntGauge);
+
+impl<'a> Held<'a> {
+    fn new(gauge: &'a prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -319,17 +364,54 @@ fn playlist_response(body: Bytes, cache: &str) -> HttpResponse {
         .body(body)
 }
 
-async fn multivariant(playback: web::Data<Arc<Playback>>, path: web::Path<String>) -> HttpResponse {
+/// `?pb=…`: the playback session a request belongs to.
+#[derive(Deserialize)]
+struct Viewer {
+    pb: Option<String>,
+}
+
+impl Viewer {
+    /// The named playback session; `Err` for a value that is not a playback id.
+    fn playback(&self) -> Result<Option<PlaybackId>, HttpResponse> {
+        self.pb
+            .as_deref()
+            .map(|pb| {
+                pb.parse()
+                    .map_err(|_| bad_request("pb is not a playback session id"))
+            })
+            .transpose()
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Every rendition, with URLs that carry the playback session (a new one, unless the player
+/// reloads this playlist with its own).
+async fn multivariant(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<String>,
+    viewer: web::Query<Viewer>,
+) -> HttpResponse {
     let Ok(channel) = path.parse::<ChannelId>() else {
         return not_found();
     };
-    let text = playback
+    let player = match viewer.playback() {
+        Ok(player) => player.unwrap_or_else(PlaybackId::generate),
+        Err(response) => return response,
+    };
+    let found = playback
         .with_live(&channel, |live| {
-            (!live.renditions.is_empty()).then(|| playlist::multivariant(live))
+            (!live.renditions.is_empty())
+                .then(|| (live.session_id, playlist::multivariant(live, Some(player))))
         })
         .flatten();
-    match text {
-        Some(text) => playlist_response(text.into(), "no-cache"),
+    match found {
+        Some((session, text)) => {
+            playback.viewers.note(channel, player, session, now_ms());
+            playlist_response(text.into(), "no-cache")
+        }
         None => not_found(),
     }
 }
@@ -342,6 +424,8 @@ struct Reload {
     part: Option<usize>,
     #[serde(rename = "_HLS_skip")]
     skip: Option<String>,
+    #[serde(flatten)]
+    viewer: Viewer,
 }
 
 async fn media_playlist(
@@ -353,11 +437,22 @@ async fn media_playlist(
     let Ok(channel) = channel.parse::<ChannelId>() else {
         return not_found();
     };
-    let Some((next_msn, target)) = playback.with_rendition(&channel, &name, |stream| {
-        (stream.next_msn(), stream.target_duration())
+    let player = match query.viewer.playback() {
+        Ok(player) => player,
+        Err(response) => return response,
+    };
+    let Some((next_msn, target, session)) = playback.with_rendition(&channel, &name, |stream| {
+        (
+            stream.next_msn(),
+            stream.target_duration(),
+            stream.session_id,
+        )
     }) else {
         return not_found();
     };
+    if let Some(player) = player {
+        playback.viewers.note(channel, player, session, now_ms());
+    }
     let (msn, part) = (query.msn, query.part);
     let delta = match query.skip.as_deref() {
         None => false,
@@ -443,7 +538,14 @@ async fn media_file(
         }
     }
     let key = format!("live/{channel}/{file}");
-    let bytes = match playback.cache.get(&key) {
+    let cached = playback.cache.get(&key);
+    let result = if cached.is_some() { "hit" } else { "miss" };
+    playback
+        .metrics
+        .playback_cache
+        .with_label_values(&[result])
+        .inc();
+    let bytes = match cached {
         Some(bytes) => bytes,
         None => match playback.store.get(&StorePath::from(key.as_str())).await {
             Ok(object) => match object.bytes().await {

@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use sigma_shared::ids::PlaybackId;
 use sigma_shared::settings::LatencyMode;
 
 use super::state::{ChannelLive, LiveStream};
@@ -18,8 +19,8 @@ const UNMEASURED_BANDWIDTH: u64 = 2_000_000;
 
 /// The multivariant playlist: every rendition, the source first. `BANDWIDTH` is the measured
 /// peak (or the encoder's target, if higher, before measurements settle); `AVERAGE-BANDWIDTH`
-/// the measured mean.
-pub fn multivariant(channel: &ChannelLive) -> String {
+/// the measured mean. Rendition URLs carry the playback session, if any.
+pub fn multivariant(channel: &ChannelLive, playback: Option<PlaybackId>) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for stream in &channel.renditions {
         let peak = match (stream.peak_bandwidth(), stream.declared_bandwidth) {
@@ -40,7 +41,11 @@ pub fn multivariant(channel: &ChannelLive) -> String {
         if let Some(rate) = stream.frame_rate() {
             let _ = write!(out, ",FRAME-RATE={rate:.3}");
         }
-        let _ = writeln!(out, "\n{}.m3u8", stream.name);
+        let _ = write!(out, "\n{}.m3u8", stream.name);
+        if let Some(playback) = playback {
+            let _ = write!(out, "?pb={playback}");
+        }
+        out.push('\n');
     }
     out
 }
@@ -289,7 +294,7 @@ mod tests {
             ["source", "120p", "60p"],
             "source first, then tallest"
         );
-        let top = multivariant(&live);
+        let top = multivariant(&live, None);
         assert_eq!(top.matches("#EXT-X-STREAM-INF:").count(), 3, "{top}");
         assert!(
             top.contains(

@@ -1,8 +1,9 @@
-//! The live projector: a member of a projection's consumer group on the events topic (the read
-//! models' `sigma-projections`, the webhook outbox's `sigma-webhooks`). For each record of a
-//! partition it owns, it applies the decision and stores the next offset in one transaction;
-//! records below the stored offset (redelivered after a crash or a rebalance) are skipped, so
-//! each is applied exactly once.
+//! The live projector: a member of a projection's consumer group (the read models'
+//! `sigma-projections`, the webhook outbox's `sigma-webhooks`, … on the events topic; the
+//! audience's `sigma-analytics` on the viewers topic). For each record of a partition it owns, it
+//! applies the record and stores the next offset in one transaction; records below the stored
+//! offset (redelivered after a crash or a rebalance) are skipped, so each is applied exactly
+//! once.
 
 use std::collections::HashMap;
 
@@ -39,6 +40,74 @@ pub trait Projection: Send + Sync {
     fn owned(&self, _partitions: &HashMap<Partition, Offset>) {}
     /// A record of `partition` is applied and committed; `next` follows it.
     fn applied(&self, _partition: Partition, _next: Offset) {}
+}
+
+/// What the projector runs: any projection of decisions ([`Projection`]), or one of another
+/// topic that reads its records itself.
+#[async_trait::async_trait]
+pub trait RecordProjection: Send + Sync {
+    fn topic(&self) -> &'static str;
+    fn group(&self) -> &'static str;
+    fn name(&self) -> &'static str;
+    /// Applies one record inside the caller's transaction (which also stores the offset). An
+    /// error stops the projector: a record must never be skipped silently.
+    async fn apply_record(
+        &self,
+        txn: &DatabaseTransaction,
+        record: &Record,
+    ) -> Result<(), ProjectorError>;
+    /// See [`Projection::owned`].
+    fn owned(&self, _partitions: &HashMap<Partition, Offset>) {}
+    /// See [`Projection::applied`].
+    fn applied(&self, _partition: Partition, _next: Offset) {}
+}
+
+#[async_trait::async_trait]
+impl<P: Projection> RecordProjection for P {
+    fn topic(&self) -> &'static str {
+        EVENTS_TOPIC
+    }
+
+    fn group(&self) -> &'static str {
+        Projection::group(self)
+    }
+
+    fn name(&self) -> &'static str {
+        Projection::name(self)
+    }
+
+    async fn apply_record(
+        &self,
+        txn: &DatabaseTransaction,
+        record: &Record,
+    ) -> Result<(), ProjectorError> {
+        match Decision::from_bytes(&record.payload) {
+            Ok(decision) => {
+                self.apply(txn, &decision, record.partition, record.offset)
+                    .await?
+            }
+            // A record this build cannot understand must not be skipped: stop and say so.
+            Err(source @ DecodeError::FutureVersion { .. }) => {
+                return Err(ProjectorError::Decode {
+                    partition: record.partition,
+                    offset: record.offset,
+                    source,
+                })
+            }
+            Err(error) => {
+                tracing::error!(partition = record.partition, offset = record.offset, %error, "skipping a malformed record");
+            }
+        }
+        Ok(())
+    }
+
+    fn owned(&self, partitions: &HashMap<Partition, Offset>) {
+        Projection::owned(self, partitions)
+    }
+
+    fn applied(&self, partition: Partition, next: Offset) {
+        Projection::applied(self, partition, next)
+    }
 }
 
 /// The read models the API serves (`sigma-projections`).
@@ -95,19 +164,29 @@ pub enum ProjectorError {
         offset: Offset,
         source: DecodeError,
     },
+    #[error("cannot read viewer activity at partition {partition} offset {offset}: {source}")]
+    Activity {
+        partition: Partition,
+        offset: Offset,
+        source: sigma_shared::audience::ActivityDecodeError,
+    },
 }
 
 /// Runs `projection` until the log fails. `ready` is called once the member has joined.
 pub async fn run(
     log: &dyn EventLog,
     db: DatabaseConnection,
-    projection: &dyn Projection,
+    projection: &dyn RecordProjection,
+    metrics: &Metrics,
     ready: impl FnOnce(),
 ) -> Result<(), ProjectorError> {
+    let lag = metrics
+        .consumer_lag
+        .with_label_values(&[projection.group()]);
     let mut applied: HashMap<Partition, Offset> = HashMap::new();
     // A restarted member owns nothing until the group assigns it partitions again.
     projection.owned(&applied);
-    let mut member = log.join(EVENTS_TOPIC, projection.group()).await?;
+    let mut member = log.join(projection.topic(), projection.group()).await?;
     ready();
     loop {
         match member.next().await? {
@@ -133,6 +212,10 @@ pub async fn run(
                 };
                 if record.offset >= next {
                     apply_record(&db, projection, &record).await?;
+                    // How long the record waited in the log: the group's lag, in time (a
+                    // broker's offsets are not needed, and tansu's high watermark is wrong).
+                    let waited_ms = chrono::Utc::now().timestamp_millis() - record.timestamp_ms;
+                    lag.set(waited_ms.max(0) as f64 / 1e3);
                     applied.insert(record.partition, record.offset + 1);
                     projection.applied(record.partition, record.offset + 1);
                 }
@@ -144,28 +227,11 @@ pub async fn run(
 
 async fn apply_record(
     db: &DatabaseConnection,
-    projection: &dyn Projection,
+    projection: &dyn RecordProjection,
     record: &Record,
 ) -> Result<(), ProjectorError> {
     let txn = crate::db::begin_write(db).await?;
-    match Decision::from_bytes(&record.payload) {
-        Ok(decision) => {
-            projection
-                .apply(&txn, &decision, record.partition, record.offset)
-                .await?
-        }
-        // A record this build cannot understand must not be skipped: stop and say so.
-        Err(source @ DecodeError::FutureVersion { .. }) => {
-            return Err(ProjectorError::Decode {
-                partition: record.partition,
-                offset: record.offset,
-                source,
-            })
-        }
-        Err(error) => {
-            tracing::error!(partition = record.partition, offset = record.offset, %error, "skipping a malformed record");
-        }
-    }
+    projection.apply_record(&txn, record).await?;
     store_offset_of(&txn, projection.name(), record.partition, record.offset + 1).await?;
     txn.commit().await?;
     Ok(())
