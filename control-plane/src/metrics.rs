@@ -15,6 +15,7 @@ pub struct Metrics {
     pub decider_partitions: IntGauge,
     pub ingest_dropped: IntCounterVec,
     pub ingest_publishers: IntGauge,
+    pub ingest_bytes: IntCounter,
     pub webhook_attempts: IntCounterVec,
     pub webhook_lanes: IntGauge,
     pub alerts: IntCounterVec,
@@ -76,6 +77,11 @@ impl Metrics {
         let ingest_publishers = IntGauge::new(
             "ingest_publishers",
             "Publishers streaming into this process",
+        )
+        .expect("valid metric");
+        let ingest_bytes = IntCounter::new(
+            "ingest_bytes_total",
+            "Bytes of publishers' media received and packaged here (rate() gives the bitrate)",
         )
         .expect("valid metric");
         let webhook_attempts = IntCounterVec::new(
@@ -170,6 +176,7 @@ impl Metrics {
             Box::new(decider_partitions.clone()),
             Box::new(ingest_dropped.clone()),
             Box::new(ingest_publishers.clone()),
+            Box::new(ingest_bytes.clone()),
             Box::new(webhook_attempts.clone()),
             Box::new(webhook_lanes.clone()),
             Box::new(alerts.clone()),
@@ -195,6 +202,7 @@ impl Metrics {
             decider_partitions,
             ingest_dropped,
             ingest_publishers,
+            ingest_bytes,
             webhook_attempts,
             webhook_lanes,
             alerts,

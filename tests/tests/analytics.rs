@@ -35,6 +35,8 @@ const SCHEDULE: [(f64, f64); 10] = [
 ];
 const SLACK_MS: i64 = 250;
 const STEP_MS: i64 = 5_000;
+/// How close the reported watch time must come before every report is taken as projected.
+const LAST_REPORTS_MS: i64 = 300;
 /// Views need this much watch time (the documented rule).
 const VIEW_MIN_MS: i64 = 5_000;
 
@@ -233,7 +235,10 @@ async fn simulated_viewers_are_counted_as_they_watched() {
                 .await
                 .ok();
             let reported = (answer["watch_time_seconds"].as_f64().unwrap_or(0.0) * 1_000.0) as i64;
-            (reported >= expected - 2 * SLACK_MS * watched.len() as i64).then_some(answer)
+            // Transit times mostly cancel between a span's two ends, so once the last reports
+            // are in, the total is within a few milliseconds per viewer; a report that never
+            // arrives (up to a second of one viewer) keeps it short of this.
+            (reported >= expected - LAST_REPORTS_MS).then_some(answer)
         },
     )
     .await;

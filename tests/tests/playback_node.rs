@@ -135,6 +135,10 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         .await
         .expect("segments are counted");
     assert!(segments >= 6.0, "{segments} segments packaged");
+    let received = metric(&platform.url, "sigma_ingest_bytes_total ")
+        .await
+        .expect("ingest bytes are counted");
+    assert!(received > 50_000.0, "{received} bytes of media received");
     let timed = metric(
         &platform.url,
         "sigma_packaging_seconds_count{kind=\"part\"} ",

@@ -172,6 +172,7 @@ impl Admission for LogAdmission {
             publishing: self.publishing.clone(),
             position,
             publishers: self.metrics.ingest_publishers.clone(),
+            received: self.metrics.ingest_bytes.clone(),
             bus: self.bus.clone(),
             source,
             ladder,
@@ -227,6 +228,8 @@ enum LadderState {
 struct StoredPublication {
     /// The gauge of streaming publishers, decremented when this one ends.
     publishers: prometheus::IntGauge,
+    /// Bytes of the publisher's media, packaged (its bitrate, as a rate).
+    received: prometheus::IntCounter,
     bus: Arc<CommandBus>,
     source: RenditionWriter,
     ladder: LadderState,
@@ -301,6 +304,7 @@ impl Publication for StoredPublication {
         }
         let session_id = self.source.stream.session_id;
         if let Output::Part(part) = &output {
+            self.received.inc_by(part.bytes.len() as u64);
             self.media_seconds += part.duration;
             self.position.store(
                 self.timeline_start_ms + (self.media_seconds * 1000.0).round() as u64,
