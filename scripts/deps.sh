@@ -5,7 +5,8 @@
 #
 #   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build, curl and jq
 #   scripts/deps.sh run     — build + ffmpeg
-#   scripts/deps.sh test    — run + chromium, hls.js, playwright-core + tansu (Kafka-protocol broker) + PostgreSQL running
+#   scripts/deps.sh test    — run + chromium, hls.js, playwright-core + tansu (Kafka-protocol broker)
+#                             + s3s-fs (S3-compatible server) + PostgreSQL running
 #   scripts/deps.sh bench   — test + nginx with its RTMP module (the latency peer)
 set -euo pipefail
 
@@ -43,6 +44,12 @@ if [[ "$mode" == "test" || "$mode" == "bench" ]]; then
     echo "deps: installing tansu 0.6.0 into $cache/tansu (about 10 minutes, once)"
     CARGO_TARGET_DIR="$cache/tansu-build" cargo install tansu@0.6.0 --locked \
       --features dynostore,libsql --root "$cache/tansu" --quiet
+  fi
+  s3s="$cache/s3s/bin/s3s-fs"
+  if [[ ! -x "$s3s" ]]; then
+    echo "deps: installing s3s-fs 0.13.0 (an S3-compatible server for the S3 tests) into $cache/s3s (about 5 minutes, once)"
+    CARGO_TARGET_DIR="$cache/s3s-build" cargo install s3s-fs@0.13.0 --locked --features binary \
+      --root "$cache/s3s" --quiet
   fi
   if ! command -v cargo-nextest >/dev/null; then
     cargo install cargo-nextest --locked --quiet

@@ -54,7 +54,7 @@ pub enum StartError {
     },
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
-    #[error("SIGMA_OBJECT_STORE_URL={0:?}: only file:///absolute/path is supported")]
+    #[error("SIGMA_OBJECT_STORE_URL={0:?}: use s3://bucket[/prefix] or file:///absolute/path")]
     StoreUrl(String),
     #[error("cannot build the webhook client: {0}")]
     WebhookClient(reqwest::Error),
@@ -85,25 +85,43 @@ impl Role {
     }
 }
 
-/// The object store for media: `SIGMA_OBJECT_STORE_URL` (`file:///…`, shared by every process
-/// of a deployment), else `SIGMA_DATA_DIR/media` on the local file system.
+/// The object store for media: `SIGMA_OBJECT_STORE_URL` (`s3://bucket[/prefix]` with the
+/// usual `AWS_*` variables, or `file:///…`; shared by every process of a deployment), else
+/// `SIGMA_DATA_DIR/media` on the local file system.
 fn media_store(config: &Config) -> Result<Arc<dyn ObjectStore>, StartError> {
-    let media = match &config.object_store_url {
-        None => config.data_dir.join("media"),
-        Some(url) => url
-            .strip_prefix("file://")
-            .filter(|path| path.starts_with('/'))
-            .map(std::path::PathBuf::from)
-            .ok_or_else(|| StartError::StoreUrl(url.clone()))?,
+    let local = |media: std::path::PathBuf| -> Result<Arc<dyn ObjectStore>, StartError> {
+        std::fs::create_dir_all(&media).map_err(|source| StartError::DataDir {
+            path: media.display().to_string(),
+            source,
+        })?;
+        // Expired catch-up media leave no empty directories behind.
+        Ok(Arc::new(
+            object_store::local::LocalFileSystem::new_with_prefix(&media)?
+                .with_automatic_cleanup(true),
+        ))
     };
-    std::fs::create_dir_all(&media).map_err(|source| StartError::DataDir {
-        path: media.display().to_string(),
-        source,
-    })?;
-    // Expired catch-up media leave no empty directories behind.
-    Ok(Arc::new(
-        object_store::local::LocalFileSystem::new_with_prefix(&media)?.with_automatic_cleanup(true),
-    ))
+    let Some(url) = &config.object_store_url else {
+        return local(config.data_dir.join("media"));
+    };
+    if let Some(path) = url
+        .strip_prefix("file://")
+        .filter(|path| path.starts_with('/'))
+    {
+        return local(path.into());
+    }
+    let Some(location) = url.strip_prefix("s3://").filter(|rest| !rest.is_empty()) else {
+        return Err(StartError::StoreUrl(url.clone()));
+    };
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    let s3 = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()?;
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        Ok(Arc::new(s3))
+    } else {
+        Ok(Arc::new(object_store::prefix::PrefixStore::new(s3, prefix)))
+    }
 }
 
 /// Listens for RTMP publishers; their media go to `store`, their events to the log.

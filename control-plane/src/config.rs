@@ -35,7 +35,7 @@ pub struct Config {
     /// Base of the URLs handed to viewers (playback) and broadcasters (ingest).
     pub public_http_url: String,
     pub public_rtmp_url: String,
-    /// Where media go: `file:///…`; `None`: `SIGMA_DATA_DIR/media`.
+    /// Where media go: `s3://bucket[/prefix]` or `file:///…`; `None`: `SIGMA_DATA_DIR/media`.
     pub object_store_url: Option<String>,
     /// The ABR ladder of `transcode: abr` channels (`SIGMA_ABR_LADDER`).
     pub abr_ladder: Vec<Rung>,

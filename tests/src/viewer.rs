@@ -18,6 +18,10 @@ pub struct Watched {
     pub last_ms: i64,
     pub segments: usize,
     pub reloads: usize,
+    /// The longest time between two reloads that brought new segments (a stall shows here).
+    pub longest_wait_ms: i64,
+    /// Waits longer than three target durations between new segments.
+    pub stalls: usize,
 }
 
 impl Watched {
@@ -45,7 +49,10 @@ pub async fn watch(client: &reqwest::Client, url: &str, viewing: Viewing) -> Wat
         last_ms: first_ms,
         segments: 0,
         reloads: 0,
+        longest_wait_ms: 0,
+        stalls: 0,
     };
+    let mut last_new: Option<i64> = None;
     let playlist_url = if url.ends_with("/index.m3u8") {
         let top = client
             .get(url)
@@ -95,6 +102,17 @@ pub async fn watch(client: &reqwest::Client, url: &str, viewing: Viewing) -> Wat
                 .filter(|line| !fetched.contains(*line))
                 .map(str::to_owned)
                 .collect();
+            if !fresh.is_empty() {
+                let now = Utc::now().timestamp_millis();
+                if let Some(previous) = last_new {
+                    let waited = now - previous;
+                    watched.longest_wait_ms = watched.longest_wait_ms.max(waited);
+                    if waited as f64 > 3_000.0 * target {
+                        watched.stalls += 1;
+                    }
+                }
+                last_new = Some(now);
+            }
             for segment in fresh {
                 if let Ok(response) = client.get(format!("{base}/{segment}")).send().await {
                     let _ = response.bytes().await;

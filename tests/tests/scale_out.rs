@@ -38,17 +38,37 @@ async fn metric(sigma: &Sigma, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-#[tokio::test]
-async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
-    let broker = Tansu::start().await;
-    let database = TestDatabase::create().await;
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = SigmaConfig::scale_out(dir_a.path(), &broker.brokers(), &database.url)
-        .start()
-        .await;
-    let b = SigmaConfig::scale_out(dir_b.path(), &broker.brokers(), &database.url)
-        .start()
-        .await;
+/// In the log itself: no command was decided twice.
+async fn assert_each_command_decided_once(edge: &EdgeStandIn) {
+    let decisions = edge.all_decisions().await;
+    let distinct: HashSet<_> = decisions
+        .iter()
+        .map(|decision| decision.command_id)
+        .collect();
+    assert_eq!(
+        distinct.len(),
+        decisions.len(),
+        "a command was decided twice"
+    );
+}
+
+/// The channel's sessions that have not ended.
+async fn open_sessions(api: &Api, token: &str, channel: &str) -> usize {
+    let sessions = api
+        .get(&format!("/v1/channels/{channel}/sessions"), token)
+        .await
+        .ok();
+    sessions["data"]
+        .as_array()
+        .expect("a list of sessions")
+        .iter()
+        .filter(|session| session["status"] != "ended")
+        .count()
+}
+
+/// Two control planes, once they share the decider partitions.
+async fn two_control_planes([a, b]: [SigmaConfig; 2]) -> (Sigma, Sigma) {
+    let (a, b) = (a.start().await, b.start().await);
     until(
         Duration::from_secs(60),
         "the two processes share the partitions",
@@ -60,6 +80,43 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
             on_a > 0.0 && on_b > 0.0 && on_a + on_b == f64::from(PARTITIONS)
         },
     )
+    .await;
+    (a, b)
+}
+
+/// `per_channel` edge workers racing to open a session on each channel at once; each channel's
+/// outcomes.
+async fn racing_publishers(
+    edge: &EdgeStandIn,
+    channels: &[serde_json::Value],
+    per_channel: usize,
+) -> Vec<(String, Outcome)> {
+    join_all(channels.iter().flat_map(|channel| {
+        let id = channel["id"].as_str().unwrap().to_owned();
+        let stream_key = channel["stream_key"].as_str().unwrap().to_owned();
+        (0..per_channel).map(move |_| {
+            let (id, stream_key) = (id.clone(), stream_key.clone());
+            async move {
+                let action = IngestAction::ConnectPublisher {
+                    stream_key,
+                    new_session_id: SessionId::generate(),
+                };
+                (id.clone(), edge.submit(&id, action).await)
+            }
+        })
+    }))
+    .await
+}
+
+#[tokio::test]
+async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
+    let broker = Tansu::start().await;
+    let database = TestDatabase::create().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_control_planes([
+        SigmaConfig::scale_out(dir_a.path(), &broker.brokers(), &database.url),
+        SigmaConfig::scale_out(dir_b.path(), &broker.brokers(), &database.url),
+    ])
     .await;
     let (api_a, api_b) = (Api::new(&a.url), Api::new(&b.url));
     let (_, token) = api_a.account_with_token(&a.admin_key, "owner").await;
@@ -99,22 +156,8 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
     });
     // Racing publishers: several edge workers try to open a session on each channel at once.
     let edge = EdgeStandIn::connect(&broker.brokers(), PARTITIONS).await;
-    let connects = channels.iter().flat_map(|channel| {
-        let id = channel["id"].as_str().unwrap().to_owned();
-        let stream_key = channel["stream_key"].as_str().unwrap().to_owned();
-        let edge = &edge;
-        (0..RACING_PUBLISHERS).map(move |_| {
-            let (id, stream_key) = (id.clone(), stream_key.clone());
-            async move {
-                let action = IngestAction::ConnectPublisher {
-                    stream_key,
-                    new_session_id: SessionId::generate(),
-                };
-                (id.clone(), edge.submit(&id, action).await)
-            }
-        })
-    });
-    let (renamed, connected) = tokio::join!(join_all(renames), join_all(connects));
+    let connects = racing_publishers(&edge, &channels, RACING_PUBLISHERS);
+    let (renamed, connected) = tokio::join!(join_all(renames), connects);
 
     // A write through the API returns once its partition is projected up to it: after one per
     // channel, the read models hold every decision above.
@@ -195,29 +238,9 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
             .filter(|e| e["type"] == "session.init")
             .count();
         assert_eq!(opened, 1, "{id}: {opened} sessions opened");
-        let sessions = api_a
-            .get(&format!("/v1/channels/{id}/sessions"), &token)
-            .await
-            .ok();
-        let open = sessions["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["status"] != "ended")
-            .count();
-        assert_eq!(open, 1, "{id}: {sessions}");
+        assert_eq!(open_sessions(&api_a, &token, id).await, 1, "{id}");
     }
-    // In the log itself: no command was decided twice.
-    let decisions = edge.all_decisions().await;
-    let distinct: HashSet<_> = decisions
-        .iter()
-        .map(|decision| decision.command_id)
-        .collect();
-    assert_eq!(
-        distinct.len(),
-        decisions.len(),
-        "a command was decided twice"
-    );
+    assert_each_command_decided_once(&edge).await;
 
     // Kill A: B takes over every partition and keeps accepting commands for every channel.
     let killed_at = Instant::now();
@@ -249,4 +272,141 @@ async fn two_processes_apply_every_command_once_and_survive_the_death_of_one() {
         "every channel writable again {:?} after the kill",
         killed_at.elapsed()
     );
+}
+
+/// 1,000 concurrent API commands, half through each of two control planes, with racing
+/// publishers; one control plane is killed mid-burst.
+const BURST: usize = 1_000;
+const BURST_CHANNELS: usize = 20;
+/// Publishers racing for each channel during the burst (each is a Kafka consumer waiting for
+/// its decision, so a few are enough).
+const BURST_RACERS: usize = 2;
+
+#[tokio::test]
+async fn a_control_plane_killed_during_a_burst_loses_no_acknowledged_command() {
+    let broker = Tansu::start().await;
+    let database = TestDatabase::create().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = |dir: &std::path::Path| {
+        SigmaConfig::scale_out(dir, &broker.brokers(), &database.url)
+            .with("SIGMA_RATE_LIMIT_PER_SECOND", "100000")
+            .with("SIGMA_RATE_LIMIT_BURST", "100000")
+    };
+    let (a, b) = two_control_planes([config(dir_a.path()), config(dir_b.path())]).await;
+    let (api_a, api_b) = (Api::new(&a.url), Api::new(&b.url));
+    let (_, token) = api_a.account_with_token(&a.admin_key, "owner").await;
+    let mut channels = Vec::new();
+    for n in 0..BURST_CHANNELS {
+        let channel = api_b
+            .create_channel(&token, json!({ "name": format!("stage {n}") }))
+            .await;
+        channels.push(channel);
+    }
+    let edge = EdgeStandIn::connect(&broker.brokers(), PARTITIONS).await;
+
+    // Raw requests: those in flight to the process that dies fail, which is no answer at all.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let renames = join_all((0..BURST).map(|i| {
+        let base = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let id = channels[i % BURST_CHANNELS]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (client, token) = (client.clone(), token.clone());
+        async move {
+            let name = format!("burst {i}");
+            let answer = client
+                .patch(format!("{base}/v1/channels/{id}"))
+                .bearer_auth(&token)
+                .json(&json!({ "name": name }))
+                .send()
+                .await;
+            let acknowledged = answer.is_ok_and(|answer| answer.status().is_success());
+            (id, name, acknowledged)
+        }
+    }));
+    let connects = racing_publishers(&edge, &channels, BURST_RACERS);
+    // A dies while the burst is in flight: once the first answers are back.
+    let first_answers = async {
+        until(
+            Duration::from_secs(30),
+            "the burst is under way",
+            || async {
+                metric(&b, "sigma_commands_decided_total{outcome=\"accepted\"}").await
+                    + metric(&a, "sigma_commands_decided_total{outcome=\"accepted\"}").await
+                    >= 50.0
+            },
+        )
+        .await;
+        a.kill().await;
+        until(
+            Duration::from_secs(60),
+            "the survivor owns every partition",
+            || async { metric(&b, "sigma_decider_partitions").await == f64::from(PARTITIONS) },
+        )
+        .await
+    };
+    let (renamed, _, takeover) = tokio::join!(renames, connects, first_answers);
+    let acknowledged: Vec<&(String, String, bool)> =
+        renamed.iter().filter(|(_, _, ok)| *ok).collect();
+    // The others were refused by the dead process's socket, or timed out waiting for their
+    // decision through the takeover (answered 504: they may still be applied, once).
+    eprintln!(
+        "{} of {BURST} commands acknowledged; the survivor owned every partition {takeover:?} after the kill",
+        acknowledged.len(),
+    );
+    assert!(
+        !acknowledged.is_empty(),
+        "the survivor answered during the burst"
+    );
+
+    // Settle: one more write per channel through the survivor projects everything before it.
+    for channel in &channels {
+        let id = channel["id"].as_str().unwrap();
+        let answer = api_b
+            .patch(
+                &format!("/v1/channels/{id}"),
+                &token,
+                json!({ "name": "settled" }),
+            )
+            .await;
+        assert!(
+            answer.status.is_success(),
+            "{id} is writable after the kill"
+        );
+    }
+    for channel in &channels {
+        let id = channel["id"].as_str().unwrap();
+        let history = api_b.history(&token, id).await;
+        let names: Vec<&str> = history
+            .iter()
+            .filter(|event| event["type"] == "channel.updated")
+            .filter_map(|event| event["data"]["name"].as_str())
+            .collect();
+        let unique: HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "{id}: a command was applied twice"
+        );
+        for (_, name, _) in acknowledged.iter().filter(|(channel, _, _)| channel == id) {
+            assert!(
+                unique.contains(name.as_str()),
+                "{id}: acknowledged {name} is missing"
+            );
+        }
+        assert_eq!(
+            open_sessions(&api_b, &token, id).await,
+            1,
+            "{id}: exactly one racing publisher won"
+        );
+    }
+    assert_each_command_decided_once(&edge).await;
 }

@@ -1,0 +1,131 @@
+//! A round-robin HTTP front for playback nodes, as a load balancer without sticky sessions:
+//! each request goes to the next node; a node that refuses the connection is skipped and the
+//! request tried on the next one (what a balancer's failed health check amounts to). It keeps
+//! per-node request counts so a test can see that every node served.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+pub struct Front {
+    pub url: String,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    backends: Vec<String>,
+    next: AtomicUsize,
+    served: Vec<AtomicUsize>,
+    client: reqwest::Client,
+}
+
+impl Front {
+    /// Listens on a free loopback port in front of `backends` (base URLs).
+    pub async fn start(backends: Vec<String>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared {
+            served: backends.iter().map(|_| AtomicUsize::new(0)).collect(),
+            backends,
+            next: AtomicUsize::new(0),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        });
+        let serving = shared.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(shared.forward(request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            url: format!("http://{address}"),
+            shared,
+            server,
+        }
+    }
+
+    /// Requests each backend has answered so far.
+    pub fn served(&self) -> Vec<usize> {
+        self.shared
+            .served
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Shared {
+    async fn forward(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |path| path.as_str())
+            .to_owned();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        for attempt in 0..self.backends.len() {
+            let index = (first + attempt) % self.backends.len();
+            let url = format!("{}{path}", self.backends[index]);
+            let answer = match self.client.get(&url).send().await {
+                Ok(answer) => answer,
+                // Refused or reset: this node is down; the next one gets the request.
+                Err(error) if error.is_connect() || error.is_request() => continue,
+                Err(error) => return status(502, error.to_string()),
+            };
+            let mut response = Response::builder().status(answer.status().as_u16());
+            let hop_by_hop = [
+                "connection",
+                "transfer-encoding",
+                "content-length",
+                "keep-alive",
+            ];
+            for (name, value) in answer.headers() {
+                if !hop_by_hop.contains(&name.as_str()) {
+                    response = response.header(name, value);
+                }
+            }
+            let Ok(body) = answer.bytes().await else {
+                continue;
+            };
+            self.served[index].fetch_add(1, Ordering::Relaxed);
+            return response.body(Full::new(body)).unwrap();
+        }
+        status(502, "no playback node answered".into())
+    }
+}
+
+fn status(code: u16, message: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(code)
+        .body(Full::new(Bytes::from(message)))
+        .unwrap()
+}

@@ -1,0 +1,113 @@
+//! The scaled-out deployment, on 127.0.0.1, of real processes: a Kafka-protocol broker (tansu),
+//! PostgreSQL, an S3-compatible server, two control planes, two edge workers, two playback
+//! nodes, and a round-robin front for the playback nodes. The binaries are the ones a laptop
+//! runs standalone; only their environment differs.
+
+use std::time::Duration;
+
+use sigma_event_log::testing::Tansu;
+
+use crate::database::TestDatabase;
+use crate::front::Front;
+use crate::process::{Sigma, SigmaConfig};
+use crate::s3::S3Server;
+
+pub struct Topology {
+    pub broker: Tansu,
+    pub database: TestDatabase,
+    pub s3: S3Server,
+    pub control_planes: Vec<Sigma>,
+    /// Each worker with the recipe that started it (its RTMP address).
+    pub workers: Vec<(SigmaConfig, Option<Sigma>)>,
+    pub playback_nodes: Vec<Option<Sigma>>,
+    pub front: Front,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+/// How quickly silence is noticed in these tests.
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(4);
+
+impl Topology {
+    pub async fn start() -> Self {
+        let broker = Tansu::start().await;
+        let database = TestDatabase::create().await;
+        let s3 = S3Server::start().await;
+        let mut dirs = Vec::new();
+        let config = |dirs: &mut Vec<tempfile::TempDir>| {
+            let dir = tempfile::tempdir().expect("a data dir");
+            let mut config = SigmaConfig::scale_out(dir.path(), &broker.brokers(), &database.url)
+                .with("SIGMA_HEARTBEAT_INTERVAL_MS", "500")
+                .with(
+                    "SIGMA_NODE_TIMEOUT_MS",
+                    NODE_TIMEOUT.as_millis().to_string(),
+                )
+                .with("SIGMA_VIEWER_REPORT_MS", "1000")
+                .with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
+            for (name, value) in s3.env() {
+                config = config.with(name, value);
+            }
+            dirs.push(dir);
+            config
+        };
+        let mut control_planes = Vec::new();
+        for _ in 0..2 {
+            control_planes.push(config(&mut dirs).start().await);
+        }
+        let mut workers = Vec::new();
+        for _ in 0..2 {
+            let recipe = config(&mut dirs);
+            let worker = recipe.start_worker().await;
+            workers.push((recipe, Some(worker)));
+        }
+        let mut playback_nodes = Vec::new();
+        for _ in 0..2 {
+            playback_nodes.push(Some(config(&mut dirs).start_playback().await));
+        }
+        let front = Front::start(
+            playback_nodes
+                .iter()
+                .flatten()
+                .map(|node| node.url.clone())
+                .collect(),
+        )
+        .await;
+        Self {
+            broker,
+            database,
+            s3,
+            control_planes,
+            workers,
+            playback_nodes,
+            front,
+            _dirs: dirs,
+        }
+    }
+
+    /// The API of control plane `n`.
+    pub fn api(&self, n: usize) -> crate::api::Api {
+        crate::api::Api::new(&self.control_planes[n].url)
+    }
+
+    pub fn admin_key(&self) -> &str {
+        &self.control_planes[0].admin_key
+    }
+
+    /// `rtmp://…/live/{stream_key}` on worker `n`.
+    pub fn worker_rtmp(&self, n: usize, stream_key: &str) -> String {
+        self.workers[n].0.rtmp_url(stream_key)
+    }
+
+    /// Kills worker `n` with SIGKILL.
+    pub async fn kill_worker(&mut self, n: usize) {
+        if let Some(worker) = self.workers[n].1.take() {
+            worker.kill().await;
+        }
+    }
+
+    /// Kills playback node `n` with SIGKILL; the front then skips it.
+    pub async fn kill_playback_node(&mut self, n: usize) {
+        if let Some(node) = self.playback_nodes[n].take() {
+            node.kill().await;
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Failover on the scaled-out topology (`sigma_tests::topology`): tansu, PostgreSQL, an S3
+//! server, two control planes, two workers, two playback nodes and a round-robin front, all
+//! real processes. Players go through the front; processes die by SIGKILL.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sigma_tests::api::Api;
+use sigma_tests::hls::until_listed;
+use sigma_tests::publish::{publisher, Publish};
+use sigma_tests::topology::Topology;
+use sigma_tests::viewer::{watch, Viewing};
+use sigma_tests::wait::{until, until_some};
+
+const CAMERA: Publish = Publish {
+    real_time: true,
+    zero_latency: false,
+    stamped: false,
+};
+
+/// A broadcaster's token and a `low` channel (1 s segments) with a minute's reconnect window.
+async fn channel(topology: &Topology) -> (String, Value) {
+    let api = topology.api(0);
+    let (_, token) = api
+        .account_with_token(topology.admin_key(), "broadcaster")
+        .await;
+    let settings =
+        json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 60 });
+    let channel = api.create_channel(&token, settings).await;
+    (token, channel)
+}
+
+async fn types(api: &Api, token: &str, channel: &str) -> Vec<String> {
+    api.history(token, channel)
+        .await
+        .iter()
+        .map(|event| event["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn players_through_the_front_continue_when_a_playback_node_dies() {
+    let mut topology = Topology::start().await;
+    let (token, channel) = channel(&topology).await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let key = channel["stream_key"].as_str().unwrap();
+    let mut camera = publisher(&topology.worker_rtmp(0, key), 90, CAMERA)
+        .spawn()
+        .expect("ffmpeg is installed");
+    let front = topology.front.url.clone();
+    until_listed(
+        &format!("{front}/live/{id}/source.m3u8"),
+        2,
+        Duration::from_secs(30),
+    )
+    .await;
+
+    let viewer = tokio::spawn({
+        let url = format!("{front}/live/{id}/index.m3u8");
+        async move {
+            let viewing = Viewing {
+                watch: Duration::from_secs(16),
+                fetch_segments: true,
+            };
+            watch(&reqwest::Client::new(), &url, viewing).await
+        }
+    });
+    until(
+        Duration::from_secs(10),
+        "both nodes serve the viewer",
+        || async { topology.front.served().iter().all(|served| *served >= 3) },
+    )
+    .await;
+    let before = topology.front.served();
+    topology.kill_playback_node(0).await;
+    let watched = viewer.await.expect("the viewer never failed a request");
+    let after = topology.front.served();
+    assert_eq!(after[0], before[0], "the dead node served nothing more");
+    assert!(after[1] > before[1] + 10, "the survivor took every request");
+    assert!(
+        watched.segments >= 14 && watched.stalls == 0,
+        "16 s of 1 s segments without a stall: {watched:?}"
+    );
+
+    // The media are in the S3 bucket, written by the worker, read by the playback nodes.
+    let stored = topology.s3.keys(&format!("live/{id}/"));
+    assert!(
+        stored.iter().filter(|key| key.ends_with(".m4s")).count() >= 20,
+        "{stored:?}"
+    );
+
+    // One player across two nodes is one viewer: its reports from both merge.
+    let api = topology.api(1);
+    let measured = watched.watch_ms() as f64 / 1e3;
+    let answer = until_some(Duration::from_secs(30), "the viewer is counted", || async {
+        let answer = api
+            .get(&format!("/v1/channels/{id}/analytics?step=5"), &token)
+            .await
+            .ok();
+        let reported = answer["watch_time_seconds"].as_f64().unwrap_or(0.0);
+        ((reported - measured).abs() < 0.25).then_some(answer)
+    })
+    .await;
+    assert_eq!(
+        (answer["views"].as_u64(), answer["peak_ccu"].as_u64()),
+        (Some(1), Some(1))
+    );
+    camera.kill().await.ok();
+}
+
+#[tokio::test]
+async fn a_killed_worker_s_publisher_continues_on_the_other_and_players_hardly_notice() {
+    let mut topology = Topology::start().await;
+    let (token, channel) = channel(&topology).await;
+    let api = topology.api(0);
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let key = channel["stream_key"].as_str().unwrap().to_owned();
+    let mut first = publisher(&topology.worker_rtmp(0, &key), 90, CAMERA)
+        .spawn()
+        .expect("ffmpeg is installed");
+    let front = topology.front.url.clone();
+    let live = format!("{front}/live/{id}/source.m3u8");
+    until_listed(&live, 3, Duration::from_secs(30)).await;
+
+    let viewer = tokio::spawn({
+        let url = format!("{front}/live/{id}/index.m3u8");
+        async move {
+            let viewing = Viewing {
+                watch: Duration::from_secs(30),
+                fetch_segments: true,
+            };
+            watch(&reqwest::Client::new(), &url, viewing).await
+        }
+    });
+    until_listed(&live, 6, Duration::from_secs(30)).await;
+    // What players were told exists before the kill must all be in the catch-up.
+    let listed_before = reqwest::get(&live).await.unwrap().text().await.unwrap();
+    let killed_at = std::time::Instant::now();
+    topology.kill_worker(0).await;
+    let _ = first.wait().await;
+
+    // The broadcaster's encoder reconnects, now reaching the other worker (as behind a
+    // balancer); until the dead worker is declared lost the session still has a publisher,
+    // and the encoder retries, as OBS does.
+    let second_url = topology.worker_rtmp(1, &key);
+    let mut second = until_some(
+        Duration::from_secs(30),
+        "the other worker takes the publisher",
+        || async {
+            let mut camera = publisher(&second_url, 60, CAMERA).spawn().unwrap();
+            match tokio::time::timeout(Duration::from_secs(2), camera.wait()).await {
+                Err(_) => Some(camera), // still streaming: accepted
+                Ok(_) => None,          // refused; retry
+            }
+        },
+    )
+    .await;
+    let resumed_after = killed_at.elapsed();
+    until(
+        Duration::from_secs(30),
+        "the same session restreams",
+        || async {
+            types(&api, &token, &id)
+                .await
+                .contains(&"session.restream".to_owned())
+        },
+    )
+    .await;
+    let history = types(&api, &token, &id).await;
+    assert_eq!(
+        history.iter().filter(|t| *t == "session.init").count(),
+        1,
+        "one session: {history:?}"
+    );
+    assert!(
+        history.contains(&"alert.raised".to_owned()),
+        "node_lost: {history:?}"
+    );
+
+    let watched = viewer.await.expect("the viewer never failed a request");
+    assert!(watched.stalls <= 1, "at most one stall: {watched:?}");
+    println!(
+        "worker killed: publisher accepted by the other worker after {:.1} s; the viewer's longest wait for a segment {} ms, {} stall(s)",
+        resumed_after.as_secs_f64(),
+        watched.longest_wait_ms,
+        watched.stalls
+    );
+
+    // The catch-up holds every segment listed before the kill, and the reconnection.
+    let session = api.first_session(&token, &id).await;
+    let catchup = reqwest::get(format!(
+        "{front}/vod/{}/source.m3u8",
+        session["id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    for segment in listed_before.lines().filter(|line| line.ends_with(".m4s")) {
+        assert!(
+            catchup.contains(segment),
+            "{segment} is missing from the catch-up:\n{catchup}"
+        );
+    }
+    assert!(catchup.contains("#EXT-X-DISCONTINUITY"), "{catchup}");
+    second.kill().await.ok();
+}
