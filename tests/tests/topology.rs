@@ -206,3 +206,84 @@ async fn a_killed_worker_s_publisher_continues_on_the_other_and_players_hardly_n
     assert!(catchup.contains("#EXT-X-DISCONTINUITY"), "{catchup}");
     second.kill().await.ok();
 }
+
+#[tokio::test]
+async fn a_broker_restarted_mid_stream_loses_and_duplicates_no_event() {
+    let mut topology = Topology::start().await;
+    let api = topology.api(0);
+    let (_, token) = api
+        .account_with_token(topology.admin_key(), "broadcaster")
+        .await;
+    let settings = json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 5 });
+    let channel = api.create_channel(&token, settings).await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let key = channel["stream_key"].as_str().unwrap().to_owned();
+    let mut camera = publisher(&topology.worker_rtmp(0, &key), 20, CAMERA)
+        .spawn()
+        .expect("ffmpeg is installed");
+    let live = format!("{}/live/{id}/source.m3u8", topology.front.url);
+    until_listed(&live, 4, Duration::from_secs(30)).await;
+
+    topology.broker.restart().await;
+    // The broadcaster goes on (reconnecting, as encoders do, if the worker dropped it).
+    if tokio::time::timeout(Duration::from_secs(25), camera.wait())
+        .await
+        .is_ok()
+    {
+        camera = publisher(&topology.worker_rtmp(1, &key), 6, CAMERA)
+            .spawn()
+            .unwrap();
+        let _ = camera.wait().await;
+    }
+    until(Duration::from_secs(60), "the session ends", || async {
+        types(&api, &token, &id)
+            .await
+            .contains(&"session.ended".to_owned())
+    })
+    .await;
+    // Settled: an API write returns once its partition is projected up to it.
+    api.patch(
+        &format!("/v1/channels/{id}"),
+        &token,
+        json!({ "name": "settled" }),
+    )
+    .await
+    .ok();
+    let history = api.history(&token, &id).await;
+    let sequences: Vec<i64> = history
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        sequences,
+        (1..=history.len() as i64).collect::<Vec<_>>(),
+        "no gap, no repeat"
+    );
+    for unique in ["session.init", "session.live", "session.ended"] {
+        let count = history.iter().filter(|e| e["type"] == unique).count();
+        assert_eq!(count, 1, "{unique} once: {history:?}");
+    }
+
+    // The read models the live processes built are what a replay of the log builds.
+    for control_plane in std::mem::take(&mut topology.control_planes) {
+        control_plane.kill().await;
+    }
+    let live_models = sigma_tests::database::dump_read_models(&topology.database.url).await;
+    let fresh = sigma_tests::database::TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    sigma_tests::process::SigmaConfig::scale_out(
+        dir.path(),
+        &topology.broker.brokers(),
+        &fresh.url,
+    )
+    .replay()
+    .await;
+    let replayed = sigma_tests::database::dump_read_models(&fresh.url).await;
+    for ((table, live_rows), (_, replayed_rows)) in live_models.iter().zip(&replayed) {
+        assert_eq!(live_rows.len(), replayed_rows.len(), "{table}: row counts");
+    }
+    assert_eq!(
+        live_models, replayed,
+        "the replay built different read models"
+    );
+}
