@@ -25,6 +25,36 @@ async fn download(url: &str, dir: &Path) -> std::path::PathBuf {
     file
 }
 
+/// Byte ranges of the recording are the same bytes as the whole, as a seeking player needs.
+async fn seeks_by_range(url: &str, whole: &[u8]) {
+    let client = reqwest::Client::new();
+    let size = whole.len();
+    let get = |range: String| client.get(url).header("range", range).send();
+    for (range, bytes) in [
+        ("bytes=0-99".to_owned(), 0..100),
+        (format!("bytes={}-", size - 10), size - 10..size),
+        ("bytes=-1000".to_owned(), size - 1000..size),
+        (format!("bytes=100-{}", size + 50), 100..size),
+    ] {
+        let answer = get(range.clone()).await.unwrap();
+        assert_eq!(answer.status(), 206, "{range}");
+        assert_eq!(
+            answer.headers()["content-range"],
+            format!("bytes {}-{}/{size}", bytes.start, bytes.end - 1).as_str(),
+            "{range}"
+        );
+        assert_eq!(answer.bytes().await.unwrap(), &whole[bytes], "{range}");
+    }
+    let past = get(format!("bytes={size}-")).await.unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(
+        past.headers()["content-range"],
+        format!("bytes */{size}").as_str()
+    );
+    let plain = client.get(url).send().await.unwrap();
+    assert_eq!(plain.headers()["accept-ranges"], "bytes");
+}
+
 #[tokio::test]
 async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,6 +78,11 @@ async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
         "one session across the reconnect"
     );
     let file = download(ended["recording_url"].as_str().unwrap(), dir.path()).await;
+    seeks_by_range(
+        ended["recording_url"].as_str().unwrap(),
+        &std::fs::read(&file).unwrap(),
+    )
+    .await;
     assert_eq!(
         probe::decode_errors(&file),
         "",

@@ -15,6 +15,7 @@ mod catchup;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod playlist;
+mod range;
 pub mod state;
 mod storyboard;
 mod viewers;
@@ -503,13 +504,57 @@ fn valid_file(file: &str) -> bool {
         && (file.ends_with(".m4s") || file.ends_with(".mp4"))
 }
 
-/// A finalized source recording, whole.
-async fn recording(playback: web::Data<Arc<Playback>>, path: web::Path<String>) -> HttpResponse {
+/// A finalized source recording, whole or the byte range asked for (players seek with ranges).
+async fn recording(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<String>,
+    request: actix_web::HttpRequest,
+) -> HttpResponse {
     let Ok(session) = path.parse::<sigma_shared::ids::SessionId>() else {
         return not_found();
     };
     let key = format!("recordings/{session}.mp4");
-    stored(&playback, &key, "video/mp4", "public, max-age=3600").await
+    let asked = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok());
+    let cache = "public, max-age=3600";
+    let wanted = match range::parse(asked) {
+        range::Requested::Whole => {
+            let mut whole = stored(&playback, &key, "video/mp4", cache).await;
+            whole.headers_mut().insert(
+                header::ACCEPT_RANGES,
+                header::HeaderValue::from_static("bytes"),
+            );
+            return whole;
+        }
+        range::Requested::Unsatisfiable => None,
+        range::Requested::Part(wanted) => Some(wanted),
+    };
+    let path = StorePath::from(key.as_str());
+    let size = match playback.store.head(&path).await {
+        Ok(meta) => meta.size,
+        Err(object_store::Error::NotFound { .. }) => return not_found(),
+        Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
+    };
+    let Some(bytes) = wanted.and_then(|wanted| range::within(&wanted, size)) else {
+        return HttpResponse::RangeNotSatisfiable()
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+            .finish();
+    };
+    match playback.store.get_range(&path, bytes.clone()).await {
+        Ok(body) => HttpResponse::PartialContent()
+            .content_type("video/mp4")
+            .insert_header((header::CACHE_CONTROL, cache))
+            .insert_header((header::ACCEPT_RANGES, "bytes"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{size}", bytes.start, bytes.end - 1),
+            ))
+            .body(body),
+        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+    }
 }
 
 async fn media_file(
