@@ -21,8 +21,9 @@ use tokio::sync::oneshot;
 use crate::project::progress::Progress;
 
 /// How long a caller waits for its command to be decided and projected before it is told to
-/// look again later.
-const DECISION_TIMEOUT: Duration = Duration::from_secs(15);
+/// look again later: long enough to ride out a control-plane takeover (about 10 s after a
+/// SIGKILL, plus the backlog it leaves), short of the usual 60 s client timeouts.
+const DECISION_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {

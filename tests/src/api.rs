@@ -41,7 +41,8 @@ impl Answer {
 impl Api {
     pub fn new(url: &str) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
+            // Longer than the platform's own wait for a decision (30 s).
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("an HTTP client");
         Self {
