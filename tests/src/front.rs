@@ -91,11 +91,18 @@ impl Shared {
             .path_and_query()
             .map_or("/", |path| path.as_str())
             .to_owned();
+        // The request's own headers (a player's `Range`, …) go along; the hop's do not.
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in request.headers() {
+            if !["host", "connection", "keep-alive", "transfer-encoding"].contains(&name.as_str()) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         for attempt in 0..self.backends.len() {
             let index = (first + attempt) % self.backends.len();
             let url = format!("{}{path}", self.backends[index]);
-            let answer = match self.client.get(&url).send().await {
+            let answer = match self.client.get(&url).headers(headers.clone()).send().await {
                 Ok(answer) => answer,
                 // Refused or reset: this node is down; the next one gets the request.
                 Err(error) if error.is_connect() || error.is_request() => continue,

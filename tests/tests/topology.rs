@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sigma_tests::api::Api;
 use sigma_tests::hls::until_listed;
 use sigma_tests::publish::{publisher, Publish};
+use sigma_tests::receiver::{verify, Behaviour, Receiver};
 use sigma_tests::topology::Topology;
 use sigma_tests::viewer::{watch, Viewing};
 use sigma_tests::wait::{until, until_some};
@@ -285,5 +286,128 @@ async fn a_broker_restarted_mid_stream_loses_and_duplicates_no_event() {
     assert_eq!(
         live_models, replayed,
         "the replay built different read models"
+    );
+}
+
+/// Issue 5's and the recording's end to end on the topology: a session ingested by a worker is
+/// recorded from S3 by a control plane, its events reach a webhook receiver signed and in order
+/// with the history's ids, and the recording is served with byte ranges through the front.
+#[tokio::test]
+async fn a_session_on_the_topology_is_recorded_in_s3_and_its_webhooks_arrive_in_order() {
+    let topology = Topology::start().await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let api = topology.api(1);
+    let (_, token) = api
+        .account_with_token(topology.admin_key(), "broadcaster")
+        .await;
+    let hook = api
+        .post("/v1/webhooks", &token, json!({ "url": receiver.url() }))
+        .await
+        .ok();
+    let secret = hook["secret"].as_str().unwrap().to_owned();
+    let settings = json!({
+        "name": "studio",
+        "latency_mode": "low",
+        "record_source": true,
+        "reconnect_window_seconds": 3
+    });
+    let channel = api.create_channel(&token, settings).await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let key = channel["stream_key"].as_str().unwrap();
+    let status = publisher(&topology.worker_rtmp(1, key), 5, Publish::default())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+
+    let session = until_some(
+        Duration::from_secs(60),
+        "the recording is ready",
+        || async {
+            let session = api.first_session(&token, &id).await;
+            session["recording_url"].is_string().then_some(session)
+        },
+    )
+    .await;
+    let history = api.history(&token, &id).await;
+    let ids: Vec<&str> = history.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    until(
+        Duration::from_secs(30),
+        "every event is delivered",
+        || async {
+            let got: std::collections::HashSet<String> = receiver
+                .received()
+                .into_iter()
+                .map(|one| one.event_id)
+                .collect();
+            ids.iter().all(|id| got.contains(*id))
+        },
+    )
+    .await;
+    let mut seen = std::collections::HashSet::new();
+    let arrivals: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|one| one.body["channel_id"] == id.as_str() && seen.insert(one.event_id.clone()))
+        .collect();
+    let arrived: Vec<&str> = arrivals.iter().map(|one| one.event_id.as_str()).collect();
+    assert_eq!(
+        arrived, ids,
+        "webhooks in the history's order, with its ids"
+    );
+    for one in &arrivals {
+        assert!(
+            verify(one, &secret).0,
+            "a valid signature on {}",
+            one.event_id
+        );
+    }
+    let types: Vec<&str> = history
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "session.init",
+        "session.live",
+        "session.ended",
+        "recording.ready",
+    ] {
+        assert!(types.contains(&wanted), "{wanted}: {types:?}");
+    }
+
+    // The recording was assembled from S3 and is served from S3, whole and by range.
+    let recording_key = format!("recordings/{}.mp4", session["id"].as_str().unwrap());
+    assert_eq!(topology.s3.keys(&recording_key), [recording_key.clone()]);
+    let path = session["recording_url"].as_str().unwrap();
+    let path = &path[path.find("/recordings/").unwrap()..];
+    let client = reqwest::Client::new();
+    let whole = client
+        .get(format!("{}{path}", topology.front.url))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        whole.len() as u64,
+        session["recording_bytes"].as_u64().unwrap()
+    );
+    let part = client
+        .get(format!("{}{path}", topology.front.url))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap(), whole.slice(100..200));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("recording.mp4");
+    std::fs::write(&file, &whole).unwrap();
+    assert_eq!(sigma_tests::probe::decode_errors(&file), "", "it decodes");
+    assert_eq!(
+        sigma_tests::probe::video_frames(&file),
+        5 * 30,
+        "every frame"
     );
 }
