@@ -31,3 +31,6 @@ bench:
 	cargo run --release -p sigma-bench --bin replay
 	cargo run --release -p sigma-bench --bin latency
 	cargo run --release -p sigma-bench --bin ladder
+	cargo run --release -p sigma-bench --bin audience
+	cargo run --release -p sigma-bench --bin density
+	cargo run --release -p sigma-bench --bin failover
