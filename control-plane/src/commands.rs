@@ -35,10 +35,13 @@ pub enum SubmitError {
     Database(#[from] sea_orm::DbErr),
 }
 
+/// A decision, with where it lies in the events topic.
+type Decided = (Decision, Partition, Offset);
+
 pub struct CommandBus {
     log: Arc<dyn EventLog>,
     progress: Progress,
-    waiting: Mutex<HashMap<CommandId, oneshot::Sender<(Decision, Partition, Offset)>>>,
+    waiting: Mutex<HashMap<CommandId, oneshot::Sender<Decided>>>,
     /// Ingest connections waiting to hear that their session ended (owner stop, max duration).
     session_ends: Mutex<HashMap<SessionId, oneshot::Sender<EndReason>>>,
 }

@@ -159,7 +159,7 @@ impl Config {
             },
             thumbnail_width: {
                 let width: u32 = parsed("SIGMA_THUMBNAIL_WIDTH", 320)?;
-                if !(16..=1920).contains(&width) || width % 2 != 0 {
+                if !(16..=1920).contains(&width) || !width.is_multiple_of(2) {
                     return Err(ConfigError::Invalid {
                         name: "SIGMA_THUMBNAIL_WIDTH",
                         value: width.to_string(),

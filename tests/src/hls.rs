@@ -100,7 +100,7 @@ pub fn validate_media(text: &str, low_latency: bool) -> Result<MediaSummary, Vec
         if let Some(list) = line.strip_prefix("#EXT-X-PART:") {
             let part = attributes(list);
             let duration = number(&part, "DURATION").unwrap_or(f64::NAN);
-            if part.get("URI").is_none() {
+            if !part.contains_key("URI") {
                 problems.push(format!("a part without URI: {line}"));
             }
             groups.last_mut().expect("a group").push((
@@ -230,6 +230,28 @@ pub fn validate_multivariant(text: &str) -> Result<Vec<m3u8_rs::VariantStream>, 
     }
 }
 
+/// Waits until the media playlist at `url` lists at least `segments` segments (the stream
+/// plays), polling as a player would; panics after `limit`.
+pub async fn until_listed(url: &str, segments: usize, limit: std::time::Duration) {
+    crate::wait::until(
+        limit,
+        &format!("{url} lists {segments} segments"),
+        || async {
+            let Ok(answer) = reqwest::get(url).await else {
+                return false;
+            };
+            answer
+                .text()
+                .await
+                .unwrap_or_default()
+                .matches("#EXTINF")
+                .count()
+                >= segments
+        },
+    )
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,26 +289,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Waits until the media playlist at `url` lists at least `segments` segments (the stream
-/// plays), polling as a player would; panics after `limit`.
-pub async fn until_listed(url: &str, segments: usize, limit: std::time::Duration) {
-    crate::wait::until(
-        limit,
-        &format!("{url} lists {segments} segments"),
-        || async {
-            let Ok(answer) = reqwest::get(url).await else {
-                return false;
-            };
-            answer
-                .text()
-                .await
-                .unwrap_or_default()
-                .matches("#EXTINF")
-                .count()
-                >= segments
-        },
-    )
-    .await;
 }

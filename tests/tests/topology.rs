@@ -377,7 +377,10 @@ async fn a_session_on_the_topology_is_recorded_in_s3_and_its_webhooks_arrive_in_
 
     // The recording was assembled from S3 and is served from S3, whole and by range.
     let recording_key = format!("recordings/{}.mp4", session["id"].as_str().unwrap());
-    assert_eq!(topology.s3.keys(&recording_key), [recording_key.clone()]);
+    assert_eq!(
+        topology.s3.keys(&recording_key),
+        std::slice::from_ref(&recording_key)
+    );
     let path = session["recording_url"].as_str().unwrap();
     let path = &path[path.find("/recordings/").unwrap()..];
     let client = reqwest::Client::new();

@@ -89,13 +89,11 @@ async fn abr_channel(sigma: &Sigma, mode: &str, seconds: u32, segments: usize) -
     }
 }
 
-fn start(dir: &std::path::Path) -> impl std::future::Future<Output = Sigma> + '_ {
-    async move {
-        SigmaConfig::standalone(dir)
-            .with("SIGMA_ABR_LADDER", LADDER)
-            .start()
-            .await
-    }
+async fn start(dir: &std::path::Path) -> Sigma {
+    SigmaConfig::standalone(dir)
+        .with("SIGMA_ABR_LADDER", LADDER)
+        .start()
+        .await
 }
 
 /// `(msn, duration, uri)` of each segment of a valid media playlist (LL-HLS if `low_latency`).

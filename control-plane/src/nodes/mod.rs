@@ -40,8 +40,11 @@ pub struct Ingesting {
 /// (which registers and updates them) and the heartbeat (which reports them).
 #[derive(Clone, Default)]
 pub struct Publishing {
-    sessions: Arc<Mutex<HashMap<SessionId, (ChannelId, Arc<AtomicU64>)>>>,
+    sessions: Arc<Mutex<HashMap<SessionId, (ChannelId, Position)>>>,
 }
+
+/// A publication's media end (ms), shared between its ingest and the heartbeat.
+type Position = Arc<AtomicU64>;
 
 impl Publishing {
     /// Registers a publication; the returned position is its media end (ms), kept up to date

@@ -51,7 +51,7 @@ pub struct Playback {
     /// Media playlists rendered once per version of their channel: (channel, rendition,
     /// delta update?) → (channel version, text). Serving a reload is then a lookup and a
     /// reference-counted copy, whatever the DVR window.
-    rendered: Mutex<HashMap<(ChannelId, String, bool), (u64, Bytes)>>,
+    rendered: Mutex<HashMap<RenderedKey, (u64, Bytes)>>,
     /// Every session's whole timeline, for `/vod/…`.
     catchup: RwLock<catchup::Sessions>,
     viewers: Arc<viewers::Viewers>,
@@ -64,6 +64,9 @@ pub struct Reporting {
     /// How often viewer activity is published.
     pub every: Duration,
 }
+
+/// A rendered media playlist's key: channel, rendition, delta update or not.
+type RenderedKey = (ChannelId, String, bool);
 
 /// Bytes of recent media kept in memory per playback process.
 const CACHE_BYTES: usize = 256 * 1024 * 1024;
@@ -372,13 +375,13 @@ struct Viewer {
 }
 
 impl Viewer {
-    /// The named playback session; `Err` for a value that is not a playback id.
-    fn playback(&self) -> Result<Option<PlaybackId>, HttpResponse> {
+    /// The named playback session; a 400 answer for a value that is not a playback id.
+    fn playback(&self) -> Result<Option<PlaybackId>, Box<HttpResponse>> {
         self.pb
             .as_deref()
             .map(|pb| {
                 pb.parse()
-                    .map_err(|_| bad_request("pb is not a playback session id"))
+                    .map_err(|_| Box::new(bad_request("pb is not a playback session id")))
             })
             .transpose()
     }
@@ -400,7 +403,7 @@ async fn multivariant(
     };
     let player = match viewer.playback() {
         Ok(player) => player.unwrap_or_else(PlaybackId::generate),
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let found = playback
         .with_live(&channel, |live| {
@@ -440,7 +443,7 @@ async fn media_playlist(
     };
     let player = match query.viewer.playback() {
         Ok(player) => player,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some((next_msn, target, session)) = playback.with_rendition(&channel, &name, |stream| {
         (

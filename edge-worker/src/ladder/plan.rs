@@ -47,7 +47,7 @@ pub fn parse_ladder(spec: &str) -> Result<Vec<Rung>, LadderSpecError> {
             .trim_end_matches('k')
             .parse()
             .map_err(|_| error(format!("{kbps:?} is not a bitrate")))?;
-        if !(2..=4320).contains(&height) || height % 2 != 0 {
+        if !(2..=4320).contains(&height) || !height.is_multiple_of(2) {
             return Err(error(format!("height {height} must be even, 2 to 4320")));
         }
         if !(50..=100_000).contains(&video_kbps) {
@@ -96,7 +96,7 @@ pub fn plan(rungs: &[Rung], (width, height): (u32, u32)) -> Vec<Rendition> {
         .filter(|rung| rung.height < height)
         .map(|rung| {
             let scaled = u64::from(width) * u64::from(rung.height) / u64::from(height);
-            let even = ((scaled + 1) / 2 * 2).max(2) as u32;
+            let even = (scaled.div_ceil(2) * 2).max(2) as u32;
             Rendition {
                 name: format!("{}p", rung.height),
                 width: even,
