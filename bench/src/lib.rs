@@ -4,6 +4,7 @@
 //! The harnesses (in `src/bin/`) drive the real release binary through the sigma-tests harness,
 //! so what they measure is what users get.
 
+pub mod cpu;
 pub mod nginx;
 pub mod report;
 pub mod stats;

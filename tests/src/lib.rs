@@ -10,6 +10,7 @@ pub mod database;
 pub mod edge;
 pub mod front;
 pub mod hls;
+pub mod metrics;
 pub mod probe;
 pub mod process;
 pub mod publish;

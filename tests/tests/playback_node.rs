@@ -9,22 +9,11 @@ use sigma_event_log::testing::Tansu;
 use sigma_tests::api::Api;
 use sigma_tests::database::TestDatabase;
 use sigma_tests::hls::until_listed;
+use sigma_tests::metrics::read;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::viewer::{watch, Viewing};
 use sigma_tests::wait::{until, until_some};
-
-async fn metric(url: &str, line_start: &str) -> Option<f64> {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find_map(|line| line.strip_prefix(line_start))
-        .and_then(|value| value.trim().parse().ok())
-}
 
 #[tokio::test]
 async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
@@ -108,7 +97,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
     assert_eq!(answer["peak_ccu"], 1);
 
     // The node counts what it served.
-    let reloads = metric(
+    let reloads = read(
         &node.url,
         "sigma_http_requests_total{route=\"/live/{channel_id}/{rendition}.m3u8\",status=\"200\"} ",
     )
@@ -118,10 +107,10 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         reloads >= watched.reloads as f64,
         "{reloads} playlist requests counted"
     );
-    let served = metric(&node.url, "sigma_playback_cache_total{result=\"hit\"} ")
+    let served = read(&node.url, "sigma_playback_cache_total{result=\"hit\"} ")
         .await
         .unwrap_or(0.0)
-        + metric(&node.url, "sigma_playback_cache_total{result=\"miss\"} ")
+        + read(&node.url, "sigma_playback_cache_total{result=\"miss\"} ")
             .await
             .unwrap_or(0.0);
     assert!(
@@ -131,15 +120,15 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
 
     // The platform, which ingests, counts and times packaging, and says how far behind its
     // consumer groups are.
-    let segments = metric(&platform.url, "sigma_packaged_total{kind=\"segment\"} ")
+    let segments = read(&platform.url, "sigma_packaged_total{kind=\"segment\"} ")
         .await
         .expect("segments are counted");
     assert!(segments >= 6.0, "{segments} segments packaged");
-    let received = metric(&platform.url, "sigma_ingest_bytes_total ")
+    let received = read(&platform.url, "sigma_ingest_bytes_total ")
         .await
         .expect("ingest bytes are counted");
     assert!(received > 50_000.0, "{received} bytes of media received");
-    let timed = metric(
+    let timed = read(
         &platform.url,
         "sigma_packaging_seconds_count{kind=\"part\"} ",
     )
@@ -147,7 +136,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
     .expect("packaging is timed");
     assert!(timed >= segments, "every part is timed: {timed}");
     for group in ["sigma-projections", "sigma-analytics"] {
-        let lag = metric(
+        let lag = read(
             &platform.url,
             &format!("sigma_consumer_lag_seconds{{group=\"{group}\"}} "),
         )
@@ -157,7 +146,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
     }
 
     // Its heartbeats stop: the platform declares it lost.
-    let lost_before = metric(&platform.url, "sigma_nodes_lost_total ")
+    let lost_before = read(&platform.url, "sigma_nodes_lost_total ")
         .await
         .unwrap_or(0.0);
     node.kill().await;
@@ -165,7 +154,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         Duration::from_secs(20),
         "the silent playback node is declared lost",
         || async {
-            metric(&platform.url, "sigma_nodes_lost_total ")
+            read(&platform.url, "sigma_nodes_lost_total ")
                 .await
                 .unwrap_or(0.0)
                 > lost_before

@@ -34,22 +34,6 @@ const RAMP: Duration = Duration::from_secs(15);
 const WATCH: Duration = Duration::from_secs(60);
 const STEP_MS: i64 = 5_000;
 
-/// The CPU time (user + system) the process has used so far.
-fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server runs");
-    // The command name may hold spaces; the fields after its closing parenthesis do not.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("a stat line")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Duration::from_secs_f64(ticks as f64 / per_second)
-}
-
 /// Lets this process (and the server it starts) hold a socket per viewer.
 fn raise_open_files() {
     // SAFETY: getrlimit/setrlimit read and write the struct they are given.
@@ -85,7 +69,7 @@ where
         .pool_max_idle_per_host(VIEWERS)
         .build()
         .unwrap();
-    let cpu_before = cpu_of(pid);
+    let cpu_before = sigma_bench::cpu::of(pid);
     let started = tokio::time::Instant::now();
     let viewers: Vec<_> = (0..VIEWERS)
         .map(|n| {
@@ -113,7 +97,7 @@ where
     Run {
         watched,
         requests,
-        cpu: cpu_of(pid) - cpu_before,
+        cpu: sigma_bench::cpu::of(pid) - cpu_before,
         wall: started.elapsed(),
     }
 }

@@ -13,37 +13,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sigma_bench::report::write_section;
 use sigma_tests::api::Api;
+use sigma_tests::metrics::read;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::wait::until;
 
 const WINDOW: Duration = Duration::from_secs(20);
 const STREAMS: [usize; 3] = [10, 25, 50];
-
-fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server runs");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("a stat line")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Duration::from_secs_f64(ticks as f64 / per_second)
-}
-
-async fn metric(url: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
-}
 
 /// 30 s of 720p30 test pattern and tone, encoded once.
 fn source(dir: &Path) -> std::path::PathBuf {
@@ -123,21 +98,21 @@ async fn main() {
             "sigma_packaging_seconds_count{kind=\"part\"} ",
         );
         let received = "sigma_ingest_bytes_total ";
-        let bytes_before = metric(&sigma.url, received).await;
+        let bytes_before = read(&sigma.url, received).await.unwrap_or(0.0);
         let before = (
-            cpu_of(sigma.pid()),
-            metric(&sigma.url, segment).await,
-            metric(&sigma.url, sum).await,
-            metric(&sigma.url, count).await,
+            sigma_bench::cpu::of(sigma.pid()),
+            read(&sigma.url, segment).await.unwrap_or(0.0),
+            read(&sigma.url, sum).await.unwrap_or(0.0),
+            read(&sigma.url, count).await.unwrap_or(0.0),
         );
         let started = Instant::now();
         tokio::time::sleep(WINDOW).await;
         let elapsed = started.elapsed().as_secs_f64();
-        let cpu = (cpu_of(sigma.pid()) - before.0).as_secs_f64();
-        let segments = metric(&sigma.url, segment).await - before.1;
-        let packaging = (metric(&sigma.url, sum).await - before.2)
-            / (metric(&sigma.url, count).await - before.3).max(1.0);
-        let bytes = metric(&sigma.url, received).await - bytes_before;
+        let cpu = (sigma_bench::cpu::of(sigma.pid()) - before.0).as_secs_f64();
+        let segments = read(&sigma.url, segment).await.unwrap_or(0.0) - before.1;
+        let packaging = (read(&sigma.url, sum).await.unwrap_or(0.0) - before.2)
+            / (read(&sigma.url, count).await.unwrap_or(0.0) - before.3).max(1.0);
+        let bytes = read(&sigma.url, received).await.unwrap_or(0.0) - bytes_before;
         for publisher in &mut publishers {
             publisher.kill().await.ok();
         }

@@ -17,22 +17,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sigma_bench::report::write_section;
 use sigma_tests::hls::until_listed;
+use sigma_tests::metrics::read;
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::topology::{Topology, NODE_TIMEOUT};
 use sigma_tests::wait::{until, until_some};
 
 const RUNS: usize = 3;
 const PARTITIONS: f64 = 8.0;
-
-async fn metric(url: &str, name: &str) -> f64 {
-    let Ok(answer) = reqwest::get(format!("{url}/metrics")).await else {
-        return 0.0;
-    };
-    let text = answer.text().await.unwrap_or_default();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
-}
 
 /// Segments of the playlist, and how many connections (init sections) it spans.
 async fn listed(url: &str) -> (usize, usize) {
@@ -100,8 +91,14 @@ async fn control_plane_takeover() -> Duration {
         Duration::from_secs(60),
         "both control planes decide",
         || async {
-            metric(&survivor, "sigma_decider_partitions ").await > 0.0
-                && metric(&survivor, "sigma_decider_partitions ").await < PARTITIONS
+            read(&survivor, "sigma_decider_partitions ")
+                .await
+                .unwrap_or(0.0)
+                > 0.0
+                && read(&survivor, "sigma_decider_partitions ")
+                    .await
+                    .unwrap_or(0.0)
+                    < PARTITIONS
         },
     )
     .await;
@@ -110,7 +107,12 @@ async fn control_plane_takeover() -> Duration {
     until(
         Duration::from_secs(60),
         "the survivor owns every partition",
-        || async { metric(&survivor, "sigma_decider_partitions ").await == PARTITIONS },
+        || async {
+            read(&survivor, "sigma_decider_partitions ")
+                .await
+                .unwrap_or(0.0)
+                == PARTITIONS
+        },
     )
     .await;
     killed_at.elapsed()
