@@ -3,20 +3,25 @@
 //! `submit` appends the command keyed by its aggregate and waits for the decider's
 //! [`Decision`], which this process learns by following the events topic; if the command was
 //! accepted it then waits until the read models include it, so the caller reads its own write.
+//!
+//! Ingest connections also learn from the decisions what concerns them: that their session
+//! ended, and whether their input is on air ([`Tally`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
+use sigma_edge_worker::ingest::Tally;
 use sigma_shared::command::{Command, CommandEnvelope};
 use sigma_shared::event::{Decision, Event, EventEnvelope, Outcome};
-use sigma_shared::ids::{CommandId, SessionId};
+use sigma_shared::ids::{ChannelId, CommandId, SessionId};
 use sigma_shared::log::{EventLog, LogError, Offset, Partition, COMMANDS_TOPIC, EVENTS_TOPIC};
 use sigma_shared::rejection::Rejection;
-use sigma_shared::session::EndReason;
-use tokio::sync::oneshot;
+use sigma_shared::session::{EndReason, Input};
+use tokio::sync::{oneshot, watch};
 
 use crate::project::progress::Progress;
 
@@ -42,8 +47,70 @@ pub struct CommandBus {
     log: Arc<dyn EventLog>,
     progress: Progress,
     waiting: Mutex<HashMap<CommandId, oneshot::Sender<Decided>>>,
-    /// Ingest connections waiting to hear that their session ended (owner stop, max duration).
-    session_ends: Mutex<HashMap<SessionId, oneshot::Sender<EndReason>>>,
+    /// Ingest connections waiting to hear that their session ended (owner stop, max duration):
+    /// the primary's and the backup's.
+    session_ends: Mutex<HashMap<SessionId, Vec<oneshot::Sender<EndReason>>>>,
+    /// Ingest connections following whether their input is on air, by channel and input (a
+    /// connection registers before its own connect command is decided, so it misses nothing).
+    tallies: Mutex<HashMap<(ChannelId, Input), Vec<TallySender>>>,
+    next_tally: AtomicU64,
+}
+
+/// A registered connection's tally, with its registration number.
+type TallySender = (u64, watch::Sender<Tally>);
+
+/// What an event says about which input of its channel is on air.
+fn tally_changes(event: &Event) -> Vec<(Input, Tally)> {
+    match event {
+        Event::SessionStarted { .. } => vec![(
+            Input::Primary,
+            Tally::OnAir {
+                timeline_start_ms: 0,
+            },
+        )],
+        Event::SessionRestreamed { resume_at_ms, .. } => vec![(
+            Input::Primary,
+            Tally::OnAir {
+                timeline_start_ms: *resume_at_ms,
+            },
+        )],
+        Event::SessionFailedOver {
+            input,
+            resume_at_ms,
+            ..
+        } => vec![
+            (
+                *input,
+                Tally::OnAir {
+                    timeline_start_ms: *resume_at_ms,
+                },
+            ),
+            (input.other(), Tally::Standby),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// One ingest connection's view of whether its input is on air; it stops following when dropped.
+pub struct TallyWatch {
+    bus: Weak<CommandBus>,
+    key: (ChannelId, Input),
+    id: u64,
+    pub receiver: watch::Receiver<Tally>,
+}
+
+impl Drop for TallyWatch {
+    fn drop(&mut self) {
+        if let Some(bus) = self.bus.upgrade() {
+            let mut tallies = bus.tallies.lock().expect("tallies lock");
+            if let Some(watchers) = tallies.get_mut(&self.key) {
+                watchers.retain(|(id, _)| *id != self.id);
+                if watchers.is_empty() {
+                    tallies.remove(&self.key);
+                }
+            }
+        }
+    }
 }
 
 impl CommandBus {
@@ -59,6 +126,8 @@ impl CommandBus {
             progress,
             waiting: Mutex::new(HashMap::new()),
             session_ends: Mutex::new(HashMap::new()),
+            tallies: Mutex::new(HashMap::new()),
+            next_tally: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&bus);
         tokio::spawn(async move {
@@ -76,13 +145,18 @@ impl CommandBus {
                 };
                 for event in decision.events() {
                     if let Event::SessionEnded { session_id, reason } = &event.event {
-                        let watcher = bus
+                        let watchers = bus
                             .session_ends
                             .lock()
                             .expect("session watchers lock")
                             .remove(session_id);
-                        if let Some(watcher) = watcher {
+                        for watcher in watchers.into_iter().flatten() {
                             let _ = watcher.send(*reason);
+                        }
+                    }
+                    if let Some(channel_id) = event.channel_id {
+                        for (input, tally) in tally_changes(&event.event) {
+                            bus.set_tally(channel_id, input, tally);
                         }
                     }
                 }
@@ -99,14 +173,48 @@ impl CommandBus {
         Ok(bus)
     }
 
-    /// Resolves when a decision ends `session` (for whatever reason); one watcher per session.
+    /// Resolves when a decision ends `session` (for whatever reason).
     pub fn on_session_end(&self, session: SessionId) -> oneshot::Receiver<EndReason> {
         let (sender, receiver) = oneshot::channel();
         self.session_ends
             .lock()
             .expect("session watchers lock")
-            .insert(session, sender);
+            .entry(session)
+            .or_default()
+            .push(sender);
         receiver
+    }
+
+    /// Follows whether `input` of `channel` is on air, from standby; register before the
+    /// connect command is submitted.
+    pub fn tally(self: &Arc<Self>, channel_id: ChannelId, input: Input) -> TallyWatch {
+        let (sender, receiver) = watch::channel(Tally::Standby);
+        let id = self.next_tally.fetch_add(1, Ordering::Relaxed);
+        self.tallies
+            .lock()
+            .expect("tallies lock")
+            .entry((channel_id, input))
+            .or_default()
+            .push((id, sender));
+        TallyWatch {
+            bus: Arc::downgrade(self),
+            key: (channel_id, input),
+            id,
+            receiver,
+        }
+    }
+
+    fn set_tally(&self, channel_id: ChannelId, input: Input, tally: Tally) {
+        if let Some(watchers) = self
+            .tallies
+            .lock()
+            .expect("tallies lock")
+            .get(&(channel_id, input))
+        {
+            for (_, sender) in watchers {
+                sender.send_if_modified(|current| std::mem::replace(current, tally) != tally);
+            }
+        }
     }
 
     /// Submits a command; returns its events once the read models hold them, or the rejection.

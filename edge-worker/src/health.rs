@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use crate::flv::Frame;
 
+/// The rule of silence while connected: the one that makes a backup input take over.
+pub const NO_MEDIA: &str = "no_media";
 pub const WINDOW: Duration = Duration::from_secs(3);
 pub const SILENCE: Duration = Duration::from_secs(3);
 pub const MAX_KEYFRAME_INTERVAL: Duration = Duration::from_secs(5);
@@ -115,8 +117,8 @@ impl StreamHealth {
             Frame::VideoConfig(_) | Frame::AudioConfig(_) => return,
         }
         self.last_frame = Some(now);
-        if self.open.contains_key("no_media") {
-            self.set("no_media", false, String::new());
+        if self.open.contains_key(NO_MEDIA) {
+            self.set(NO_MEDIA, false, String::new());
             self.flowing_since = now;
         }
     }
@@ -134,7 +136,7 @@ impl StreamHealth {
         let silent_for = now.duration_since(self.last_frame.unwrap_or(self.flowing_since));
         if silent_for >= SILENCE {
             self.set(
-                "no_media",
+                NO_MEDIA,
                 true,
                 format!(
                     "connected but no media for {:.0} s",
@@ -146,7 +148,7 @@ impl StreamHealth {
         // only while frames are still arriving.
         let judged = now.duration_since(self.flowing_since) >= WINDOW
             && silent_for < SILENCE / 2
-            && !self.open.contains_key("no_media");
+            && !self.open.contains_key(NO_MEDIA);
         if judged {
             self.judge_rates();
             self.judge_drift();
@@ -352,7 +354,7 @@ mod tests {
         }
         assert_eq!(
             codes(&silent),
-            vec![("no_media", true)],
+            vec![(NO_MEDIA, true)],
             "silence is not a low rate first"
         );
         // Silence is not also a low frame rate or bitrate.
@@ -361,7 +363,7 @@ mod tests {
             vec![]
         );
         let back = feed(&mut health, start, 10_000, 5, 30, 30, true);
-        assert_eq!(codes(&back), vec![("no_media", false)]);
+        assert_eq!(codes(&back), vec![(NO_MEDIA, false)]);
     }
 
     #[test]

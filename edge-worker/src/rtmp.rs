@@ -1,7 +1,8 @@
 //! The RTMP server: one task per connection runs the handshake and an rml_rtmp server
 //! session, admits a publisher through [`Admission`], and feeds its audio and video through the
-//! FLV parser and the CMAF packager into its [`Publication`]. A misbehaving client — garbage
-//! bytes, an unknown key, silence — loses its own connection and nothing else.
+//! FLV parser and the CMAF packager into its [`Publication`] while the platform has it on air
+//! (a backup on standby is received and watched over, not packaged). A misbehaving client —
+//! garbage bytes, an unknown key, silence — loses its own connection and nothing else.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,11 +14,12 @@ use rml_rtmp::sessions::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use crate::cmaf::Packager;
-use crate::flv;
+use crate::flv::{self, Frame};
 use crate::health::{HealthChange, StreamHealth};
-use crate::ingest::{Admission, Publication};
+use crate::ingest::{Admission, Publication, PublishName, Tally};
 
 /// How long a connection may stay silent before it is dropped (a publisher that never sends
 /// media, a half-open socket).
@@ -78,8 +80,83 @@ pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>) {
 
 struct Publishing {
     publication: Box<dyn Publication>,
-    packager: Packager,
+    /// `None` while the stream is off air.
+    packager: Option<Packager>,
     health: StreamHealth,
+    /// Whether the platform has this stream on air, as last acted on, and its changes.
+    on_air: Tally,
+    tally: watch::Receiver<Tally>,
+    /// The stream's codec configurations (sent once, at its start), for a packager started
+    /// mid-stream.
+    video_config: Option<Frame>,
+    audio_config: Option<Frame>,
+    /// A packager started mid-stream takes frames from the next video keyframe on, so its
+    /// timeline starts where the platform said and with a picture.
+    awaiting_keyframe: bool,
+}
+
+impl Publishing {
+    async fn new(mut publication: Box<dyn Publication>) -> Self {
+        let mut tally = publication.tally();
+        let on_air = *tally.borrow_and_update();
+        let mut publishing = Self {
+            publication,
+            packager: None,
+            health: StreamHealth::new(Instant::now()),
+            on_air: Tally::Standby,
+            tally,
+            video_config: None,
+            audio_config: None,
+            awaiting_keyframe: false,
+        };
+        publishing.go(on_air).await;
+        publishing
+    }
+
+    /// Starts packaging if `tally` puts the stream on air (the caller took it off air first).
+    async fn go(&mut self, tally: Tally) {
+        self.on_air = tally;
+        let Tally::OnAir { timeline_start_ms } = tally else {
+            return;
+        };
+        self.publication.on_air(timeline_start_ms).await;
+        let mut packager =
+            Packager::new(self.publication.packaging()).starting_at(timeline_start_ms);
+        for config in self.video_config.iter().chain(&self.audio_config) {
+            // A configuration produces no output until media follow.
+            let _ = packager.push(config.clone());
+        }
+        self.awaiting_keyframe = self.video_config.is_some();
+        self.packager = Some(packager);
+    }
+
+    /// Stops packaging: the last part and segment, then the publication hears it is off air.
+    async fn take_off_air(&mut self) -> Result<(), ConnectionError> {
+        let Some(mut packager) = self.packager.take() else {
+            return Ok(());
+        };
+        let outputs = packager
+            .finish()
+            .map_err(|error| ConnectionError::Media(error.to_string()))?;
+        for output in outputs {
+            self.publication
+                .output(output)
+                .await
+                .map_err(|error| ConnectionError::Media(error.to_string()))?;
+        }
+        self.publication.off_air().await;
+        Ok(())
+    }
+
+    /// Acts on the platform's latest word on whether the stream is on air.
+    async fn retally(&mut self) -> Result<(), ConnectionError> {
+        let tally = *self.tally.borrow_and_update();
+        if tally != self.on_air {
+            self.take_off_air().await?;
+            self.go(tally).await;
+        }
+        Ok(())
+    }
 }
 
 struct Connection {
@@ -100,6 +177,7 @@ enum Woke {
     Read(std::io::Result<usize>),
     Idle,
     HealthCheck,
+    Tally,
 }
 
 impl ConnectionError {
@@ -123,16 +201,31 @@ impl Connection {
     async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ConnectionError> {
         loop {
             let deadline = tokio::time::Instant::from_std(self.last_read + IDLE_TIMEOUT);
-            let (stop, socket, checks) =
-                (&mut self.stop, &mut self.socket, &mut self.health_checks);
+            let (stop, socket, checks, publishing) = (
+                &mut self.stop,
+                &mut self.socket,
+                &mut self.health_checks,
+                &mut self.publishing,
+            );
             let stopped = async {
                 match stop.as_mut() {
                     Some(stop) => stop.await,
                     None => std::future::pending().await,
                 }
             };
+            let tally = async {
+                let changed = match publishing.as_mut() {
+                    Some(publishing) => publishing.tally.changed().await.is_ok(),
+                    None => false,
+                };
+                // A publication whose tally never changes has dropped the sender.
+                if !changed {
+                    std::future::pending::<()>().await;
+                }
+            };
             let woke = tokio::select! {
                 reason = stopped => Woke::Stopped(reason),
+                () = tally => Woke::Tally,
                 read = tokio::time::timeout_at(deadline, socket.read(buffer)) => match read {
                     Ok(read) => Woke::Read(read),
                     Err(_) => Woke::Idle,
@@ -145,6 +238,11 @@ impl Connection {
                 Woke::Read(read) => {
                     self.last_read = Instant::now();
                     return Ok(read?);
+                }
+                Woke::Tally => {
+                    if let Some(publishing) = self.publishing.as_mut() {
+                        publishing.retally().await?;
+                    }
                 }
                 Woke::HealthCheck => {
                     if let Some(publishing) = self.publishing.as_mut() {
@@ -258,18 +356,10 @@ impl Connection {
                         message: "a second publish on one connection".into(),
                     });
                 }
-                // Keys may arrive with a query string (`?backup=1`); it is not part of the key.
-                let key = stream_key.split('?').next().unwrap_or_default();
-                match self.admission.admit(key).await {
+                match self.admission.admit(&PublishName::parse(&stream_key)).await {
                     Ok(mut publication) => {
                         self.stop = Some(publication.stop_signal());
-                        let packager = Packager::new(publication.packaging())
-                            .starting_at(publication.timeline_start_ms());
-                        self.publishing = Some(Publishing {
-                            publication,
-                            packager,
-                            health: StreamHealth::new(Instant::now()),
-                        });
+                        self.publishing = Some(Publishing::new(publication).await);
                         session.accept_request(request_id).map_err(session_error)
                     }
                     Err(refusal) => {
@@ -329,8 +419,20 @@ impl Connection {
             return Ok(());
         };
         publishing.health.observe(&frame, Instant::now());
-        let outputs = publishing
-            .packager
+        match &frame {
+            Frame::VideoConfig(_) => publishing.video_config = Some(frame.clone()),
+            Frame::AudioConfig(_) => publishing.audio_config = Some(frame.clone()),
+            Frame::Video { keyframe: true, .. } => publishing.awaiting_keyframe = false,
+            Frame::Video { .. } | Frame::Audio { .. } if publishing.awaiting_keyframe => {
+                return Ok(())
+            }
+            _ => {}
+        }
+        // Off air, media are only watched over.
+        let Some(packager) = publishing.packager.as_mut() else {
+            return Ok(());
+        };
+        let outputs = packager
             .push(frame)
             .map_err(|error| ConnectionError::Media(error.to_string()))?;
         for output in outputs {
@@ -357,7 +459,7 @@ impl Connection {
                 message: "the publisher disconnected".into(),
             });
         }
-        if let Ok(outputs) = publishing.packager.finish() {
+        if let Some(Ok(outputs)) = publishing.packager.as_mut().map(Packager::finish) {
             for output in outputs {
                 if publishing.publication.output(output).await.is_err() {
                     break;

@@ -12,7 +12,7 @@ use rml_rtmp::sessions::{
     ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType,
 };
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
-use sigma_edge_worker::ingest::{Admission, OutputError, Publication, Refusal};
+use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal};
 use sigma_edge_worker::rtmp::IDLE_TIMEOUT;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -33,9 +33,9 @@ struct Recording {
 
 #[async_trait]
 impl Admission for Recorder {
-    async fn admit(&self, stream_key: &str) -> Result<Box<dyn Publication>, Refusal> {
-        self.attempts.lock().unwrap().push(stream_key.to_owned());
-        if stream_key != KEY {
+    async fn admit(&self, name: &PublishName) -> Result<Box<dyn Publication>, Refusal> {
+        self.attempts.lock().unwrap().push(name.stream_key.clone());
+        if name.stream_key != KEY {
             return Err(Refusal::UnknownKey);
         }
         Ok(Box::new(Recording {

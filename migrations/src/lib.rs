@@ -6,12 +6,14 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m0001_read_models;
 mod m0002_session_media;
 mod m0003_webhooks;
 mod m0004_media_retention;
 mod m0005_alerts;
 mod m0006_viewer_spans;
+mod m0007_session_inputs;
 
 pub struct Migrator;
 
@@ -25,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_media_retention::Migration),
             Box::new(m0005_alerts::Migration),
             Box::new(m0006_viewer_spans::Migration),
+            Box::new(m0007_session_inputs::Migration),
         ]
     }
 }

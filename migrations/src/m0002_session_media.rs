@@ -6,7 +6,7 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(Clone, Copy, DeriveIden)]
 enum Sessions {
     Table,
     RecordingPath,
@@ -17,39 +17,28 @@ enum Sessions {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // One column per statement: SQLite adds columns one at a time.
-        for column in [
-            string_null(Sessions::RecordingPath),
-            big_integer_null(Sessions::RecordingBytes),
-            big_integer_null(Sessions::RecordingMilliseconds),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Sessions::Table)
-                        .add_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        crate::columns::add(
+            manager,
+            Sessions::Table,
+            vec![
+                string_null(Sessions::RecordingPath),
+                big_integer_null(Sessions::RecordingBytes),
+                big_integer_null(Sessions::RecordingMilliseconds),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [
-            Sessions::RecordingPath,
-            Sessions::RecordingBytes,
-            Sessions::RecordingMilliseconds,
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Sessions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        crate::columns::drop(
+            manager,
+            Sessions::Table,
+            vec![
+                Sessions::RecordingPath,
+                Sessions::RecordingBytes,
+                Sessions::RecordingMilliseconds,
+            ],
+        )
+        .await
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, AlertId, ChannelId, CommandId, SessionId, WebhookId};
-use crate::session::EndReason;
+use crate::session::{EndReason, Input};
 use crate::settings::{ChannelSettings, SettingsPatch};
 
 /// A command with what every command carries: an id (for exactly-once) and the instant it was
@@ -128,6 +128,25 @@ pub enum IngestAction {
         stream_key: String,
         new_session_id: SessionId,
     },
+    /// A backup publisher presented the stream key (`?backup=1`). It backs up the open
+    /// session: on standby while the primary streams, on air at once if the primary is gone.
+    ConnectBackup { stream_key: String },
+    /// The backup publisher is gone.
+    DisconnectBackup {
+        session_id: SessionId,
+        /// Where its media timeline ended (ms), if it was on air.
+        media_end_ms: u64,
+    },
+    /// An input stopped sending media while connected (its `no_media` rule): if it is on air
+    /// and the other input is connected, the other takes over.
+    InputStalled {
+        session_id: SessionId,
+        input: Input,
+        /// Where its media timeline ended (ms).
+        media_end_ms: u64,
+    },
+    /// A stalled input sends media again: the primary goes back on air if the backup has it.
+    InputRecovered { session_id: SessionId, input: Input },
     /// Media is flowing: `init` → `processing`.
     MediaFlowing { session_id: SessionId },
     /// The first complete segment exists: `processing` → `live`.
@@ -175,4 +194,20 @@ pub enum IngestAction {
     },
     /// The trouble is over (`alert.cleared`).
     ClearAlert { session_id: SessionId, code: String },
+}
+
+impl IngestAction {
+    /// `input`'s publisher is gone, its media having got to `media_end_ms`.
+    pub fn disconnect(input: Input, session_id: SessionId, media_end_ms: u64) -> Self {
+        match input {
+            Input::Primary => Self::DisconnectPublisher {
+                session_id,
+                media_end_ms,
+            },
+            Input::Backup => Self::DisconnectBackup {
+                session_id,
+                media_end_ms,
+            },
+        }
+    }
 }

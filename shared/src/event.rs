@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::ids::{AccountId, AlertId, ChannelId, CommandId, EventId, SessionId, WebhookId};
 use crate::rejection::Rejection;
-use crate::session::EndReason;
+use crate::session::{EndReason, Input};
 use crate::settings::ChannelSettings;
 
 /// A fact about an account or a channel (and the channel's sessions).
@@ -65,6 +65,26 @@ pub enum Event {
         session_id: SessionId,
         /// Where the returning connection's media timeline starts (ms): the session's end so far.
         #[serde(default)]
+        resume_at_ms: u64,
+    },
+    /// A backup publisher connected; it stands by while the primary streams.
+    #[serde(rename = "session.backup_connected")]
+    BackupConnected { session_id: SessionId },
+    /// The backup publisher is gone.
+    #[serde(rename = "session.backup_disconnected")]
+    BackupDisconnected {
+        session_id: SessionId,
+        at: DateTime<Utc>,
+        #[serde(default)]
+        media_end_ms: u64,
+    },
+    /// Playback switched to `input` (the other input is gone or stalled, or the primary is
+    /// back): a discontinuity in the same session, whose timeline continues at `resume_at_ms`.
+    #[serde(rename = "session.failover")]
+    SessionFailedOver {
+        session_id: SessionId,
+        input: Input,
+        at: DateTime<Utc>,
         resume_at_ms: u64,
     },
     #[serde(rename = "session.error")]
@@ -152,6 +172,9 @@ impl Event {
             Self::SessionLive { .. } => "session.live",
             Self::PublisherDisconnected { .. } => "session.publisher_disconnected",
             Self::SessionRestreamed { .. } => "session.restream",
+            Self::BackupConnected { .. } => "session.backup_connected",
+            Self::BackupDisconnected { .. } => "session.backup_disconnected",
+            Self::SessionFailedOver { .. } => "session.failover",
             Self::SessionErrored { .. } => "session.error",
             Self::SessionEnded { .. } => "session.ended",
             Self::AlertRaised { .. } => "alert.raised",
@@ -184,6 +207,9 @@ impl Event {
             | Self::SessionLive { session_id }
             | Self::PublisherDisconnected { session_id, .. }
             | Self::SessionRestreamed { session_id, .. }
+            | Self::BackupConnected { session_id }
+            | Self::BackupDisconnected { session_id, .. }
+            | Self::SessionFailedOver { session_id, .. }
             | Self::SessionErrored { session_id, .. }
             | Self::SessionEnded { session_id, .. }
             | Self::AlertRaised { session_id, .. }

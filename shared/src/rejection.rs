@@ -23,6 +23,8 @@ pub enum Rejection {
     WrongStreamKey,
     #[error("a publisher is already connected to this channel's session")]
     PublisherAlreadyConnected,
+    #[error("the channel has no broadcast to back up; connect the primary publisher first")]
+    NoBroadcast,
     #[error("the channel has no open session {session}")]
     NoSuchOpenSession { session: String },
     #[error("a session cannot go from {from:?} to {to:?}")]
@@ -53,6 +55,7 @@ impl Rejection {
             | Self::ChannelStopped
             | Self::ChannelNotStopped
             | Self::PublisherAlreadyConnected
+            | Self::NoBroadcast
             | Self::NoSuchOpenSession { .. }
             | Self::InvalidTransition { .. }
             | Self::TooEarly { .. } => RejectionKind::Conflict,
@@ -69,6 +72,7 @@ impl Rejection {
             Self::ChannelNotStopped => "channel_not_stopped",
             Self::WrongStreamKey => "wrong_stream_key",
             Self::PublisherAlreadyConnected => "publisher_already_connected",
+            Self::NoBroadcast => "no_broadcast",
             Self::NoSuchOpenSession { .. } => "no_such_open_session",
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::TooEarly { .. } => "too_early",

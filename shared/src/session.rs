@@ -62,7 +62,35 @@ impl EndReason {
     }
 }
 
-/// Whether the session's publisher is connected right now.
+/// One of a channel's two publisher inputs. The primary is preferred: the backup (a second
+/// encoder publishing with `?backup=1`, possibly to another worker) waits on standby and is put
+/// on air only while the primary is gone or stalled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Input {
+    #[default]
+    Primary,
+    Backup,
+}
+
+impl Input {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Backup => "backup",
+        }
+    }
+
+    /// The other input.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Primary => Self::Backup,
+            Self::Backup => Self::Primary,
+        }
+    }
+}
+
+/// Whether the session's primary publisher is connected right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Publisher {
     Connected,
@@ -80,8 +108,18 @@ pub struct OpenSession {
     pub status: SessionStatus,
     pub started_at: DateTime<Utc>,
     pub publisher: Publisher,
-    /// Where the last connection's media timeline ended (ms): a returning publisher's timeline
-    /// continues from here, so the session is one timeline across reconnects.
+    /// Whether a backup publisher is connected (on standby or on air).
+    pub backup_connected: bool,
+    /// The input whose media players get. The primary while no backup is on air, even when it
+    /// is gone (its return then continues the session).
+    pub on_air: Input,
+    /// When the on-air input took over, at `media_end_ms` of the timeline: the on-air input's
+    /// position is estimated from these when the other one takes over from it while it still
+    /// streams.
+    pub on_air_since: DateTime<Utc>,
+    /// Where the last connection's media timeline ended, or where the on-air input's timeline
+    /// started (ms): a returning publisher's or a backup's timeline continues from here, so the
+    /// session is one timeline across reconnects and failovers.
     pub media_end_ms: u64,
     /// Whether `thumbnail.ready` was said for this session (it is said once).
     pub thumbnail_ready: bool,

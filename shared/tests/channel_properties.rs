@@ -9,7 +9,7 @@ use sigma_shared::channel::{decide, evolve, ChannelState, ChannelStatus};
 use sigma_shared::command::{ChannelCommand, IngestAction, OwnerAction};
 use sigma_shared::event::Event;
 use sigma_shared::ids::{AccountId, ChannelId, SessionId};
-use sigma_shared::session::{EndReason, SessionStatus};
+use sigma_shared::session::{EndReason, Input, SessionStatus};
 use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use uuid::Uuid;
 
@@ -33,6 +33,10 @@ enum Step {
     Disconnect { session: u8 },
     End { session: u8, reason: EndReason },
     Fail { session: u8 },
+    Backup { key: usize },
+    BackupGone { session: u8 },
+    Stall { session: u8, backup: bool },
+    Recover { session: u8, backup: bool },
     Stranger,
 }
 
@@ -63,6 +67,10 @@ fn step() -> impl Strategy<Value = Step> {
         (0..6u8).prop_map(|session| Step::Disconnect { session }),
         (0..6u8, reason).prop_map(|(session, reason)| Step::End { session, reason }),
         (0..6u8).prop_map(|session| Step::Fail { session }),
+        (0..3usize).prop_map(|key| Step::Backup { key }),
+        (0..6u8).prop_map(|session| Step::BackupGone { session }),
+        (0..6u8, any::<bool>()).prop_map(|(session, backup)| Step::Stall { session, backup }),
+        (0..6u8, any::<bool>()).prop_map(|(session, backup)| Step::Recover { session, backup }),
         Just(Step::Stranger),
     ]
 }
@@ -119,10 +127,34 @@ fn command(step: &Step, owner: AccountId) -> ChannelCommand {
             session_id: session(n),
             message: "x".into(),
         }),
+        Step::Backup { key } => ingest(IngestAction::ConnectBackup {
+            stream_key: KEYS[key].into(),
+        }),
+        Step::BackupGone { session: n } => ingest(IngestAction::DisconnectBackup {
+            session_id: session(n),
+            media_end_ms: 1_500 * n as u64,
+        }),
+        Step::Stall { session: n, backup } => ingest(IngestAction::InputStalled {
+            session_id: session(n),
+            input: input(backup),
+            media_end_ms: 700 * n as u64,
+        }),
+        Step::Recover { session: n, backup } => ingest(IngestAction::InputRecovered {
+            session_id: session(n),
+            input: input(backup),
+        }),
         Step::Stranger => ChannelCommand::Owner {
             account_id: AccountId::generate(),
             action: OwnerAction::Stop,
         },
+    }
+}
+
+fn input(backup: bool) -> Input {
+    if backup {
+        Input::Backup
+    } else {
+        Input::Primary
     }
 }
 
@@ -150,6 +182,10 @@ proptest! {
         let mut open: BTreeSet<SessionId> = BTreeSet::new();
         let mut ended: BTreeSet<SessionId> = BTreeSet::new();
         let mut statuses: HashMap<SessionId, SessionStatus> = HashMap::new();
+        // Per open session: whether each input is connected, and where its timeline resumed last.
+        let mut primary = false;
+        let mut backup = false;
+        let mut resumed: HashMap<SessionId, u64> = HashMap::new();
 
         for (step, advance) in steps {
             now += Duration::seconds(advance);
@@ -170,10 +206,12 @@ proptest! {
                         prop_assert!(open.is_empty(), "a second open session: {:?}", open);
                         open.insert(*session_id);
                         statuses.insert(*session_id, SessionStatus::Init);
+                        (primary, backup) = (true, false);
                     }
                     Event::SessionEnded { session_id, .. } => {
                         prop_assert!(open.remove(session_id));
                         ended.insert(*session_id);
+                        (primary, backup) = (false, false);
                     }
                     Event::SessionProcessing { session_id } | Event::SessionLive { session_id } => {
                         prop_assert!(open.contains(session_id));
@@ -181,8 +219,35 @@ proptest! {
                         let previous = statuses.insert(*session_id, next).unwrap();
                         prop_assert_eq!(rank(previous) + 1, rank(next), "sessions only move forward one step");
                     }
-                    Event::SessionRestreamed { session_id, .. } | Event::PublisherDisconnected { session_id, .. } | Event::SessionErrored { session_id, .. } => {
+                    Event::SessionErrored { session_id, .. } => prop_assert!(open.contains(session_id)),
+                    Event::PublisherDisconnected { session_id, .. } => {
+                        prop_assert!(open.contains(session_id) && primary, "only a connected primary leaves");
+                        primary = false;
+                    }
+                    Event::SessionRestreamed { session_id, resume_at_ms } => {
+                        prop_assert!(open.contains(session_id) && !primary && !backup);
+                        let last = resumed.insert(*session_id, *resume_at_ms).unwrap_or(0);
+                        prop_assert!(*resume_at_ms >= last, "the timeline never goes back");
+                        primary = true;
+                    }
+                    Event::BackupConnected { session_id } => {
+                        prop_assert!(open.contains(session_id) && !backup, "one backup at a time");
+                        backup = true;
+                    }
+                    Event::BackupDisconnected { session_id, .. } => {
+                        prop_assert!(open.contains(session_id) && backup);
+                        backup = false;
+                    }
+                    Event::SessionFailedOver { session_id, input, resume_at_ms, .. } => {
                         prop_assert!(open.contains(session_id));
+                        // The primary may be the one connecting in this very decision.
+                        if *input == Input::Backup {
+                            prop_assert!(backup, "the air goes only to a connected backup");
+                        } else {
+                            primary = true;
+                        }
+                        let last = resumed.insert(*session_id, *resume_at_ms).unwrap_or(0);
+                        prop_assert!(*resume_at_ms >= last, "the timeline never goes back");
                     }
                     _ => {}
                 }

@@ -414,3 +414,109 @@ async fn a_session_on_the_topology_is_recorded_in_s3_and_its_webhooks_arrive_in_
         "every frame"
     );
 }
+
+#[tokio::test]
+async fn a_killed_primary_s_backup_on_the_other_worker_takes_the_air_and_the_catch_up_plays_across()
+{
+    let topology = Topology::start().await;
+    let (token, channel) = channel(&topology).await;
+    let api = topology.api(0);
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let key = channel["stream_key"].as_str().unwrap().to_owned();
+    let mut primary = publisher(&topology.worker_rtmp(0, &key), 90, CAMERA)
+        .spawn()
+        .expect("ffmpeg is installed");
+    let front = topology.front.url.clone();
+    let live = format!("{front}/live/{id}/source.m3u8");
+    until_listed(&live, 2, Duration::from_secs(30)).await;
+    let backup_url = topology.worker_rtmp(1, &format!("{key}?backup=1"));
+    let mut backup = publisher(&backup_url, 90, CAMERA).spawn().unwrap();
+    until(Duration::from_secs(30), "the backup stands by", || async {
+        api.first_session(&token, &id).await["backup_connected"] == true
+    })
+    .await;
+
+    let viewer = tokio::spawn({
+        let url = format!("{front}/live/{id}/index.m3u8");
+        async move {
+            let viewing = Viewing {
+                watch: Duration::from_secs(20),
+                fetch_segments: true,
+            };
+            watch(&reqwest::Client::new(), &url, viewing).await
+        }
+    });
+    until_listed(&live, 6, Duration::from_secs(30)).await;
+    let listed_before = reqwest::get(&live).await.unwrap().text().await.unwrap();
+    primary.kill().await.unwrap();
+    let killed_at = std::time::Instant::now();
+    until(
+        Duration::from_secs(20),
+        "the backup's media are listed",
+        || async {
+            let playlist = reqwest::get(&live).await.unwrap().text().await.unwrap();
+            playlist
+                .split("#EXT-X-DISCONTINUITY\n")
+                .nth(1)
+                .is_some_and(|after| after.lines().any(|line| line.ends_with(".m4s")))
+        },
+    )
+    .await;
+    let resumed = killed_at.elapsed();
+    let watched = viewer.await.expect("the viewer never failed a request");
+    println!(
+        "primary killed: the backup's first segment listed through the front after {:.1} s; the viewer's longest wait {} ms, {} stall(s)",
+        resumed.as_secs_f64(),
+        watched.longest_wait_ms,
+        watched.stalls
+    );
+    // The stall threshold (4 s) does not even apply: a dead encoder's connection closes.
+    assert!(
+        resumed <= Duration::from_secs(4 + 1),
+        "within the threshold plus one segment: {resumed:?}"
+    );
+    assert!(watched.stalls <= 1, "at most one stall: {watched:?}");
+
+    let session = api.first_session(&token, &id).await;
+    assert_eq!(session["on_air_input"], "backup");
+    assert_eq!(session["failover_count"], 1);
+    let history = types(&api, &token, &id).await;
+    assert_eq!(
+        history.iter().filter(|t| *t == "session.init").count(),
+        1,
+        "one session: {history:?}"
+    );
+    assert!(
+        history.contains(&"session.failover".to_owned()),
+        "{history:?}"
+    );
+    assert!(
+        !history.contains(&"session.ended".to_owned()),
+        "{history:?}"
+    );
+
+    // The broadcast ends; its catch-up has what players saw before the kill, the switch, and
+    // plays through with presentation times only going forward.
+    until_listed(&live, 12, Duration::from_secs(30)).await;
+    api.post(&format!("/v1/channels/{id}/stop"), &token, json!({}))
+        .await
+        .ok();
+    let _ = backup.wait().await;
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    let vod_url = format!("{front}/vod/{session_id}/source.m3u8");
+    let vod = until_some(Duration::from_secs(30), "the catch-up is final", || async {
+        let vod = reqwest::get(&vod_url).await.ok()?.text().await.ok()?;
+        vod.contains("#EXT-X-ENDLIST").then_some(vod)
+    })
+    .await;
+    for segment in listed_before.lines().filter(|line| line.ends_with(".m4s")) {
+        assert!(vod.contains(segment), "{segment} is missing:\n{vod}");
+    }
+    assert_eq!(vod.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{vod}");
+    let frames = sigma_tests::probe::play_frames(&["-i", &vod_url], &[]).await;
+    assert!(
+        frames.windows(2).all(|pair| pair[0] < pair[1]),
+        "presentation times only go forward across the switch"
+    );
+    assert!(frames.len() >= 12 * 30, "{} frames", frames.len());
+}

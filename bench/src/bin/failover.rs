@@ -8,6 +8,10 @@
 //!   segment of the new connection.
 //! - *control-plane takeover*: one of two control planes is SIGKILLed; measured until the
 //!   survivor's `sigma_decider_partitions` counts every partition.
+//! - *backup input takes the air*: a primary encoder streams through worker 0 and a backup
+//!   (`?backup=1`) stands by on worker 1; the primary is SIGKILLed (its connection closes) or
+//!   SIGSTOPped (its connection stays open, silent); measured until the live playlist seen
+//!   through the front lists a segment after the discontinuity.
 //!
 //! Run: `cargo run --release -p sigma-bench --bin failover` after `cargo build --release --bins`.
 //! Writes its section of docs/BENCHMARKS.md.
@@ -16,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sigma_bench::report::write_section;
+use sigma_tests::api::Api;
 use sigma_tests::hls::until_listed;
 use sigma_tests::metrics::read;
 use sigma_tests::publish::{publisher, Publish};
@@ -34,8 +39,16 @@ async fn listed(url: &str) -> (usize, usize) {
     )
 }
 
-async fn worker_death() -> Duration {
-    let mut topology = Topology::start().await;
+/// A real-time camera: 320x180, 30 fps, 1 s GOPs.
+const CAMERA: Publish = Publish {
+    real_time: true,
+    zero_latency: false,
+    stamped: false,
+};
+
+/// A broadcaster on the topology with a `low` channel (1 s segments) and a minute's reconnect
+/// window: its API client, token, channel id and stream key.
+async fn broadcaster(topology: &Topology) -> (Api, String, String, String) {
     let api = topology.api(0);
     let (_, token) = api.account_with_token(topology.admin_key(), "bench").await;
     let settings =
@@ -45,11 +58,13 @@ async fn worker_death() -> Duration {
         channel["id"].as_str().unwrap().to_owned(),
         channel["stream_key"].as_str().unwrap().to_owned(),
     );
-    let camera = Publish {
-        real_time: true,
-        ..Publish::default()
-    };
-    let mut first = publisher(&topology.worker_rtmp(0, &key), 120, camera)
+    (api, token, id, key)
+}
+
+async fn worker_death() -> Duration {
+    let mut topology = Topology::start().await;
+    let (_, _, id, key) = broadcaster(&topology).await;
+    let mut first = publisher(&topology.worker_rtmp(0, &key), 120, CAMERA)
         .spawn()
         .unwrap();
     let live = format!("{}/live/{id}/source.m3u8", topology.front.url);
@@ -62,7 +77,7 @@ async fn worker_death() -> Duration {
         Duration::from_secs(60),
         "the other worker takes the publisher",
         || async {
-            let mut camera = publisher(&second_url, 60, camera).spawn().unwrap();
+            let mut camera = publisher(&second_url, 60, CAMERA).spawn().unwrap();
             match tokio::time::timeout(Duration::from_secs(1), camera.wait()).await {
                 Err(_) => Some(camera),
                 Ok(_) => None,
@@ -81,6 +96,56 @@ async fn worker_death() -> Duration {
     .await;
     let resumed = killed_at.elapsed();
     second.kill().await.ok();
+    resumed
+}
+
+/// How the primary encoder fails.
+#[derive(Clone, Copy)]
+enum PrimaryFailure {
+    Killed,
+    Stalled,
+}
+
+async fn backup_takes_the_air(failure: PrimaryFailure) -> Duration {
+    let topology = Topology::start().await;
+    let (api, token, id, key) = broadcaster(&topology).await;
+    let mut primary = publisher(&topology.worker_rtmp(0, &key), 120, CAMERA)
+        .spawn()
+        .unwrap();
+    let live = format!("{}/live/{id}/source.m3u8", topology.front.url);
+    until_listed(&live, 2, Duration::from_secs(30)).await;
+    let backup_url = topology.worker_rtmp(1, &format!("{key}?backup=1"));
+    let mut backup = publisher(&backup_url, 120, CAMERA).spawn().unwrap();
+    until(Duration::from_secs(30), "the backup stands by", || async {
+        api.first_session(&token, &id).await["backup_connected"] == true
+    })
+    .await;
+    until_listed(&live, 6, Duration::from_secs(30)).await;
+    let failed_at = Instant::now();
+    match failure {
+        PrimaryFailure::Killed => primary.kill().await.unwrap(),
+        PrimaryFailure::Stalled => {
+            let pid = primary.id().unwrap().to_string();
+            std::process::Command::new("kill")
+                .args(["-STOP", &pid])
+                .status()
+                .unwrap();
+        }
+    }
+    until(
+        Duration::from_secs(60),
+        "the backup's media are listed",
+        || async {
+            let text = reqwest::get(&live).await.unwrap().text().await.unwrap();
+            text.split("#EXT-X-DISCONTINUITY\n")
+                .nth(1)
+                .is_some_and(|after| after.contains("#EXTINF"))
+        },
+    )
+    .await;
+    let resumed = failed_at.elapsed();
+    primary.kill().await.ok();
+    backup.kill().await.ok();
     resumed
 }
 
@@ -129,13 +194,19 @@ fn seconds(runs: &[Duration]) -> String {
 async fn main() {
     let mut worker = Vec::new();
     let mut takeover = Vec::new();
+    let mut killed = Vec::new();
+    let mut stalled = Vec::new();
     for run in 1..=RUNS {
         worker.push(worker_death().await);
         takeover.push(control_plane_takeover().await);
+        killed.push(backup_takes_the_air(PrimaryFailure::Killed).await);
+        stalled.push(backup_takes_the_air(PrimaryFailure::Stalled).await);
         println!(
-            "run {run}: worker death → playback {:?}; takeover {:?}",
+            "run {run}: worker death → playback {:?}; takeover {:?}; backup after a kill {:?}, after a stall {:?}",
             worker[run - 1],
-            takeover[run - 1]
+            takeover[run - 1],
+            killed[run - 1],
+            stalled[run - 1]
         );
     }
     let body = format!(
@@ -148,16 +219,27 @@ async fn main() {
          | worker killed → the encoder, retrying every second, is let in by the other worker and \
          its first segment is listed through the front | {worker} | {worker_worst:.1} |\n\
          | control plane killed → the survivor owns every decider partition | {takeover} | \
-         {takeover_worst:.1} |\n\n\
+         {takeover_worst:.1} |\n\
+         | primary encoder killed → the backup (standing by on the other worker) has its first \
+         segment listed through the front | {killed} | {killed_worst:.1} |\n\
+         | primary encoder stalled (SIGSTOP, connection open) → the backup's first segment \
+         listed | {stalled} | {stalled_worst:.1} |\n\n\
          The worker figure is bounded below by the node timeout (the dead worker's session keeps \
          its publisher until the worker is declared lost) plus one segment; the takeover figure \
-         is Kafka's group session timeout (6 s) plus tansu's leader workaround (docs/ARCHITECTURE.md).",
+         is Kafka's group session timeout (6 s) plus tansu's leader workaround (docs/ARCHITECTURE.md). \
+         The backup figures are the detection (immediate for a closed connection; 3 s of \
+         silence, judged each second, for a stall), the decision, the backup's next keyframe \
+         (1 s GOPs) and one 1 s segment; the target is the stall threshold plus one segment.",
         date = chrono::Utc::now().format("%Y-%m-%d"),
         timeout = NODE_TIMEOUT.as_secs(),
         worker = seconds(&worker),
         worker_worst = worker.iter().max().unwrap().as_secs_f64(),
         takeover = seconds(&takeover),
         takeover_worst = takeover.iter().max().unwrap().as_secs_f64(),
+        killed = seconds(&killed),
+        killed_worst = killed.iter().max().unwrap().as_secs_f64(),
+        stalled = seconds(&stalled),
+        stalled_worst = stalled.iter().max().unwrap().as_secs_f64(),
     );
     write_section("failover", &body).expect("writing docs/BENCHMARKS.md");
     println!("{body}");

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use sigma_shared::channel::ChannelStatus;
 use sigma_shared::ids::{AccountId, AlertId, ChannelId, DeliveryId, EventId, SessionId, WebhookId};
-use sigma_shared::session::{EndReason, SessionStatus};
+use sigma_shared::session::{EndReason, Input, SessionStatus};
 use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use utoipa::ToSchema;
 
@@ -121,6 +121,13 @@ pub struct SessionView {
     pub publisher_connected: bool,
     /// How many times the publisher came back within the reconnect window.
     pub restream_count: i64,
+    /// Whether a backup publisher (`?backup=1`) is connected, on standby or on air.
+    pub backup_connected: bool,
+    /// Whose media players get: the primary's, or the backup's while the primary is gone or
+    /// stalled.
+    pub on_air_input: Input,
+    /// How many times playback switched between the inputs (`session.failover`).
+    pub failover_count: i64,
     pub started_at: DateTime<Utc>,
     pub live_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -148,6 +155,9 @@ impl SessionView {
             status: text_enum(&row.status),
             publisher_connected: row.publisher_connected,
             restream_count: row.restream_count,
+            backup_connected: row.backup_connected,
+            on_air_input: text_enum(&row.on_air_input),
+            failover_count: row.failover_count,
             started_at: row.started_at,
             live_at: row.live_at,
             ended_at: row.ended_at,

@@ -23,6 +23,10 @@ pub struct Model {
     pub recording_milliseconds: Option<i64>,
     /// When the catch-up media were deleted (retention), if they were.
     pub media_expired_at: Option<DateTimeUtc>,
+    pub backup_connected: bool,
+    /// `primary` or `backup`: whose media players get.
+    pub on_air_input: String,
+    pub failover_count: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

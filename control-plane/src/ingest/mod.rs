@@ -20,7 +20,8 @@ use object_store::ObjectStore;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::health::HealthChange;
-use sigma_edge_worker::ingest::{Admission, OutputError, Publication, Refusal};
+use sigma_edge_worker::health::NO_MEDIA;
+use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal, Tally};
 use sigma_edge_worker::ladder::Rung;
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
 use sigma_shared::event::Event;
@@ -28,13 +29,14 @@ use sigma_shared::ids::{ChannelId, SessionId};
 use sigma_shared::log::EventLog;
 use sigma_shared::media::{StreamRef, SOURCE_RENDITION};
 use sigma_shared::rejection::Rejection;
-use sigma_shared::session::EndReason;
+use sigma_shared::session::{EndReason, Input};
 use sigma_shared::settings::{LatencyMode, TranscodeProfile};
+use tokio::sync::watch;
 
 use self::thumbnails::Thumbnails;
 use self::transcode::{Alerts, Transcoding};
 use self::writer::{RenditionWriter, SegmentClock, Stored};
-use crate::commands::CommandBus;
+use crate::commands::{CommandBus, TallyWatch};
 use crate::db;
 
 pub struct LogAdmission {
@@ -68,6 +70,7 @@ impl LogAdmission {
                 Rejection::WrongStreamKey | Rejection::NotFound { .. } => Refusal::UnknownKey,
                 Rejection::ChannelStopped => Refusal::ChannelStopped,
                 Rejection::PublisherAlreadyConnected => Refusal::AlreadyPublishing,
+                Rejection::NoBroadcast => Refusal::NoBroadcast,
                 other => Refusal::Unavailable(other.to_string()),
             }),
             Err(error) => Err(Refusal::Unavailable(error.to_string())),
@@ -77,35 +80,36 @@ impl LogAdmission {
 
 #[async_trait]
 impl Admission for LogAdmission {
-    async fn admit(&self, stream_key: &str) -> Result<Box<dyn Publication>, Refusal> {
+    async fn admit(&self, name: &PublishName) -> Result<Box<dyn Publication>, Refusal> {
         let channel = db::channels::Entity::find()
-            .filter(db::channels::Column::StreamKey.eq(stream_key))
+            .filter(db::channels::Column::StreamKey.eq(&name.stream_key))
             .one(&self.db)
             .await
             .map_err(|error| Refusal::Unavailable(error.to_string()))?
             .ok_or(Refusal::UnknownKey)?;
         let channel_id: ChannelId = channel.id.parse().map_err(|_| Refusal::UnknownKey)?;
+        let input = if name.backup {
+            Input::Backup
+        } else {
+            Input::Primary
+        };
+        // Followed from before the connect is decided: a failover right after it is not missed.
+        let tally = self.bus.tally(channel_id, input);
         let new_session_id = SessionId::generate();
-        let action = IngestAction::ConnectPublisher {
-            stream_key: stream_key.to_owned(),
-            new_session_id,
+        let stream_key = name.stream_key.clone();
+        let action = match input {
+            Input::Primary => IngestAction::ConnectPublisher {
+                stream_key,
+                new_session_id,
+            },
+            Input::Backup => IngestAction::ConnectBackup { stream_key },
         };
         let events = Self::ingest(&self.bus, channel_id, action).await?;
-        // A return within the reconnect window continues the open session.
-        let (session_id, restream, resume_at_ms) = events
-            .iter()
-            .find_map(|event| match event {
-                Event::SessionRestreamed {
-                    session_id,
-                    resume_at_ms,
-                } => Some((*session_id, true, *resume_at_ms)),
-                _ => None,
-            })
-            .unwrap_or((new_session_id, false, 0));
-        tracing::info!(%channel_id, %session_id, restream, "publisher admitted");
-        let latency_mode: LatencyMode = crate::project::channels::text_enum(&channel.latency_mode);
+        let (session_id, started) = admitted_session(&events)
+            .ok_or_else(|| Refusal::Unavailable("the connect decided no session".into()))?;
+        tracing::info!(%channel_id, %session_id, input = input.as_str(), started, "publisher admitted");
         let session_end = self.bus.on_session_end(session_id);
-        if !restream {
+        if started {
             // The maximum duration, counted from the session's start (this admission).
             let (bus, limit) = (
                 self.bus.clone(),
@@ -122,68 +126,61 @@ impl Admission for LogAdmission {
                 }
             });
         }
-        let stream = StreamRef {
+        let alerts = Alerts::new(
+            self.bus.clone(),
             channel_id,
             session_id,
-            connection: uuid::Uuid::new_v4().simple().to_string(),
-            rendition: SOURCE_RENDITION.into(),
-        };
-        let alerts = Alerts {
-            bus: self.bus.clone(),
-            channel_id,
-            session_id,
-            counted: self.metrics.alerts.clone(),
-        };
+            self.metrics.alerts.clone(),
+        );
         let transcode: TranscodeProfile = crate::project::channels::text_enum(&channel.transcode);
-        let ladder = match (transcode, &self.ladder) {
-            (TranscodeProfile::Passthrough, _) => LadderState::Off,
-            (TranscodeProfile::Abr, Some(rungs)) => LadderState::Wanted(rungs.clone()),
+        let rungs = match (transcode, &self.ladder) {
+            (TranscodeProfile::Passthrough, _) => None,
+            (TranscodeProfile::Abr, Some(rungs)) => Some(rungs.clone()),
             (TranscodeProfile::Abr, None) => {
                 alerts.raise(
                     "transcoder_unavailable",
                     "ffmpeg is not installed where this stream is ingested; viewers get the source only"
                         .into(),
                 );
-                LadderState::Off
+                None
             }
         };
-        let mut source = RenditionWriter::new(
-            self.log.clone(),
-            self.store.clone(),
-            stream,
-            latency_mode,
-            packaging_for(latency_mode),
-            SegmentClock::default(),
-        );
-        source.dvr_window_seconds = u32::try_from(channel.dvr_window_seconds).unwrap_or(0);
-        source.metrics = Some(self.metrics.clone());
+        let latency_mode: LatencyMode = crate::project::channels::text_enum(&channel.latency_mode);
         let interval = u32::try_from(channel.thumbnail_interval_seconds).unwrap_or(0);
-        let thumbnails = match self.thumbnail_width {
-            Some(width) if interval > 0 => {
-                Some(Thumbnails::start(width, interval, &source, alerts.clone()).await)
-            }
-            _ => None,
+        let stream = StreamPlan {
+            log: self.log.clone(),
+            store: self.store.clone(),
+            channel_id,
+            session_id,
+            latency_mode,
+            dvr_window_seconds: u32::try_from(channel.dvr_window_seconds).unwrap_or(0),
+            thumbnails: self
+                .thumbnail_width
+                .filter(|_| interval > 0)
+                .map(|width| (width, interval)),
+            rungs,
+            metrics: self.metrics.clone(),
         };
         self.metrics.ingest_publishers.inc();
-        let position = self
-            .publishing
-            .register(channel_id, session_id, resume_at_ms);
+        let position = self.publishing.register(channel_id, session_id, input, 0);
         Ok(Box::new(StoredPublication {
+            input,
+            plan: stream,
+            tally,
+            on_air: None,
+            media_end_ms: 0,
             publishing: self.publishing.clone(),
             position,
             publishers: self.metrics.ingest_publishers.clone(),
             received: self.metrics.ingest_bytes.clone(),
             bus: self.bus.clone(),
-            source,
-            ladder,
-            thumbnails,
             alerts,
             session_end: Some(session_end),
             reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
-            media_flowing: restream,
-            live: restream,
-            timeline_start_ms: resume_at_ms,
-            media_seconds: 0.0,
+            // A backup may go on air before the session got that far (the decider refuses
+            // what is already so).
+            media_flowing: !started && input == Input::Primary,
+            live: !started && input == Input::Primary,
         }))
     }
 
@@ -193,6 +190,17 @@ impl Admission for LogAdmission {
             .with_label_values(&[reason])
             .inc();
     }
+}
+
+/// The session a connect decision admitted the publisher to, and whether it started there.
+fn admitted_session(events: &[Event]) -> Option<(SessionId, bool)> {
+    events.iter().find_map(|event| match event {
+        Event::SessionStarted { session_id, .. } => Some((*session_id, true)),
+        Event::SessionRestreamed { session_id, .. }
+        | Event::SessionFailedOver { session_id, .. }
+        | Event::BackupConnected { session_id } => Some((*session_id, false)),
+        _ => None,
+    })
 }
 
 /// How each latency mode cuts a stream (segments still start on the encoder's keyframes, so
@@ -214,7 +222,7 @@ pub fn packaging_for(mode: LatencyMode) -> PackagerConfig {
     }
 }
 
-/// The transcoding ladder of a publication.
+/// The transcoding ladder of a time on air.
 enum LadderState {
     /// Passthrough, or no rung below the source.
     Off,
@@ -223,57 +231,180 @@ enum LadderState {
     Running(Transcoding),
 }
 
-/// One publisher connection: the source rendition stored and announced as it comes, the
-/// ladder fed from it, the session driven through its lifecycle.
+/// What every time on air of a publication is made of: where its media go and how.
+struct StreamPlan {
+    log: Arc<dyn EventLog>,
+    store: Arc<dyn ObjectStore>,
+    channel_id: ChannelId,
+    session_id: SessionId,
+    latency_mode: LatencyMode,
+    dvr_window_seconds: u32,
+    /// Thumbnail width and interval; `None` when the channel takes none (or there is no ffmpeg).
+    thumbnails: Option<(u32, u32)>,
+    /// The ABR ladder's rungs; `None` for passthrough.
+    rungs: Option<Arc<Vec<Rung>>>,
+    metrics: crate::metrics::Metrics,
+}
+
+/// One time on air of a publisher connection: a stream of the session of its own (a new
+/// connection id: players see a discontinuity), with its ladder and thumbnails.
+struct OnAir {
+    source: RenditionWriter,
+    ladder: LadderState,
+    thumbnails: Option<Thumbnails>,
+    /// Where this time on air started on the session's timeline (ms), and the seconds of
+    /// media it has packaged.
+    timeline_start_ms: u64,
+    media_seconds: f64,
+}
+
+impl OnAir {
+    async fn start(plan: &StreamPlan, timeline_start_ms: u64, alerts: &Alerts) -> Self {
+        let stream = StreamRef {
+            channel_id: plan.channel_id,
+            session_id: plan.session_id,
+            connection: uuid::Uuid::new_v4().simple().to_string(),
+            rendition: SOURCE_RENDITION.into(),
+        };
+        let mut source = RenditionWriter::new(
+            plan.log.clone(),
+            plan.store.clone(),
+            stream,
+            plan.latency_mode,
+            packaging_for(plan.latency_mode),
+            SegmentClock::default(),
+        );
+        source.dvr_window_seconds = plan.dvr_window_seconds;
+        source.metrics = Some(plan.metrics.clone());
+        let thumbnails = match plan.thumbnails {
+            Some((width, interval)) => {
+                Some(Thumbnails::start(width, interval, &source, alerts.clone()).await)
+            }
+            None => None,
+        };
+        Self {
+            source,
+            ladder: plan
+                .rungs
+                .clone()
+                .map_or(LadderState::Off, LadderState::Wanted),
+            thumbnails,
+            timeline_start_ms,
+            media_seconds: 0.0,
+        }
+    }
+
+    fn media_end_ms(&self) -> u64 {
+        self.timeline_start_ms + (self.media_seconds * 1000.0).round() as u64
+    }
+
+    /// Feeds the ladder and thumbnails, stores the source's piece.
+    async fn write(&mut self, output: Output, alerts: &Alerts) -> Result<Stored, OutputError> {
+        if let (Output::Init(init), LadderState::Wanted(rungs)) = (&output, &self.ladder) {
+            self.ladder = match Transcoding::start(rungs, init, &self.source, alerts.clone()) {
+                Some(transcoding) => LadderState::Running(transcoding),
+                None => LadderState::Off,
+            };
+        }
+        if let LadderState::Running(transcoding) = &mut self.ladder {
+            transcoding.feed(&output);
+        }
+        if let Some(thumbnails) = &mut self.thumbnails {
+            thumbnails.feed(&output);
+        }
+        if let Output::Part(part) = &output {
+            self.media_seconds += part.duration;
+        }
+        self.source.write(output).await
+    }
+
+    /// The last segment is stored: says the stream ended, lets the ladder and thumbnails finish.
+    async fn finish(self) {
+        self.source.ended().await;
+        if let LadderState::Running(transcoding) = self.ladder {
+            transcoding.finish().await;
+        }
+        if let Some(thumbnails) = self.thumbnails {
+            thumbnails.finish().await;
+        }
+    }
+}
+
+/// One publisher connection (the primary or the backup input): each time on air stored and
+/// announced as it comes, the session driven through its lifecycle, the input's stalls and
+/// its leaving reported so the other input can take over.
 struct StoredPublication {
+    input: Input,
+    plan: StreamPlan,
+    tally: TallyWatch,
+    on_air: Option<OnAir>,
+    /// Where the last time on air ended on the session's timeline (ms).
+    media_end_ms: u64,
     /// The gauge of streaming publishers, decremented when this one ends.
     publishers: prometheus::IntGauge,
     /// Bytes of the publisher's media, packaged (its bitrate, as a rate).
     received: prometheus::IntCounter,
     bus: Arc<CommandBus>,
-    source: RenditionWriter,
-    ladder: LadderState,
-    /// `None` when the channel takes no thumbnails (or there is no ffmpeg).
-    thumbnails: Option<Thumbnails>,
     alerts: Alerts,
     /// Fires when a decision ends the session (owner stop, maximum duration).
     session_end: Option<tokio::sync::oneshot::Receiver<EndReason>>,
     reconnect_window: Duration,
+    /// Whether the session is known to be past `init`, and past `processing`.
     media_flowing: bool,
     live: bool,
-    /// Where this connection's timeline started (ms), and the seconds of media it has sent.
-    timeline_start_ms: u64,
-    media_seconds: f64,
     /// This process's publications (for heartbeats), and where this one's media got to (ms).
     publishing: crate::nodes::Publishing,
     position: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StoredPublication {
-    async fn advance(&self, action: IngestAction) -> Result<(), OutputError> {
-        LogAdmission::ingest(&self.bus, self.source.stream.channel_id, action)
-            .await
-            .map(|_| ())
-            .map_err(|refusal| OutputError(refusal.to_string()))
+    /// Moves the session on; a refusal (another input moved it already) is only logged.
+    async fn advance(&self, action: IngestAction) {
+        if let Err(refusal) = LogAdmission::ingest(&self.bus, self.plan.channel_id, action).await {
+            tracing::info!(session_id = %self.plan.session_id, %refusal, "session not advanced");
+        }
+    }
+
+    fn media_end_ms(&self) -> u64 {
+        self.on_air
+            .as_ref()
+            .map_or(self.media_end_ms, OnAir::media_end_ms)
     }
 }
 
 #[async_trait]
 impl Publication for StoredPublication {
     fn packaging(&self) -> PackagerConfig {
-        self.source.packaging
+        packaging_for(self.plan.latency_mode)
+    }
+
+    fn tally(&mut self) -> watch::Receiver<Tally> {
+        self.tally.receiver.clone()
     }
 
     fn health(&mut self, change: HealthChange) {
-        if change.raised {
+        let session_id = self.plan.session_id;
+        // Silence is what makes the other input take over (or give the air back).
+        if change.code == NO_MEDIA {
+            self.alerts.record(if change.raised {
+                IngestAction::InputStalled {
+                    session_id,
+                    input: self.input,
+                    media_end_ms: self.media_end_ms(),
+                }
+            } else {
+                IngestAction::InputRecovered {
+                    session_id,
+                    input: self.input,
+                }
+            });
+        }
+        // A standby input's trouble is not the session's, until it is on air.
+        if change.raised && self.on_air.is_some() {
             self.alerts.raise(change.code, change.message);
-        } else {
+        } else if !change.raised {
             self.alerts.clear(change.code);
         }
-    }
-
-    fn timeline_start_ms(&self) -> u64 {
-        self.timeline_start_ms
     }
 
     fn stop_signal(&mut self) -> BoxFuture<'static, String> {
@@ -289,78 +420,64 @@ impl Publication for StoredPublication {
         })
     }
 
+    async fn on_air(&mut self, timeline_start_ms: u64) {
+        tracing::info!(session_id = %self.plan.session_id, input = self.input.as_str(), timeline_start_ms, "on air");
+        self.position
+            .store(timeline_start_ms, std::sync::atomic::Ordering::Relaxed);
+        self.on_air = Some(OnAir::start(&self.plan, timeline_start_ms, &self.alerts).await);
+    }
+
     async fn output(&mut self, output: Output) -> Result<(), OutputError> {
-        if let (Output::Init(init), LadderState::Wanted(rungs)) = (&output, &self.ladder) {
-            self.ladder = match Transcoding::start(rungs, init, &self.source, self.alerts.clone()) {
-                Some(transcoding) => LadderState::Running(transcoding),
-                None => LadderState::Off,
-            };
-        }
-        if let LadderState::Running(transcoding) = &mut self.ladder {
-            transcoding.feed(&output);
-        }
-        if let Some(thumbnails) = &mut self.thumbnails {
-            thumbnails.feed(&output);
-        }
-        let session_id = self.source.stream.session_id;
+        let on_air = self
+            .on_air
+            .as_mut()
+            .ok_or_else(|| OutputError("media while off air".into()))?;
         if let Output::Part(part) = &output {
             self.received.inc_by(part.bytes.len() as u64);
-            self.media_seconds += part.duration;
-            self.position.store(
-                self.timeline_start_ms + (self.media_seconds * 1000.0).round() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
         }
-        match self.source.write(output).await? {
+        let stored = on_air.write(output, &self.alerts).await?;
+        self.position
+            .store(on_air.media_end_ms(), std::sync::atomic::Ordering::Relaxed);
+        let session_id = self.plan.session_id;
+        match stored {
             Stored::Init => {}
-            Stored::Part => {
-                if !self.media_flowing {
-                    self.media_flowing = true;
-                    self.advance(IngestAction::MediaFlowing { session_id })
-                        .await?;
-                }
+            Stored::Part if !self.media_flowing => {
+                self.media_flowing = true;
+                self.advance(IngestAction::MediaFlowing { session_id })
+                    .await;
             }
-            Stored::Segment => {
-                if !self.live {
-                    self.live = true;
-                    self.advance(IngestAction::FirstSegment { session_id })
-                        .await?;
-                }
+            Stored::Segment if !self.live => {
+                self.live = true;
+                self.advance(IngestAction::FirstSegment { session_id })
+                    .await;
             }
+            Stored::Part | Stored::Segment => {}
         }
         Ok(())
     }
 
-    async fn ended(self: Box<Self>) {
+    async fn off_air(&mut self) {
+        if let Some(on_air) = self.on_air.take() {
+            tracing::info!(session_id = %self.plan.session_id, input = self.input.as_str(), "off air");
+            self.media_end_ms = on_air.media_end_ms();
+            on_air.finish().await;
+        }
+    }
+
+    async fn ended(mut self: Box<Self>) {
+        self.off_air().await;
         self.publishers.dec();
-        self.publishing.remove(self.source.stream.session_id);
-        self.source.ended().await;
-        if let LadderState::Running(transcoding) = self.ladder {
-            transcoding.finish().await;
-        }
-        if let Some(thumbnails) = self.thumbnails {
-            thumbnails.finish().await;
-        }
-        let (bus, channel_id, session_id) = (
-            self.bus.clone(),
-            self.source.stream.channel_id,
-            self.source.stream.session_id,
-        );
-        if let Err(refusal) = LogAdmission::ingest(
-            &bus,
-            channel_id,
-            IngestAction::DisconnectPublisher {
-                session_id,
-                media_end_ms: self.timeline_start_ms + (self.media_seconds * 1000.0).round() as u64,
-            },
-        )
-        .await
-        {
+        let (bus, channel_id, session_id) =
+            (self.bus.clone(), self.plan.channel_id, self.plan.session_id);
+        self.publishing.remove(session_id, self.input);
+        let media_end_ms = self.media_end_ms;
+        let disconnect = IngestAction::disconnect(self.input, session_id, media_end_ms);
+        if let Err(refusal) = LogAdmission::ingest(&bus, channel_id, disconnect).await {
             tracing::info!(%channel_id, %session_id, %refusal, "disconnect not recorded (the session already ended?)");
             return;
         }
-        // After the reconnect window the session ends, unless the publisher came back (then
-        // the decider refuses the end as too early).
+        // After the reconnect window the session ends, unless a publisher came back or the
+        // other input carries it (then the decider refuses the end as too early).
         let window = self.reconnect_window;
         tokio::spawn(async move {
             tokio::time::sleep(window).await;

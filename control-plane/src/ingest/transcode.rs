@@ -23,14 +23,39 @@ const AUDIO_BANDWIDTH: u64 = 128_000;
 /// Raises alerts about one session.
 #[derive(Clone)]
 pub struct Alerts {
-    pub bus: Arc<CommandBus>,
     pub channel_id: ChannelId,
     pub session_id: SessionId,
     /// `sigma_alerts_total{code, transition}`.
-    pub counted: IntCounterVec,
+    counted: IntCounterVec,
+    /// The facts to record, in the order they happened.
+    facts: tokio::sync::mpsc::UnboundedSender<IngestAction>,
 }
 
 impl Alerts {
+    /// Records the session's facts in the background, one after another (a cleared alert
+    /// never overtakes its raise).
+    pub fn new(
+        bus: Arc<CommandBus>,
+        channel_id: ChannelId,
+        session_id: SessionId,
+        counted: IntCounterVec,
+    ) -> Self {
+        let (facts, mut queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(action) = queue.recv().await {
+                if let Err(refusal) = LogAdmission::ingest(&bus, channel_id, action).await {
+                    tracing::info!(%refusal, "a session fact was not recorded");
+                }
+            }
+        });
+        Self {
+            channel_id,
+            session_id,
+            counted,
+            facts,
+        }
+    }
+
     /// Records `alert.raised` in the background (the media path never waits on the log). An
     /// alert of a code already open for the session is refused by the decider.
     pub fn raise(&self, code: &str, message: String) {
@@ -54,14 +79,9 @@ impl Alerts {
         });
     }
 
-    /// Submits a fact about the session in the background, like an alert.
+    /// Submits a fact about the session in the background, after those submitted before.
     pub fn record(&self, action: IngestAction) {
-        let (bus, channel_id) = (self.bus.clone(), self.channel_id);
-        tokio::spawn(async move {
-            if let Err(refusal) = LogAdmission::ingest(&bus, channel_id, action).await {
-                tracing::warn!(%refusal, "a session fact was not recorded");
-            }
-        });
+        let _ = self.facts.send(action);
     }
 }
 

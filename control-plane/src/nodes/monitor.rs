@@ -116,13 +116,12 @@ async fn release(
     let Ingesting {
         channel_id,
         session_id,
+        input,
         media_end_ms,
     } = ingesting;
     let silent_ms = (Utc::now() - node.sent_at).num_milliseconds().max(0) as u64;
-    let disconnect = IngestAction::DisconnectPublisher {
-        session_id,
-        media_end_ms: media_end_ms + silent_ms,
-    };
+    let media_end_ms = media_end_ms + silent_ms;
+    let disconnect = IngestAction::disconnect(input, session_id, media_end_ms);
     if let Err(refusal) = LogAdmission::ingest(&bus, channel_id, disconnect).await {
         tracing::info!(%session_id, %refusal, "the lost node's session needs no release");
         return;

@@ -1,7 +1,7 @@
 //! The sessions read model: one row per broadcast.
 
 use sigma_shared::event::{Event, EventEnvelope};
-use sigma_shared::session::SessionStatus;
+use sigma_shared::session::{Input, SessionStatus};
 
 use crate::db::sessions::Model;
 
@@ -32,6 +32,9 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             recording_bytes: None,
             recording_milliseconds: None,
             media_expired_at: None,
+            backup_connected: false,
+            on_air_input: Input::Primary.as_str().into(),
+            failover_count: 0,
         });
     }
     let mut row = row?;
@@ -45,6 +48,15 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
         Event::SessionRestreamed { .. } => {
             row.publisher_connected = true;
             row.restream_count += 1;
+        }
+        Event::BackupConnected { .. } => row.backup_connected = true,
+        Event::BackupDisconnected { .. } => {
+            row.backup_connected = false;
+            row.on_air_input = Input::Primary.as_str().into();
+        }
+        Event::SessionFailedOver { input, .. } => {
+            row.on_air_input = input.as_str().into();
+            row.failover_count += 1;
         }
         Event::SessionErrored { message, .. } => {
             row.status = SessionStatus::Error.as_str().into();
@@ -64,6 +76,7 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
         Event::SessionEnded { reason, .. } => {
             row.status = SessionStatus::Ended.as_str().into();
             row.publisher_connected = false;
+            row.backup_connected = false;
             row.ended_at = Some(at);
             row.end_reason = Some(reason.as_str().into());
         }

@@ -16,7 +16,7 @@ use crate::command::{ChannelCommand, IngestAction, OwnerAction};
 use crate::event::Event;
 use crate::ids::{AccountId, ChannelId, SessionId};
 use crate::rejection::Rejection;
-use crate::session::{EndReason, OpenSession, Publisher, SessionStatus};
+use crate::session::{EndReason, Input, OpenSession, Publisher, SessionStatus};
 use crate::settings::{validate_name, ChannelSettings, InvalidSetting};
 
 #[cfg(test)]
@@ -201,6 +201,13 @@ fn decide_ingest(
                 None => start_new(Vec::new()),
                 Some(open) => match open.publisher {
                     Publisher::Connected => Err(Rejection::PublisherAlreadyConnected),
+                    // The backup kept the session going: the primary takes over again.
+                    Publisher::Gone { .. } if open.on_air == Input::Backup => Ok(vec![failover(
+                        open,
+                        Input::Primary,
+                        now,
+                        on_air_position(open, now),
+                    )]),
                     Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
                         Ok(vec![Event::SessionRestreamed {
                             session_id: open.id,
@@ -214,6 +221,95 @@ fn decide_ingest(
                     }
                 },
             }
+        }
+        IngestAction::ConnectBackup { stream_key } => {
+            if *stream_key != channel.stream_key {
+                return Err(Rejection::WrongStreamKey);
+            }
+            if channel.stopped {
+                return Err(Rejection::ChannelStopped);
+            }
+            let open = channel.session.as_ref().ok_or(Rejection::NoBroadcast)?;
+            if open.backup_connected {
+                return Err(Rejection::PublisherAlreadyConnected);
+            }
+            let mut events = vec![Event::BackupConnected {
+                session_id: open.id,
+            }];
+            match open.publisher {
+                Publisher::Connected => {}
+                // The primary is away: the backup goes on air where it left off.
+                Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
+                    events.push(failover(open, Input::Backup, now, open.media_end_ms))
+                }
+                Publisher::Gone { .. } => return Err(Rejection::NoBroadcast),
+            }
+            Ok(events)
+        }
+        IngestAction::DisconnectBackup {
+            session_id,
+            media_end_ms,
+        } => {
+            let open = open_session(channel, *session_id)?;
+            if !open.backup_connected {
+                return Err(Rejection::TooEarly {
+                    message: "no backup publisher is connected".into(),
+                });
+            }
+            let mut events = vec![Event::BackupDisconnected {
+                session_id: *session_id,
+                at: now,
+                media_end_ms: *media_end_ms,
+            }];
+            // A primary that is connected but stalled takes over again, stalled or not: it is
+            // all there is.
+            if open.on_air == Input::Backup && open.publisher == Publisher::Connected {
+                events.push(failover(
+                    open,
+                    Input::Primary,
+                    now,
+                    open.media_end_ms.max(*media_end_ms),
+                ));
+            }
+            Ok(events)
+        }
+        IngestAction::InputStalled {
+            session_id,
+            input,
+            media_end_ms,
+        } => {
+            let open = open_session(channel, *session_id)?;
+            if open.on_air != *input || !connected(open, input.other()) {
+                return Err(Rejection::TooEarly {
+                    message: format!(
+                        "the {} input is not on air with the other one standing by",
+                        input.as_str()
+                    ),
+                });
+            }
+            Ok(vec![failover(
+                open,
+                input.other(),
+                now,
+                open.media_end_ms.max(*media_end_ms),
+            )])
+        }
+        IngestAction::InputRecovered { session_id, input } => {
+            let open = open_session(channel, *session_id)?;
+            if *input != Input::Primary
+                || open.on_air != Input::Backup
+                || open.publisher != Publisher::Connected
+            {
+                return Err(Rejection::TooEarly {
+                    message: "only a connected primary takes over from the backup".into(),
+                });
+            }
+            Ok(vec![failover(
+                open,
+                Input::Primary,
+                now,
+                on_air_position(open, now),
+            )])
         }
         IngestAction::MediaFlowing { session_id } => {
             let open = open_session(channel, *session_id)?;
@@ -235,11 +331,22 @@ fn decide_ingest(
         } => {
             let open = open_session(channel, *session_id)?;
             match open.publisher {
-                Publisher::Connected => Ok(vec![Event::PublisherDisconnected {
-                    session_id: *session_id,
-                    at: now,
-                    media_end_ms: *media_end_ms,
-                }]),
+                Publisher::Connected => {
+                    let mut events = vec![Event::PublisherDisconnected {
+                        session_id: *session_id,
+                        at: now,
+                        media_end_ms: *media_end_ms,
+                    }];
+                    if open.on_air == Input::Primary && open.backup_connected {
+                        events.push(failover(
+                            open,
+                            Input::Backup,
+                            now,
+                            open.media_end_ms.max(*media_end_ms),
+                        ));
+                    }
+                    Ok(events)
+                }
                 Publisher::Gone { .. } => Err(Rejection::TooEarly {
                     message: "the publisher is already disconnected".into(),
                 }),
@@ -248,6 +355,11 @@ fn decide_ingest(
         IngestAction::EndSession { session_id, reason } => {
             let open = open_session(channel, *session_id)?;
             let due = match reason {
+                EndReason::PublisherGone if open.on_air == Input::Backup => {
+                    return Err(Rejection::TooEarly {
+                        message: "the backup publisher is on air".into(),
+                    })
+                }
                 EndReason::PublisherGone => match open.publisher {
                     Publisher::Gone { since } => since + reconnect_window(channel),
                     Publisher::Connected => {
@@ -422,6 +534,9 @@ pub fn evolve(
                 status: SessionStatus::Init,
                 started_at: *started_at,
                 publisher: Publisher::Connected,
+                backup_connected: false,
+                on_air: Input::Primary,
+                on_air_since: *started_at,
                 media_end_ms: 0,
                 thumbnail_ready: false,
                 alerts: Default::default(),
@@ -438,22 +553,49 @@ pub fn evolve(
             at,
             media_end_ms,
         } => {
-            if let Some(open) = channel
-                .session
-                .as_mut()
-                .filter(|open| open.id == *session_id)
-            {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
                 open.publisher = Publisher::Gone { since: *at };
                 open.media_end_ms = open.media_end_ms.max(*media_end_ms);
             }
         }
         Event::SessionRestreamed { session_id, .. } => {
-            if let Some(open) = channel
-                .session
-                .as_mut()
-                .filter(|open| open.id == *session_id)
-            {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
                 open.publisher = Publisher::Connected;
+            }
+        }
+        Event::BackupConnected { session_id } => {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
+                open.backup_connected = true;
+            }
+        }
+        Event::BackupDisconnected {
+            session_id,
+            at,
+            media_end_ms,
+        } => {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
+                open.backup_connected = false;
+                if open.on_air == Input::Backup {
+                    open.media_end_ms = open.media_end_ms.max(*media_end_ms);
+                    open.on_air = Input::Primary;
+                    open.on_air_since = *at;
+                    // No input is left: the reconnect window runs from now.
+                    if let Publisher::Gone { since } = &mut open.publisher {
+                        *since = *at;
+                    }
+                }
+            }
+        }
+        Event::SessionFailedOver {
+            session_id,
+            input,
+            at,
+            resume_at_ms,
+        } => {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
+                open.on_air = *input;
+                open.on_air_since = *at;
+                open.media_end_ms = open.media_end_ms.max(*resume_at_ms);
             }
         }
         Event::SessionEnded { session_id, .. } => {
@@ -472,31 +614,19 @@ pub fn evolve(
             code,
             ..
         } => {
-            if let Some(open) = channel
-                .session
-                .as_mut()
-                .filter(|open| open.id == *session_id)
-            {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
                 open.alerts.insert(code.clone(), *alert_id);
             }
         }
         Event::AlertCleared {
             session_id, code, ..
         } => {
-            if let Some(open) = channel
-                .session
-                .as_mut()
-                .filter(|open| open.id == *session_id)
-            {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
                 open.alerts.remove(code);
             }
         }
         Event::ThumbnailReady { session_id, .. } => {
-            if let Some(open) = channel
-                .session
-                .as_mut()
-                .filter(|open| open.id == *session_id)
-            {
+            if let Some(open) = open_mut(&mut channel, *session_id) {
                 open.thumbnail_ready = true;
             }
         }
@@ -588,12 +718,40 @@ fn ending(open: &OpenSession, reason: EndReason) -> Vec<Event> {
         .collect()
 }
 
-fn set_status(channel: &mut Channel, session_id: SessionId, status: SessionStatus) {
-    if let Some(open) = channel
+fn open_mut(channel: &mut Channel, session_id: SessionId) -> Option<&mut OpenSession> {
+    channel
         .session
         .as_mut()
         .filter(|open| open.id == session_id)
-    {
+}
+
+fn connected(open: &OpenSession, input: Input) -> bool {
+    match input {
+        Input::Primary => open.publisher == Publisher::Connected,
+        Input::Backup => open.backup_connected,
+    }
+}
+
+/// Where the on-air input's timeline has got to: it streams in real time from where it took
+/// over. An estimate, used when the other input takes over from one still streaming; it errs
+/// late (the on-air input started at its first keyframe after taking over), which leaves a
+/// gap at the discontinuity rather than an overlap.
+fn on_air_position(open: &OpenSession, now: DateTime<Utc>) -> u64 {
+    let elapsed = (now - open.on_air_since).num_milliseconds().max(0);
+    open.media_end_ms + elapsed as u64
+}
+
+fn failover(open: &OpenSession, input: Input, now: DateTime<Utc>, resume_at_ms: u64) -> Event {
+    Event::SessionFailedOver {
+        session_id: open.id,
+        input,
+        at: now,
+        resume_at_ms,
+    }
+}
+
+fn set_status(channel: &mut Channel, session_id: SessionId, status: SessionStatus) {
+    if let Some(open) = open_mut(channel, session_id) {
         open.status = status;
     }
 }

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
+
+mod backup;
 use crate::ids::AlertId;
 use crate::settings::SettingsPatch;
 

@@ -1,0 +1,186 @@
+//! Backup input on one process: a second encoder publishing with `?backup=1` stands by while
+//! the primary streams; when the primary stalls (SIGSTOP: the connection stays open, media stop)
+//! the backup takes the air within the stall threshold, and the primary takes it back when its
+//! media return (SIGCONT) — one session throughout, each switch a discontinuity, and the
+//! catch-up plays across both on one timeline.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sigma_tests::api::Api;
+use sigma_tests::hls::until_listed;
+use sigma_tests::probe;
+use sigma_tests::process::SigmaConfig;
+use sigma_tests::publish::{publisher, Publish};
+use sigma_tests::wait::{until, until_some};
+
+const CAMERA: Publish = Publish {
+    real_time: true,
+    zero_latency: false,
+    stamped: false,
+};
+const FPS: usize = 30;
+/// `no_media` holds after 3 s of silence, judged once a second.
+const STALL_THRESHOLD: Duration = Duration::from_secs(4);
+/// The channel's segment target (`low`).
+const SEGMENT: Duration = Duration::from_secs(1);
+
+async fn text(url: &str) -> String {
+    reqwest::get(url).await.unwrap().text().await.unwrap()
+}
+
+fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("the encoder runs").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Segments listed after the `n`th discontinuity of a media playlist.
+fn segments_after_discontinuity(playlist: &str, n: usize) -> usize {
+    playlist
+        .split("#EXT-X-DISCONTINUITY\n")
+        .nth(n)
+        .map_or(0, |after| {
+            after.lines().filter(|line| line.ends_with(".m4s")).count()
+        })
+}
+
+/// An encoder that is refused exits with an error soon after it connects.
+async fn refused(url: &str) -> bool {
+    let status = tokio::time::timeout(Duration::from_secs(20), publisher(url, 5, CAMERA).status())
+        .await
+        .expect("a refused encoder exits");
+    !status.unwrap().success()
+}
+
+#[tokio::test]
+async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let settings = json!({ "name": "dual", "latency_mode": "low", "reconnect_window_seconds": 60 });
+    let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let primary_url = channel["rtmp_url"].as_str().unwrap().to_owned();
+    let backup_url = format!("{primary_url}?backup=1");
+    let session = || async { api.first_session(&token, &id).await };
+
+    assert!(
+        refused(&backup_url).await,
+        "a backup with no broadcast to back up is refused"
+    );
+    let mut primary = publisher(&primary_url, 120, CAMERA).spawn().unwrap();
+    let live = format!("{}/live/{id}/source.m3u8", sigma.url);
+    until_listed(&live, 2, Duration::from_secs(30)).await;
+    let mut backup = publisher(&backup_url, 120, CAMERA).spawn().unwrap();
+    until(Duration::from_secs(20), "the backup stands by", || async {
+        session().await["backup_connected"] == true
+    })
+    .await;
+    assert!(refused(&backup_url).await, "one backup at a time");
+    until_listed(&live, 5, Duration::from_secs(30)).await;
+    assert!(
+        !text(&live).await.contains("#EXT-X-DISCONTINUITY"),
+        "a backup on standby changes nothing for players"
+    );
+
+    signal(&primary, "STOP");
+    let stalled_at = Instant::now();
+    until(
+        Duration::from_secs(20),
+        "the backup takes the air",
+        || async { session().await["on_air_input"] == "backup" },
+    )
+    .await;
+    let switched = stalled_at.elapsed();
+    until(
+        Duration::from_secs(20),
+        "the backup's media are listed",
+        || async { segments_after_discontinuity(&text(&live).await, 1) >= 1 },
+    )
+    .await;
+    let resumed = stalled_at.elapsed();
+    println!(
+        "primary stalled: failover decided after {:.1} s, the backup's first segment listed after {:.1} s",
+        switched.as_secs_f64(),
+        resumed.as_secs_f64()
+    );
+    assert!(
+        resumed <= STALL_THRESHOLD + SEGMENT + SEGMENT,
+        "playback continues within the threshold, a keyframe and a segment: {resumed:?}"
+    );
+
+    signal(&primary, "CONT");
+    until(
+        Duration::from_secs(30),
+        "the recovered primary takes the air back",
+        || async {
+            let now = session().await;
+            now["on_air_input"] == "primary" && now["failover_count"] == 2
+        },
+    )
+    .await;
+    until(
+        Duration::from_secs(20),
+        "the primary's media are listed again",
+        || async { segments_after_discontinuity(&text(&live).await, 2) >= 2 },
+    )
+    .await;
+
+    let types: Vec<String> = api
+        .history(&token, &id)
+        .await
+        .iter()
+        .map(|event| event["type"].as_str().unwrap().to_owned())
+        .collect();
+    let count = |name: &str| types.iter().filter(|t| *t == name).count();
+    assert_eq!(count("session.init"), 1, "one session: {types:?}");
+    assert_eq!(count("session.backup_connected"), 1, "{types:?}");
+    assert_eq!(count("session.failover"), 2, "{types:?}");
+    let failovers: Vec<Value> = api
+        .history(&token, &id)
+        .await
+        .into_iter()
+        .filter(|event| event["type"] == "session.failover")
+        .collect();
+    assert_eq!(failovers[0]["data"]["input"], "backup");
+    assert_eq!(failovers[1]["data"]["input"], "primary");
+    assert!(
+        failovers[1]["data"]["resume_at_ms"].as_u64()
+            > failovers[0]["data"]["resume_at_ms"].as_u64(),
+        "the timeline goes on: {failovers:?}"
+    );
+
+    // The broadcast ends; its catch-up replays across both switches on one timeline.
+    api.post(&format!("/v1/channels/{id}/stop"), &token, json!({}))
+        .await
+        .ok();
+    let _ = tokio::join!(primary.wait(), backup.wait());
+    let catchup = until_some(Duration::from_secs(30), "the catch-up is final", || async {
+        let url = session().await["catchup_url"].as_str()?.to_owned();
+        let media = text(&url.replace("index.m3u8", "source.m3u8")).await;
+        media.contains("#EXT-X-ENDLIST").then_some((url, media))
+    })
+    .await;
+    let (url, vod) = catchup;
+    assert_eq!(vod.matches("#EXT-X-DISCONTINUITY\n").count(), 2, "{vod}");
+    let listed: f64 = vod
+        .lines()
+        .filter_map(|line| line.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
+        .sum();
+    let frames = probe::play_frames(&["-i", &url], &[]).await;
+    assert!(
+        frames.windows(2).all(|pair| pair[0] < pair[1]),
+        "presentation times only go forward across the switches"
+    );
+    let expected = listed * FPS as f64;
+    assert!(
+        (frames.len() as f64 - expected).abs() <= FPS as f64,
+        "{} frames decoded for {listed:.2} s listed",
+        frames.len()
+    );
+}
