@@ -13,11 +13,13 @@ run:
 	cargo build --release --bin sigma
 	$(CARGO_TARGET_DIR)/release/sigma run
 
-## Install the test dependencies (ffmpeg, tansu, PostgreSQL running) and run every test.
+## Install the test dependencies (ffmpeg, tansu, PostgreSQL running) and run every test; then
+## run the end-to-end suites again on the scaled-out topology (profile `topology`).
 test:
 	@scripts/deps.sh test
 	cargo build --workspace --all-targets
 	cargo nextest run --workspace --no-fail-fast --test-threads 4
+	SIGMA_TEST_DEPLOYMENT=topology cargo nextest run --workspace --no-fail-fast --profile topology
 
 ## Regenerate openapi/openapi.json from the code.
 openapi:

@@ -1,7 +1,8 @@
 //! A round-robin HTTP front for playback nodes, as a load balancer without sticky sessions:
 //! each request goes to the next node; a node that refuses the connection is skipped and the
 //! request tried on the next one (what a balancer's failed health check amounts to). It keeps
-//! per-node request counts so a test can see that every node served.
+//! per-node request counts so a test can see that every node served. The API (`/v1/…`, the
+//! docs) goes to the control planes the same way, so one base URL serves a whole deployment.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,15 +22,25 @@ pub struct Front {
 }
 
 struct Shared {
+    /// Playback nodes.
     backends: Vec<String>,
     next: AtomicUsize,
     served: Vec<AtomicUsize>,
+    /// Control planes.
+    api: Vec<String>,
+    next_api: AtomicUsize,
     client: reqwest::Client,
 }
 
+/// Paths the control planes answer.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/v1/") || path.starts_with("/docs") || path == "/openapi.json"
+}
+
 impl Front {
-    /// Listens on a free loopback port in front of `backends` (base URLs).
-    pub async fn start(backends: Vec<String>) -> Self {
+    /// Listens on a free loopback port in front of playback nodes `backends` and control
+    /// planes `api` (base URLs; they need not be up yet).
+    pub async fn start(backends: Vec<String>, api: Vec<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port");
@@ -38,6 +49,8 @@ impl Front {
             served: backends.iter().map(|_| AtomicUsize::new(0)).collect(),
             backends,
             next: AtomicUsize::new(0),
+            api,
+            next_api: AtomicUsize::new(0),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -91,6 +104,7 @@ impl Shared {
             .path_and_query()
             .map_or("/", |path| path.as_str())
             .to_owned();
+        let method = request.method().clone();
         // The request's own headers (a player's `Range`, …) go along; the hop's do not.
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in request.headers() {
@@ -98,11 +112,27 @@ impl Shared {
                 headers.append(name.clone(), value.clone());
             }
         }
-        let first = self.next.fetch_add(1, Ordering::Relaxed);
-        for attempt in 0..self.backends.len() {
-            let index = (first + attempt) % self.backends.len();
-            let url = format!("{}{path}", self.backends[index]);
-            let answer = match self.client.get(&url).headers(headers.clone()).send().await {
+        let Ok(body) = http_body_util::BodyExt::collect(request.into_body()).await else {
+            return status(400, "unreadable request body".into());
+        };
+        let body = body.to_bytes();
+        let (pool, next) = if is_api(request_path(&path)) {
+            (&self.api, &self.next_api)
+        } else {
+            (&self.backends, &self.next)
+        };
+        let first = next.fetch_add(1, Ordering::Relaxed);
+        for attempt in 0..pool.len() {
+            let index = (first + attempt) % pool.len();
+            let url = format!("{}{path}", pool[index]);
+            let sent = self
+                .client
+                .request(method.clone(), &url)
+                .headers(headers.clone())
+                .body(body.clone())
+                .send()
+                .await;
+            let answer = match sent {
                 Ok(answer) => answer,
                 // Refused or reset: this node is down; the next one gets the request.
                 Err(error) if error.is_connect() || error.is_request() => continue,
@@ -123,11 +153,20 @@ impl Shared {
             let Ok(body) = answer.bytes().await else {
                 continue;
             };
-            self.served[index].fetch_add(1, Ordering::Relaxed);
+            if std::ptr::eq(pool, &self.backends) {
+                self.served[index].fetch_add(1, Ordering::Relaxed);
+            }
             return response.body(Full::new(body)).unwrap();
         }
-        status(502, "no playback node answered".into())
+        status(502, "no node answered".into())
     }
+}
+
+/// The path without its query.
+fn request_path(path_and_query: &str) -> &str {
+    path_and_query
+        .split_once('?')
+        .map_or(path_and_query, |(path, _)| path)
 }
 
 fn status(code: u16, message: String) -> Response<Full<Bytes>> {

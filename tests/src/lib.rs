@@ -7,6 +7,7 @@
 pub mod api;
 pub mod browser;
 pub mod database;
+pub mod deployment;
 pub mod edge;
 pub mod front;
 pub mod hls;

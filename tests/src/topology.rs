@@ -1,7 +1,8 @@
 //! The scaled-out deployment, on 127.0.0.1, of real processes: a Kafka-protocol broker (tansu),
 //! PostgreSQL, an S3-compatible server, two control planes, two edge workers, two playback
-//! nodes, and a round-robin front for the playback nodes. The binaries are the ones a laptop
-//! runs standalone; only their environment differs.
+//! nodes, and a round-robin front (playback to the playback nodes, the API to the control
+//! planes; the control planes give out its URL, and a worker's RTMP URL, as the public ones).
+//! The binaries are the ones a laptop runs standalone; only their environment differs.
 
 use std::time::Duration;
 
@@ -29,6 +30,11 @@ pub const NODE_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl Topology {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A topology whose every process also has `settings` (environment variables).
+    pub async fn start_with(settings: &[(String, String)]) -> Self {
         let broker = Tansu::start().await;
         let database = TestDatabase::create().await;
         let s3 = S3Server::start().await;
@@ -41,36 +47,45 @@ impl Topology {
                     "SIGMA_NODE_TIMEOUT_MS",
                     NODE_TIMEOUT.as_millis().to_string(),
                 )
-                .with("SIGMA_VIEWER_REPORT_MS", "1000")
-                .with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
+                .with("SIGMA_VIEWER_REPORT_MS", "1000");
             for (name, value) in s3.env() {
                 config = config.with(name, value);
+            }
+            for (name, value) in settings {
+                config = config.with(name, value.clone());
             }
             dirs.push(dir);
             config
         };
+        // Every address is drawn first: the front and the control planes' public URLs need them.
+        let worker_recipes: Vec<SigmaConfig> = (0..2).map(|_| config(&mut dirs)).collect();
+        let playback_recipes: Vec<SigmaConfig> = (0..2).map(|_| config(&mut dirs)).collect();
+        let control_plane_recipes: Vec<SigmaConfig> = (0..2).map(|_| config(&mut dirs)).collect();
+        let front = Front::start(
+            playback_recipes.iter().map(SigmaConfig::http_url).collect(),
+            control_plane_recipes
+                .iter()
+                .map(SigmaConfig::http_url)
+                .collect(),
+        )
+        .await;
+        let public_rtmp = format!("rtmp://{}", worker_recipes[0].env["SIGMA_RTMP_ADDR"]);
         let mut control_planes = Vec::new();
-        for _ in 0..2 {
-            control_planes.push(config(&mut dirs).start().await);
+        for recipe in control_plane_recipes {
+            let recipe = recipe
+                .with("SIGMA_PUBLIC_HTTP_URL", front.url.clone())
+                .with("SIGMA_PUBLIC_RTMP_URL", public_rtmp.clone());
+            control_planes.push(recipe.start().await);
         }
         let mut workers = Vec::new();
-        for _ in 0..2 {
-            let recipe = config(&mut dirs);
+        for recipe in worker_recipes {
             let worker = recipe.start_worker().await;
             workers.push((recipe, Some(worker)));
         }
         let mut playback_nodes = Vec::new();
-        for _ in 0..2 {
-            playback_nodes.push(Some(config(&mut dirs).start_playback().await));
+        for recipe in playback_recipes {
+            playback_nodes.push(Some(recipe.start_playback().await));
         }
-        let front = Front::start(
-            playback_nodes
-                .iter()
-                .flatten()
-                .map(|node| node.url.clone())
-                .collect(),
-        )
-        .await;
         Self {
             broker,
             database,

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::hls::until_listed;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::Publish;
@@ -133,10 +134,10 @@ fn check(answer: &Value, watched: &[Watched]) {
 #[tokio::test]
 async fn simulated_viewers_are_counted_as_they_watched() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path())
-        .with("SIGMA_VIEWER_REPORT_MS", "1000")
-        .start()
-        .await;
+    let sigma = Deployment::start(
+        SigmaConfig::standalone(dir.path()).with("SIGMA_VIEWER_REPORT_MS", "1000"),
+    )
+    .await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -289,7 +290,7 @@ async fn simulated_viewers_are_counted_as_they_watched() {
 #[tokio::test]
 async fn analytics_requests_are_checked_and_private_to_their_account() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")

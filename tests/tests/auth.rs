@@ -6,6 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::process::SigmaConfig;
 
 const OLD_KEY: (&str, &str) = ("k-2026-01", "an-old-secret-that-is-long-enough-0123456789");
@@ -38,10 +39,9 @@ fn token(
 async fn bad_credentials_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let keys = format!("{}:{}", NEW_KEY.0, NEW_KEY.1);
-    let sigma = SigmaConfig::standalone(dir.path())
-        .with("SIGMA_SIGNING_KEYS", keys)
-        .start()
-        .await;
+    let sigma =
+        Deployment::start(SigmaConfig::standalone(dir.path()).with("SIGMA_SIGNING_KEYS", keys))
+            .await;
     let api = Api::new(&sigma.url);
     let (account, owner) = api.account_with_token(&sigma.admin_key, "owner").await;
     let (_, stranger) = api.account_with_token(&sigma.admin_key, "stranger").await;
@@ -141,7 +141,7 @@ async fn bad_credentials_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn only_the_admin_key_creates_accounts_and_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (account, token) = api.account_with_token(&sigma.admin_key, "owner").await;
 

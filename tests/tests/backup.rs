@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::hls::until_listed;
 use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
@@ -59,7 +60,7 @@ async fn refused(url: &str) -> bool {
 #[tokio::test]
 async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let settings = json!({ "name": "dual", "latency_mode": "low", "reconnect_window_seconds": 60 });
     let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;

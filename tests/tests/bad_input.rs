@@ -3,12 +3,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::process::SigmaConfig;
 
 #[tokio::test]
 async fn malformed_json_and_invalid_values_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api.account_with_token(&sigma.admin_key, "owner").await;
     let channel = api.create_channel(&token, json!({ "name": "stage" })).await;
@@ -101,7 +102,7 @@ async fn malformed_json_and_invalid_values_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn conflicts_with_the_channel_state_are_409_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api.account_with_token(&sigma.admin_key, "owner").await;
     let id = api.create_channel(&token, json!({ "name": "stage" })).await["id"]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
@@ -22,7 +23,7 @@ async fn text(url: &str) -> String {
 #[tokio::test]
 async fn a_session_with_a_reconnect_replays_whole_after_it_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let settings = json!({ "name": "replay", "reconnect_window_seconds": 3 });
     let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
@@ -80,10 +81,10 @@ async fn a_session_with_a_reconnect_replays_whole_after_it_ends() {
 #[tokio::test]
 async fn catch_up_media_are_deleted_when_their_retention_is_over() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path())
-        .with("SIGMA_CATCHUP_RETENTION_SECONDS", "4")
-        .start()
-        .await;
+    let sigma = Deployment::start(
+        SigmaConfig::standalone(dir.path()).with("SIGMA_CATCHUP_RETENTION_SECONDS", "4"),
+    )
+    .await;
     let api = Api::new(&sigma.url);
     let settings = json!({ "name": "short-lived", "reconnect_window_seconds": 1 });
     let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;

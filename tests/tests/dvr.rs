@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::hls::validate_media;
 use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
@@ -16,7 +17,7 @@ const FPS: usize = 30;
 
 /// A `low` channel with `window` seconds of DVR that received `seconds` of media (pushed faster
 /// than real time); returns its source playlist URL once the publisher is gone.
-async fn published(sigma: &sigma_tests::process::Sigma, window: u32, seconds: u32) -> String {
+async fn published(sigma: &Deployment, window: u32, seconds: u32) -> String {
     let api = Api::new(&sigma.url);
     let settings = json!({ "name": "dvr", "latency_mode": "low", "dvr_window_seconds": window });
     let (token, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
@@ -48,7 +49,7 @@ async fn published(sigma: &sigma_tests::process::Sigma, window: u32, seconds: u3
 #[tokio::test]
 async fn a_player_sixty_seconds_behind_a_moving_live_edge_sees_every_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let settings = json!({ "name": "dvr", "latency_mode": "low", "dvr_window_seconds": 600 });
     let (_, channel) = api.broadcaster_channel(&sigma.admin_key, settings).await;
@@ -100,7 +101,7 @@ async fn a_player_sixty_seconds_behind_a_moving_live_edge_sees_every_frame() {
 #[tokio::test]
 async fn the_live_playlist_keeps_only_the_window() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let url = published(&sigma, 20, 45).await;
     let playlist = reqwest::get(&url).await.unwrap().text().await.unwrap();
     let summary = validate_media(&playlist, false).unwrap_or_else(|e| panic!("{e:?}\n{playlist}"));

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::Publish;
 use sigma_tests::wait::until;
@@ -84,7 +85,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn a_published_stream_becomes_a_session_that_goes_live_and_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -174,7 +175,7 @@ async fn a_published_stream_becomes_a_session_that_goes_live_and_ends() {
 #[tokio::test]
 async fn wrong_keys_stopped_channels_and_second_publishers_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -304,7 +305,7 @@ async fn wrong_keys_stopped_channels_and_second_publishers_are_refused() {
 #[tokio::test]
 async fn stopping_the_channel_disconnects_the_publisher_and_ends_the_session() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -342,7 +343,7 @@ async fn stopping_the_channel_disconnects_the_publisher_and_ends_the_session() {
 #[tokio::test]
 async fn a_publisher_returning_within_the_window_continues_the_same_session() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -421,7 +422,7 @@ async fn a_publisher_returning_within_the_window_continues_the_same_session() {
 #[tokio::test]
 async fn the_maximum_duration_ends_the_session_and_disconnects_the_publisher() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::hls::{validate_media, validate_multivariant};
-use sigma_tests::process::{Sigma, SigmaConfig};
+use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::Publish;
 use sigma_tests::wait::until;
 
@@ -31,7 +32,7 @@ async fn get(url: &str) -> (u16, String) {
 /// A live channel in `mode` with a publisher running, once `segments` segments are listed;
 /// returns its playback URL base.
 async fn live_channel(
-    sigma: &Sigma,
+    sigma: &Deployment,
     mode: &str,
     segments: usize,
 ) -> (String, tokio::process::Child) {
@@ -87,7 +88,7 @@ async fn play(base: &str) -> (usize, String) {
 #[tokio::test]
 async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let (base, _publisher) = live_channel(&sigma, "ultra_low", 3).await;
 
     let (status, multivariant) = get(&format!("{base}/index.m3u8")).await;
@@ -173,7 +174,7 @@ async fn ultra_low_latency_serves_ll_hls_with_blocking_reloads() {
 #[tokio::test]
 async fn low_latency_serves_whole_segments_that_ffmpeg_plays() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let (base, _publisher) = live_channel(&sigma, "low", 3).await;
     let (_, media) = get(&format!("{base}/source.m3u8")).await;
     assert!(
@@ -200,7 +201,7 @@ async fn low_latency_serves_whole_segments_that_ffmpeg_plays() {
 #[tokio::test]
 async fn every_playlist_of_every_mode_passes_the_rfc_8216bis_validator() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let (normal, _a) = live_channel(&sigma, "normal", 1).await;
     let (low, _b) = live_channel(&sigma, "low", 2).await;
     let (ultra_low, _c) = live_channel(&sigma, "ultra_low", 2).await;
@@ -251,7 +252,7 @@ async fn every_playlist_of_every_mode_passes_the_rfc_8216bis_validator() {
 #[tokio::test]
 async fn a_blocking_reload_returns_within_50_ms_of_the_part_being_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let (base, _publisher) = live_channel(&sigma, "ultra_low", 1).await;
     let channel_id = base.rsplit('/').next().unwrap().to_owned();
 
@@ -300,7 +301,7 @@ async fn a_blocking_reload_returns_within_50_ms_of_the_part_being_stored() {
 #[tokio::test]
 async fn hls_js_in_chromium_plays_ultra_low_latency() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let (base, _publisher) = live_channel(&sigma, "ultra_low", 1).await;
     let viewing = sigma_tests::browser::watch(
         &format!("{base}/index.m3u8"),
@@ -328,7 +329,7 @@ async fn hls_js_in_chromium_plays_ultra_low_latency() {
 #[tokio::test]
 async fn normal_latency_serves_long_segments_that_ffmpeg_plays() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let (base, _publisher) = live_channel(&sigma, "normal", 1).await;
     let (_, media) = get(&format!("{base}/source.m3u8")).await;
     let summary =

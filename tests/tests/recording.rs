@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
@@ -58,7 +59,7 @@ async fn seeks_by_range(url: &str, whole: &[u8]) {
 #[tokio::test]
 async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let settings =
         json!({ "name": "studio", "record_source": true, "reconnect_window_seconds": 3 });

@@ -294,7 +294,9 @@ async fn a_broker_restarted_mid_stream_loses_and_duplicates_no_event() {
 /// with the history's ids, and the recording is served with byte ranges through the front.
 #[tokio::test]
 async fn a_session_on_the_topology_is_recorded_in_s3_and_its_webhooks_arrive_in_order() {
-    let topology = Topology::start().await;
+    // The receiver listens on loopback.
+    let allow_private = [("SIGMA_WEBHOOK_ALLOW_PRIVATE".to_owned(), "1".to_owned())];
+    let topology = Topology::start_with(&allow_private).await;
     let receiver = Receiver::start(Behaviour::default()).await;
     let api = topology.api(1);
     let (_, token) = api

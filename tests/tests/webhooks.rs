@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
+use sigma_tests::deployment::Deployment;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::receiver::{verify, Behaviour, Received, Receiver};
 use sigma_tests::wait::until;
@@ -71,10 +72,10 @@ fn assert_well_formed_and_in_order(arrivals: &[Received]) {
 async fn a_full_session_arrives_signed_in_order_with_the_ids_of_the_history() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(Behaviour::default()).await;
-    let sigma = SigmaConfig::standalone(dir.path())
-        .with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1")
-        .start()
-        .await;
+    let sigma = Deployment::start(
+        SigmaConfig::standalone(dir.path()).with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1"),
+    )
+    .await;
     let api = Api::new(&sigma.url);
     let (_, token) = api.account_with_token(&sigma.admin_key, "integrator").await;
 
@@ -410,7 +411,7 @@ async fn a_receiver_down_for_two_minutes_gets_everything_in_order_and_delays_no_
 #[tokio::test]
 async fn targets_and_subscriptions_are_checked_and_private_to_their_account() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
     let (account_id, token) = api.account_with_token(&sigma.admin_key, "integrator").await;
 
