@@ -227,9 +227,11 @@ async fn main() {
          The worker figure is bounded below by the node timeout (the dead worker's session keeps \
          its publisher until the worker is declared lost) plus one segment; the takeover figure \
          is Kafka's group session timeout (6 s) plus tansu's leader workaround (docs/ARCHITECTURE.md). \
-         The backup figures are the detection (immediate for a closed connection; 3 s of \
-         silence, judged each second, for a stall), the decision, the backup's next keyframe \
-         (1 s GOPs) and one 1 s segment; the target is the stall threshold plus one segment.",
+         Target for the backup: the stall threshold (3 s) plus one segment (1 s). After a kill \
+         the backup is well within it (the connection closes: no threshold to wait); after a \
+         stall it is not yet: detection alone takes 3–4 s (silence judged each second), then \
+         come the decision through the log, the backup's next keyframe (up to 1 s with 1 s \
+         GOPs) and its first segment.",
         date = chrono::Utc::now().format("%Y-%m-%d"),
         timeout = NODE_TIMEOUT.as_secs(),
         worker = seconds(&worker),
