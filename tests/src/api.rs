@@ -156,6 +156,32 @@ impl Api {
         (token, channel)
     }
 
+    /// The channel's analytics (5 s steps) once they count `watched_seconds` of watch time
+    /// (within 0.25 s): a player's reports arrive in batches.
+    pub async fn analytics_once_watched(
+        &self,
+        token: &str,
+        channel_id: &str,
+        watched_seconds: f64,
+    ) -> Value {
+        crate::wait::until_some(
+            std::time::Duration::from_secs(30),
+            "the viewer is counted",
+            || async {
+                let answer = self
+                    .get(
+                        &format!("/v1/channels/{channel_id}/analytics?step=5"),
+                        token,
+                    )
+                    .await
+                    .ok();
+                let reported = answer["watch_time_seconds"].as_f64().unwrap_or(0.0);
+                ((reported - watched_seconds).abs() < 0.25).then_some(answer)
+            },
+        )
+        .await
+    }
+
     /// The channel's event history (up to 1,000 events), oldest first.
     pub async fn history(&self, token: &str, channel_id: &str) -> Vec<Value> {
         let events = self

@@ -13,7 +13,7 @@ use sigma_tests::metrics::read;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::viewer::{watch, Viewing};
-use sigma_tests::wait::{until, until_some};
+use sigma_tests::wait::until;
 
 #[tokio::test]
 async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
@@ -80,19 +80,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         "the node served the media: {watched:?}"
     );
     let measured = watched.watch_ms() as f64 / 1e3;
-    let answer = until_some(
-        Duration::from_secs(30),
-        "the node's viewer is counted in full",
-        || async {
-            let answer = api
-                .get(&format!("/v1/channels/{id}/analytics?step=5"), &token)
-                .await
-                .ok();
-            let reported = answer["watch_time_seconds"].as_f64().unwrap_or(0.0);
-            ((reported - measured).abs() < 0.25).then_some(answer)
-        },
-    )
-    .await;
+    let answer = api.analytics_once_watched(&token, &id, measured).await;
     assert_eq!(answer["views"], 1);
     assert_eq!(answer["peak_ccu"], 1);
 

@@ -93,15 +93,7 @@ async fn players_through_the_front_continue_when_a_playback_node_dies() {
     // One player across two nodes is one viewer: its reports from both merge.
     let api = topology.api(1);
     let measured = watched.watch_ms() as f64 / 1e3;
-    let answer = until_some(Duration::from_secs(30), "the viewer is counted", || async {
-        let answer = api
-            .get(&format!("/v1/channels/{id}/analytics?step=5"), &token)
-            .await
-            .ok();
-        let reported = answer["watch_time_seconds"].as_f64().unwrap_or(0.0);
-        ((reported - measured).abs() < 0.25).then_some(answer)
-    })
-    .await;
+    let answer = api.analytics_once_watched(&token, &id, measured).await;
     assert_eq!(
         (answer["views"].as_u64(), answer["peak_ccu"].as_u64()),
         (Some(1), Some(1))

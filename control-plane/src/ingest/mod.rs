@@ -175,6 +175,7 @@ impl Admission for LogAdmission {
             received: self.metrics.ingest_bytes.clone(),
             bus: self.bus.clone(),
             alerts,
+            raised: Default::default(),
             session_end: Some(session_end),
             reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
             // A backup may go on air before the session got that far (the decider refuses
@@ -346,6 +347,8 @@ struct StoredPublication {
     received: prometheus::IntCounter,
     bus: Arc<CommandBus>,
     alerts: Alerts,
+    /// The stream-health alerts this input raised and has not cleared.
+    raised: std::collections::HashSet<&'static str>,
     /// Fires when a decision ends the session (owner stop, maximum duration).
     session_end: Option<tokio::sync::oneshot::Receiver<EndReason>>,
     reconnect_window: Duration,
@@ -399,10 +402,12 @@ impl Publication for StoredPublication {
                 }
             });
         }
-        // A standby input's trouble is not the session's, until it is on air.
+        // A standby input's trouble is not the session's, until it is on air; an input clears
+        // only what it raised (the other input's alert of the same code stays).
         if change.raised && self.on_air.is_some() {
+            self.raised.insert(change.code);
             self.alerts.raise(change.code, change.message);
-        } else if !change.raised {
+        } else if !change.raised && self.raised.remove(change.code) {
             self.alerts.clear(change.code);
         }
     }
