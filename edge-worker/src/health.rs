@@ -123,6 +123,14 @@ impl StreamHealth {
         }
     }
 
+    /// When the silence so far becomes `no_media` if no frame comes first; `None` while it is
+    /// raised. The connection also wakes exactly then, so a stalled input (which a backup
+    /// takes over from) is reported at the threshold, not up to a check period later.
+    pub fn silence_deadline(&self) -> Option<Instant> {
+        (!self.open.contains_key(NO_MEDIA))
+            .then(|| self.last_frame.unwrap_or(self.flowing_since) + SILENCE)
+    }
+
     /// Judges the rules at `now` (call it about once a second); returns what changed since the
     /// last call.
     pub fn check(&mut self, now: Instant) -> Vec<HealthChange> {
@@ -364,6 +372,24 @@ mod tests {
         );
         let back = feed(&mut health, start, 10_000, 5, 30, 30, true);
         assert_eq!(codes(&back), vec![(NO_MEDIA, false)]);
+    }
+
+    #[test]
+    fn silence_is_due_exactly_the_threshold_after_the_last_frame() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        assert_eq!(health.silence_deadline(), Some(start + SILENCE));
+        feed(&mut health, start, 0, 2, 30, 30, true);
+        let last_frame = start + Duration::from_millis(59 * 1000 / 30);
+        let due = health.silence_deadline().unwrap();
+        assert_eq!(due, last_frame + SILENCE);
+        assert_eq!(
+            codes(&health.check(due - Duration::from_millis(1))),
+            vec![],
+            "not a moment early"
+        );
+        assert_eq!(codes(&health.check(due)), vec![(NO_MEDIA, true)]);
+        assert_eq!(health.silence_deadline(), None, "raised once");
     }
 
     #[test]

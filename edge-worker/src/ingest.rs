@@ -18,6 +18,8 @@ pub enum Refusal {
     ChannelStopped,
     #[error("the channel already has a publisher")]
     AlreadyPublishing,
+    #[error("the channel already has a backup publisher")]
+    AlreadyBackedUp,
     #[error("the channel has no broadcast to back up; connect the primary first")]
     NoBroadcast,
     #[error("ingest is unavailable: {0}")]
@@ -31,6 +33,7 @@ impl Refusal {
             Self::UnknownKey => "unknown_key",
             Self::ChannelStopped => "channel_stopped",
             Self::AlreadyPublishing => "already_publishing",
+            Self::AlreadyBackedUp => "already_backed_up",
             Self::NoBroadcast => "no_broadcast",
             Self::Unavailable(_) => "unavailable",
         }

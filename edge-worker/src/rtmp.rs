@@ -197,10 +197,15 @@ impl ConnectionError {
 
 impl Connection {
     /// Reads from the client, unless the platform ends the publication first; judges the
-    /// stream's health about once a second meanwhile (silence is found only by waiting).
+    /// stream's health about once a second meanwhile, and the moment silence would become
+    /// `no_media` (silence is found only by waiting).
     async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ConnectionError> {
         loop {
             let deadline = tokio::time::Instant::from_std(self.last_read + IDLE_TIMEOUT);
+            let silence_deadline = self
+                .publishing
+                .as_ref()
+                .and_then(|publishing| publishing.health.silence_deadline());
             let (stop, socket, checks, publishing) = (
                 &mut self.stop,
                 &mut self.socket,
@@ -223,6 +228,12 @@ impl Connection {
                     std::future::pending::<()>().await;
                 }
             };
+            let silence = async {
+                match silence_deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             let woke = tokio::select! {
                 reason = stopped => Woke::Stopped(reason),
                 () = tally => Woke::Tally,
@@ -231,6 +242,7 @@ impl Connection {
                     Err(_) => Woke::Idle,
                 },
                 _ = checks.tick() => Woke::HealthCheck,
+                () = silence => Woke::HealthCheck,
             };
             match woke {
                 Woke::Stopped(reason) => return Err(ConnectionError::Stopped(reason)),

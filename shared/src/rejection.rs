@@ -23,6 +23,8 @@ pub enum Rejection {
     WrongStreamKey,
     #[error("a publisher is already connected to this channel's session")]
     PublisherAlreadyConnected,
+    #[error("a backup publisher is already connected to this channel's session")]
+    BackupAlreadyConnected,
     #[error("the channel has no broadcast to back up; connect the primary publisher first")]
     NoBroadcast,
     #[error("the channel has no open session {session}")]
@@ -55,6 +57,7 @@ impl Rejection {
             | Self::ChannelStopped
             | Self::ChannelNotStopped
             | Self::PublisherAlreadyConnected
+            | Self::BackupAlreadyConnected
             | Self::NoBroadcast
             | Self::NoSuchOpenSession { .. }
             | Self::InvalidTransition { .. }
@@ -72,6 +75,7 @@ impl Rejection {
             Self::ChannelNotStopped => "channel_not_stopped",
             Self::WrongStreamKey => "wrong_stream_key",
             Self::PublisherAlreadyConnected => "publisher_already_connected",
+            Self::BackupAlreadyConnected => "backup_already_connected",
             Self::NoBroadcast => "no_broadcast",
             Self::NoSuchOpenSession { .. } => "no_such_open_session",
             Self::InvalidTransition { .. } => "invalid_transition",

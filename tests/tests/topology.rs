@@ -464,7 +464,7 @@ async fn a_killed_primary_s_backup_on_the_other_worker_takes_the_air_and_the_cat
         watched.longest_wait_ms,
         watched.stalls
     );
-    // The stall threshold (4 s) does not even apply: a dead encoder's connection closes.
+    // The stall threshold (3 s) does not even apply: a dead encoder's connection closes.
     assert!(
         resumed <= Duration::from_secs(4 + 1),
         "within the threshold plus one segment: {resumed:?}"

@@ -229,9 +229,10 @@ async fn main() {
          is Kafka's group session timeout (6 s) plus tansu's leader workaround (docs/ARCHITECTURE.md). \
          Target for the backup: the stall threshold (3 s) plus one segment (1 s). After a kill \
          the backup is well within it (the connection closes: no threshold to wait); after a \
-         stall it is not yet: detection alone takes 3–4 s (silence judged each second), then \
-         come the decision through the log, the backup's next keyframe (up to 1 s with 1 s \
-         GOPs) and its first segment.",
+         stall it is not: after the threshold itself (the worker reports the stall the moment \
+         silence reaches it) come the decision through the log, the decision reaching the \
+         backup's worker, the backup's next keyframe (up to 1 s with 1 s GOPs), its first \
+         segment and that segment's event reaching the playback nodes.",
         date = chrono::Utc::now().format("%Y-%m-%d"),
         timeout = NODE_TIMEOUT.as_secs(),
         worker = seconds(&worker),

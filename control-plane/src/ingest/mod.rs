@@ -70,6 +70,7 @@ impl LogAdmission {
                 Rejection::WrongStreamKey | Rejection::NotFound { .. } => Refusal::UnknownKey,
                 Rejection::ChannelStopped => Refusal::ChannelStopped,
                 Rejection::PublisherAlreadyConnected => Refusal::AlreadyPublishing,
+                Rejection::BackupAlreadyConnected => Refusal::AlreadyBackedUp,
                 Rejection::NoBroadcast => Refusal::NoBroadcast,
                 other => Refusal::Unavailable(other.to_string()),
             }),

@@ -231,7 +231,7 @@ fn decide_ingest(
             }
             let open = channel.session.as_ref().ok_or(Rejection::NoBroadcast)?;
             if open.backup_connected {
-                return Err(Rejection::PublisherAlreadyConnected);
+                return Err(Rejection::BackupAlreadyConnected);
             }
             let mut events = vec![Event::BackupConnected {
                 session_id: open.id,

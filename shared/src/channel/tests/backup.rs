@@ -67,7 +67,7 @@ fn a_backup_needs_the_key_an_open_session_and_no_other_backup() {
     let backed = [s.created(), s.started(), s.backup_connected()];
     assert_eq!(
         s.when(&backed, s.backup(KEY), 6),
-        Err(Rejection::PublisherAlreadyConnected)
+        Err(Rejection::BackupAlreadyConnected)
     );
     let stopped = [s.created(), Event::ChannelStopped {}];
     assert_eq!(
