@@ -3,7 +3,9 @@
 //! come in as arguments, so every rule is tested without a socket.
 //!
 //! The rules, over a sliding window of [`WINDOW`] of arrival time:
-//! - `no_media`: no frame for [`SILENCE`] while the publisher is connected.
+//! - `no_media`: no frame for [`SILENCE`] while the publisher is connected; cleared once media
+//!   have flowed again for [`RECOVERY_HOLD`] without a gap of [`RESUME_GAP`] (an input that
+//!   keeps stalling and recovering stays stalled, so a primary does not flap on and off air).
 //! - `frame_rate_low`: the video frame rate fell below half the stream's reference rate (the
 //!   highest rate seen over a full window); cleared at 80 %.
 //! - `keyframe_interval_long`: more than [`MAX_KEYFRAME_INTERVAL`] of video without a keyframe
@@ -26,6 +28,9 @@ use crate::flv::Frame;
 pub const NO_MEDIA: &str = "no_media";
 pub const WINDOW: Duration = Duration::from_secs(3);
 pub const SILENCE: Duration = Duration::from_secs(3);
+pub const RECOVERY_HOLD: Duration = Duration::from_secs(5);
+/// A gap between frames this long, while `no_media` holds, starts the recovery hold again.
+pub const RESUME_GAP: Duration = Duration::from_secs(1);
 pub const MAX_KEYFRAME_INTERVAL: Duration = Duration::from_secs(5);
 pub const MAX_DRIFT_MS: i64 = 2_000;
 /// How much the running bitrate average follows each new window (per check, about once a
@@ -47,6 +52,8 @@ pub struct StreamHealth {
     /// When media started, or resumed after a silence: rates are judged a window later.
     flowing_since: Instant,
     last_frame: Option<Instant>,
+    /// While `no_media` holds: since when media have flowed again without a gap.
+    resumed_at: Option<Instant>,
     /// Arrival time, bytes, video-or-not, of the frames of the last window.
     recent: VecDeque<(Instant, usize, bool)>,
     reference_fps: f64,
@@ -65,6 +72,7 @@ impl StreamHealth {
         Self {
             flowing_since: now,
             last_frame: None,
+            resumed_at: None,
             recent: VecDeque::new(),
             reference_fps: 0.0,
             average_bitrate: None,
@@ -116,10 +124,24 @@ impl StreamHealth {
             }
             Frame::VideoConfig(_) | Frame::AudioConfig(_) => return,
         }
-        self.last_frame = Some(now);
+        let previous = self.last_frame.replace(now);
         if self.open.contains_key(NO_MEDIA) {
+            self.resume(previous, now);
+        }
+    }
+
+    /// A frame arrived while `no_media` holds: it clears once media flowed for the hold.
+    fn resume(&mut self, previous: Option<Instant>, now: Instant) {
+        let steady_since = match (self.resumed_at, previous) {
+            (Some(since), Some(previous)) if now.duration_since(previous) < RESUME_GAP => since,
+            _ => now,
+        };
+        if now.duration_since(steady_since) >= RECOVERY_HOLD {
+            self.resumed_at = None;
             self.set(NO_MEDIA, false, String::new());
             self.flowing_since = now;
+        } else {
+            self.resumed_at = Some(steady_since);
         }
     }
 
@@ -352,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn silence_while_connected_raises_no_media_and_the_next_frame_clears_it() {
+    fn silence_while_connected_raises_no_media_and_media_flowing_for_the_hold_clear_it() {
         let start = Instant::now();
         let mut health = StreamHealth::new(start);
         feed(&mut health, start, 0, 5, 30, 30, true);
@@ -370,8 +392,27 @@ mod tests {
             codes(&health.check(start + Duration::from_secs(10))),
             vec![]
         );
-        let back = feed(&mut health, start, 10_000, 5, 30, 30, true);
+        let resuming = feed(&mut health, start, 10_000, 4, 30, 30, true);
+        assert_eq!(codes(&resuming), vec![], "not cleared before the hold");
+        let back = feed(&mut health, start, 14_000, 2, 30, 30, true);
         assert_eq!(codes(&back), vec![(NO_MEDIA, false)]);
+    }
+
+    #[test]
+    fn an_input_that_keeps_stalling_stays_stalled_until_it_holds() {
+        let start = Instant::now();
+        let mut health = StreamHealth::new(start);
+        feed(&mut health, start, 0, 5, 30, 30, true);
+        let mut changes = Vec::new();
+        // Stalls of 2 s between 3 s bursts: never the hold's 5 s of steady media.
+        for burst in 0..4 {
+            let from = 8_000 + burst * 5_000;
+            changes.extend(health.check(start + Duration::from_millis(from as u64)));
+            changes.extend(feed(&mut health, start, from, 3, 30, 30, true));
+        }
+        assert_eq!(codes(&changes), vec![(NO_MEDIA, true)], "raised once, never cleared");
+        let steady = feed(&mut health, start, 28_000, 6, 30, 30, true);
+        assert_eq!(codes(&steady), vec![(NO_MEDIA, false)]);
     }
 
     #[test]

@@ -145,7 +145,8 @@ pub enum IngestAction {
         /// Where its media timeline ended (ms).
         media_end_ms: u64,
     },
-    /// A stalled input sends media again: the primary goes back on air if the backup has it.
+    /// A stalled input's media flowed again for the recovery hold: the primary goes back on air
+    /// if the backup has it.
     InputRecovered { session_id: SessionId, input: Input },
     /// Media is flowing: `init` → `processing`.
     MediaFlowing { session_id: SessionId },

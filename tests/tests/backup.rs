@@ -1,8 +1,8 @@
 //! Backup input on one process: a second encoder publishing with `?backup=1` stands by while
 //! the primary streams; when the primary stalls (SIGSTOP: the connection stays open, media stop)
-//! the backup takes the air within the stall threshold, and the primary takes it back when its
-//! media return (SIGCONT) — one session throughout, each switch a discontinuity, and the
-//! catch-up plays across both on one timeline.
+//! the backup takes the air within the stall threshold, and the primary takes it back once its
+//! media have flowed again for the recovery hold (SIGCONT) — one session throughout, each
+//! switch a discontinuity, and the catch-up plays across both on one timeline.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,9 @@ const FPS: usize = 30;
 const STALL_THRESHOLD: Duration = Duration::from_secs(3);
 /// The encoders' keyframe interval (`-g 30` at 30 fps): the backup goes on air at its next one.
 const KEYFRAME_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a stalled input's media must flow again before it counts as recovered (no flapping
+/// back on air on the first burst).
+const RECOVERY_HOLD: Duration = Duration::from_secs(5);
 /// The channel's segment target (`low`).
 const SEGMENT: Duration = Duration::from_secs(1);
 /// The hops of a switch: the stall reported and decided through the log, the decision reaching
@@ -126,7 +129,7 @@ async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it
     );
 
     signal(&primary, "CONT");
-    until(
+    let switched_back = until(
         Duration::from_secs(30),
         "the recovered primary takes the air back",
         || async {
@@ -135,6 +138,14 @@ async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it
         },
     )
     .await;
+    println!(
+        "primary resumed: back on air after {:.1} s",
+        switched_back.as_secs_f64()
+    );
+    assert!(
+        switched_back >= RECOVERY_HOLD,
+        "the primary's media flow for the hold before it takes the air back: {switched_back:?}"
+    );
     until(
         Duration::from_secs(20),
         "the primary's media are listed again",
