@@ -410,7 +410,11 @@ mod tests {
             changes.extend(health.check(start + Duration::from_millis(from as u64)));
             changes.extend(feed(&mut health, start, from, 3, 30, 30, true));
         }
-        assert_eq!(codes(&changes), vec![(NO_MEDIA, true)], "raised once, never cleared");
+        assert_eq!(
+            codes(&changes),
+            vec![(NO_MEDIA, true)],
+            "raised once, never cleared"
+        );
         let steady = feed(&mut health, start, 28_000, 6, 30, 30, true);
         assert_eq!(codes(&steady), vec![(NO_MEDIA, false)]);
     }

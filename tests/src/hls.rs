@@ -252,6 +252,29 @@ pub async fn until_listed(url: &str, segments: usize, limit: std::time::Duration
     .await;
 }
 
+/// Reads in a row that must all find the playlist final: behind the round-robin front of the
+/// topology each of its two playback nodes follows the log on its own, so one may serve a
+/// playlist final a moment before the other does; four reads cover each node twice.
+const FINAL_READS: usize = 4;
+
+/// Waits until the media playlist at `url` is final (`EXT-X-ENDLIST`) wherever it is served
+/// from, and returns it; panics after `limit`. A player (ffmpeg) reading it then sees a VOD,
+/// not a live playlist to join at its edge.
+pub async fn until_final(url: &str, limit: std::time::Duration) -> String {
+    crate::wait::until_some(limit, &format!("{url} is final"), || async {
+        let mut seen = Vec::with_capacity(FINAL_READS);
+        for _ in 0..FINAL_READS {
+            let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+            if !text.contains("#EXT-X-ENDLIST") {
+                return None;
+            }
+            seen.push(text);
+        }
+        seen.pop()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

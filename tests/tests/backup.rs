@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
 use sigma_tests::deployment::Deployment;
-use sigma_tests::hls::until_listed;
+use sigma_tests::hls::{until_final, until_listed};
 use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
@@ -81,7 +81,9 @@ async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it
     let session = || async { api.first_session(&token, &id).await };
 
     assert!(
-        refusal(&backup_url).await.contains("no broadcast to back up"),
+        refusal(&backup_url)
+            .await
+            .contains("no broadcast to back up"),
         "a backup with no broadcast to back up is refused"
     );
     let mut primary = publisher(&primary_url, 120, CAMERA).spawn().unwrap();
@@ -93,7 +95,9 @@ async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it
     })
     .await;
     assert!(
-        refusal(&backup_url).await.contains("already has a backup publisher"),
+        refusal(&backup_url)
+            .await
+            .contains("already has a backup publisher"),
         "one backup at a time"
     );
     until_listed(&live, 5, Duration::from_secs(30)).await;
@@ -182,13 +186,16 @@ async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it
         .await
         .ok();
     let _ = tokio::join!(primary.wait(), backup.wait());
-    let catchup = until_some(Duration::from_secs(30), "the catch-up is final", || async {
-        let url = session().await["catchup_url"].as_str()?.to_owned();
-        let media = text(&url.replace("index.m3u8", "source.m3u8")).await;
-        media.contains("#EXT-X-ENDLIST").then_some((url, media))
+    let url = until_some(Duration::from_secs(30), "the session ends", || async {
+        let ended = session().await;
+        (ended["status"] == "ended").then(|| ended["catchup_url"].as_str().map(str::to_owned))?
     })
     .await;
-    let (url, vod) = catchup;
+    let vod = until_final(
+        &url.replace("index.m3u8", "source.m3u8"),
+        Duration::from_secs(30),
+    )
+    .await;
     assert_eq!(vod.matches("#EXT-X-DISCONTINUITY\n").count(), 2, "{vod}");
     let listed: f64 = vod
         .lines()

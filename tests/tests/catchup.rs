@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use sigma_tests::api::Api;
 use sigma_tests::deployment::Deployment;
+use sigma_tests::hls::until_final;
 use sigma_tests::probe;
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
@@ -53,11 +54,7 @@ async fn a_session_with_a_reconnect_replays_whole_after_it_ends() {
     })
     .await;
     let media = url.replace("index.m3u8", "source.m3u8");
-    until(Duration::from_secs(10), "the playlist is final", || async {
-        text(&media).await.contains("#EXT-X-ENDLIST")
-    })
-    .await;
-    let vod = text(&media).await;
+    let vod = until_final(&media, Duration::from_secs(10)).await;
     assert!(vod.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{vod}");
     assert_eq!(vod.matches("#EXT-X-DISCONTINUITY\n").count(), 1, "{vod}");
     let listed: f64 = vod

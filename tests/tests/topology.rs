@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
-use sigma_tests::hls::until_listed;
+use sigma_tests::hls::{until_final, until_listed};
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::receiver::{verify, Behaviour, Receiver};
 use sigma_tests::topology::Topology;
@@ -498,11 +498,7 @@ async fn a_killed_primary_s_backup_on_the_other_worker_takes_the_air_and_the_cat
     let _ = backup.wait().await;
     let session_id = session["id"].as_str().unwrap().to_owned();
     let vod_url = format!("{front}/vod/{session_id}/source.m3u8");
-    let vod = until_some(Duration::from_secs(30), "the catch-up is final", || async {
-        let vod = reqwest::get(&vod_url).await.ok()?.text().await.ok()?;
-        vod.contains("#EXT-X-ENDLIST").then_some(vod)
-    })
-    .await;
+    let vod = until_final(&vod_url, Duration::from_secs(30)).await;
     for segment in listed_before.lines().filter(|line| line.ends_with(".m4s")) {
         assert!(vod.contains(segment), "{segment} is missing:\n{vod}");
     }
