@@ -5,7 +5,11 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sigma/target
 export SIGMA_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test build bench openapi
+.PHONY: run test build bench openapi fuzz fuzz-replay
+
+# The fuzz targets (fuzz/fuzz_targets/), and how long `make fuzz` runs each.
+FUZZ_TARGETS := rtmp_amf0 rtmp_chunks rtmp_session
+FUZZ_SECONDS ?= 600
 
 ## Build and start one process: API, deciders, projections on the embedded log and SQLite.
 run:
@@ -18,6 +22,7 @@ run:
 test:
 	@scripts/deps.sh test
 	cargo build --workspace --all-targets
+	$(MAKE) --no-print-directory fuzz-replay
 	cargo nextest run --workspace --no-fail-fast --test-threads 4
 	SIGMA_TEST_DEPLOYMENT=topology cargo nextest run --workspace --no-fail-fast --profile topology
 
@@ -36,3 +41,27 @@ bench:
 	cargo run --release -p sigma-bench --bin audience
 	cargo run --release -p sigma-bench --bin density
 	cargo run --release -p sigma-bench --bin failover
+
+## Runs each fuzz target for FUZZ_SECONDS with libFuzzer and AddressSanitizer (cargo-fuzz on the
+## stable toolchain). New corpus entries land in fuzz/corpus/TARGET; a crash stops the run and
+## is left in fuzz/artifacts/TARGET: fix it, then keep it in fuzz/regressions/TARGET.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$target; \
+	  echo "fuzz: $$target for $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target fuzz/corpus/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
+
+## Runs every kept corpus entry and regression input once through its target, on stable Rust
+## without instrumentation (part of `make test`).
+fuzz-replay:
+	cargo build --manifest-path fuzz/Cargo.toml --bins
+	@for target in $(FUZZ_TARGETS); do \
+	  inputs=$$(find fuzz/corpus/$$target fuzz/regressions/$$target -type f 2>/dev/null | wc -l); \
+	  echo "fuzz-replay: $$target, $$inputs inputs"; \
+	  find fuzz/corpus/$$target fuzz/regressions/$$target -type f 2>/dev/null \
+	    | xargs -r -n 500 $(CARGO_TARGET_DIR)/debug/$$target >/dev/null 2>$(CARGO_TARGET_DIR)/fuzz-replay.log \
+	    || { tail -20 $(CARGO_TARGET_DIR)/fuzz-replay.log; exit 1; }; \
+	done

@@ -138,6 +138,7 @@ async fn start_ingest(
     tokio::spawn(sigma_edge_worker::rtmp::serve(
         listener,
         Arc::new(admission),
+        config.rtmp_limits,
     ));
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sigma_edge_worker::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
+use sigma_edge_worker::rtmp::RtmpLimits;
 use sigma_event_log::LogConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,8 @@ pub struct Config {
     pub node_timeout: Duration,
     /// How often playback publishes viewer activity (`SIGMA_VIEWER_REPORT_MS`, default 5 s).
     pub viewer_report_interval: Duration,
+    /// Deadlines and caps of RTMP ingest (`SIGMA_RTMP_*`, see [`rtmp_limits`]).
+    pub rtmp_limits: RtmpLimits,
 }
 
 /// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
@@ -100,6 +103,48 @@ fn positive(name: &'static str, default: u64) -> Result<u64, ConfigError> {
         });
     }
     Ok(value)
+}
+
+/// RTMP ingest's limits; each setting defaults to [`RtmpLimits::default`].
+fn rtmp_limits() -> Result<RtmpLimits, ConfigError> {
+    let defaults = RtmpLimits::default();
+    let millis = |name, default: Duration| -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(positive(
+            name,
+            default.as_millis() as u64,
+        )?))
+    };
+    let count = |name, default: usize| -> Result<usize, ConfigError> {
+        Ok(positive(name, default as u64)? as usize)
+    };
+    let max_message_bytes = positive(
+        "SIGMA_RTMP_MAX_MESSAGE_BYTES",
+        u64::from(defaults.max_message_bytes),
+    )?;
+    // A message's length is a 24-bit field.
+    if max_message_bytes > 0x00ff_ffff {
+        return Err(ConfigError::Invalid {
+            name: "SIGMA_RTMP_MAX_MESSAGE_BYTES",
+            value: max_message_bytes.to_string(),
+            reason: "must be at most 16777215 (RTMP's largest message)".into(),
+        });
+    }
+    Ok(RtmpLimits {
+        handshake_timeout: millis(
+            "SIGMA_RTMP_HANDSHAKE_TIMEOUT_MS",
+            defaults.handshake_timeout,
+        )?,
+        publish_timeout: millis("SIGMA_RTMP_PUBLISH_TIMEOUT_MS", defaults.publish_timeout)?,
+        media_idle_timeout: millis("SIGMA_RTMP_IDLE_TIMEOUT_MS", defaults.media_idle_timeout)?,
+        max_connections: count("SIGMA_RTMP_MAX_CONNECTIONS", defaults.max_connections)?,
+        max_connections_per_address: count(
+            "SIGMA_RTMP_MAX_CONNECTIONS_PER_ADDRESS",
+            defaults.max_connections_per_address,
+        )?,
+        max_message_bytes: max_message_bytes as u32,
+        max_bitrate: positive("SIGMA_RTMP_MAX_BITRATE_KBPS", defaults.max_bitrate / 1000)? * 1000,
+        bitrate_window: defaults.bitrate_window,
+    })
 }
 
 impl Config {
@@ -196,6 +241,7 @@ impl Config {
                 "SIGMA_VIEWER_REPORT_MS",
                 5_000,
             )?),
+            rtmp_limits: rtmp_limits()?,
             catchup_retention: Duration::from_secs(positive(
                 "SIGMA_CATCHUP_RETENTION_SECONDS",
                 7 * 24 * 3600,

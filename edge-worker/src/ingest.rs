@@ -22,7 +22,9 @@ pub enum Refusal {
     AlreadyBackedUp,
     #[error("the channel has no broadcast to back up; connect the primary first")]
     NoBroadcast,
-    #[error("ingest is unavailable: {0}")]
+    /// The platform could not decide; the reason is for the operator's log, never the
+    /// encoder (it may name a database or a broker).
+    #[error("ingest is unavailable, try again shortly")]
     Unavailable(String),
 }
 
@@ -36,6 +38,15 @@ impl Refusal {
             Self::AlreadyBackedUp => "already_backed_up",
             Self::NoBroadcast => "no_broadcast",
             Self::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// What the operator's log says of the refusal: the text the encoder gets, and for
+    /// [`Refusal::Unavailable`] the reason behind it.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Unavailable(reason) => format!("{self}: {reason}"),
+            _ => self.to_string(),
         }
     }
 }

@@ -7,13 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{
-    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType,
-};
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal};
-use sigma_edge_worker::rtmp::IDLE_TIMEOUT;
+use sigma_edge_worker::rtmp::RtmpLimits;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -80,6 +76,10 @@ struct Server {
 }
 
 async fn start() -> Server {
+    start_with(RtmpLimits::default()).await
+}
+
+async fn start_with(limits: RtmpLimits) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (sender, ended) = mpsc::unbounded_channel();
@@ -90,7 +90,7 @@ async fn start() -> Server {
         attempts: attempts.clone(),
         dropped: dropped.clone(),
     });
-    tokio::spawn(sigma_edge_worker::rtmp::serve(listener, admission));
+    tokio::spawn(sigma_edge_worker::rtmp::serve(listener, admission, limits));
     Server {
         port,
         ended,
@@ -199,90 +199,20 @@ async fn unknown_keys_garbage_and_silence_lose_only_their_own_connection() {
     );
 }
 
-/// Writes out what a client session wants sent.
-async fn send(
-    socket: &mut tokio::net::TcpStream,
-    results: Vec<ClientSessionResult>,
-) -> Vec<ClientSessionEvent> {
-    let mut events = Vec::new();
-    for result in results {
-        match result {
-            ClientSessionResult::OutboundResponse(packet) => {
-                socket.write_all(&packet.bytes).await.unwrap()
-            }
-            ClientSessionResult::RaisedEvent(event) => events.push(event),
-            ClientSessionResult::UnhandleableMessageReceived(_) => {}
-        }
-    }
-    events
-}
-
 #[tokio::test]
 async fn a_publisher_that_never_sends_media_is_dropped_after_the_idle_timeout() {
-    use tokio::io::AsyncReadExt;
-
     let mut server = start().await;
-    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
-        .await
-        .unwrap();
-    let mut handshake = Handshake::new(PeerType::Client);
-    socket
-        .write_all(&handshake.generate_outbound_p0_and_p1().unwrap())
-        .await
-        .unwrap();
-    let mut buffer = vec![0u8; 16 * 1024];
-    let leftover = loop {
-        let read = socket.read(&mut buffer).await.unwrap();
-        match handshake.process_bytes(&buffer[..read]).unwrap() {
-            HandshakeProcessResult::InProgress { response_bytes } => {
-                socket.write_all(&response_bytes).await.unwrap()
-            }
-            HandshakeProcessResult::Completed {
-                response_bytes,
-                remaining_bytes,
-            } => {
-                socket.write_all(&response_bytes).await.unwrap();
-                break remaining_bytes;
-            }
-        }
-    };
-    let (mut session, results) = ClientSession::new(ClientSessionConfig::new()).unwrap();
-    send(&mut socket, results).await;
-    let connect = session.request_connection("live".into()).unwrap();
-    send(&mut socket, vec![connect]).await;
-    let mut events = send(&mut socket, session.handle_input(&leftover).unwrap()).await;
     // Connect, publish, then say nothing at all.
-    'published: loop {
-        for event in events.drain(..) {
-            match event {
-                ClientSessionEvent::ConnectionRequestAccepted => {
-                    let publish = session
-                        .request_publishing(KEY.into(), PublishRequestType::Live)
-                        .unwrap();
-                    send(&mut socket, vec![publish]).await;
-                }
-                ClientSessionEvent::PublishRequestAccepted => break 'published,
-                _ => {}
-            }
-        }
-        let read = socket.read(&mut buffer).await.unwrap();
-        assert!(read > 0, "the server closed before accepting the publish");
-        events = send(&mut socket, session.handle_input(&buffer[..read]).unwrap()).await;
-    }
-
-    let silent_since = std::time::Instant::now();
-    let closed = tokio::time::timeout(IDLE_TIMEOUT + Duration::from_secs(5), async {
-        while matches!(socket.read(&mut buffer).await, Ok(read) if read > 0) {}
-    })
-    .await;
+    let mut socket =
+        sigma_tests::rtmp::connect(&format!("127.0.0.1:{}", server.port), Some(KEY)).await;
+    let idle_timeout = RtmpLimits::default().media_idle_timeout;
+    let closed =
+        sigma_tests::rtmp::closed_within(&mut socket, idle_timeout + Duration::from_secs(5))
+            .await
+            .expect("a silent publisher was kept past the idle timeout");
     assert!(
-        closed.is_ok(),
-        "a silent publisher was kept past the idle timeout"
-    );
-    assert!(
-        silent_since.elapsed() >= IDLE_TIMEOUT - Duration::from_secs(1),
-        "dropped too early: {:?}",
-        silent_since.elapsed()
+        closed >= idle_timeout - Duration::from_secs(1),
+        "dropped too early: {closed:?}"
     );
     let outputs = tokio::time::timeout(Duration::from_secs(5), server.ended.recv())
         .await
@@ -290,4 +220,86 @@ async fn a_publisher_that_never_sends_media_is_dropped_after_the_idle_timeout() 
         .unwrap();
     assert!(outputs.is_empty(), "nothing was published");
     assert_eq!(server.dropped.lock().unwrap().as_slice(), ["idle"]);
+}
+
+#[tokio::test]
+async fn connections_past_the_per_address_cap_are_closed_at_once() {
+    let server = start_with(RtmpLimits {
+        max_connections_per_address: 2,
+        ..RtmpLimits::default()
+    })
+    .await;
+    let address = format!("127.0.0.1:{}", server.port);
+    let _first = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let closed = sigma_tests::rtmp::closed_within(&mut third, Duration::from_secs(2)).await;
+    assert!(closed.is_some(), "a third connection was kept");
+    assert_eq!(
+        server.dropped.lock().unwrap().as_slice(),
+        ["too_many_connections_from_address"]
+    );
+    // A place freed is a place taken.
+    drop(_first);
+    let publisher = tokio::time::timeout(Duration::from_secs(30), publish(server.port, KEY));
+    assert!(
+        publisher.await.unwrap(),
+        "a publisher within the cap was refused"
+    );
+}
+
+#[tokio::test]
+async fn a_trickle_of_bytes_does_not_keep_a_publisher_without_media() {
+    let limits = RtmpLimits {
+        media_idle_timeout: Duration::from_secs(1),
+        ..RtmpLimits::default()
+    };
+    let mut server = start_with(limits).await;
+    let mut socket =
+        sigma_tests::rtmp::connect(&format!("127.0.0.1:{}", server.port), Some(KEY)).await;
+    let published = std::time::Instant::now();
+    // The start of a message whose rest comes a byte at a time, too slowly to matter.
+    let header = sigma_tests::rtmp::message_with_length(6, 9, 1, 1000, &[], 4096);
+    socket.write_all(&header).await.unwrap();
+    let trickle = async {
+        while socket.write_all(&[0x17]).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), trickle)
+        .await
+        .expect("the trickling publisher was kept past the idle timeout");
+    let lasted = published.elapsed();
+    assert!(
+        lasted >= Duration::from_millis(900),
+        "dropped too early: {lasted:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), server.ended.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(server.dropped.lock().unwrap().as_slice(), ["idle"]);
+}
+
+#[tokio::test]
+async fn a_publisher_over_the_bitrate_ceiling_is_disconnected() {
+    let mut server = start_with(RtmpLimits {
+        max_bitrate: 200_000,
+        bitrate_window: Duration::from_millis(500),
+        ..RtmpLimits::default()
+    })
+    .await;
+    // Three seconds of video pushed as fast as ffmpeg can: far over 200 kbit/s.
+    assert!(
+        !publish(server.port, KEY).await,
+        "the flood was taken whole"
+    );
+    tokio::time::timeout(Duration::from_secs(5), server.ended.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        server.dropped.lock().unwrap().as_slice(),
+        ["bitrate_exceeded"]
+    );
 }

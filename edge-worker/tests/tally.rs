@@ -99,6 +99,7 @@ async fn a_stream_is_packaged_only_while_on_air_from_a_keyframe_on_the_given_tim
     tokio::spawn(sigma_edge_worker::rtmp::serve(
         listener,
         std::sync::Arc::new(Switchboard { admitted, ended }),
+        sigma_edge_worker::rtmp::RtmpLimits::default(),
     ));
     let url = format!("rtmp://127.0.0.1:{port}/live/sk_backup_0123456789?backup=1");
     let options = Publish {

@@ -16,6 +16,7 @@ pub mod probe;
 pub mod process;
 pub mod publish;
 pub mod receiver;
+pub mod rtmp;
 pub mod s3;
 pub mod topology;
 pub mod viewer;

@@ -39,8 +39,9 @@ pub fn parse(header: Option<&str>) -> Requested {
             None => Requested::Whole,
         },
         (false, false) => match (number(first), number(last)) {
+            // A last position past the end means the end (RFC 9110 §14.1.2), u64::MAX too.
             (Some(start), Some(end)) if start <= end => {
-                Requested::Part(GetRange::Bounded(start..end + 1))
+                Requested::Part(GetRange::Bounded(start..end.saturating_add(1)))
             }
             (Some(_), Some(_)) => Requested::Unsatisfiable,
             _ => Requested::Whole,
@@ -83,6 +84,16 @@ mod tests {
         assert_eq!(parse(Some("bytes=abc-")), Requested::Whole);
         assert_eq!(parse(Some("bytes=9-2")), Requested::Unsatisfiable);
         assert_eq!(parse(Some("bytes=-0")), Requested::Unsatisfiable);
+    }
+
+    #[test]
+    fn the_largest_last_position_is_the_whole_object_without_overflow() {
+        let wanted = parse(Some("bytes=0-18446744073709551615"));
+        assert_eq!(wanted, Requested::Part(GetRange::Bounded(0..u64::MAX)));
+        let Requested::Part(range) = wanted else {
+            unreachable!()
+        };
+        assert_eq!(within(&range, 1234), Some(0..1234));
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! The RTMP server: one task per connection runs the handshake and an rml_rtmp server
-//! session, admits a publisher through [`Admission`], and feeds its audio and video through the
-//! FLV parser and the CMAF packager into its [`Publication`] while the platform has it on air
-//! (a backup on standby is received and watched over, not packaged). A misbehaving client —
-//! garbage bytes, an unknown key, silence — loses its own connection and nothing else.
+//! One RTMP connection: the handshake, then an rml_rtmp server session fed through the
+//! [`InputGuard`], which admits a publisher through [`Admission`] and feeds its audio and video
+//! through the FLV parser and the CMAF packager into its [`Publication`] while the platform has
+//! it on air (a backup on standby is received and watched over, not packaged). A misbehaving
+//! client — garbage, an unknown key, silence, a flood — loses its own connection and nothing
+//! else; each connection's deadlines come from [`RtmpLimits`] and only media move them on.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,33 +14,40 @@ use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::ceiling::BitrateCeiling;
+use super::guard::{GuardError, InputGuard};
+use super::limits::RtmpLimits;
 use crate::cmaf::Packager;
 use crate::flv::{self, Frame};
 use crate::health::{HealthChange, StreamHealth};
 use crate::ingest::{Admission, Publication, PublishName, Tally};
 
-/// How long a connection may stay silent before it is dropped (a publisher that never sends
-/// media, a half-open socket).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How often a publication's stream health is judged.
 const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The RTMP application publishers use: `rtmp://host:port/live/{stream_key}`.
 const APP: &str = "live";
+/// How much is read from the socket at once: little until a publisher is admitted (a
+/// thousand stalled handshakes cost little), then enough for media.
+const ANONYMOUS_READ_BYTES: usize = 4 * 1024;
+const PUBLISHER_READ_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
-enum ConnectionError {
+pub(super) enum ConnectionError {
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
     #[error("handshake: {0:?}")]
     Handshake(rml_rtmp::handshake::HandshakeError),
     #[error("rtmp: {0:?}")]
     Session(rml_rtmp::sessions::ServerSessionError),
-    #[error("silent for {0:?}")]
-    Idle(Duration),
+    #[error("rtmp input: {0}")]
+    Input(#[from] GuardError),
+    #[error("no {} within {:?}", .0.what(), .0.after)]
+    Deadline(Deadline),
+    #[error("sent more than {0} bit/s for longer than the ceiling allows")]
+    Bitrate(u64),
     #[error("refused ({code}): {message}")]
     Refused { code: &'static str, message: String },
     #[error("media: {0}")]
@@ -48,33 +56,36 @@ enum ConnectionError {
     Stopped(String),
 }
 
-/// Accepts connections forever.
-pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>) {
-    loop {
-        let Ok((socket, peer)) = listener.accept().await else {
-            continue;
-        };
-        let admission = admission.clone();
-        tokio::spawn(async move {
-            let _ = socket.set_nodelay(true);
-            let mut connection = Connection {
-                socket,
-                admission,
-                publishing: None,
-                stop: None,
-                last_read: Instant::now(),
-                health_checks: tokio::time::interval(HEALTH_CHECK_EVERY),
-            };
-            let outcome = connection.run().await;
-            connection.end().await;
-            match outcome {
-                Ok(()) => tracing::info!(%peer, "rtmp connection closed"),
-                Err(error) => {
-                    tracing::info!(%peer, %error, "rtmp connection dropped");
-                    connection.admission.dropped(&error.reason());
-                }
-            }
-        });
+/// What a connection must do next, and by when.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deadline {
+    step: Step,
+    at: Instant,
+    after: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Handshake,
+    Publish,
+    Media,
+}
+
+impl Deadline {
+    fn new(step: Step, from: Instant, after: Duration) -> Self {
+        Self {
+            step,
+            at: from + after,
+            after,
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self.step {
+            Step::Handshake => "finished handshake",
+            Step::Publish => "publish",
+            Step::Media => "media",
+        }
     }
 }
 
@@ -159,35 +170,48 @@ impl Publishing {
     }
 }
 
-struct Connection {
+pub(super) struct Connection {
     socket: TcpStream,
-    admission: Arc<dyn Admission>,
+    pub(super) admission: Arc<dyn Admission>,
+    limits: RtmpLimits,
+    guard: InputGuard,
     publishing: Option<Publishing>,
     /// Fires when the platform ends the admitted publication.
     stop: Option<BoxFuture<'static, String>>,
-    /// When the client last sent anything (the idle timeout counts from here).
-    last_read: Instant,
+    accepted: Instant,
+    /// The next step the client owes, and by when; a read that would pass it fails.
+    deadline: Deadline,
+    /// Set once a publisher is admitted.
+    ceiling: Option<BitrateCeiling>,
     /// Paces the stream-health checks.
     health_checks: tokio::time::Interval,
+    /// The publisher unpublished: the connection closes.
+    finished: bool,
 }
 
 /// What a wait on the connection ended with.
 enum Woke {
     Stopped(String),
     Read(std::io::Result<usize>),
-    Idle,
+    Deadline,
     HealthCheck,
     Tally,
 }
 
 impl ConnectionError {
     /// The label [`Admission::dropped`] reports.
-    fn reason(&self) -> String {
+    pub(super) fn reason(&self) -> String {
         match self {
             Self::Io(_) => "io".into(),
             Self::Handshake(_) => "handshake".into(),
             Self::Session(_) => "protocol".into(),
-            Self::Idle(_) => "idle".into(),
+            Self::Input(error) => error.code().into(),
+            Self::Deadline(deadline) => match deadline.step {
+                Step::Handshake => "handshake_timeout".into(),
+                Step::Publish => "publish_timeout".into(),
+                Step::Media => "idle".into(),
+            },
+            Self::Bitrate(_) => "bitrate_exceeded".into(),
             Self::Refused { code, .. } => format!("refused_{code}"),
             Self::Media(_) => "media".into(),
             Self::Stopped(_) => "stopped".into(),
@@ -196,12 +220,43 @@ impl ConnectionError {
 }
 
 impl Connection {
+    pub(super) fn new(
+        socket: TcpStream,
+        admission: Arc<dyn Admission>,
+        limits: RtmpLimits,
+    ) -> Self {
+        let accepted = Instant::now();
+        Self {
+            socket,
+            admission,
+            limits,
+            guard: InputGuard::anonymous(),
+            publishing: None,
+            stop: None,
+            accepted,
+            deadline: Deadline::new(Step::Handshake, accepted, limits.handshake_timeout),
+            ceiling: None,
+            health_checks: tokio::time::interval(HEALTH_CHECK_EVERY),
+            finished: false,
+        }
+    }
+
+    /// Writes to the client, by the current deadline: a client that does not read cannot
+    /// hold its connection open by making the server wait to write.
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnectionError> {
+        let deadline = tokio::time::Instant::from_std(self.deadline.at);
+        match tokio::time::timeout_at(deadline, self.socket.write_all(bytes)).await {
+            Ok(written) => Ok(written?),
+            Err(_) => Err(ConnectionError::Deadline(self.deadline)),
+        }
+    }
+
     /// Reads from the client, unless the platform ends the publication first; judges the
     /// stream's health about once a second meanwhile, and the moment silence would become
     /// `no_media` (silence is found only by waiting).
     async fn read(&mut self, buffer: &mut [u8]) -> Result<usize, ConnectionError> {
         loop {
-            let deadline = tokio::time::Instant::from_std(self.last_read + IDLE_TIMEOUT);
+            let deadline = tokio::time::Instant::from_std(self.deadline.at);
             let silence_deadline = self
                 .publishing
                 .as_ref()
@@ -239,18 +294,19 @@ impl Connection {
                 () = tally => Woke::Tally,
                 read = tokio::time::timeout_at(deadline, socket.read(buffer)) => match read {
                     Ok(read) => Woke::Read(read),
-                    Err(_) => Woke::Idle,
+                    Err(_) => Woke::Deadline,
                 },
                 _ = checks.tick() => Woke::HealthCheck,
                 () = silence => Woke::HealthCheck,
             };
             match woke {
                 Woke::Stopped(reason) => return Err(ConnectionError::Stopped(reason)),
-                Woke::Idle => return Err(ConnectionError::Idle(IDLE_TIMEOUT)),
-                Woke::Read(read) => {
-                    self.last_read = Instant::now();
-                    return Ok(read?);
+                Woke::Deadline => return Err(ConnectionError::Deadline(self.deadline)),
+                // A read that is always ready never lets the timeout fire: check it here too.
+                Woke::Read(_) if Instant::now() >= self.deadline.at => {
+                    return Err(ConnectionError::Deadline(self.deadline))
                 }
+                Woke::Read(read) => return Ok(read?),
                 Woke::Tally => {
                     if let Some(publishing) = self.publishing.as_mut() {
                         publishing.retally().await?;
@@ -267,8 +323,8 @@ impl Connection {
         }
     }
 
-    async fn run(&mut self) -> Result<(), ConnectionError> {
-        let mut buffer = vec![0u8; 64 * 1024];
+    pub(super) async fn run(&mut self) -> Result<(), ConnectionError> {
+        let mut buffer = vec![0u8; ANONYMOUS_READ_BYTES];
         let mut handshake = Handshake::new(PeerType::Server);
         let remaining = loop {
             let read = self.read(&mut buffer).await?;
@@ -280,34 +336,48 @@ impl Connection {
                 .map_err(ConnectionError::Handshake)?
             {
                 HandshakeProcessResult::InProgress { response_bytes } => {
-                    self.socket.write_all(&response_bytes).await?
+                    self.send(&response_bytes).await?
                 }
                 HandshakeProcessResult::Completed {
                     response_bytes,
                     remaining_bytes,
                 } => {
-                    self.socket.write_all(&response_bytes).await?;
+                    self.send(&response_bytes).await?;
                     break remaining_bytes;
                 }
             }
         };
+        self.deadline = Deadline::new(Step::Publish, self.accepted, self.limits.publish_timeout);
         let (mut session, results) =
             ServerSession::new(ServerSessionConfig::new()).map_err(ConnectionError::Session)?;
         self.handle(&mut session, results).await?;
-        let results = session
-            .handle_input(&remaining)
-            .map_err(ConnectionError::Session)?;
-        self.handle(&mut session, results).await?;
+        self.take_input(&mut session, &remaining).await?;
         loop {
             let read = self.read(&mut buffer).await?;
             if read == 0 {
                 return Ok(());
             }
-            let results = session
-                .handle_input(&buffer[..read])
-                .map_err(ConnectionError::Session)?;
-            self.handle(&mut session, results).await?;
+            self.take_input(&mut session, &buffer[..read]).await?;
+            if self.finished {
+                return Ok(());
+            }
+            self.count_bytes(read)?;
+            if self.publishing.is_some() && buffer.len() < PUBLISHER_READ_BYTES {
+                buffer.resize(PUBLISHER_READ_BYTES, 0);
+            }
         }
+    }
+
+    /// Passes what the client sent through the guard to the session, and acts on the result.
+    async fn take_input(
+        &mut self,
+        session: &mut ServerSession,
+        input: &[u8],
+    ) -> Result<(), ConnectionError> {
+        let results = session
+            .handle_input(self.guard.sanitize(input)?)
+            .map_err(ConnectionError::Session)?;
+        self.handle(session, results).await
     }
 
     /// Sends what the session wants sent and acts on what it raised, in order.
@@ -319,9 +389,7 @@ impl Connection {
         let mut queue = std::collections::VecDeque::from(results);
         while let Some(result) = queue.pop_front() {
             match result {
-                ServerSessionResult::OutboundResponse(packet) => {
-                    self.socket.write_all(&packet.bytes).await?
-                }
+                ServerSessionResult::OutboundResponse(packet) => self.send(&packet.bytes).await?,
                 ServerSessionResult::RaisedEvent(event) => {
                     let more = self.on_event(session, event).await?;
                     queue.extend(more);
@@ -372,6 +440,7 @@ impl Connection {
                     Ok(mut publication) => {
                         self.stop = Some(publication.stop_signal());
                         self.publishing = Some(Publishing::new(publication).await);
+                        self.admitted();
                         session.accept_request(request_id).map_err(session_error)
                     }
                     Err(refusal) => {
@@ -383,7 +452,7 @@ impl Connection {
                         self.flush(results.map_err(session_error)?).await?;
                         Err(ConnectionError::Refused {
                             code: refusal.code(),
-                            message: refusal.to_string(),
+                            message: refusal.detail(),
                         })
                     }
                 }
@@ -403,18 +472,46 @@ impl Connection {
                 Ok(Vec::new())
             }
             ServerSessionEvent::PublishStreamFinished { .. } => {
+                // The connection ends with its publication: a new publish on it would start
+                // its deadlines and ceiling afresh.
                 self.end().await;
+                self.finished = true;
                 Ok(Vec::new())
             }
             _ => Ok(Vec::new()),
         }
     }
 
+    /// A publisher was admitted: it may now send media, judged by the media deadline and the
+    /// bitrate ceiling.
+    fn admitted(&mut self) {
+        let now = Instant::now();
+        self.guard.admitted(self.limits.max_message_bytes);
+        self.deadline = Deadline::new(Step::Media, now, self.limits.media_idle_timeout);
+        self.ceiling = Some(BitrateCeiling::new(
+            self.limits.max_bitrate,
+            self.limits.bitrate_window,
+            now,
+        ));
+    }
+
+    /// Counts what an admitted publisher sent, whatever it was, against the ceiling.
+    fn count_bytes(&mut self, bytes: usize) -> Result<(), ConnectionError> {
+        let allowed = self
+            .ceiling
+            .as_mut()
+            .is_none_or(|ceiling| ceiling.allows(bytes, Instant::now()));
+        if !allowed {
+            return Err(ConnectionError::Bitrate(self.limits.max_bitrate));
+        }
+        Ok(())
+    }
+
     /// Writes packets out before the connection is dropped (a refusal must reach the client).
     async fn flush(&mut self, results: Vec<ServerSessionResult>) -> Result<(), ConnectionError> {
         for result in results {
             if let ServerSessionResult::OutboundResponse(packet) = result {
-                self.socket.write_all(&packet.bytes).await?;
+                self.send(&packet.bytes).await?;
             }
         }
         Ok(())
@@ -430,7 +527,11 @@ impl Connection {
         let Some(frame) = frame.map_err(|error| ConnectionError::Media(error.to_string()))? else {
             return Ok(());
         };
-        publishing.health.observe(&frame, Instant::now());
+        let now = Instant::now();
+        publishing.health.observe(&frame, now);
+        if matches!(frame, Frame::Video { .. } | Frame::Audio { .. }) {
+            self.deadline = Deadline::new(Step::Media, now, self.limits.media_idle_timeout);
+        }
         match &frame {
             Frame::VideoConfig(_) => publishing.video_config = Some(frame.clone()),
             Frame::AudioConfig(_) => publishing.audio_config = Some(frame.clone()),
@@ -458,7 +559,7 @@ impl Connection {
     }
 
     /// Closes the publication, if any: the packager's last part and segment, then `ended`.
-    async fn end(&mut self) {
+    pub(super) async fn end(&mut self) {
         let Some(mut publishing) = self.publishing.take() else {
             return;
         };
