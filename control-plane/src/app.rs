@@ -243,13 +243,19 @@ pub async fn run(
         metrics: metrics.clone(),
         read_model_gauges: role == Role::Platform,
     });
-    let reporting = crate::playback::Reporting {
-        node_id,
-        every: config.viewer_report_interval,
+    // Only the roles that serve playback need it (and the signing keys it is keyed from).
+    let reporting = || -> Result<_, StartError> {
+        Ok(crate::playback::Reporting {
+            node_id: node_id.clone(),
+            every: config.viewer_report_interval,
+            passes: crate::playback::passes::PlaybackPasses::new(
+                signing_key_spec(&config)?.as_bytes(),
+            ),
+        })
     };
     if role == Role::Playback {
         let playback =
-            crate::playback::Playback::start(log.clone(), store, reporting, metrics.clone())
+            crate::playback::Playback::start(log.clone(), store, reporting()?, metrics.clone())
                 .await?;
         readiness.started(Component::Playback);
         let surface = Surface::Playback {
@@ -293,7 +299,7 @@ pub async fn run(
         Role::Platform => {
             let (admin_key, auth) = platform_auth(&config)?;
             let playback =
-                crate::playback::Playback::start(log.clone(), store, reporting, metrics.clone())
+                crate::playback::Playback::start(log.clone(), store, reporting()?, metrics.clone())
                     .await?;
             let api = web::Data::new(AppState {
                 bus,
@@ -354,21 +360,26 @@ fn platform_auth(config: &Config) -> Result<(String, Auth), StartError> {
         })
         .map_err(data_dir_error(config))?,
     };
-    let key_spec = match &config.signing_keys {
-        Some(spec) => spec.clone(),
-        None => secrets::load_or_create(
-            &config.data_dir.join("signing-keys"),
-            Keyring::generate_spec,
-        )
-        .map_err(data_dir_error(config))?,
-    };
     let auth = Auth::new(
         admin_key.clone(),
-        Keyring::parse(&key_spec)?,
+        Keyring::parse(&signing_key_spec(config)?)?,
         config.rate_limit_per_second,
         config.rate_limit_burst,
     );
     Ok((admin_key, auth))
+}
+
+/// The token signing keys, `kid:secret,…`: from the environment, else kept in the data dir.
+/// Playback passes are keyed from them too, so every process of a deployment must share them.
+fn signing_key_spec(config: &Config) -> Result<String, StartError> {
+    match &config.signing_keys {
+        Some(spec) => Ok(spec.clone()),
+        None => secrets::load_or_create(
+            &config.data_dir.join("signing-keys"),
+            Keyring::generate_spec,
+        )
+        .map_err(data_dir_error(config)),
+    }
 }
 
 /// What the log-driven background components share; cheap to clone.

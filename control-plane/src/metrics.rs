@@ -23,6 +23,7 @@ pub struct Metrics {
     pub viewers: IntGaugeVec,
     pub playback_cache: IntCounterVec,
     pub playback_waiting: IntGauge,
+    pub limits_hit: IntCounterVec,
     pub webhook_deliveries: IntGaugeVec,
     pub packaged: IntCounterVec,
     pub packaging_seconds: HistogramVec,
@@ -132,6 +133,14 @@ impl Metrics {
             "Blocking playlist reloads and preload-hinted part requests held open now",
         )
         .expect("valid metric");
+        let limits_hit = IntCounterVec::new(
+            Opts::new(
+                "limits_hit_total",
+                "Times a limit of docs/SECURITY.md bit, by limit (held_requests, ...)",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric");
         let webhook_deliveries = IntGaugeVec::new(
             Opts::new(
                 "webhook_deliveries",
@@ -184,6 +193,7 @@ impl Metrics {
             Box::new(viewers.clone()),
             Box::new(playback_cache.clone()),
             Box::new(playback_waiting.clone()),
+            Box::new(limits_hit.clone()),
             Box::new(webhook_deliveries.clone()),
             Box::new(packaged.clone()),
             Box::new(packaging_seconds.clone()),
@@ -210,6 +220,7 @@ impl Metrics {
             viewers,
             playback_cache,
             playback_waiting,
+            limits_hit,
             webhook_deliveries,
             packaged,
             packaging_seconds,

@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectMeta, ObjectStore, PutPayload};
+use object_store::{ObjectMeta, ObjectStore};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
 use sigma_shared::event::{Decision, Event};
 use sigma_shared::ids::{ChannelId, SessionId};
 use sigma_shared::log::{EventLog, GroupEvent, LogError, EVENTS_TOPIC};
 use sigma_shared::media::SOURCE_RENDITION;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::commands::CommandBus;
 use crate::db;
@@ -197,6 +198,9 @@ async fn pieces(
 }
 
 /// Joins the session's pieces into one MP4 in the object store; `None` if nothing was stored.
+/// File to file: each piece is copied from the store into a scratch file as it streams, ffmpeg
+/// joins them on disk, and the result streams back up in parts, so a session of any length
+/// costs a few MiB of memory.
 async fn finalize(
     store: &dyn ObjectStore,
     channel_id: ChannelId,
@@ -209,33 +213,27 @@ async fn finalize(
     let scratch = tempfile::tempdir()?;
     let mut list = String::new();
     for (n, piece) in pieces.iter().enumerate() {
-        let mut bytes = store
-            .get(&piece.init.location)
-            .await?
-            .bytes()
-            .await?
-            .to_vec();
-        for (_, segment) in &piece.segments {
-            bytes.extend_from_slice(&store.get(&segment.location).await?.bytes().await?);
-        }
         let file = scratch.path().join(format!("piece{n}.mp4"));
-        tokio::fs::write(&file, bytes).await?;
+        let mut writer = tokio::fs::File::create(&file).await?;
+        let objects =
+            std::iter::once(&piece.init).chain(piece.segments.iter().map(|(_, meta)| meta));
+        for object in objects {
+            copy_into(store, &object.location, &mut writer).await?;
+        }
+        writer.flush().await?;
         list.push_str(&format!("file '{}'\n", file.display()));
     }
     let list_file = scratch.path().join("pieces.txt");
     tokio::fs::write(&list_file, list).await?;
     let output = scratch.path().join("recording.mp4");
-    let (joined, duration_seconds) = {
+    let duration_seconds = {
         let (list_file, output) = (list_file.clone(), output.clone());
         tokio::task::spawn_blocking(move || join(&list_file, &output))
             .await
             .map_err(|error| RecordingError::Ffmpeg(error.to_string()))??
     };
     let path = format!("recordings/{session_id}.mp4");
-    let bytes = joined.len() as u64;
-    store
-        .put(&StorePath::from(path.as_str()), PutPayload::from(joined))
-        .await?;
+    let bytes = upload(store, &output, &StorePath::from(path.as_str())).await?;
     Ok(Some(Recording {
         path,
         duration_seconds,
@@ -243,9 +241,48 @@ async fn finalize(
     }))
 }
 
+/// Appends the object at `location` to `file`, chunk by chunk as the store yields them.
+async fn copy_into(
+    store: &dyn ObjectStore,
+    location: &StorePath,
+    file: &mut tokio::fs::File,
+) -> Result<(), RecordingError> {
+    let mut chunks = store.get(location).await?.into_stream();
+    while let Some(chunk) = chunks.try_next().await? {
+        file.write_all(&chunk).await?;
+    }
+    Ok(())
+}
+
+/// Parts in flight while a recording uploads (each the store's part size, 5 MiB).
+const UPLOAD_PARTS_IN_FLIGHT: usize = 2;
+
+/// Streams `file` to `path` as a multipart upload; returns its size.
+async fn upload(
+    store: &dyn ObjectStore,
+    file: &Path,
+    path: &StorePath,
+) -> Result<u64, RecordingError> {
+    let mut writer = object_store::WriteMultipart::new(store.put_multipart(path).await?);
+    let mut reader = tokio::fs::File::open(file).await?;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0;
+    loop {
+        let read = reader.read(&mut buffer).await?;
+        if read == 0 {
+            break;
+        }
+        writer.wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT).await?;
+        writer.write(&buffer[..read]);
+        size += read as u64;
+    }
+    writer.finish().await?;
+    Ok(size)
+}
+
 /// ffmpeg's concat demuxer joins the pieces without re-encoding, timestamps running on across
-/// them; returns the file and its duration (ffprobe).
-fn join(list: &Path, output: &Path) -> Result<(Vec<u8>, f64), RecordingError> {
+/// them; returns its duration (ffprobe).
+fn join(list: &Path, output: &Path) -> Result<f64, RecordingError> {
     let mut child = ffmpeg_sidecar::command::FfmpegCommand::new()
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
         .args(["-f", "concat", "-safe", "0", "-i"])
@@ -277,5 +314,5 @@ fn join(list: &Path, output: &Path) -> Result<(Vec<u8>, f64), RecordingError> {
         .trim()
         .parse()
         .map_err(|_| RecordingError::Ffmpeg("ffprobe could not read the recording".into()))?;
-    Ok((std::fs::read(output)?, duration))
+    Ok(duration)
 }

@@ -14,10 +14,14 @@ use tokio::sync::oneshot;
 
 /// Lines of stderr kept for the failure message.
 const STDERR_LINES: usize = 20;
+/// Pieces queued for ffmpeg's stdin. A full queue makes [`Sidecar::write`] wait, so a slow
+/// ffmpeg holds back its feeder (which then drops input, see the ladder) instead of this
+/// queue growing with the source.
+const STDIN_QUEUE: usize = 8;
 
 pub struct Sidecar<T> {
     child: FfmpegChild,
-    stdin: Option<std::sync::mpsc::Sender<Bytes>>,
+    stdin: Option<tokio::sync::mpsc::Sender<Bytes>>,
     /// Resolves with what the stdout reader returned once ffmpeg's output ends.
     pub done: oneshot::Receiver<T>,
     stderr: Arc<Mutex<VecDeque<String>>>,
@@ -38,9 +42,9 @@ impl<T: Send + 'static> Sidecar<T> {
         let stdout = child.take_stdout().expect("piped stdout");
         let stderr = child.take_stderr().expect("piped stderr");
 
-        let (feed, pieces) = std::sync::mpsc::channel::<Bytes>();
+        let (feed, mut pieces) = tokio::sync::mpsc::channel::<Bytes>(STDIN_QUEUE);
         std::thread::spawn(move || {
-            for piece in pieces {
+            while let Some(piece) = pieces.blocking_recv() {
                 if stdin.write_all(&piece).is_err() {
                     return;
                 }
@@ -78,10 +82,11 @@ impl<T> Sidecar<T> {
         self.child.as_inner().id()
     }
 
-    /// Queues bytes for ffmpeg's stdin (never blocks).
-    pub fn write(&self, piece: Bytes) {
+    /// Queues bytes for ffmpeg's stdin, waiting while the queue is full. A process whose
+    /// stdin closed (it died) takes nothing and does not make this wait.
+    pub async fn write(&self, piece: Bytes) {
         if let Some(stdin) = &self.stdin {
-            let _ = stdin.send(piece);
+            let _ = stdin.send(piece).await;
         }
     }
 

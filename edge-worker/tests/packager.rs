@@ -259,3 +259,96 @@ fn video_only_and_audio_only_streams_package_too() {
         .iter()
         .all(|part| part.independent && part.duration <= 0.2 + 0.022));
 }
+
+/// The first configurations, keyframe, P-frame and audio frame of a real encode.
+fn real_pieces(dir: &Path) -> (Vec<flv::Frame>, flv::Frame, flv::Frame, flv::Frame) {
+    let frames = flv::file_frames(&encode_flv(dir, true, true)).unwrap();
+    let configs = frames
+        .iter()
+        .filter(|frame| {
+            matches!(
+                frame,
+                flv::Frame::VideoConfig(_) | flv::Frame::AudioConfig(_)
+            )
+        })
+        .cloned()
+        .collect();
+    let find = |wanted: fn(&flv::Frame) -> bool| frames.iter().find(|f| wanted(f)).unwrap().clone();
+    let keyframe = find(|frame| matches!(frame, flv::Frame::Video { keyframe: true, .. }));
+    let p_frame = find(|frame| {
+        matches!(
+            frame,
+            flv::Frame::Video {
+                keyframe: false,
+                ..
+            }
+        )
+    });
+    let audio = find(|frame| matches!(frame, flv::Frame::Audio { .. }));
+    (configs, keyframe, p_frame, audio)
+}
+
+fn at(frame: &flv::Frame, ms: i64) -> flv::Frame {
+    match frame.clone() {
+        flv::Frame::Video {
+            composition_offset,
+            keyframe,
+            data,
+            ..
+        } => flv::Frame::Video {
+            dts: ms,
+            composition_offset,
+            keyframe,
+            data,
+        },
+        flv::Frame::Audio { data, .. } => flv::Frame::Audio { dts: ms, data },
+        other => other,
+    }
+}
+
+/// Feeds a keyframe and a second of P-frames, then `frame` every `step_ms` for up to 60 s;
+/// returns when (in stream milliseconds after that second) the packager refused, with its
+/// error's code. What the packager holds meanwhile stays under a segment's byte cap.
+fn refused_after(frame: &flv::Frame, step_ms: i64) -> Option<(i64, &'static str)> {
+    let dir = tempfile::tempdir().unwrap();
+    let (configs, keyframe, p_frame, _) = real_pieces(dir.path());
+    let mut packager = Packager::new(PackagerConfig {
+        part_target_ms: 200,
+        segment_target_ms: 1000,
+    });
+    for config in configs {
+        packager.push(config).unwrap();
+    }
+    packager.push(at(&keyframe, 0)).unwrap();
+    for n in 1..30 {
+        packager.push(at(&p_frame, n * 33)).unwrap();
+    }
+    (1..=60_000 / step_ms).find_map(|step| {
+        let ms = step * step_ms;
+        let refused = packager.push(at(frame, 1_000 + ms)).err();
+        assert!(packager.held_bytes() <= sigma_edge_worker::cmaf::MAX_SEGMENT_BYTES);
+        refused.map(|error| (ms, error.code()))
+    })
+}
+
+#[test]
+fn a_stream_without_keyframes_is_refused_at_the_segment_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, p_frame, _) = real_pieces(dir.path());
+    let refused = refused_after(&p_frame, 33);
+    let (ms, code) = refused.expect("60 s of P-frames were taken");
+    assert_eq!(code, "no_keyframe");
+    // The segment started at the keyframe, a second before.
+    let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS) - 1_000;
+    assert!((cap..cap + 200).contains(&ms), "refused at {ms} ms");
+}
+
+#[test]
+fn audio_without_video_after_a_keyframe_is_refused_at_the_segment_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, _, audio) = real_pieces(dir.path());
+    let (ms, code) = refused_after(&audio, 21).expect("60 s of audio alone were taken");
+    assert_eq!(code, "video_stalled");
+    let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS);
+    assert!((cap..cap + 200).contains(&ms), "refused at {ms} ms");
+}

@@ -26,12 +26,45 @@ pub fn tansu_binary() -> PathBuf {
         })
 }
 
-/// A port nobody listens on right now.
+/// Where test ports are handed out from: below Linux's ephemeral range (32768 and up), so no
+/// outgoing connection takes one as its source port between the pick and the server's bind
+/// (a port the kernel picked for `bind(0)` can be, when a test opens a thousand connections).
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port nobody listens on right now, and that no other test process was handed lately: the
+/// ports are given out in turn, by a counter that every test process shares (a file under the
+/// temporary dir, locked while it is read and moved on).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    use std::io::{Read, Seek, Write};
+
+    let path = std::env::temp_dir().join("sigma-test-ports");
+    let mut counter = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .expect("the test port counter");
+    counter.lock().expect("locking the test port counter");
+    let mut text = String::new();
+    counter
+        .read_to_string(&mut text)
+        .expect("reading the test port counter");
+    let mut next = text.trim().parse().unwrap_or(TEST_PORTS.start);
+    for _ in TEST_PORTS {
+        if !TEST_PORTS.contains(&next) {
+            next = TEST_PORTS.start;
+        }
+        let port = next;
+        next += 1;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            counter.set_len(0).expect("the test port counter");
+            counter.rewind().expect("the test port counter");
+            write!(counter, "{next}").expect("writing the test port counter");
+            return port;
+        }
+    }
+    panic!("no free port in {TEST_PORTS:?}");
 }
 
 impl Tansu {

@@ -366,3 +366,89 @@ async fn analytics_requests_are_checked_and_private_to_their_account() {
         .unwrap();
     assert_eq!(forged.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn invented_playback_sessions_are_served_but_never_counted() {
+    use futures::StreamExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = SigmaConfig::standalone(dir.path()).with("SIGMA_VIEWER_REPORT_MS", "1000");
+    let sigma = config.start().await;
+    let api = Api::new(&sigma.url);
+    let (token, channel) = api
+        .broadcaster_channel(&sigma.admin_key, json!({ "name": "stage" }))
+        .await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let _publisher = sigma_tests::publish::publisher(
+        channel["rtmp_url"].as_str().unwrap(),
+        120,
+        Publish {
+            real_time: true,
+            ..Publish::default()
+        },
+    )
+    .spawn()
+    .unwrap();
+    let base = format!("{}/live/{id}", sigma.url);
+    until_listed(&format!("{base}/source.m3u8"), 1, Duration::from_secs(30)).await;
+
+    // One real viewer: its pass from the multivariant playlist, two reloads 6 s apart.
+    let top = reqwest::get(format!("{base}/index.m3u8"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rendition = top
+        .lines()
+        .find(|line| line.contains("?pb="))
+        .expect("a rendition URL");
+    let reload = format!("{base}/{rendition}");
+    let first = reqwest::get(&reload).await.unwrap();
+    assert_eq!(first.status(), 200);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(reqwest::get(&reload).await.unwrap().status(), 200);
+    let before = api.analytics_once_watched(&token, &id, 6.0).await;
+
+    // 100,000 reloads naming playback sessions nobody issued: each is served, none counted.
+    let pid = sigma.pid();
+    let resting = sigma_tests::process::rss_kib(pid);
+    let client = reqwest::Client::new();
+    let requests = futures::stream::iter(0..100_000u32).map(|n| {
+        let invented = format!("pb_{:032x}", u128::from(n) * 0x9e37_79b9_7f4a_7c15);
+        let pass = if n % 2 == 0 {
+            invented
+        } else {
+            format!("{invented}.0123456789abcdef")
+        };
+        let request = client.get(format!("{base}/source.m3u8?pb={pass}")).send();
+        async move { request.await.map(|answer| answer.status().as_u16()) }
+    });
+    let statuses: Vec<_> = requests.buffer_unordered(64).collect().await;
+    let served = statuses
+        .iter()
+        .filter(|status| matches!(status, Ok(200)))
+        .count();
+    assert_eq!(
+        served, 100_000,
+        "every reload with an invented pass is served"
+    );
+    let flooded = sigma_tests::process::rss_kib(pid);
+    eprintln!("RSS {resting} KiB before 100,000 invented passes, {flooded} KiB after");
+    assert!(
+        flooded < resting + 64 * 1024,
+        "the flood grew memory by {} KiB",
+        flooded - resting
+    );
+
+    // Two report intervals later, the figures are what the real viewer made.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = api
+        .get(&format!("/v1/channels/{id}/analytics?step=5"), &token)
+        .await
+        .ok();
+    for figure in ["views", "peak_ccu", "watch_time_seconds"] {
+        assert_eq!(after[figure], before[figure], "{figure}: {after}");
+    }
+    assert_eq!(after["peak_ccu"], 1, "{after}");
+}

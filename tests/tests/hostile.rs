@@ -86,15 +86,6 @@ impl Target {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 /// A `connect` command whose object nests `depth` objects deep (and never closes).
 fn nested_connect(depth: usize) -> Vec<u8> {
     let mut command = vec![0x02, 0, 7];
@@ -239,7 +230,7 @@ async fn hostile_clients_lose_their_own_connection_and_nothing_else() {
 
     // 1,000 connections that start a handshake and never finish it.
     let pid = target.sigma.pid();
-    let baseline = rss_kib(pid);
+    let baseline = sigma_tests::process::rss_kib(pid);
     let before = target.dropped("handshake_timeout").await;
     let mut idle = Vec::new();
     for _ in 0..1000 {
@@ -248,7 +239,7 @@ async fn hostile_clients_lose_their_own_connection_and_nothing_else() {
         idle.push(socket);
     }
     let opened = Instant::now();
-    let peak = rss_kib(pid);
+    let peak = sigma_tests::process::rss_kib(pid);
     let closings = idle
         .iter_mut()
         .map(|socket| closed_within(socket, HANDSHAKE_TIMEOUT + SLACK));
@@ -263,7 +254,7 @@ async fn hostile_clients_lose_their_own_connection_and_nothing_else() {
         || async { target.dropped("handshake_timeout").await >= before + 1000.0 },
     )
     .await;
-    let after = rss_kib(pid);
+    let after = sigma_tests::process::rss_kib(pid);
     eprintln!("RSS with 1,000 stalled handshakes: {baseline} KiB before, {peak} KiB with them, {after} KiB after");
     assert!(
         after < baseline + 32 * 1024,

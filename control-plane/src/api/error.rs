@@ -71,12 +71,15 @@ impl ApiError {
         }
     }
 
+    /// An error whose text is for the operator: it is logged under a reference that the
+    /// client gets instead (it may name a database, a path, a bucket).
     pub fn internal(error: impl std::fmt::Display) -> Self {
-        tracing::error!(%error, "internal error");
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        tracing::error!(%error, %reference, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            "an internal error occurred; it has been logged",
+            format!("an internal error occurred; it was logged under reference {reference}"),
         )
     }
 }

@@ -56,12 +56,12 @@ pub async fn readyz(state: web::Data<SystemState>) -> HttpResponse {
         .execute_unprepared("SELECT 1")
         .await
         .map(|_| ())
-        .map_err(|error| format!("database: {error}"));
+        .map_err(|error| unready("database", error));
     let log = state
         .log
         .check()
         .await
-        .map_err(|error| format!("event log: {error}"));
+        .map_err(|error| unready("event log", error));
     match database.and(log).and_then(|()| state.readiness.check()) {
         Ok(()) => HttpResponse::Ok().json(HealthView {
             status: "ok".into(),
@@ -72,6 +72,12 @@ pub async fn readyz(state: web::Data<SystemState>) -> HttpResponse {
             reason: Some(reason),
         }),
     }
+}
+
+/// Names the part that is not ready; what went wrong is for the log, not for whoever asks.
+fn unready(part: &str, error: impl std::fmt::Display) -> String {
+    tracing::warn!(%error, part, "not ready");
+    format!("{part} unavailable")
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -8,12 +8,14 @@
 //! ([`cache`]); the object store is the fallback.
 //!
 //! Each multivariant request opens a playback session: the rendition URLs it returns carry its
-//! id (`?pb=…`), so every reload names it, and [`viewers`] reports them for analytics.
+//! pass (`?pb=…`, signed by [`passes`]), so every reload names it, and [`viewers`] reports them
+//! for analytics; an invented pass is served but not counted.
 
 mod cache;
 mod catchup;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod passes;
 pub mod playlist;
 mod range;
 pub mod state;
@@ -25,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path as StorePath;
@@ -37,6 +39,7 @@ use sigma_shared::log::{EventLog, LogError, EVENTS_TOPIC, MEDIA_TOPIC};
 use sigma_shared::media::MediaEvent;
 use tokio::sync::watch;
 
+use self::passes::{Pass, PlaybackPasses};
 use self::state::{ChannelLive, LiveStream, Streams};
 use crate::metrics::Metrics;
 
@@ -44,8 +47,11 @@ const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
 pub struct Playback {
     streams: RwLock<Streams>,
-    /// Bumped after every applied media event; waiting requests re-check on each bump.
-    version: watch::Sender<u64>,
+    /// One per channel that has requests waiting on it, bumped after each media event of that
+    /// channel: a held request re-checks only when its own channel changed.
+    wakers: Mutex<HashMap<ChannelId, watch::Sender<()>>>,
+    /// Requests held open now, across channels (at most [`MAX_HELD_REQUESTS`]).
+    held: std::sync::atomic::AtomicUsize,
     store: Arc<dyn ObjectStore>,
     cache: cache::MediaCache,
     /// Media playlists rendered once per version of their channel: (channel, rendition,
@@ -55,6 +61,7 @@ pub struct Playback {
     /// Every session's whole timeline, for `/vod/…`.
     catchup: RwLock<catchup::Sessions>,
     viewers: Arc<viewers::Viewers>,
+    passes: passes::PlaybackPasses,
     metrics: Metrics,
 }
 
@@ -63,6 +70,8 @@ pub struct Reporting {
     pub node_id: String,
     /// How often viewer activity is published.
     pub every: Duration,
+    /// Signs and checks the playback sessions that viewers are counted by.
+    pub passes: passes::PlaybackPasses,
 }
 
 /// A rendered media playlist's key: channel, rendition, delta update or not.
@@ -70,6 +79,21 @@ type RenderedKey = (ChannelId, String, bool);
 
 /// Bytes of recent media kept in memory per playback process.
 const CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Blocking reloads and hinted-part requests one process holds open at once; past it a request
+/// is answered at once (a reload with the playlist as it stands).
+const MAX_HELD_REQUESTS: usize = 10_000;
+/// The longest a request is held: three target durations of the longest mode's (4 s)
+/// segments, whatever durations a publisher's stream has.
+const MAX_HOLD: Duration = Duration::from_secs(12);
+
+/// How a wait for a channel's media ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    Ready,
+    TimedOut,
+    /// Too many requests are held already: this one was not.
+    Refused,
+}
 
 impl Playback {
     /// Starts following the media topic from its beginning.
@@ -85,12 +109,14 @@ impl Playback {
         let mut records = log.follow(MEDIA_TOPIC, &from).await?;
         let playback = Arc::new(Self {
             streams: RwLock::default(),
-            version: watch::channel(0).0,
+            wakers: Mutex::default(),
+            held: Default::default(),
             store,
             cache: cache::MediaCache::new(CACHE_BYTES),
             rendered: Mutex::default(),
             catchup: RwLock::default(),
             viewers: Arc::new(viewers::Viewers::new(reporting.node_id)),
+            passes: reporting.passes,
             metrics,
         });
         tokio::spawn(
@@ -116,8 +142,8 @@ impl Playback {
                     .write()
                     .expect("streams lock")
                     .apply(&event);
-                if changed.is_some() {
-                    follower.version.send_modify(|version| *version += 1);
+                if let Some(channel) = changed {
+                    follower.wake(&channel);
                 }
             }
         });
@@ -162,30 +188,56 @@ impl Playback {
             .flatten()
     }
 
-    /// Waits until `ready` holds for the channel's rendition `name`, for at most `limit`.
+    /// Wakes the requests held on `channel`; forgets its waker once nobody waits on it.
+    fn wake(&self, channel: &ChannelId) {
+        let mut wakers = self.wakers.lock().expect("wakers lock");
+        if let Some(waker) = wakers.get(channel) {
+            if waker.receiver_count() == 0 {
+                wakers.remove(channel);
+            } else {
+                waker.send_replace(());
+            }
+        }
+    }
+
+    /// Waits until `ready` holds for the channel's rendition `name`, for at most `limit` (and
+    /// never past [`MAX_HOLD`]), unless [`MAX_HELD_REQUESTS`] are held already.
     async fn wait_for(
         &self,
         channel: &ChannelId,
         name: &str,
         limit: Duration,
         ready: impl Fn(&LiveStream) -> bool,
-    ) -> bool {
-        let mut version = self.version.subscribe();
-        let deadline = tokio::time::Instant::now() + limit;
+    ) -> Waited {
+        let deadline = tokio::time::Instant::now() + limit.min(MAX_HOLD);
+        // Subscribed before the first look, so a change between the two is not missed.
+        let mut changes = self
+            .wakers
+            .lock()
+            .expect("wakers lock")
+            .entry(*channel)
+            .or_insert_with(|| watch::channel(()).0)
+            .subscribe();
         if self.with_rendition(channel, name, &ready) == Some(true) {
-            return true;
+            return Waited::Ready;
         }
         // Counted while held; a client that hangs up drops the future, and the guard with it.
-        let _held = Held::new(&self.metrics.playback_waiting);
+        let Some(_held) = Held::new(&self.held, &self.metrics) else {
+            self.metrics
+                .limits_hit
+                .with_label_values(&["held_requests"])
+                .inc();
+            return Waited::Refused;
+        };
         loop {
-            if tokio::time::timeout_at(deadline, version.changed())
+            if tokio::time::timeout_at(deadline, changes.changed())
                 .await
                 .is_err()
             {
-                return false;
+                return Waited::TimedOut;
             }
             if self.with_rendition(channel, name, &ready) == Some(true) {
-                return true;
+                return Waited::Ready;
             }
         }
     }
@@ -208,19 +260,34 @@ impl Playback {
     }
 }
 
-/// One held request in the `playback_waiting` gauge, for as long as it lives.
-struct Held<'a>(&'a prometheus::IntGauge);
+/// One held request, counted against [`MAX_HELD_REQUESTS`] and in the `playback_waiting`
+/// gauge for as long as it lives.
+struct Held<'a> {
+    count: &'a std::sync::atomic::AtomicUsize,
+    gauge: &'a prometheus::IntGauge,
+}
 
 impl<'a> Held<'a> {
-    fn new(gauge: &'a prometheus::IntGauge) -> Self {
-        gauge.inc();
-        Self(gauge)
+    /// `None` when as many requests are held as may be.
+    fn new(count: &'a std::sync::atomic::AtomicUsize, metrics: &'a Metrics) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < MAX_HELD_REQUESTS).then_some(held + 1)
+            })
+            .ok()?;
+        metrics.playback_waiting.inc();
+        Some(Self {
+            count,
+            gauge: &metrics.playback_waiting,
+        })
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.0.dec();
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.gauge.dec();
     }
 }
 
@@ -341,11 +408,22 @@ async fn stored(playback: &Playback, key: &str, content_type: &str, cache: &str)
                 .insert_header((header::CACHE_CONTROL, cache.to_owned()))
                 .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
                 .body(bytes),
-            Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+            Err(error) => internal_error(error),
         },
         Err(object_store::Error::NotFound { .. }) => not_found(),
-        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+        Err(error) => internal_error(error),
     }
+}
+
+/// A failure of the store behind playback: logged with a reference, which is all the viewer
+/// gets (the error names paths and buckets).
+fn internal_error(error: impl std::fmt::Display) -> HttpResponse {
+    let mut response = crate::api::error::ApiError::internal(error).error_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
 }
 
 fn not_found() -> HttpResponse {
@@ -375,15 +453,21 @@ struct Viewer {
 }
 
 impl Viewer {
-    /// The named playback session; a 400 answer for a value that is not a playback id.
-    fn playback(&self) -> Result<Option<PlaybackId>, Box<HttpResponse>> {
-        self.pb
-            .as_deref()
-            .map(|pb| {
-                pb.parse()
-                    .map_err(|_| Box::new(bad_request("pb is not a playback session id")))
-            })
-            .transpose()
+    /// The playback session the request names, with its pass: `None` when it names none or
+    /// one the platform did not issue (served, not counted); a 400 answer for a value that is
+    /// not shaped like a pass at all.
+    fn playback(
+        &self,
+        passes: &PlaybackPasses,
+    ) -> Result<Option<(PlaybackId, &str)>, Box<HttpResponse>> {
+        let Some(pass) = self.pb.as_deref() else {
+            return Ok(None);
+        };
+        match passes.check(pass) {
+            Pass::Valid(id) => Ok(Some((id, pass))),
+            Pass::Forged => Ok(None),
+            Pass::Malformed => Err(Box::new(bad_request("pb is not a playback session id"))),
+        }
     }
 }
 
@@ -401,14 +485,15 @@ async fn multivariant(
     let Ok(channel) = path.parse::<ChannelId>() else {
         return not_found();
     };
-    let player = match viewer.playback() {
-        Ok(player) => player.unwrap_or_else(PlaybackId::generate),
+    let (player, pass) = match viewer.playback(&playback.passes) {
+        Ok(Some((id, pass))) => (id, pass.to_owned()),
+        Ok(None) => playback.passes.issue(),
         Err(response) => return *response,
     };
     let found = playback
         .with_live(&channel, |live| {
             (!live.renditions.is_empty())
-                .then(|| (live.session_id, playlist::multivariant(live, Some(player))))
+                .then(|| (live.session_id, playlist::multivariant(live, Some(&pass))))
         })
         .flatten();
     match found {
@@ -441,8 +526,8 @@ async fn media_playlist(
     let Ok(channel) = channel.parse::<ChannelId>() else {
         return not_found();
     };
-    let player = match query.viewer.playback() {
-        Ok(player) => player,
+    let player = match query.viewer.playback(&playback.passes) {
+        Ok(player) => player.map(|(id, _)| id),
         Err(response) => return *response,
     };
     let Some((next_msn, target, session)) = playback.with_rendition(&channel, &name, |stream| {
@@ -484,13 +569,13 @@ async fn media_playlist(
         }
     };
     let limit = Duration::from_secs_f64(3.0 * target as f64);
-    if playback.wait_for(&channel, &name, limit, ready).await {
+    match playback.wait_for(&channel, &name, limit, ready).await {
         // The URL names one playlist version: it may be cached briefly.
-        current("public, max-age=6")
-    } else {
-        HttpResponse::ServiceUnavailable()
+        Waited::Ready => current("public, max-age=6"),
+        Waited::Refused => current("no-cache"),
+        Waited::TimedOut => HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, "1"))
-            .finish()
+            .finish(),
     }
 }
 
@@ -508,6 +593,8 @@ fn valid_file(file: &str) -> bool {
 }
 
 /// A finalized source recording, whole or the byte range asked for (players seek with ranges).
+/// Streamed from the store as the client reads it: a response holds a chunk or two in memory,
+/// however large the recording and however many download it at once.
 async fn recording(
     playback: web::Data<Arc<Playback>>,
     path: web::Path<String>,
@@ -516,47 +603,53 @@ async fn recording(
     let Ok(session) = path.parse::<sigma_shared::ids::SessionId>() else {
         return not_found();
     };
-    let key = format!("recordings/{session}.mp4");
+    let path = StorePath::from(format!("recordings/{session}.mp4"));
     let asked = request
         .headers()
         .get(header::RANGE)
         .and_then(|value| value.to_str().ok());
-    let cache = "public, max-age=3600";
-    let wanted = match range::parse(asked) {
-        range::Requested::Whole => {
-            let mut whole = stored(&playback, &key, "video/mp4", cache).await;
-            whole.headers_mut().insert(
-                header::ACCEPT_RANGES,
-                header::HeaderValue::from_static("bytes"),
-            );
-            return whole;
-        }
-        range::Requested::Unsatisfiable => None,
-        range::Requested::Part(wanted) => Some(wanted),
-    };
-    let path = StorePath::from(key.as_str());
     let size = match playback.store.head(&path).await {
         Ok(meta) => meta.size,
         Err(object_store::Error::NotFound { .. }) => return not_found(),
-        Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
+        Err(error) => return internal_error(error),
     };
-    let Some(bytes) = wanted.and_then(|wanted| range::within(&wanted, size)) else {
-        return HttpResponse::RangeNotSatisfiable()
-            .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-            .finish();
-    };
-    match playback.store.get_range(&path, bytes.clone()).await {
-        Ok(body) => HttpResponse::PartialContent()
-            .content_type("video/mp4")
-            .insert_header((header::CACHE_CONTROL, cache))
-            .insert_header((header::ACCEPT_RANGES, "bytes"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-            .insert_header((
+    let (mut response, bytes) = match range::parse(asked) {
+        range::Requested::Whole => (HttpResponse::Ok(), 0..size),
+        requested => {
+            let wanted = match requested {
+                range::Requested::Part(wanted) => range::within(&wanted, size),
+                _ => None,
+            };
+            let Some(bytes) = wanted else {
+                return HttpResponse::RangeNotSatisfiable()
+                    .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                    .finish();
+            };
+            let mut partial = HttpResponse::PartialContent();
+            partial.insert_header((
                 header::CONTENT_RANGE,
                 format!("bytes {}-{}/{size}", bytes.start, bytes.end - 1),
-            ))
-            .body(body),
-        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+            ));
+            (partial, bytes)
+        }
+    };
+    response
+        .content_type("video/mp4")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    if bytes.is_empty() {
+        return response.finish();
+    }
+    let options = object_store::GetOptions {
+        range: Some(object_store::GetRange::Bounded(bytes.clone())),
+        ..Default::default()
+    };
+    match playback.store.get_opts(&path, options).await {
+        Ok(object) => response
+            .no_chunking(bytes.end - bytes.start)
+            .streaming(object.into_stream()),
+        Err(error) => internal_error(error),
     }
 }
 
@@ -581,7 +674,7 @@ async fn media_file(
     if let Some(part_target) = hinted {
         let limit = Duration::from_secs_f64((3.0 * part_target).max(1.0) * 2.0);
         let exists = |stream: &LiveStream| stream.next_part_path() != file;
-        if !playback.wait_for(&channel, rendition, limit, exists).await {
+        if playback.wait_for(&channel, rendition, limit, exists).await != Waited::Ready {
             return not_found();
         }
     }
@@ -601,10 +694,10 @@ async fn media_file(
                     playback.cache.insert(key, bytes.clone());
                     bytes
                 }
-                Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
+                Err(error) => return internal_error(error),
             },
             Err(object_store::Error::NotFound { .. }) => return not_found(),
-            Err(error) => return HttpResponse::InternalServerError().body(error.to_string()),
+            Err(error) => return internal_error(error),
         },
     };
     HttpResponse::Ok()

@@ -5,7 +5,6 @@
 
 use std::fmt::Write;
 
-use sigma_shared::ids::PlaybackId;
 use sigma_shared::settings::LatencyMode;
 
 use super::state::{ChannelLive, LiveStream};
@@ -20,7 +19,7 @@ const UNMEASURED_BANDWIDTH: u64 = 2_000_000;
 /// The multivariant playlist: every rendition, the source first. `BANDWIDTH` is the measured
 /// peak (or the encoder's target, if higher, before measurements settle); `AVERAGE-BANDWIDTH`
 /// the measured mean. Rendition URLs carry the playback session, if any.
-pub fn multivariant(channel: &ChannelLive, playback: Option<PlaybackId>) -> String {
+pub fn multivariant(channel: &ChannelLive, playback: Option<&str>) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for stream in &channel.renditions {
         let peak = match (stream.peak_bandwidth(), stream.declared_bandwidth) {

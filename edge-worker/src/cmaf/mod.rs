@@ -17,6 +17,12 @@ pub use init::{AudioTrack, VideoTrack, AUDIO_TRACK, VIDEO_TIMESCALE, VIDEO_TRACK
 
 use crate::flv::Frame;
 
+/// The longest a segment may grow while no keyframe comes to end it (a publisher's segment is
+/// held in memory until it ends), unless the segment target itself is longer.
+pub const MAX_SEGMENT_MS: u32 = 30_000;
+/// The most bytes of media one segment may hold.
+pub const MAX_SEGMENT_BYTES: usize = 64 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     #[error("bad codec configuration: {0}")]
@@ -25,9 +31,26 @@ pub enum PackageError {
     NoTracks,
     #[error("encoding boxes: {0}")]
     Encode(String),
+    #[error("no keyframe for {} s: set the encoder's keyframe interval to 2 s or less", .0 / 1000)]
+    NoKeyframe(u32),
+    #[error("a segment grew past {} MiB: lower the bitrate or the keyframe interval", .0 >> 20)]
+    SegmentTooLarge(usize),
+    #[error("audio flowed for {} s without video: the encoder's video stopped", .0 / 1000)]
+    VideoStalled(u32),
 }
 
 impl PackageError {
+    /// A stable label for metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadConfig(_) | Self::NoTracks => "bad_codec_config",
+            Self::Encode(_) => "media",
+            Self::NoKeyframe(_) => "no_keyframe",
+            Self::SegmentTooLarge(_) => "segment_too_large",
+            Self::VideoStalled(_) => "video_stalled",
+        }
+    }
+
     fn encode(error: mp4_atom::Error) -> Self {
         Self::Encode(error.to_string())
     }
@@ -83,6 +106,8 @@ struct Track {
     /// The newest sample; its duration is known once the next one arrives.
     held: Option<Sample>,
     pending: Vec<Sample>,
+    /// The duration of `pending`, in the track's timescale.
+    pending_ticks: u64,
     last_duration: u32,
 }
 
@@ -92,6 +117,7 @@ impl Track {
             timescale,
             held: None,
             pending: Vec::new(),
+            pending_ticks: 0,
             last_duration: default_duration,
         }
     }
@@ -114,6 +140,16 @@ impl Track {
         let mut last = self.held.take()?;
         last.duration = self.last_duration;
         Some(last)
+    }
+
+    fn queue(&mut self, sample: Sample) {
+        self.pending_ticks += u64::from(sample.duration);
+        self.pending.push(sample);
+    }
+
+    fn take_pending(&mut self) -> Vec<Sample> {
+        self.pending_ticks = 0;
+        std::mem::take(&mut self.pending)
     }
 }
 
@@ -141,6 +177,8 @@ pub struct Packager {
     segment_parts: u32,
     segment_duration: f64,
     segment_frames: u32,
+    /// Media bytes placed in the current segment so far.
+    segment_bytes: usize,
 }
 
 impl Packager {
@@ -164,6 +202,7 @@ impl Packager {
             segment_parts: 0,
             segment_duration: 0.0,
             segment_frames: 0,
+            segment_bytes: 0,
         }
     }
 
@@ -183,6 +222,17 @@ impl Packager {
             start_ms: i64::try_from(start_ms).unwrap_or(i64::MAX / 4),
             ..self
         }
+    }
+
+    /// Bytes of media held for parts not yet closed (at most a segment's worth, see
+    /// [`MAX_SEGMENT_BYTES`], plus the sample each track holds back).
+    pub fn held_bytes(&self) -> usize {
+        [&self.video, &self.audio]
+            .into_iter()
+            .flatten()
+            .flat_map(|track| track.pending.iter().chain(&track.held))
+            .map(|sample| sample.data.len())
+            .sum()
     }
 
     pub fn video_track(&self) -> Option<&VideoTrack> {
@@ -260,7 +310,7 @@ impl Packager {
                         // Audio rides along in the video's parts; before the first keyframe
                         // there is no segment to put it in.
                         if self.segment.is_some() {
-                            self.audio.as_mut().expect("checked").pending.push(ready);
+                            self.ride_along(ready)?;
                         }
                     } else {
                         self.place_driving(ready, AUDIO_TRACK, &mut out)?;
@@ -280,7 +330,7 @@ impl Packager {
         if let Some(last) = self.audio.as_mut().and_then(Track::flush) {
             if self.video.is_some() {
                 if self.segment.is_some() {
-                    self.audio.as_mut().expect("present").pending.push(last);
+                    self.ride_along(last)?;
                 }
             } else {
                 self.place_driving(last, AUDIO_TRACK, &mut out)?;
@@ -314,6 +364,31 @@ impl Packager {
         Ok(())
     }
 
+    /// Queues an audio sample for the next part of the video it rides along with. Video that
+    /// stops while audio goes on would leave it queued for ever: that ends the stream.
+    fn ride_along(&mut self, sample: Sample) -> Result<(), PackageError> {
+        self.count_bytes(&sample)?;
+        let limit_ms = self.max_segment_ms();
+        let audio = self.audio.as_mut().expect("an audio track");
+        audio.queue(sample);
+        if audio.pending_ticks > u64::from(limit_ms) * u64::from(audio.timescale) / 1000 {
+            return Err(PackageError::VideoStalled(limit_ms));
+        }
+        Ok(())
+    }
+
+    fn max_segment_ms(&self) -> u32 {
+        MAX_SEGMENT_MS.max(self.config.segment_target_ms.saturating_mul(2))
+    }
+
+    fn count_bytes(&mut self, sample: &Sample) -> Result<(), PackageError> {
+        self.segment_bytes += sample.data.len();
+        if self.segment_bytes > MAX_SEGMENT_BYTES {
+            return Err(PackageError::SegmentTooLarge(MAX_SEGMENT_BYTES));
+        }
+        Ok(())
+    }
+
     /// Places a sample of the track that decides where parts and segments are cut.
     fn place_driving(
         &mut self,
@@ -337,16 +412,18 @@ impl Packager {
             self.segment = Some(self.next_segment);
             self.next_segment += 1;
         }
+        let limit_ms = self.max_segment_ms();
+        if self.segment_ticks > u64::from(limit_ms) * timescale / 1000 {
+            return Err(PackageError::NoKeyframe(limit_ms));
+        }
+        self.count_bytes(&sample)?;
         let duration = u64::from(sample.duration);
         let state = if track == VIDEO_TRACK {
             self.video.as_mut()
         } else {
             self.audio.as_mut()
         };
-        state
-            .expect("the driving track exists")
-            .pending
-            .push(sample);
+        state.expect("the driving track exists").queue(sample);
         self.part_ticks += duration;
         self.segment_ticks += duration;
         // Close when the next sample would overshoot the target by more than this one would
@@ -374,12 +451,12 @@ impl Packager {
         let video: Vec<Sample> = self
             .video
             .as_mut()
-            .map(|track| std::mem::take(&mut track.pending))
+            .map(Track::take_pending)
             .unwrap_or_default();
         let audio: Vec<Sample> = self
             .audio
             .as_mut()
-            .map(|track| std::mem::take(&mut track.pending))
+            .map(Track::take_pending)
             .unwrap_or_default();
         let (driving, timescale) = if self.video.is_some() {
             (&video, VIDEO_TIMESCALE)
@@ -426,5 +503,6 @@ impl Packager {
         self.segment_frames = 0;
         self.segment_duration = 0.0;
         self.segment_ticks = 0;
+        self.segment_bytes = 0;
     }
 }

@@ -59,8 +59,14 @@ pub struct LadderSpec {
 const MAX_RESTARTS: usize = 5;
 const RESTART_WINDOW: Duration = Duration::from_secs(600);
 const FIRST_RESTART_PAUSE: Duration = Duration::from_millis(250);
-/// Source parts waiting for ffmpeg; more means it runs slower than real time.
-const INPUT_QUEUE: usize = 64;
+/// How much of the source may wait for ffmpeg (beyond what its stdin queue holds); more means
+/// it runs slower than real time. Counted in parts: 10 s of them, 8 to 64.
+const INPUT_SLACK_MS: u32 = 10_000;
+
+/// The input queue's length in parts for `packaging`.
+fn input_queue(packaging: PackagerConfig) -> usize {
+    (INPUT_SLACK_MS / packaging.part_target_ms.max(1)).clamp(8, 64) as usize
+}
 
 /// The source fell too far ahead of ffmpeg; input is dropped until the next keyframe.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +84,7 @@ pub struct Ladder {
 impl Ladder {
     /// Starts ffmpeg for `spec`; packaged renditions and failures go to `events`.
     pub fn start(spec: LadderSpec, events: mpsc::UnboundedSender<LadderEvent>) -> Self {
-        let (input, receiver) = mpsc::channel(INPUT_QUEUE);
+        let (input, receiver) = mpsc::channel(input_queue(spec.packaging));
         let task = tokio::spawn(supervise(spec, receiver, events));
         Self {
             input,
@@ -146,8 +152,10 @@ impl Process {
         })
     }
 
-    /// Gives ffmpeg a piece of the source, after noting the timestamps in it.
-    fn write(&mut self, piece: Bytes) {
+    /// Gives ffmpeg a piece of the source, after noting the timestamps in it; waits while
+    /// ffmpeg's queue is full, which leaves the source's parts in the ladder's input queue
+    /// until it overflows ([`Ladder::feed`]'s `Lagging`).
+    async fn write(&mut self, piece: Bytes) {
         match self.source.push(&piece) {
             Ok(frames) => {
                 let mut timeline = self.timeline.lock().expect("timeline");
@@ -157,7 +165,7 @@ impl Process {
             }
             Err(error) => tracing::warn!(%error, "the ladder cannot read its own source"),
         }
-        self.sidecar.write(piece);
+        self.sidecar.write(piece).await;
     }
 }
 
@@ -267,18 +275,18 @@ async fn supervise(
                     Some(LadderInput::Init(bytes)) => {
                         init = Some(bytes.clone());
                         if synced {
-                            process.write(bytes);
+                            process.write(bytes).await;
                         }
                     }
                     Some(LadderInput::Part { bytes, independent }) => {
                         if !synced && independent {
                             if let Some(init) = &init {
-                                process.write(init.clone());
+                                process.write(init.clone()).await;
                                 synced = true;
                             }
                         }
                         if synced {
-                            process.write(bytes);
+                            process.write(bytes).await;
                         }
                     }
                 },

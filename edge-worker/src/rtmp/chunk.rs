@@ -426,7 +426,8 @@ mod tests {
             (
                 prop::sample::select(vec![types::AUDIO, types::VIDEO, types::AMF0_DATA]),
                 0u32..0x0200_0000,
-                prop::collection::vec(any::<u8>(), 0..3000),
+                // rml_rtmp writes no chunk at all for an empty payload.
+                prop::collection::vec(any::<u8>(), 1..3000),
             ),
             1..12,
         )
@@ -488,6 +489,17 @@ mod tests {
                 prop_assert!(reader.streams.len() <= LIMITS.max_chunk_streams);
             }
         }
+    }
+
+    #[test]
+    fn an_empty_message_is_whole_at_its_header() {
+        let mut reader = ChunkReader::new(LIMITS);
+        let mut wire = type0(4, 7, 0, types::AUDIO, &[]);
+        wire.extend(type0(4, 8, 1, types::AUDIO, &[5]));
+        let messages = read_all(&mut reader, &wire).unwrap();
+        assert_eq!(messages.len(), 2);
+        assert!(messages[0].payload.is_empty());
+        assert_eq!(&messages[1].payload[..], &[5]);
     }
 
     #[test]

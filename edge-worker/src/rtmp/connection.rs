@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::ceiling::BitrateCeiling;
 use super::guard::{GuardError, InputGuard};
 use super::limits::RtmpLimits;
-use crate::cmaf::Packager;
+use crate::cmaf::{AudioTrack, PackageError, Packager, VideoTrack};
 use crate::flv::{self, Frame};
 use crate::health::{HealthChange, StreamHealth};
 use crate::ingest::{Admission, Publication, PublishName, Tally};
@@ -52,6 +52,8 @@ pub(super) enum ConnectionError {
     Refused { code: &'static str, message: String },
     #[error("media: {0}")]
     Media(String),
+    #[error("media: {0}")]
+    Package(#[from] PackageError),
     #[error("ended by the platform: {0}")]
     Stopped(String),
 }
@@ -146,9 +148,7 @@ impl Publishing {
         let Some(mut packager) = self.packager.take() else {
             return Ok(());
         };
-        let outputs = packager
-            .finish()
-            .map_err(|error| ConnectionError::Media(error.to_string()))?;
+        let outputs = packager.finish()?;
         for output in outputs {
             self.publication
                 .output(output)
@@ -214,6 +214,7 @@ impl ConnectionError {
             Self::Bitrate(_) => "bitrate_exceeded".into(),
             Self::Refused { code, .. } => format!("refused_{code}"),
             Self::Media(_) => "media".into(),
+            Self::Package(error) => error.code().into(),
             Self::Stopped(_) => "stopped".into(),
         }
     }
@@ -533,8 +534,15 @@ impl Connection {
             self.deadline = Deadline::new(Step::Media, now, self.limits.media_idle_timeout);
         }
         match &frame {
-            Frame::VideoConfig(_) => publishing.video_config = Some(frame.clone()),
-            Frame::AudioConfig(_) => publishing.audio_config = Some(frame.clone()),
+            // Checked as they arrive, on air or not: a broken one is refused at once.
+            Frame::VideoConfig(record) => {
+                VideoTrack::from_config(record)?;
+                publishing.video_config = Some(frame.clone());
+            }
+            Frame::AudioConfig(config) => {
+                AudioTrack::from_config(config)?;
+                publishing.audio_config = Some(frame.clone());
+            }
             Frame::Video { keyframe: true, .. } => publishing.awaiting_keyframe = false,
             Frame::Video { .. } | Frame::Audio { .. } if publishing.awaiting_keyframe => {
                 return Ok(())
@@ -545,9 +553,7 @@ impl Connection {
         let Some(packager) = publishing.packager.as_mut() else {
             return Ok(());
         };
-        let outputs = packager
-            .push(frame)
-            .map_err(|error| ConnectionError::Media(error.to_string()))?;
+        let outputs = packager.push(frame)?;
         for output in outputs {
             publishing
                 .publication

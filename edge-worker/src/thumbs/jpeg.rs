@@ -5,12 +5,21 @@
 
 use bytes::{Bytes, BytesMut};
 
+/// The largest picture kept while its end has not come; past it the picture is dropped (a
+/// thumbnail is tens of kilobytes).
+pub const MAX_PICTURE_BYTES: usize = 8 * 1024 * 1024;
+
 #[derive(Default)]
 pub struct JpegSplitter {
     buffer: BytesMut,
 }
 
 impl JpegSplitter {
+    /// Bytes held for a picture not yet complete.
+    pub fn held_bytes(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Takes more bytes; returns the pictures they completed.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<Bytes> {
         self.buffer.extend_from_slice(bytes);
@@ -25,6 +34,9 @@ impl JpegSplitter {
             };
             let Some(end) = find(&self.buffer, [0xFF, 0xD9], start + 2) else {
                 let _ = self.buffer.split_to(start);
+                if self.buffer.len() > MAX_PICTURE_BYTES {
+                    self.buffer.clear();
+                }
                 return pictures;
             };
             let _ = self.buffer.split_to(start);

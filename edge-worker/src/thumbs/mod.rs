@@ -140,8 +140,8 @@ async fn run(
                 return;
             }
         };
-        sidecar.write(init.clone().expect("checked"));
-        sidecar.write(bytes);
+        sidecar.write(init.clone().expect("checked")).await;
+        sidecar.write(bytes).await;
         let mut tags = VecDeque::from([tag]);
         let forward = |jpeg: Bytes, tags: &mut VecDeque<u64>| {
             if let Some(tag) = tags.pop_front() {
@@ -154,11 +154,11 @@ async fn run(
                     None => break None,
                     Some(Input::Init(bytes)) => {
                         init = Some(bytes.clone());
-                        sidecar.write(bytes);
+                        sidecar.write(bytes).await;
                     }
                     Some(Input::Keyframe { tag, bytes }) => {
                         tags.push_back(tag);
-                        sidecar.write(bytes);
+                        sidecar.write(bytes).await;
                     }
                 },
                 Some(jpeg) = out.recv() => forward(jpeg, &mut tags),
