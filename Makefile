@@ -8,7 +8,7 @@ export SIGMA_DATA_DIR ?= $(CURDIR)/data
 .PHONY: run test build bench openapi fuzz fuzz-replay
 
 # The fuzz targets (fuzz/fuzz_targets/), and how long `make fuzz` runs each.
-FUZZ_TARGETS := rtmp_amf0 rtmp_chunks rtmp_session flv_tags codec_configs packager ladder_demux jpeg_splitter
+FUZZ_TARGETS := rtmp_amf0 rtmp_chunks rtmp_session flv_tags codec_configs packager ladder_demux jpeg_splitter log_records
 FUZZ_SECONDS ?= 600
 
 ## Build and start one process: API, deciders, projections on the embedded log and SQLite.

@@ -220,6 +220,10 @@ pub async fn run(
         start_deciders_and_projector(&shared, &progress);
         start_webhooks(&shared, &config)?;
         start_analytics(&shared);
+        tokio::spawn(crate::analytics::retention::prune(
+            db.clone(),
+            config.analytics_retention,
+        ));
     }
     let store = media_store(&config)?;
     // Every process says it is alive, with what it ingests; a platform process also watches.

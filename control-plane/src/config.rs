@@ -55,6 +55,8 @@ pub struct Config {
     pub viewer_report_interval: Duration,
     /// Deadlines and caps of RTMP ingest (`SIGMA_RTMP_*`, see [`rtmp_limits`]).
     pub rtmp_limits: RtmpLimits,
+    /// How long viewer spans are kept (`SIGMA_ANALYTICS_RETENTION_DAYS`, default 400).
+    pub analytics_retention: Duration,
 }
 
 /// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
@@ -242,6 +244,9 @@ impl Config {
                 5_000,
             )?),
             rtmp_limits: rtmp_limits()?,
+            analytics_retention: Duration::from_secs(
+                positive("SIGMA_ANALYTICS_RETENTION_DAYS", 400)?.saturating_mul(86_400),
+            ),
             catchup_retention: Duration::from_secs(positive(
                 "SIGMA_CATCHUP_RETENTION_SECONDS",
                 7 * 24 * 3600,

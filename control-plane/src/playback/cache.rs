@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -58,9 +59,61 @@ impl MediaCache {
     }
 }
 
+/// Keys recently found missing from the store, so a flood of requests for what is not there
+/// costs a store read per key and `ttl`, not per request. Bounded: when full, the expired
+/// entries go, and if none has expired, all of them (a miss is then looked up again).
+pub struct RecentMisses {
+    ttl: Duration,
+    capacity: usize,
+    seen: Mutex<HashMap<String, Instant>>,
+}
+
+impl RecentMisses {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// Whether `key` was found missing less than the TTL before `now`.
+    pub fn contains(&self, key: &str, now: Instant) -> bool {
+        let seen = self.seen.lock().expect("misses lock");
+        seen.get(key)
+            .is_some_and(|at| now.duration_since(*at) < self.ttl)
+    }
+
+    pub fn insert(&self, key: String, now: Instant) {
+        let mut seen = self.seen.lock().expect("misses lock");
+        if seen.len() >= self.capacity {
+            seen.retain(|_, at| now.duration_since(*at) < self.ttl);
+            if seen.len() >= self.capacity {
+                seen.clear();
+            }
+        }
+        seen.insert(key, now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_miss_is_remembered_for_its_ttl_and_the_set_stays_bounded() {
+        let misses = RecentMisses::new(Duration::from_secs(1), 3);
+        let start = Instant::now();
+        misses.insert("a".into(), start);
+        assert!(misses.contains("a", start + Duration::from_millis(999)));
+        assert!(!misses.contains("a", start + Duration::from_secs(1)));
+        assert!(!misses.contains("b", start));
+        for key in ["b", "c", "d", "e"] {
+            misses.insert(key.into(), start);
+        }
+        assert!(misses.seen.lock().unwrap().len() <= 3);
+        assert!(misses.contains("e", start));
+    }
 
     #[test]
     fn the_oldest_entries_go_first_when_over_budget() {

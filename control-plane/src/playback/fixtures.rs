@@ -22,7 +22,8 @@ pub struct Recipe {
 }
 
 impl Default for Recipe {
-    /// 1 s segments of five 200 ms parts (30 frames each), LL-HLS, 180p, no DVR limit.
+    /// 1 s segments of five 200 ms parts (30 frames each), LL-HLS, 180p, a DVR window longer
+    /// than any recipe.
     fn default() -> Self {
         Self {
             segments: 3,
@@ -31,7 +32,7 @@ impl Default for Recipe {
             open_parts: 2,
             height: 180,
             latency_mode: LatencyMode::UltraLow,
-            dvr_window_seconds: 0,
+            dvr_window_seconds: 86_400,
             bandwidth: None,
             segment_bytes: 100_000,
         }

@@ -54,6 +54,7 @@ pub struct Playback {
     held: std::sync::atomic::AtomicUsize,
     store: Arc<dyn ObjectStore>,
     cache: cache::MediaCache,
+    misses: cache::RecentMisses,
     /// Media playlists rendered once per version of their channel: (channel, rendition,
     /// delta update?) → (channel version, text). Serving a reload is then a lookup and a
     /// reference-counted copy, whatever the DVR window.
@@ -79,6 +80,10 @@ type RenderedKey = (ChannelId, String, bool);
 
 /// Bytes of recent media kept in memory per playback process.
 const CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// How long a media object found missing is answered 404 without asking the store again, and
+/// how many such keys are remembered.
+const MISS_TTL: Duration = Duration::from_secs(1);
+const MISSES_KEPT: usize = 10_000;
 /// Blocking reloads and hinted-part requests one process holds open at once; past it a request
 /// is answered at once (a reload with the playlist as it stands).
 const MAX_HELD_REQUESTS: usize = 10_000;
@@ -113,6 +118,7 @@ impl Playback {
             held: Default::default(),
             store,
             cache: cache::MediaCache::new(CACHE_BYTES),
+            misses: cache::RecentMisses::new(MISS_TTL, MISSES_KEPT),
             rendered: Mutex::default(),
             catchup: RwLock::default(),
             viewers: Arc::new(viewers::Viewers::new(reporting.node_id)),
@@ -686,6 +692,22 @@ async fn media_file(
         .playback_cache
         .with_label_values(&[result])
         .inc();
+    // What the live connection stores next may be asked for a moment before it exists (a
+    // preload hint another node gave): only misses elsewhere are remembered.
+    let live = playback
+        .with_rendition(&channel, rendition, |stream| {
+            file.starts_with(&stream.prefix)
+        })
+        .unwrap_or(false);
+    let now = std::time::Instant::now();
+    if cached.is_none() && !live && playback.misses.contains(&key, now) {
+        playback
+            .metrics
+            .limits_hit
+            .with_label_values(&["recent_miss"])
+            .inc();
+        return not_found();
+    }
     let bytes = match cached {
         Some(bytes) => bytes,
         None => match playback.store.get(&StorePath::from(key.as_str())).await {
@@ -696,7 +718,12 @@ async fn media_file(
                 }
                 Err(error) => return internal_error(error),
             },
-            Err(object_store::Error::NotFound { .. }) => return not_found(),
+            Err(object_store::Error::NotFound { .. }) => {
+                if !live {
+                    playback.misses.insert(key, now);
+                }
+                return not_found();
+            }
             Err(error) => return internal_error(error),
         },
     };

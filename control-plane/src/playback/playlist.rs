@@ -184,14 +184,14 @@ mod tests {
     use crate::playback::state::Streams;
 
     /// A channel whose renditions (`source` first) each have `segments` one-second segments of
-    /// five 200 ms parts (30 frames), plus two open parts.
+    /// five 200 ms parts (30 frames), plus two open parts, all in a day-long DVR window.
     fn channel(segments: u64, renditions: &[(&str, u32)]) -> ChannelLive {
         let channel_id = ChannelId::generate();
         let session_id = SessionId::generate();
         let mut streams = Streams::default();
         for (name, height) in renditions {
             let ids = (channel_id, session_id);
-            feed(&mut streams, ids, name, segments, *height, 0);
+            feed(&mut streams, ids, name, segments, *height, 86_400);
         }
         streams.get(&channel_id).unwrap().clone()
     }
@@ -282,6 +282,21 @@ mod tests {
         assert_eq!(summary, 800_000, "averaged over the window");
         let delta = media(live, stream, true);
         assert!(delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=4"), "{delta}");
+    }
+
+    #[test]
+    fn without_dvr_a_live_playlist_lists_six_targets_not_the_whole_session() {
+        let ids = (ChannelId::generate(), SessionId::generate());
+        let mut streams = Streams::default();
+        feed(&mut streams, ids, "source", 100, 180, 0);
+        let live = streams.get(&ids.0).unwrap();
+        let playlist = media(live, &live.renditions[0], false);
+        // 1 s segments: six of them (the window holds without a seventh).
+        assert_eq!(playlist.matches("#EXTINF").count(), 6, "{playlist}");
+        assert!(
+            playlist.contains("#EXT-X-MEDIA-SEQUENCE:94\n"),
+            "{playlist}"
+        );
     }
 
     #[test]

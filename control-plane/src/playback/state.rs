@@ -9,6 +9,10 @@ use sigma_shared::ids::{ChannelId, SessionId};
 use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
 use sigma_shared::settings::LatencyMode;
 
+/// What a live playlist lists with DVR off, in segment targets: a player starts three target
+/// durations from the end (RFC 8216bis §6.3.3), and delta updates skip up to six back.
+pub const LIVE_WINDOW_TARGETS: f64 = 6.0;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartEntry {
     pub duration: f64,
@@ -43,7 +47,7 @@ pub struct LiveStream {
     pub codecs: Vec<String>,
     pub resolution: Option<(u32, u32)>,
     /// The DVR window: the newest segments whose durations add up to at least `dvr_window`
-    /// seconds (all of them when it is 0).
+    /// seconds; with DVR off (0), at least [`LIVE_WINDOW_TARGETS`] segment targets.
     pub segments: VecDeque<Segment>,
     dvr_window: f64,
     /// Seconds and bytes of the listed segments; the highest bitrate of any segment so far;
@@ -112,11 +116,16 @@ impl LiveStream {
             self.peak = Some(self.peak.map_or(bitrate, |peak| peak.max(bitrate)));
         }
         self.segments.push_back(segment);
-        while self.dvr_window > 0.0 {
+        let window = if self.dvr_window > 0.0 {
+            self.dvr_window
+        } else {
+            (LIVE_WINDOW_TARGETS * self.segment_target).max(1.0)
+        };
+        loop {
             let Some(oldest) = self.segments.front() else {
                 break;
             };
-            if self.listed_seconds - oldest.duration < self.dvr_window {
+            if self.listed_seconds - oldest.duration < window {
                 break;
             }
             self.listed_seconds -= oldest.duration;

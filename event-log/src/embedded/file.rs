@@ -6,7 +6,8 @@
 //! lost and a half-written one never surfaces.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use sigma_shared::log::{LogError, Partition, Record};
@@ -15,35 +16,88 @@ const HEADER: usize = 8;
 /// Larger frames are refused on write and treated as corruption on read.
 pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
+/// A partition's file and where each of its records starts: the records stay on disk (the
+/// page cache keeps the recent ones at hand), so memory holds 8 bytes per record, not the
+/// record.
 pub struct PartitionFile {
     file: File,
+    partition: Partition,
+    /// The byte position of every record's frame, by offset.
+    positions: Vec<u64>,
+    /// Where the next frame goes.
+    end: u64,
 }
 
 impl PartitionFile {
-    /// Opens (or creates) the file and returns the records it holds.
-    pub fn open(path: &Path, partition: Partition) -> Result<(Self, Vec<Record>), LogError> {
+    /// Opens (or creates) the file and indexes the records it holds, reading it once from
+    /// start to end.
+    pub fn open(path: &Path, partition: Partition) -> Result<Self, LogError> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        let (records, whole) = decode_all(&bytes, partition);
-        if whole < bytes.len() {
-            tracing::warn!(path = %path.display(), kept = whole, dropped = bytes.len() - whole, "cut a torn record at the end of the log");
-            file.set_len(whole as u64)?;
+        let size = file.metadata()?.len();
+        let (positions, whole) = index_all(BufReader::new(&file))?;
+        if whole < size {
+            tracing::warn!(path = %path.display(), kept = whole, dropped = size - whole, "cut a torn record at the end of the log");
+            file.set_len(whole)?;
             file.seek(SeekFrom::End(0))?;
         }
-        Ok((Self { file }, records))
+        Ok(Self {
+            file,
+            partition,
+            positions,
+            end: whole,
+        })
     }
 
-    /// Writes one record and waits until it is on disk.
-    pub fn append(&mut self, timestamp_ms: i64, key: &str, payload: &[u8]) -> Result<(), LogError> {
+    /// How many records the partition holds.
+    pub fn len(&self) -> u64 {
+        self.positions.len() as u64
+    }
+
+    /// Writes one record and waits until it is on disk; returns its offset.
+    pub fn append(
+        &mut self,
+        timestamp_ms: i64,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<u64, LogError> {
         let frame = encode(timestamp_ms, key, payload)?;
         self.file.write_all(&frame)?;
         self.file.sync_data()?;
-        Ok(())
+        self.positions.push(self.end);
+        self.end += frame.len() as u64;
+        Ok(self.positions.len() as u64 - 1)
+    }
+
+    /// Records `[from, until)`, at most `max` of them, read from the file.
+    pub fn read(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, LogError> {
+        let end = until.min(self.len());
+        let start = from.min(end);
+        let end = end.min(start.saturating_add(max as u64));
+        (start..end).map(|offset| self.read_one(offset)).collect()
+    }
+
+    fn read_one(&self, offset: u64) -> Result<Record, LogError> {
+        let at = self.positions[offset as usize];
+        let mut header = [0u8; HEADER];
+        self.file.read_exact_at(&mut header, at)?;
+        let body_len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+        let mut frame = vec![0u8; HEADER + body_len.min(MAX_RECORD_BYTES)];
+        self.file.read_exact_at(&mut frame, at)?;
+        decode_one(&frame, 0, self.partition, offset)
+            .map(|(record, _)| record)
+            .ok_or_else(|| {
+                LogError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "record {offset} of partition {} changed on disk",
+                        self.partition
+                    ),
+                ))
+            })
     }
 }
 
@@ -67,15 +121,47 @@ fn encode(timestamp_ms: i64, key: &str, payload: &[u8]) -> Result<Vec<u8>, LogEr
     Ok(frame)
 }
 
-/// Decodes whole frames; returns them and how many bytes they span.
-fn decode_all(bytes: &[u8], partition: Partition) -> (Vec<Record>, usize) {
-    let mut records = Vec::new();
-    let mut at = 0;
-    while let Some((record, next)) = decode_one(bytes, at, partition, records.len() as u64) {
-        records.push(record);
-        at = next;
+/// The positions of the whole frames `reader` holds from its start, and how many bytes they
+/// span (a torn or corrupt frame ends the log there).
+fn index_all(mut reader: impl Read) -> Result<(Vec<u64>, u64), LogError> {
+    let mut positions = Vec::new();
+    let mut at = 0u64;
+    let mut frame = Vec::new();
+    loop {
+        let mut header = [0u8; HEADER];
+        if !read_full(&mut reader, &mut header)? {
+            return Ok((positions, at));
+        }
+        let body_len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+        if !(12..=MAX_RECORD_BYTES).contains(&body_len) {
+            return Ok((positions, at));
+        }
+        frame.clear();
+        frame.extend_from_slice(&header);
+        frame.resize(HEADER + body_len, 0);
+        if !read_full(&mut reader, &mut frame[HEADER..])? {
+            return Ok((positions, at));
+        }
+        if decode_one(&frame, 0, 0, 0).is_none() {
+            return Ok((positions, at));
+        }
+        positions.push(at);
+        at += frame.len() as u64;
     }
-    (records, at)
+}
+
+/// Fills `buffer`; false if the input ended first.
+fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> Result<bool, LogError> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(true)
 }
 
 fn decode_one(
@@ -121,8 +207,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.log");
         {
-            let (mut file, records) = PartitionFile::open(&path, 0).unwrap();
-            assert!(records.is_empty());
+            let mut file = PartitionFile::open(&path, 0).unwrap();
+            assert_eq!(file.len(), 0);
             file.append(1, "a", b"one").unwrap();
             file.append(2, "b", b"two").unwrap();
         }
@@ -132,7 +218,8 @@ mod tests {
         raw.write_all(&frame[..frame.len() / 2]).unwrap();
         drop(raw);
 
-        let (mut file, records) = PartitionFile::open(&path, 0).unwrap();
+        let mut file = PartitionFile::open(&path, 0).unwrap();
+        let records = file.read(0, u64::MAX, 10).unwrap();
         assert_eq!(
             records
                 .iter()
@@ -140,9 +227,10 @@ mod tests {
                 .collect::<Vec<_>>(),
             [b"one".as_slice(), b"two"]
         );
-        file.append(4, "d", b"four").unwrap();
+        assert_eq!(file.append(4, "d", b"four").unwrap(), 2);
         drop(file);
-        let (_, records) = PartitionFile::open(&path, 0).unwrap();
+        let file = PartitionFile::open(&path, 0).unwrap();
+        let records = file.read(0, u64::MAX, 10).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[2].offset, 2);
         assert_eq!(records[2].key, "d");
@@ -152,14 +240,13 @@ mod tests {
     fn a_flipped_bit_stops_the_read_there() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.log");
-        let (mut file, _) = PartitionFile::open(&path, 0).unwrap();
+        let mut file = PartitionFile::open(&path, 0).unwrap();
         file.append(1, "a", b"one").unwrap();
         drop(file);
         let mut bytes = std::fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, bytes).unwrap();
-        let (_, records) = PartitionFile::open(&path, 0).unwrap();
-        assert!(records.is_empty());
+        assert_eq!(PartitionFile::open(&path, 0).unwrap().len(), 0);
     }
 }

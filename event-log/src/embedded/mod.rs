@@ -1,5 +1,5 @@
-//! The embedded log: one directory per topic, one append-only file per partition, every record
-//! also kept in memory for reads.
+//! The embedded log: one directory per topic, one append-only file per partition, read from the
+//! file (memory holds each record's position, not the record).
 //!
 //! Appends to a partition are serialized by its lock and fsynced before they are acknowledged.
 //! Readers and group members wait on a per-topic watch channel that every append bumps, so a
@@ -32,18 +32,13 @@ pub struct EmbeddedLog {
 }
 
 struct Topic {
-    partitions: Vec<Mutex<PartitionLog>>,
+    partitions: Vec<Mutex<PartitionFile>>,
     /// Bumped after every append; followers wait on it.
     appended: watch::Sender<u64>,
 }
 
-struct PartitionLog {
-    file: PartitionFile,
-    records: Vec<Record>,
-}
-
 impl Topic {
-    fn partition(&self, partition: Partition) -> Result<&Mutex<PartitionLog>, LogError> {
+    fn partition(&self, partition: Partition) -> Result<&Mutex<PartitionFile>, LogError> {
         self.partitions
             .get(partition as usize)
             .ok_or(LogError::NoSuchPartition {
@@ -57,7 +52,6 @@ impl Topic {
             .partition(partition)?
             .lock()
             .expect("partition lock")
-            .records
             .len() as Offset)
     }
 
@@ -69,10 +63,10 @@ impl Topic {
         until: Offset,
         max: usize,
     ) -> Result<Vec<Record>, LogError> {
-        let log = self.partition(partition)?.lock().expect("partition lock");
-        let end = (until as usize).min(log.records.len());
-        let start = (from as usize).min(end);
-        Ok(log.records[start..end.min(start + max)].to_vec())
+        self.partition(partition)?
+            .lock()
+            .expect("partition lock")
+            .read(from, until, max)
     }
 }
 
@@ -99,9 +93,9 @@ impl EmbeddedLog {
         std::fs::create_dir_all(&topic_dir)?;
         let partitions = (0..self.partitions)
             .map(|partition| {
-                let (file, records) =
+                let file =
                     PartitionFile::open(&topic_dir.join(format!("{partition}.log")), partition)?;
-                Ok(Mutex::new(PartitionLog { file, records }))
+                Ok(Mutex::new(file))
             })
             .collect::<Result<Vec<_>, LogError>>()?;
         let topic = Arc::new(Topic {
@@ -166,18 +160,8 @@ impl EventLog for EmbeddedLog {
         let (key, payload) = (key.to_owned(), payload.to_vec());
         let writer = topic.clone();
         let offset = tokio::task::spawn_blocking(move || -> Result<Offset, LogError> {
-            let mut log = writer.partition(partition)?.lock().expect("partition lock");
-            let timestamp_ms = now_ms();
-            log.file.append(timestamp_ms, &key, &payload)?;
-            let offset = log.records.len() as Offset;
-            log.records.push(Record {
-                partition,
-                offset,
-                key,
-                payload,
-                timestamp_ms,
-            });
-            Ok(offset)
+            let mut file = writer.partition(partition)?.lock().expect("partition lock");
+            Ok(file.append(now_ms(), &key, &payload)? as Offset)
         })
         .await
         .map_err(|join| LogError::Io(std::io::Error::other(join)))??;
