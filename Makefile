@@ -47,6 +47,7 @@ bench:
 ## is left in fuzz/artifacts/TARGET: fix it, then keep it in fuzz/regressions/TARGET.
 fuzz:
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@scripts/fuzz-seeds.sh
 	@for target in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$target; \
 	  echo "fuzz: $$target for $(FUZZ_SECONDS) s"; \

@@ -303,3 +303,62 @@ async fn a_publisher_over_the_bitrate_ceiling_is_disconnected() {
         ["bitrate_exceeded"]
     );
 }
+
+/// Publishes with `KEY`, sends one FLV tag body of `type_id` (8 audio, 9 video); returns the
+/// reason the server gave for dropping the connection.
+async fn refused_for(server: &mut Server, type_id: u8, tag: &[u8]) -> String {
+    use sigma_tests::rtmp::{closed_within, message, PUBLISHER_CHUNK_SIZE};
+
+    let address = format!("127.0.0.1:{}", server.port);
+    let mut socket = sigma_tests::rtmp::connect(&address, Some(KEY)).await;
+    let csid = if type_id == 9 { 6 } else { 4 };
+    let wire = message(csid, type_id, 1, tag, PUBLISHER_CHUNK_SIZE);
+    socket.write_all(&wire).await.unwrap();
+    let closed = closed_within(&mut socket, Duration::from_secs(5)).await;
+    assert!(
+        closed.is_some(),
+        "a publisher with a broken configuration was kept"
+    );
+    tokio::time::timeout(Duration::from_secs(5), server.ended.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    server.dropped.lock().unwrap().pop().expect("a reason")
+}
+
+#[tokio::test]
+async fn publishers_with_crafted_codec_configurations_are_refused_with_the_reason() {
+    let mut server = start().await;
+    // A baseline SPS whose width is 2^32 - 1 macroblocks (overflows 32-bit arithmetic).
+    let sps = [
+        0x67, 0x42, 0x00, 0x1f, 0xf4, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xfe, 0x0b, 0x70,
+        0x04,
+    ];
+    let mut tag = vec![
+        0x17,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0x42,
+        0,
+        0x1f,
+        0xff,
+        0xe1,
+        0,
+        sps.len() as u8,
+    ];
+    tag.extend_from_slice(&sps);
+    tag.extend_from_slice(&[1, 0, 4, 0x68, 0xce, 0x3c, 0x80]);
+    assert_eq!(refused_for(&mut server, 9, &tag).await, "bad_codec_config");
+    // An avcC cut short, then an AudioSpecificConfig of one byte.
+    assert_eq!(
+        refused_for(&mut server, 9, &tag[..12]).await,
+        "bad_codec_config"
+    );
+    assert_eq!(
+        refused_for(&mut server, 8, &[0xaf, 0, 0x12]).await,
+        "bad_codec_config"
+    );
+}

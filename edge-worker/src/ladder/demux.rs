@@ -198,9 +198,10 @@ impl Demuxer {
                     let start = offset
                         .checked_sub(payload_start)
                         .ok_or(DemuxError::SampleOutOfBounds)?;
-                    let data = mdat
-                        .get(start..start + sample_size)
+                    let end = start
+                        .checked_add(sample_size)
                         .ok_or(DemuxError::SampleOutOfBounds)?;
+                    let data = mdat.get(start..end).ok_or(DemuxError::SampleOutOfBounds)?;
                     let ms = |ticks: i64| {
                         (ticks as f64 * 1000.0 / f64::from(track.timescale)).round() as i64
                     };
@@ -222,8 +223,12 @@ impl Demuxer {
                         track: track.id,
                         frame,
                     });
-                    offset += sample_size;
-                    decode_time += u64::from(entry.duration.unwrap_or(duration));
+                    offset = end + payload_start;
+                    decode_time = decode_time
+                        .checked_add(u64::from(entry.duration.unwrap_or(duration)))
+                        .ok_or_else(|| {
+                            DemuxError::Malformed("trun", "the decode time overflows".into())
+                        })?;
                 }
             }
         }
