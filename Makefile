@@ -5,10 +5,10 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sigma/target
 export SIGMA_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test build bench openapi fuzz fuzz-replay
+.PHONY: run test test-release build bench openapi fuzz fuzz-replay
 
 # The fuzz targets (fuzz/fuzz_targets/), and how long `make fuzz` runs each.
-FUZZ_TARGETS := rtmp_amf0 rtmp_chunks rtmp_session flv_tags codec_configs packager ladder_demux jpeg_splitter log_records
+FUZZ_TARGETS := rtmp_amf0 rtmp_chunks rtmp_session flv_tags codec_configs packager ladder_demux jpeg_splitter log_records log_file http_range playlist_query webhook_target
 FUZZ_SECONDS ?= 600
 
 ## Build and start one process: API, deciders, projections on the embedded log and SQLite.
@@ -26,6 +26,13 @@ test:
 	cargo nextest run --workspace --no-fail-fast --test-threads 4
 	SIGMA_TEST_DEPLOYMENT=topology cargo nextest run --workspace --no-fail-fast --profile topology
 
+## The arithmetic a client or publisher controls, again in a release build (no overflow checks
+## there): Range positions, crafted SPS sizes, and the 1 GiB downloads against a release `sigma`.
+test-release:
+	cargo build --release -p sigma-control-plane --bin sigma
+	cargo nextest run --release -p sigma-shared -p sigma-edge-worker -E 'test(/range|crafted|sps|codec_config|overflow/)'
+	SIGMA_BIN=$(CARGO_TARGET_DIR)/release/sigma cargo nextest run -p sigma-tests --test downloads
+
 ## Regenerate openapi/openapi.json from the code.
 openapi:
 	UPDATE_OPENAPI=1 cargo test -p sigma-control-plane --lib openapi
@@ -41,6 +48,7 @@ bench:
 	cargo run --release -p sigma-bench --bin audience
 	cargo run --release -p sigma-bench --bin density
 	cargo run --release -p sigma-bench --bin failover
+	cargo run --release -p sigma-bench --bin history
 
 ## Runs each fuzz target for FUZZ_SECONDS with libFuzzer and AddressSanitizer (cargo-fuzz on the
 ## stable toolchain). New corpus entries land in fuzz/corpus/TARGET; a crash stops the run and

@@ -5,33 +5,20 @@
 //! full playlist is rendered once per change, not once per viewer.)
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sigma_control_plane::playback::fixtures::{events, Recipe};
+use sigma_control_plane::playback::fixtures::{self, Recipe};
 use sigma_control_plane::playback::playlist;
 use sigma_control_plane::playback::state::Streams;
-use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::media::{StreamRef, SOURCE_RENDITION};
+use sigma_shared::ids::ChannelId;
 
 /// A channel with `window` seconds of DVR, full, plus two parts of the next segment.
 fn live(window: u32) -> (Streams, ChannelId) {
-    let (channel_id, session_id) = (ChannelId::generate(), SessionId::generate());
-    let stream = StreamRef {
-        channel_id,
-        session_id,
-        connection: "c1".into(),
-        rendition: SOURCE_RENDITION.into(),
-    };
-    let recipe = Recipe {
+    fixtures::live(&Recipe {
         segments: u64::from(window) + 5,
         height: 720,
         dvr_window_seconds: window,
         segment_bytes: 400_000,
         ..Recipe::default()
-    };
-    let mut streams = Streams::default();
-    for event in events(&stream, &recipe) {
-        streams.apply(&event);
-    }
-    (streams, channel_id)
+    })
 }
 
 fn reloads(c: &mut Criterion) {

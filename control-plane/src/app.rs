@@ -25,6 +25,8 @@ use crate::config::Config;
 use crate::health::{Component, Readiness};
 use crate::metrics::Metrics;
 use crate::project::progress::Progress;
+use crate::storage::disk::DiskWatch;
+use crate::storage::LiveStore;
 use crate::{decide, project, secrets};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +42,17 @@ pub enum StartError {
     Database(#[from] sea_orm::DbErr),
     #[error("SIGMA_SIGNING_KEYS: {0}")]
     Keys(#[from] KeyringError),
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
     #[error("cannot listen on {addr}: {source} (set SIGMA_HTTP_ADDR to a free address)")]
     Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot listen for metrics on {addr}: {source} (set SIGMA_METRICS_ADDR to a free address)"
+    )]
+    MetricsListen {
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -54,6 +65,8 @@ pub enum StartError {
     },
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
+    #[error("playback: {0}")]
+    Playback(#[from] crate::playback::StartError),
     #[error("SIGMA_OBJECT_STORE_URL={0:?}: use s3://bucket[/prefix] or file:///absolute/path")]
     StoreUrl(String),
     #[error("cannot build the webhook client: {0}")]
@@ -87,18 +100,21 @@ impl Role {
 
 /// The object store for media: `SIGMA_OBJECT_STORE_URL` (`s3://bucket[/prefix]` with the
 /// usual `AWS_*` variables, or `file:///…`; shared by every process of a deployment), else
-/// `SIGMA_DATA_DIR/media` on the local file system.
-fn media_store(config: &Config) -> Result<Arc<dyn ObjectStore>, StartError> {
-    let local = |media: std::path::PathBuf| -> Result<Arc<dyn ObjectStore>, StartError> {
+/// `SIGMA_DATA_DIR/media` on the local file system; with the local directory, if it is one.
+fn media_store(
+    config: &Config,
+) -> Result<(Arc<dyn ObjectStore>, Option<std::path::PathBuf>), StartError> {
+    let local = |media: std::path::PathBuf| {
         std::fs::create_dir_all(&media).map_err(|source| StartError::DataDir {
             path: media.display().to_string(),
             source,
         })?;
         // Expired catch-up media leave no empty directories behind.
-        Ok(Arc::new(
+        let store: Arc<dyn ObjectStore> = Arc::new(
             object_store::local::LocalFileSystem::new_with_prefix(&media)?
                 .with_automatic_cleanup(true),
-        ))
+        );
+        Ok((store, Some(media)))
     };
     let Some(url) = &config.object_store_url else {
         return local(config.data_dir.join("media"));
@@ -118,10 +134,35 @@ fn media_store(config: &Config) -> Result<Arc<dyn ObjectStore>, StartError> {
         .build()?;
     let prefix = prefix.trim_matches('/');
     if prefix.is_empty() {
-        Ok(Arc::new(s3))
+        Ok((Arc::new(s3), None))
     } else {
-        Ok(Arc::new(object_store::prefix::PrefixStore::new(s3, prefix)))
+        Ok((
+            Arc::new(object_store::prefix::PrefixStore::new(s3, prefix)),
+            None,
+        ))
     }
+}
+
+/// Where live media go: `store`, or memory while it fails; the data dir's free space (and the
+/// local media directory's) watched against the watermarks.
+fn live_store(
+    config: &Config,
+    store: &Arc<dyn ObjectStore>,
+    local_media: Option<std::path::PathBuf>,
+    metrics: &Metrics,
+) -> Arc<LiveStore> {
+    let local = local_media.is_some();
+    let watched = std::iter::once(config.data_dir.clone())
+        .chain(local_media)
+        .collect();
+    let disk = DiskWatch::start(watched, config.watermarks, metrics.clone());
+    LiveStore::start(
+        store.clone(),
+        disk,
+        local,
+        config.spool_bytes,
+        metrics.clone(),
+    )
 }
 
 /// Listens for RTMP publishers; their media go to `store`, their events to the log.
@@ -151,9 +192,30 @@ const RESTART_PAUSE_MAX: Duration = Duration::from_secs(30);
 pub struct Started {
     pub role: Role,
     pub http_addr: SocketAddr,
-    /// `None` on an edge worker, which serves no API.
-    pub admin_key: Option<String>,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
+    /// Where the admin key is (`SIGMA_ADMIN_KEY`, or the file it is kept in); `None` on a
+    /// worker or a playback node, which serve no API. Never the key itself: what is printed
+    /// ends up in logs.
+    pub admin_key_at: Option<String>,
     pub urls: PublicUrls,
+}
+
+/// Creates the data dir if need be, readable by this user only (it holds the keys, the log
+/// and the read models). One the operator made is left as it is (it may be a shared mount),
+/// with a warning if others may read it.
+fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Ok(existing) = std::fs::metadata(path) {
+        if existing.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the data dir may be read by other users: it holds the keys, the log and the read models (chmod 700 it)");
+        }
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
 }
 
 fn data_dir_error(config: &Config) -> impl Fn(std::io::Error) -> StartError + '_ {
@@ -180,7 +242,7 @@ pub async fn run(
     role: Role,
     announce: impl FnOnce(&Started),
 ) -> Result<(), StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(data_dir_error(&config))?;
+    private_dir(&config.data_dir).map_err(data_dir_error(&config))?;
     if role != Role::Platform {
         // A worker or a playback node shares the deployment's log, read models and media with
         // the other processes; files of its own would be invisible to them.
@@ -225,7 +287,7 @@ pub async fn run(
             config.analytics_retention,
         ));
     }
-    let store = media_store(&config)?;
+    let (store, local_media) = media_store(&config)?;
     // Every process says it is alive, with what it ingests; a platform process also watches.
     let publishing = crate::nodes::Publishing::default();
     let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
@@ -257,10 +319,28 @@ pub async fn run(
             ),
         })
     };
+    let guard = || -> Result<_, StartError> {
+        let pairs = Keyring::pairs(&signing_key_spec(&config)?)?;
+        Ok(crate::playback::Guard {
+            db: db.clone(),
+            platform: crate::playback::tokens::PlatformKeys::derive(
+                pairs
+                    .iter()
+                    .map(|(kid, secret)| (kid.as_str(), secret.as_slice())),
+            ),
+        })
+    };
     if role == Role::Playback {
-        let playback =
-            crate::playback::Playback::start(log.clone(), store, reporting()?, metrics.clone())
-                .await?;
+        let playback = crate::playback::Playback::start(
+            log.clone(),
+            store,
+            None,
+            reporting()?,
+            guard()?,
+            metrics.clone(),
+            playback_since(&db).await?,
+        )
+        .await?;
         readiness.started(Component::Playback);
         let surface = Surface::Playback {
             playback: web::Data::new(playback),
@@ -279,12 +359,13 @@ pub async fn run(
              thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
         );
     }
+    let live = live_store(&config, &store, local_media, &metrics);
     let admission = crate::ingest::LogAdmission {
         metrics: metrics.clone(),
         bus: bus.clone(),
         log: log.clone(),
         db: db.clone(),
-        store: store.clone(),
+        store: live.clone(),
         ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
         thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
         publishing: publishing.clone(),
@@ -292,20 +373,30 @@ pub async fn run(
     start_ingest(&config, admission).await?;
     readiness.started(Component::Ingest);
     if role == Role::Platform {
-        start_recorder(&shared, &store, &bus);
+        start_recorder(&shared, &live, &bus);
         start_retention(&shared, &store, &bus, config.catchup_retention);
         start_node_monitor(&shared, &bus, config.node_timeout);
     }
 
-    let (surface, admin_key) = match role {
+    let (surface, admin_key_at) = match role {
         // (A playback node has been served above.)
         Role::Worker | Role::Playback => (Surface::Worker, None),
         Role::Platform => {
-            let (admin_key, auth) = platform_auth(&config)?;
-            let playback =
-                crate::playback::Playback::start(log.clone(), store, reporting()?, metrics.clone())
-                    .await?;
+            let (admin_key_at, auth) = platform_auth(&config, &metrics)?;
+            let guard = guard()?;
+            let playback_tokens = guard.platform.clone();
+            let playback = crate::playback::Playback::start(
+                log.clone(),
+                store,
+                Some(live),
+                reporting()?,
+                guard,
+                metrics.clone(),
+                playback_since(&db).await?,
+            )
+            .await?;
             let api = web::Data::new(AppState {
+                playback_tokens,
                 bus,
                 db: db.clone(),
                 auth,
@@ -321,10 +412,10 @@ pub async fn run(
                 }
             });
             let playback = web::Data::new(playback);
-            (Surface::Platform { api, playback }, Some(admin_key))
+            (Surface::Platform { api, playback }, Some(admin_key_at))
         }
     };
-    serve(&config, role, system, surface, admin_key, urls, announce).await
+    serve(&config, role, system, surface, admin_key_at, urls, announce).await
 }
 
 /// Listens and serves until the HTTP server stops.
@@ -333,7 +424,7 @@ async fn serve(
     role: Role,
     system: web::Data<SystemState>,
     surface: Surface,
-    admin_key: Option<String>,
+    admin_key_at: Option<String>,
     urls: PublicUrls,
     announce: impl FnOnce(&Started),
 ) -> Result<(), StartError> {
@@ -342,35 +433,47 @@ async fn serve(
             addr: config.http_addr,
             source,
         })?;
+    let metrics = std::net::TcpListener::bind(config.metrics_addr).map_err(|source| {
+        StartError::MetricsListen {
+            addr: config.metrics_addr,
+            source,
+        }
+    })?;
     let http_addr = listener.local_addr().map_err(StartError::Serve)?;
+    let metrics_addr = metrics.local_addr().map_err(StartError::Serve)?;
     announce(&Started {
         role,
         http_addr,
-        admin_key,
+        metrics_addr,
+        admin_key_at,
         urls,
     });
-    crate::api::serve(system, surface, listener)
+    crate::api::serve(system, surface, listener, metrics)
         .await
         .map_err(StartError::Serve)
 }
 
-/// The admin key and the token keyring (each from the environment, else kept in the data dir),
-/// with the rate limits.
-fn platform_auth(config: &Config) -> Result<(String, Auth), StartError> {
-    let admin_key = match &config.admin_key {
-        Some(key) => key.clone(),
-        None => secrets::load_or_create(&config.data_dir.join("admin-key"), || {
-            format!("sigma_admin_{}", secrets::random_text(40))
-        })
-        .map_err(data_dir_error(config))?,
+/// The token keyring and the admin key (each from the environment, else kept in the data
+/// dir), with the rate limits; and where the admin key is.
+fn platform_auth(config: &Config, metrics: &Metrics) -> Result<(String, Auth), StartError> {
+    let (admin_key, at) = match &config.admin_key {
+        Some(key) => (key.clone(), "SIGMA_ADMIN_KEY".to_owned()),
+        None => {
+            let path = config.data_dir.join("admin-key");
+            let key = secrets::load_or_create(&path, || {
+                format!("sigma_admin_{}", secrets::random_text(40))
+            })?;
+            (key, path.display().to_string())
+        }
     };
     let auth = Auth::new(
-        admin_key.clone(),
+        admin_key,
         Keyring::parse(&signing_key_spec(config)?)?,
         config.rate_limit_per_second,
         config.rate_limit_burst,
+        metrics.limits_hit.with_label_values(&["auth_failures"]),
     );
-    Ok((admin_key, auth))
+    Ok((at, auth))
 }
 
 /// The token signing keys, `kid:secret,…`: from the environment, else kept in the data dir.
@@ -378,11 +481,10 @@ fn platform_auth(config: &Config) -> Result<(String, Auth), StartError> {
 fn signing_key_spec(config: &Config) -> Result<String, StartError> {
     match &config.signing_keys {
         Some(spec) => Ok(spec.clone()),
-        None => secrets::load_or_create(
+        None => Ok(secrets::load_or_create(
             &config.data_dir.join("signing-keys"),
             Keyring::generate_spec,
-        )
-        .map_err(data_dir_error(config)),
+        )?),
     }
 }
 
@@ -519,12 +621,25 @@ fn start_retention(
     });
 }
 
+/// Where playback starts reading the log (milliseconds, log time): a margin before the
+/// earliest running session started, or before now if none runs.
+async fn playback_since(db: &sea_orm::DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let earliest = crate::db::sessions::Entity::find()
+        .filter(crate::db::sessions::Column::EndedAt.is_null())
+        .order_by_asc(crate::db::sessions::Column::StartedAt)
+        .one(db)
+        .await?
+        .map_or_else(chrono::Utc::now, |session| session.started_at);
+    Ok(earliest.timestamp_millis() - crate::playback::catchup::LOG_CLOCK_MARGIN_MS)
+}
+
 /// The job that finalizes source recordings.
-fn start_recorder(shared: &Shared, store: &Arc<dyn ObjectStore>, bus: &Arc<CommandBus>) {
-    let (store, bus) = (store.clone(), bus.clone());
+fn start_recorder(shared: &Shared, live: &Arc<LiveStore>, bus: &Arc<CommandBus>) {
+    let (live, bus) = (live.clone(), bus.clone());
     shared.supervise(Component::Recorder, move |shared, ready| {
-        let (store, bus) = (store.clone(), bus.clone());
-        async move { crate::recording::run(shared.log.as_ref(), shared.db, store, bus, ready).await }
+        let (live, bus) = (live.clone(), bus.clone());
+        async move { crate::recording::run(shared.log.as_ref(), shared.db, live, bus, ready).await }
     });
 }
 
@@ -550,4 +665,26 @@ where
             pause = (pause * 2).min(RESTART_PAUSE_MAX);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::private_dir;
+
+    #[test]
+    fn a_data_dir_made_here_is_private_and_one_given_is_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let made = root.path().join("a/data");
+        private_dir(&made).unwrap();
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&made), 0o700);
+        let given = root.path().join("shared");
+        std::fs::create_dir(&given).unwrap();
+        std::fs::set_permissions(&given, std::fs::Permissions::from_mode(0o750)).unwrap();
+        private_dir(&given).unwrap();
+        assert_eq!(mode(&given), 0o750);
+    }
 }

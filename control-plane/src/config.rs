@@ -9,6 +9,8 @@ use sigma_edge_worker::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 use sigma_edge_worker::rtmp::RtmpLimits;
 use sigma_event_log::LogConfig;
 
+use crate::storage::disk::Watermarks;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name}={value:?} is not valid: {reason}")]
@@ -23,6 +25,9 @@ pub enum ConfigError {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub http_addr: SocketAddr,
+    /// Where `/metrics` is served: not on the public port (the series name channels and
+    /// nodes), loopback by default.
+    pub metrics_addr: SocketAddr,
     pub rtmp_addr: SocketAddr,
     pub data_dir: PathBuf,
     /// `None` until resolved from the data dir (see [`crate::secrets`]).
@@ -57,6 +62,11 @@ pub struct Config {
     pub rtmp_limits: RtmpLimits,
     /// How long viewer spans are kept (`SIGMA_ANALYTICS_RETENTION_DAYS`, default 400).
     pub analytics_retention: Duration,
+    /// Free-space watermarks of the data dir (`SIGMA_STORAGE_LOW_FREE_MB`,
+    /// `SIGMA_STORAGE_RESERVE_MB`).
+    pub watermarks: Watermarks,
+    /// Live media held in memory at most while the store fails (`SIGMA_STORAGE_SPOOL_MB`).
+    pub spool_bytes: usize,
 }
 
 /// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
@@ -149,17 +159,58 @@ fn rtmp_limits() -> Result<RtmpLimits, ConfigError> {
     })
 }
 
+/// The free-space watermarks: the reserve must lie below the low mark.
+fn watermarks() -> Result<Watermarks, ConfigError> {
+    let defaults = Watermarks::default();
+    let low = positive("SIGMA_STORAGE_LOW_FREE_MB", defaults.low_bytes >> 20)?;
+    let reserve = positive("SIGMA_STORAGE_RESERVE_MB", defaults.reserve_bytes >> 20)?;
+    if reserve >= low {
+        return Err(ConfigError::Invalid {
+            name: "SIGMA_STORAGE_RESERVE_MB",
+            value: reserve.to_string(),
+            reason: format!("must be below SIGMA_STORAGE_LOW_FREE_MB ({low})"),
+        });
+    }
+    Ok(Watermarks {
+        low_bytes: low.saturating_mul(1 << 20),
+        reserve_bytes: reserve.saturating_mul(1 << 20),
+    })
+}
+
+/// Live media held in memory at most: within half the reserve, so writing them all out when
+/// the disk leaves its reserve still leaves the log room.
+fn spool_bytes(watermarks: &Watermarks) -> Result<usize, ConfigError> {
+    let megabytes = positive("SIGMA_STORAGE_SPOOL_MB", 256)?;
+    let bytes = megabytes.saturating_mul(1 << 20);
+    if bytes > watermarks.reserve_bytes / 2 {
+        return Err(ConfigError::Invalid {
+            name: "SIGMA_STORAGE_SPOOL_MB",
+            value: megabytes.to_string(),
+            reason: format!(
+                "must be at most half of SIGMA_STORAGE_RESERVE_MB ({})",
+                watermarks.reserve_bytes >> 20
+            ),
+        });
+    }
+    Ok(usize::try_from(bytes).unwrap_or(usize::MAX))
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let http_addr: SocketAddr = parsed(
             "SIGMA_HTTP_ADDR",
             "127.0.0.1:8080".parse().expect("a socket address"),
         )?;
+        let metrics_addr: SocketAddr = parsed(
+            "SIGMA_METRICS_ADDR",
+            "127.0.0.1:9464".parse().expect("a socket address"),
+        )?;
         let rtmp_addr: SocketAddr = parsed(
             "SIGMA_RTMP_ADDR",
             "127.0.0.1:1935".parse().expect("a socket address"),
         )?;
         let data_dir = PathBuf::from(var("SIGMA_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let watermarks = watermarks()?;
         let partitions: u32 = parsed("SIGMA_LOG_PARTITIONS", 8)?;
         if partitions == 0 || partitions > 1024 {
             return Err(ConfigError::Invalid {
@@ -184,6 +235,7 @@ impl Config {
         });
         Ok(Self {
             http_addr,
+            metrics_addr,
             rtmp_addr,
             admin_key: var("SIGMA_ADMIN_KEY"),
             database_url,
@@ -251,6 +303,8 @@ impl Config {
                 "SIGMA_CATCHUP_RETENTION_SECONDS",
                 7 * 24 * 3600,
             )?),
+            watermarks,
+            spool_bytes: spool_bytes(&watermarks)?,
             data_dir,
         })
     }

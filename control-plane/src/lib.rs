@@ -17,6 +17,8 @@
 //!   and the audience reports (CCU, views, watch time) read from them.
 //! - [`recording`]: source recordings finalized after their sessions end.
 //! - [`retention`]: catch-up media deleted when their retention period is over.
+//! - [`storage`]: live media to the object store, or held in memory while it fails; the data
+//!   dir's free space against its watermarks.
 //! - [`webhooks`]: the delivery outbox, the dispatcher, signatures and target checks.
 //! - [`nodes`]: heartbeats, and the monitor that declares silent nodes lost.
 //! - [`health`], [`metrics`]: readiness and Prometheus metrics.
@@ -40,4 +42,5 @@ pub mod project;
 pub mod recording;
 pub mod retention;
 pub mod secrets;
+pub mod storage;
 pub mod webhooks;

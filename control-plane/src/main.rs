@@ -39,15 +39,16 @@ enum Action {
 
 fn announce(started: &Started) {
     let http = &started.urls.http;
+    let metrics = format!("http://{}/metrics", started.metrics_addr);
     if started.role == Role::Playback {
         println!(
-            "\nSigma Live playback node is running.\n  Playback:      {http}/live/<channel id>/index.m3u8\n  Health:        {http}/healthz   Metrics: {http}/metrics\n"
+            "\nSigma Live playback node is running.\n  Playback:      {http}/live/<channel id>/index.m3u8\n  Health:        {http}/healthz   Metrics: {metrics}\n"
         );
         return;
     }
-    let Some(key) = &started.admin_key else {
+    let Some(key_at) = &started.admin_key_at else {
         println!(
-            "\nSigma Live edge worker is running.\n  RTMP ingest:   {rtmp}/live/<stream_key>\n  Health:        {http}/healthz   Metrics: {http}/metrics\n",
+            "\nSigma Live edge worker is running.\n  RTMP ingest:   {rtmp}/live/<stream_key>\n  Health:        {http}/healthz   Metrics: {metrics}\n",
             rtmp = started.urls.rtmp
         );
         return;
@@ -56,14 +57,14 @@ fn announce(started: &Started) {
         r#"
 Sigma Live is running.
   API and docs:  {http}/docs/
-  Health:        {http}/healthz   Metrics: {http}/metrics
+  Health:        {http}/healthz   Metrics: {metrics}
   RTMP ingest:   {rtmp}/live/<stream_key>
   Playback:      {http}/live/<channel id>/index.m3u8
-  Admin key:     {key}
+  Admin key:     in {key_at}
 
-Create an account, a token and a channel:
-  curl -s -X POST {http}/v1/accounts -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"name":"me"}}'
-  curl -s -X POST {http}/v1/tokens -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{"account_id":"<account id>"}}'
+Create an account, a token and a channel (with ADMIN_KEY set to the admin key):
+  curl -s -X POST {http}/v1/accounts -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' -d '{{"name":"me"}}'
+  curl -s -X POST {http}/v1/tokens -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' -d '{{"account_id":"<account id>"}}'
   curl -s -X POST {http}/v1/channels -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' -d '{{"name":"studio"}}'
 Then push a test stream to the channel's `rtmp_url` and play its `playback_url`:
   ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine -c:v libx264 -preset veryfast -tune zerolatency -g 60 -c:a aac -f flv <rtmp_url>

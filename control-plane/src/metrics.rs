@@ -13,6 +13,7 @@ pub struct Metrics {
     pub commands_decided: IntCounterVec,
     pub events_projected: IntCounter,
     pub decider_partitions: IntGauge,
+    pub decider_commits_refused: IntCounter,
     pub ingest_dropped: IntCounterVec,
     pub ingest_publishers: IntGauge,
     pub ingest_bytes: IntCounter,
@@ -23,11 +24,16 @@ pub struct Metrics {
     pub viewers: IntGaugeVec,
     pub playback_cache: IntCounterVec,
     pub playback_waiting: IntGauge,
+    pub playback_refused: IntCounterVec,
+    pub playback_catchup_sessions: IntGauge,
     pub limits_hit: IntCounterVec,
     pub webhook_deliveries: IntGaugeVec,
     pub packaged: IntCounterVec,
     pub packaging_seconds: HistogramVec,
     pub consumer_lag: GaugeVec,
+    pub storage_free_bytes: IntGauge,
+    pub storage_level: IntGauge,
+    pub storage_held_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -65,6 +71,21 @@ impl Metrics {
         let decider_partitions = IntGauge::new(
             "decider_partitions",
             "Command partitions this process decides for",
+        )
+        .expect("valid metric");
+        let decider_commits_refused = IntCounter::new(
+            "decider_commits_refused_total",
+            "Command offsets the broker refused to commit (a rebalance under way); the \
+             redelivered commands are skipped as already decided",
+        )
+        .expect("valid metric");
+        let playback_refused = IntCounterVec::new(
+            Opts::new(
+                "playback_refused_total",
+                "Requests for a signed channel refused, by reason (token_required, token_expired, \
+                 invalid_token, token_not_for_this_stream, token_wrong_audience)",
+            ),
+            &["reason"],
         )
         .expect("valid metric");
         let ingest_dropped = IntCounterVec::new(
@@ -123,7 +144,8 @@ impl Metrics {
         let playback_cache = IntCounterVec::new(
             Opts::new(
                 "playback_cache_total",
-                "Media requests served from memory (hit) or read from the object store (miss)",
+                "Media requests served from memory (hit), read from the object store (miss), or served from \
+                 live media held while the store fails (held)",
             ),
             &["result"],
         )
@@ -131,6 +153,12 @@ impl Metrics {
         let playback_waiting = IntGauge::new(
             "playback_waiting",
             "Blocking playlist reloads and preload-hinted part requests held open now",
+        )
+        .expect("valid metric");
+        let playback_catchup_sessions = IntGauge::new(
+            "playback_catchup_sessions",
+            "Sessions whose catch-up timeline this process holds in memory: the running ones and \
+             the ended ones whose playlists the store does not have yet",
         )
         .expect("valid metric");
         let limits_hit = IntCounterVec::new(
@@ -177,12 +205,29 @@ impl Metrics {
             &["group"],
         )
         .expect("valid metric");
+        let storage_free_bytes = IntGauge::new(
+            "storage_free_bytes",
+            "Free bytes on the fullest file system the process writes to (the data dir, local media)",
+        )
+        .expect("valid metric");
+        let storage_level = IntGauge::new(
+            "storage_level",
+            "0: room; 1: below the low watermark (new publishers refused); 2: down to the reserve \
+             (live media held in memory)",
+        )
+        .expect("valid metric");
+        let storage_held_bytes = IntGauge::new(
+            "storage_held_bytes",
+            "Live media held in memory because the object store failed or the disk is at its reserve",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(commands_decided.clone()),
             Box::new(events_projected.clone()),
             Box::new(decider_partitions.clone()),
+            Box::new(decider_commits_refused.clone()),
             Box::new(ingest_dropped.clone()),
             Box::new(ingest_publishers.clone()),
             Box::new(ingest_bytes.clone()),
@@ -193,11 +238,16 @@ impl Metrics {
             Box::new(viewers.clone()),
             Box::new(playback_cache.clone()),
             Box::new(playback_waiting.clone()),
+            Box::new(playback_refused.clone()),
+            Box::new(playback_catchup_sessions.clone()),
             Box::new(limits_hit.clone()),
             Box::new(webhook_deliveries.clone()),
             Box::new(packaged.clone()),
             Box::new(packaging_seconds.clone()),
             Box::new(consumer_lag.clone()),
+            Box::new(storage_free_bytes.clone()),
+            Box::new(storage_level.clone()),
+            Box::new(storage_held_bytes.clone()),
         ] {
             registry
                 .register(collector)
@@ -210,6 +260,7 @@ impl Metrics {
             commands_decided,
             events_projected,
             decider_partitions,
+            decider_commits_refused,
             ingest_dropped,
             ingest_publishers,
             ingest_bytes,
@@ -220,11 +271,16 @@ impl Metrics {
             viewers,
             playback_cache,
             playback_waiting,
+            playback_refused,
+            playback_catchup_sessions,
             limits_hit,
             webhook_deliveries,
             packaged,
             packaging_seconds,
             consumer_lag,
+            storage_free_bytes,
+            storage_level,
+            storage_held_bytes,
         }
     }
 

@@ -7,27 +7,32 @@
 //!
 //! It is a member of the `sigma-recordings` group on the events topic: a session's recording is
 //! made by exactly one process, and again by another if that one dies before committing. The
-//! same moment closes the session's storyboard (`storyboard.ready`, whatever `record_source`
-//! says), since both wait for the session to end.
+//! same moment stores the session's final catch-up playlists and closes its storyboard
+//! (`storyboard.ready`), whatever `record_source` says, since all wait for the session to end.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectMeta, ObjectStore};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
 use sigma_shared::event::{Decision, Event};
 use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::log::{EventLog, GroupEvent, LogError, EVENTS_TOPIC};
-use sigma_shared::media::SOURCE_RENDITION;
+use sigma_shared::log::{partition_for, EventLog, GroupEvent, LogError, EVENTS_TOPIC, MEDIA_TOPIC};
+use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::commands::CommandBus;
 use crate::db;
+use crate::playback::catchup::{self, LOG_CLOCK_MARGIN_MS};
+use crate::storage::disk::Level;
+use crate::storage::LiveStore;
 
 pub const GROUP: &str = "sigma-recordings";
+/// How often a waiting recorder looks at the storage again.
+const STORAGE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
@@ -43,14 +48,19 @@ pub enum RecordingError {
     Ffmpeg(String),
 }
 
-/// Runs until the log fails. `ready` is called once the member has joined.
+/// Runs until the log fails, or until a recording cannot be made for now (the store or the
+/// scratch disk failing): the supervisor then starts it again after a pause, and it takes up
+/// the same session, as its end was not committed. While live media are held in memory or
+/// the disk is at its reserve, it waits. A recording ffmpeg cannot make is given up. `ready`
+/// is called once the member has joined.
 pub async fn run(
     log: &dyn EventLog,
     db: DatabaseConnection,
-    store: Arc<dyn ObjectStore>,
+    live: Arc<LiveStore>,
     bus: Arc<CommandBus>,
     ready: impl FnOnce(),
 ) -> Result<(), RecordingError> {
+    let store = live.store().clone();
     let mut member = log.join(EVENTS_TOPIC, GROUP).await?;
     ready();
     loop {
@@ -64,6 +74,8 @@ pub async fn run(
                 else {
                     continue;
                 };
+                wait_for_storage(&live).await;
+                store_catchup(log, store.as_ref(), &db, channel_id, *session_id).await?;
                 finish_storyboard(store.as_ref(), &bus, channel_id, *session_id).await;
                 if !records(&db, channel_id).await? {
                     continue;
@@ -71,12 +83,65 @@ pub async fn run(
                 match finalize(store.as_ref(), channel_id, *session_id).await {
                     Ok(Some(recording)) => announce(&bus, channel_id, *session_id, recording).await,
                     Ok(None) => tracing::info!(%session_id, "no media were stored: no recording"),
-                    Err(error) => tracing::error!(%session_id, %error, "recording failed"),
+                    Err(RecordingError::Ffmpeg(error)) => {
+                        tracing::error!(%session_id, %error, "recording failed: ffmpeg could not join the session's media")
+                    }
+                    Err(error) => return Err(error),
                 }
             }
         }
         member.commit(record.partition, record.offset + 1).await?;
     }
+}
+
+/// Waits while this process holds live media the store has not taken (a recording made now
+/// would miss them) or the disk is down to its reserve (a recording is as large as its
+/// session).
+async fn wait_for_storage(live: &LiveStore) {
+    if !live.failing() && live.disk_level() < Level::Reserve {
+        return;
+    }
+    tracing::warn!("recordings wait: live media are held in memory or the disk is at its reserve");
+    while live.failing() || live.disk_level() == Level::Reserve {
+        tokio::time::sleep(STORAGE_POLL).await;
+    }
+}
+
+/// Stores the ended session's catch-up playlists under `vod/{session}/` (each rendition's,
+/// then `index.m3u8`), so that playback need not keep every ended session's timeline in
+/// memory: it lets a session go once its index is stored. The playlists are built as playback
+/// builds them, from the session's media events, read back from its channel's partition of
+/// the media topic from a little before the session started.
+async fn store_catchup(
+    log: &dyn EventLog,
+    store: &dyn ObjectStore,
+    db: &DatabaseConnection,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) -> Result<(), RecordingError> {
+    let started_ms = db::sessions::Entity::find_by_id(session_id.to_string())
+        .one(db)
+        .await?
+        .map_or(0, |session| session.started_at.timestamp_millis());
+    let partition = partition_for(&channel_id.to_string(), log.partitions());
+    let from = log
+        .offset_at(MEDIA_TOPIC, partition, started_ms - LOG_CLOCK_MARGIN_MS)
+        .await?;
+    let until = log.end_offset(MEDIA_TOPIC, partition).await?;
+    let mut records = log.read(MEDIA_TOPIC, partition, from, until).await?;
+    let mut catchup = catchup::Sessions::default();
+    while let Some(record) = records.next().await {
+        match MediaEvent::from_bytes(&record?.payload) {
+            Some(event) if event.stream().session_id == session_id => catchup.apply(&event),
+            _ => {}
+        }
+    }
+    catchup.end(session_id);
+    for (name, text) in catchup.stored_playlists(&session_id) {
+        let key = StorePath::from(format!("vod/{session_id}/{name}"));
+        store.put(&key, text.into_bytes().into()).await?;
+    }
+    Ok(())
 }
 
 /// The ended session's storyboard holds every thumbnail it will ever have: say so

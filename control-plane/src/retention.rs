@@ -176,7 +176,9 @@ async fn delete_media(
     session_id: SessionId,
 ) -> Result<usize, object_store::Error> {
     let mut deleted = 0;
+    // The playlists first: none is ever served naming media that are gone.
     for prefix in [
+        format!("vod/{session_id}"),
         format!("live/{channel_id}/{session_id}"),
         format!("thumbs/{session_id}"),
     ] {

@@ -26,6 +26,10 @@ use crate::flv::Frame;
 
 /// The rule of silence while connected: the one that makes a backup input take over.
 pub const NO_MEDIA: &str = "no_media";
+/// Not a rule over frames: the ingest disconnected the publisher for what it sent (no keyframe
+/// for too long, a segment past its cap, over the bitrate ceiling, a protocol error); the
+/// message says which. Raised as the publisher goes; it stays until the session ends.
+pub const PUBLISHER_DROPPED: &str = "publisher_dropped";
 pub const WINDOW: Duration = Duration::from_secs(3);
 pub const SILENCE: Duration = Duration::from_secs(3);
 pub const RECOVERY_HOLD: Duration = Duration::from_secs(5);

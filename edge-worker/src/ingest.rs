@@ -22,6 +22,8 @@ pub enum Refusal {
     AlreadyBackedUp,
     #[error("the channel has no broadcast to back up; connect the primary first")]
     NoBroadcast,
+    #[error("the server is low on storage; try again later or another ingest server")]
+    StorageLow,
     /// The platform could not decide; the reason is for the operator's log, never the
     /// encoder (it may name a database or a broker).
     #[error("ingest is unavailable, try again shortly")]
@@ -37,6 +39,7 @@ impl Refusal {
             Self::AlreadyPublishing => "already_publishing",
             Self::AlreadyBackedUp => "already_backed_up",
             Self::NoBroadcast => "no_broadcast",
+            Self::StorageLow => "storage_low",
             Self::Unavailable(_) => "unavailable",
         }
     }

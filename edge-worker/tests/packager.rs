@@ -306,10 +306,11 @@ fn at(frame: &flv::Frame, ms: i64) -> flv::Frame {
     }
 }
 
-/// Feeds a keyframe and a second of P-frames, then `frame` every `step_ms` for up to 60 s;
-/// returns when (in stream milliseconds after that second) the packager refused, with its
-/// error's code. What the packager holds meanwhile stays under a segment's byte cap.
-fn refused_after(frame: &flv::Frame, step_ms: i64) -> Option<(i64, &'static str)> {
+/// Feeds a keyframe and `p_frames` P-frames (at 30 fps) within the first second, then `frame`
+/// every `step_ms` for up to 60 s; returns when (in stream milliseconds after that second) the
+/// packager refused, with its error's code. What the packager holds meanwhile stays under a
+/// segment's byte cap.
+fn refused_after(p_frames: i64, frame: &flv::Frame, step_ms: i64) -> Option<(i64, &'static str)> {
     let dir = tempfile::tempdir().unwrap();
     let (configs, keyframe, p_frame, _) = real_pieces(dir.path());
     let mut packager = Packager::new(PackagerConfig {
@@ -320,7 +321,7 @@ fn refused_after(frame: &flv::Frame, step_ms: i64) -> Option<(i64, &'static str)
         packager.push(config).unwrap();
     }
     packager.push(at(&keyframe, 0)).unwrap();
-    for n in 1..30 {
+    for n in 1..=p_frames {
         packager.push(at(&p_frame, n * 33)).unwrap();
     }
     (1..=60_000 / step_ms).find_map(|step| {
@@ -335,7 +336,7 @@ fn refused_after(frame: &flv::Frame, step_ms: i64) -> Option<(i64, &'static str)
 fn a_stream_without_keyframes_is_refused_at_the_segment_cap() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, p_frame, _) = real_pieces(dir.path());
-    let refused = refused_after(&p_frame, 33);
+    let refused = refused_after(29, &p_frame, 33);
     let (ms, code) = refused.expect("60 s of P-frames were taken");
     assert_eq!(code, "no_keyframe");
     // The segment started at the keyframe, a second before.
@@ -347,8 +348,21 @@ fn a_stream_without_keyframes_is_refused_at_the_segment_cap() {
 fn audio_without_video_after_a_keyframe_is_refused_at_the_segment_cap() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, _, audio) = real_pieces(dir.path());
-    let (ms, code) = refused_after(&audio, 21).expect("60 s of audio alone were taken");
+    let (ms, code) = refused_after(29, &audio, 21).expect("60 s of audio alone were taken");
     assert_eq!(code, "video_stalled");
     let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS);
     assert!((cap..cap + 200).contains(&ms), "refused at {ms} ms");
+}
+
+/// A single keyframe is held back (a sample's duration is the distance to the next), so no
+/// segment ever starts: the audio after it is let go, and after a segment's cap of it the
+/// stream ends as one whose video stopped.
+#[test]
+fn audio_after_a_lone_keyframe_is_refused_at_the_segment_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, _, audio) = real_pieces(dir.path());
+    let (ms, code) = refused_after(0, &audio, 21).expect("60 s of audio alone were taken");
+    assert_eq!(code, "video_stalled");
+    let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS) - 1_000;
+    assert!((cap..cap + 1_200).contains(&ms), "refused at {ms} ms");
 }

@@ -137,6 +137,60 @@ pub async fn bounded_reads_stop_at_the_end_offset(backend: &dyn Backend) {
     assert_eq!(empty.count().await, 0);
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// `offset_at` finds where the records stamped at or after a time begin, so a reader can skip
+/// the older ones.
+pub async fn offsets_are_found_by_time(backend: &dyn Backend) {
+    let log = backend.open().await;
+    let topic = new_topic();
+    log.ensure_topic(&topic).await.unwrap();
+    let key = "ch_timed";
+    let partition = sigma_shared::log::partition_for(key, PARTITIONS);
+    append_many(log.as_ref(), &topic, &[key], 5).await;
+    let older = read_all(log.as_ref(), &topic, partition).await;
+    let newest_older = older.iter().map(|r| r.timestamp_ms).max().unwrap();
+    // The next records must be stamped later than every older one: wait for the clock to move.
+    within("the clock passing the older records' stamps", async {
+        while now_ms() <= newest_older {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    let newer = append_many(log.as_ref(), &topic, &[key], 3).await;
+    let first_newer = newer[0].3;
+    let stamp = read_all(log.as_ref(), &topic, partition)
+        .await
+        .into_iter()
+        .find(|r| r.offset == first_newer)
+        .unwrap()
+        .timestamp_ms;
+    assert!(stamp > newest_older);
+    assert_eq!(
+        log.offset_at(&topic, partition, stamp).await.unwrap(),
+        first_newer,
+        "the first record stamped at or after the time"
+    );
+    assert_eq!(
+        log.offset_at(&topic, partition, newest_older)
+            .await
+            .unwrap(),
+        older
+            .iter()
+            .find(|r| r.timestamp_ms == newest_older)
+            .unwrap()
+            .offset,
+    );
+    assert_eq!(
+        log.offset_at(&topic, partition, 0).await.unwrap(),
+        older[0].offset
+    );
+}
+
 /// A follower sees records appended after it started, from every partition it follows.
 pub async fn followers_see_new_records(backend: &dyn Backend) {
     let log = backend.open().await;

@@ -12,6 +12,7 @@
 //! This crate may depend on `sigma-shared` and I/O libraries; nothing here knows about channels.
 
 pub mod embedded;
+#[cfg(feature = "kafka")]
 pub mod kafka;
 
 #[cfg(feature = "testing")]
@@ -47,6 +48,7 @@ pub async fn open(config: &LogConfig) -> Result<Arc<dyn EventLog>, LogError> {
         LogConfig::Embedded { dir, partitions } => {
             Arc::new(embedded::EmbeddedLog::open(dir, *partitions)?)
         }
+        #[cfg(feature = "kafka")]
         LogConfig::Kafka {
             brokers,
             partitions,
@@ -56,5 +58,9 @@ pub async fn open(config: &LogConfig) -> Result<Arc<dyn EventLog>, LogError> {
             *partitions,
             *fetch_wait_ms,
         )?),
+        #[cfg(not(feature = "kafka"))]
+        LogConfig::Kafka { .. } => {
+            return Err(LogError::Kafka("this build has no Kafka adapter".into()))
+        }
     })
 }

@@ -69,10 +69,12 @@ async fn kafka() -> Kafka {
 
 mod embedded {
     suite!(embedded: per_key_order, bounded_reads_stop_at_the_end_offset, followers_see_new_records,
-        records_survive_a_restart, groups_resume_from_committed_offsets, a_surviving_member_takes_over);
+        records_survive_a_restart, groups_resume_from_committed_offsets, a_surviving_member_takes_over,
+        offsets_are_found_by_time);
 }
 
 mod kafka {
     suite!(kafka: per_key_order, bounded_reads_stop_at_the_end_offset, followers_see_new_records,
-        records_survive_a_restart, groups_resume_from_committed_offsets, a_surviving_member_takes_over);
+        records_survive_a_restart, groups_resume_from_committed_offsets, a_surviving_member_takes_over,
+        offsets_are_found_by_time);
 }

@@ -14,6 +14,7 @@ mod m0004_media_retention;
 mod m0005_alerts;
 mod m0006_viewer_spans;
 mod m0007_session_inputs;
+mod m0008_playback_keys;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_alerts::Migration),
             Box::new(m0006_viewer_spans::Migration),
             Box::new(m0007_session_inputs::Migration),
+            Box::new(m0008_playback_keys::Migration),
         ]
     }
 }

@@ -1,8 +1,16 @@
-//! The account aggregate: a tenant. It has one rule: it is created once.
+//! The account aggregate: a tenant. It is created once, and it keeps the playback keys its
+//! signed playback tokens are verified with.
+
+use std::collections::BTreeSet;
 
 use crate::command::AccountCommand;
 use crate::event::Event;
+use crate::ids::PlaybackKeyId;
 use crate::rejection::Rejection;
+
+/// Playback keys one account may have at once: enough to rotate (add the new key, move the
+/// token minting over, remove the old one) with room to spare.
+pub const MAX_PLAYBACK_KEYS: usize = 10;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum AccountState {
@@ -10,6 +18,7 @@ pub enum AccountState {
     Absent,
     Exists {
         name: String,
+        playback_keys: BTreeSet<PlaybackKeyId>,
     },
 }
 
@@ -27,19 +36,108 @@ pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Even
                 what: "account".into(),
             })
         }
+        (AccountState::Absent, _) => Err(Rejection::not_found("account")),
+        (
+            AccountState::Exists { playback_keys, .. },
+            AccountCommand::AddPlaybackKey { key_id, public_key },
+        ) => {
+            if !is_public_key(public_key) {
+                return Err(Rejection::Invalid {
+                    field: "public_key".into(),
+                    message: "an Ed25519 public key: 64 lower-case hex digits".into(),
+                });
+            }
+            if playback_keys.contains(key_id) {
+                return Err(Rejection::AlreadyExists {
+                    what: "playback key".into(),
+                });
+            }
+            if playback_keys.len() >= MAX_PLAYBACK_KEYS {
+                return Err(Rejection::QuotaExceeded {
+                    what: "playback keys".into(),
+                    limit: MAX_PLAYBACK_KEYS as u32,
+                });
+            }
+            Ok(vec![Event::PlaybackKeyCreated {
+                key_id: *key_id,
+                public_key: public_key.clone(),
+            }])
+        }
+        (
+            AccountState::Exists { playback_keys, .. },
+            AccountCommand::RemovePlaybackKey { key_id },
+        ) => {
+            if !playback_keys.contains(key_id) {
+                return Err(Rejection::not_found("playback key"));
+            }
+            Ok(vec![Event::PlaybackKeyDeleted { key_id: *key_id }])
+        }
     }
 }
 
+/// 32 bytes as 64 lower-case hex digits: the one form events keep public keys in.
+fn is_public_key(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
+
 pub fn evolve(state: AccountState, event: &Event) -> AccountState {
-    match event {
-        Event::AccountCreated { name } => AccountState::Exists { name: name.clone() },
-        _ => state,
+    match (state, event) {
+        (_, Event::AccountCreated { name }) => AccountState::Exists {
+            name: name.clone(),
+            playback_keys: BTreeSet::new(),
+        },
+        (
+            AccountState::Exists {
+                name,
+                mut playback_keys,
+            },
+            Event::PlaybackKeyCreated { key_id, .. },
+        ) => {
+            playback_keys.insert(*key_id);
+            AccountState::Exists {
+                name,
+                playback_keys,
+            }
+        }
+        (
+            AccountState::Exists {
+                name,
+                mut playback_keys,
+            },
+            Event::PlaybackKeyDeleted { key_id },
+        ) => {
+            playback_keys.remove(key_id);
+            AccountState::Exists {
+                name,
+                playback_keys,
+            }
+        }
+        (state, _) => state,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn created() -> AccountState {
+        evolve(
+            AccountState::Absent,
+            &Event::AccountCreated {
+                name: "acme".into(),
+            },
+        )
+    }
+
+    fn add(key_id: PlaybackKeyId) -> AccountCommand {
+        AccountCommand::AddPlaybackKey {
+            key_id,
+            public_key: "ab".repeat(32),
+        }
+    }
 
     #[test]
     fn an_account_is_created_once() {
@@ -48,12 +146,7 @@ mod tests {
         };
         let events = decide(&AccountState::Absent, &create).unwrap();
         let state = events.iter().fold(AccountState::Absent, evolve);
-        assert_eq!(
-            state,
-            AccountState::Exists {
-                name: "acme".into()
-            }
-        );
+        assert_eq!(state, created());
         assert!(matches!(
             decide(&state, &create),
             Err(Rejection::AlreadyExists { .. })
@@ -67,5 +160,64 @@ mod tests {
             decide(&AccountState::Absent, &create),
             Err(Rejection::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn playback_keys_are_added_up_to_the_quota_and_removed_once() {
+        let mut state = created();
+        let mut keys = Vec::new();
+        for _ in 0..MAX_PLAYBACK_KEYS {
+            let key_id = PlaybackKeyId::generate();
+            let events = decide(&state, &add(key_id)).unwrap();
+            state = events.iter().fold(state, evolve);
+            keys.push(key_id);
+        }
+        assert_eq!(
+            decide(&state, &add(PlaybackKeyId::generate())),
+            Err(Rejection::QuotaExceeded {
+                what: "playback keys".into(),
+                limit: MAX_PLAYBACK_KEYS as u32
+            })
+        );
+        assert!(matches!(
+            decide(&state, &add(keys[0])),
+            Err(Rejection::AlreadyExists { .. })
+        ));
+        let remove = AccountCommand::RemovePlaybackKey { key_id: keys[0] };
+        let events = decide(&state, &remove).unwrap();
+        assert_eq!(events, vec![Event::PlaybackKeyDeleted { key_id: keys[0] }]);
+        state = events.iter().fold(state, evolve);
+        assert_eq!(
+            decide(&state, &remove),
+            Err(Rejection::NotFound {
+                what: "playback key".into()
+            })
+        );
+        assert!(decide(&state, &add(PlaybackKeyId::generate())).is_ok());
+    }
+
+    #[test]
+    fn a_public_key_must_be_32_bytes_of_hex_and_the_account_must_exist() {
+        for bad in [
+            "",
+            "AB".repeat(32).as_str(),
+            "ab".repeat(31).as_str(),
+            "zz".repeat(32).as_str(),
+        ] {
+            let command = AccountCommand::AddPlaybackKey {
+                key_id: PlaybackKeyId::generate(),
+                public_key: bad.into(),
+            };
+            assert!(
+                matches!(decide(&created(), &command), Err(Rejection::Invalid { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            decide(&AccountState::Absent, &add(PlaybackKeyId::generate())),
+            Err(Rejection::NotFound {
+                what: "account".into()
+            })
+        );
     }
 }

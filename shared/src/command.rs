@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, AlertId, ChannelId, CommandId, SessionId, WebhookId};
+use crate::ids::{AccountId, AlertId, ChannelId, CommandId, PlaybackKeyId, SessionId, WebhookId};
 use crate::session::{EndReason, Input};
 use crate::settings::{ChannelSettings, SettingsPatch};
 
@@ -66,7 +66,20 @@ impl Command {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AccountCommand {
-    Create { name: String },
+    Create {
+        name: String,
+    },
+    /// Adds a playback signing key. The key pair is drawn by the caller, who shows the private
+    /// half once and keeps only the public one in the command.
+    AddPlaybackKey {
+        key_id: PlaybackKeyId,
+        /// The Ed25519 public key, 32 bytes in unpadded base64url.
+        public_key: String,
+    },
+    /// Removes a playback key: tokens it signed stop opening anything.
+    RemovePlaybackKey {
+        key_id: PlaybackKeyId,
+    },
 }
 
 /// What an account asks of one of its webhook subscriptions. Secrets are drawn by the caller.

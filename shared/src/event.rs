@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{AccountId, AlertId, ChannelId, CommandId, EventId, SessionId, WebhookId};
+use crate::ids::{
+    AccountId, AlertId, ChannelId, CommandId, EventId, PlaybackKeyId, SessionId, WebhookId,
+};
 use crate::rejection::Rejection;
 use crate::session::{EndReason, Input};
 use crate::settings::ChannelSettings;
@@ -24,6 +26,15 @@ use crate::settings::ChannelSettings;
 pub enum Event {
     #[serde(rename = "account.created")]
     AccountCreated { name: String },
+    /// A playback signing key: its public half (not a secret; the private half was shown to
+    /// the account once and is kept nowhere).
+    #[serde(rename = "playback_key.created")]
+    PlaybackKeyCreated {
+        key_id: PlaybackKeyId,
+        public_key: String,
+    },
+    #[serde(rename = "playback_key.deleted")]
+    PlaybackKeyDeleted { key_id: PlaybackKeyId },
     #[serde(rename = "channel.created")]
     ChannelCreated {
         name: String,
@@ -161,6 +172,8 @@ impl Event {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::AccountCreated { .. } => "account.created",
+            Self::PlaybackKeyCreated { .. } => "playback_key.created",
+            Self::PlaybackKeyDeleted { .. } => "playback_key.deleted",
             Self::ChannelCreated { .. } => "channel.created",
             Self::ChannelUpdated { .. } => "channel.updated",
             Self::ChannelDeleted {} => "channel.deleted",

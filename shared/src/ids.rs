@@ -134,6 +134,11 @@ typed_id!(
     /// puts it in the rendition URLs it hands out, so every reload carries it.
     PlaybackId, "pb_", "playback"
 );
+typed_id!(
+    /// A playback signing key: an account's Ed25519 public key that signed playback tokens are
+    /// verified with (the token header's `kid`).
+    PlaybackKeyId, "pk_", "playback key"
+);
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,8 @@
 //! - [`media`]: media events, the facts edge workers publish for playback.
 //! - [`audience`]: viewer activity reports and the arithmetic of concurrency, views and
 //!   watch time.
+//! - [`request`]: what players put in HTTP requests (byte ranges, playlist queries), read by
+//!   bounded code.
 
 pub mod account;
 pub mod audience;
@@ -31,6 +33,7 @@ pub mod ids;
 pub mod log;
 pub mod media;
 pub mod rejection;
+pub mod request;
 pub mod session;
 pub mod settings;
 pub mod webhook;

@@ -109,6 +109,16 @@ pub trait EventLog: Send + Sync + 'static {
     /// readable now.
     async fn end_offset(&self, topic: &str, partition: Partition) -> Result<Offset, LogError>;
 
+    /// The first offset of the partition whose record was stamped at or after `timestamp_ms`
+    /// (the end offset if none was), so a reader that needs only recent records need not read
+    /// the whole history. Stamps follow the log's clock: a reader leaves a margin for skew.
+    async fn offset_at(
+        &self,
+        topic: &str,
+        partition: Partition,
+        timestamp_ms: i64,
+    ) -> Result<Offset, LogError>;
+
     /// The records of one partition from `from` up to `until` (exclusive), where `until` came
     /// from [`EventLog::end_offset`]. The stream ends after the last one.
     async fn read(

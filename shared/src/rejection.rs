@@ -36,6 +36,8 @@ pub enum Rejection {
     },
     #[error("too early: {message}")]
     TooEarly { message: String },
+    #[error("an account may have at most {limit} {what}")]
+    QuotaExceeded { what: String, limit: u32 },
 }
 
 /// How the API should classify a rejection.
@@ -61,7 +63,8 @@ impl Rejection {
             | Self::NoBroadcast
             | Self::NoSuchOpenSession { .. }
             | Self::InvalidTransition { .. }
-            | Self::TooEarly { .. } => RejectionKind::Conflict,
+            | Self::TooEarly { .. }
+            | Self::QuotaExceeded { .. } => RejectionKind::Conflict,
         }
     }
 
@@ -80,6 +83,7 @@ impl Rejection {
             Self::NoSuchOpenSession { .. } => "no_such_open_session",
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::TooEarly { .. } => "too_early",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
         }
     }
 

@@ -4,7 +4,8 @@
 //! rotation the previous secret stays valid until the end of the overlap the owner asked for, so
 //! receivers can switch without dropping a delivery. Secrets are drawn by the caller (like stream
 //! keys), so `decide` stays pure; the URL's *reachability* rules (no private ranges) need DNS and
-//! are checked by the API before the command is issued — here only its shape is.
+//! are checked by the API before the command is issued and by the delivery at every connection
+//! — here only its shape is, and the URL is kept in its one normal form ([`normalize_url`]).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -80,11 +81,11 @@ pub fn decide(
                 secret,
             },
         ) => {
-            validate_url(url)?;
+            let url = normalize_url(url)?;
             validate_event_types(event_types)?;
             Ok(vec![Event::WebhookCreated {
                 webhook_id,
-                url: url.clone(),
+                url,
                 event_types: event_types.clone(),
                 secret: secret.clone(),
             }])
@@ -157,9 +158,13 @@ fn invalid(field: &str, message: impl Into<String>) -> Rejection {
     }
 }
 
-/// The URL's shape: absolute http(s), a host, no credentials, no fragment, no control
-/// characters. Whether the host may be reached is the API's check.
-fn validate_url(url: &str) -> Result<(), Rejection> {
+/// Parses a target URL as browsers and HTTP clients do (WHATWG URL) and returns its one
+/// normal form, which is what is stored and what is later fetched, so the checks and the
+/// delivery read the same host: scheme and host in lower case, numeric and hex IPv4 forms
+/// (`2130706433`, `0x7f.1`) as dotted quads, IPv6 compressed. Refused: anything but absolute
+/// http(s) with a host, credentials, a fragment, spaces or control characters. Whether the
+/// host may be reached is the API's and the delivery's check (it needs DNS).
+pub fn normalize_url(url: &str) -> Result<String, Rejection> {
     if url.chars().count() > MAX_URL_CHARS {
         return Err(invalid(
             "url",
@@ -172,32 +177,27 @@ fn validate_url(url: &str) -> Result<(), Rejection> {
             "must not contain spaces or control characters",
         ));
     }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(invalid(
-            "url",
-            "must be an absolute http:// or https:// URL",
-        ));
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+    let parsed = url::Url::parse(url)
+        .map_err(|_| invalid("url", "must be an absolute http:// or https:// URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
         return Err(invalid(
             "url",
             "only http:// and https:// targets are supported",
         ));
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("url", "must name a host"));
     }
-    if authority.contains('@') {
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid(
             "url",
             "must not carry credentials; sign with the secret instead",
         ));
     }
-    if url.contains('#') {
+    if parsed.fragment().is_some() {
         return Err(invalid("url", "must not have a fragment"));
     }
-    Ok(())
+    Ok(parsed.into())
 }
 
 fn validate_event_types(event_types: &[String]) -> Result<(), Rejection> {
@@ -300,6 +300,36 @@ mod tests {
         );
         assert!(
             matches!(refused, Err(Rejection::Invalid { ref field, .. }) if field == "event_types")
+        );
+    }
+
+    #[test]
+    fn targets_are_kept_in_one_normal_form() {
+        for (given, kept) in [
+            ("HTTPS://Example.COM/Hooks", "https://example.com/Hooks"),
+            ("HTTP://127.0.0.1", "http://127.0.0.1/"),
+            ("http://2130706433/", "http://127.0.0.1/"),
+            ("http://0x7f.1:8080/x", "http://127.0.0.1:8080/x"),
+            ("http://[::FFFF:127.0.0.1]/", "http://[::ffff:7f00:1]/"),
+            ("https://example.com:443/a", "https://example.com/a"),
+        ] {
+            assert_eq!(normalize_url(given).as_deref(), Ok(kept), "{given}");
+            assert_eq!(
+                normalize_url(kept).as_deref(),
+                Ok(kept),
+                "{kept} is already normal"
+            );
+        }
+        let created = decide(
+            &WebhookState::Absent,
+            hook(),
+            AccountId::generate(),
+            &create("HTTP://2130706433:9000/in", &[]),
+            now(),
+        )
+        .unwrap();
+        assert!(
+            matches!(&created[0], Event::WebhookCreated { url, .. } if url == "http://127.0.0.1:9000/in")
         );
     }
 

@@ -43,8 +43,13 @@ try {
       report.levelHeights = data.levels.map((level) => level.height);
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => report.switchedTo.push(data.level));
+    report.errorDetails = [];
     hls.on(Hls.Events.ERROR, (_, data) => {
       report.errors += 1;
+      if (report.errorDetails.length < 10) {
+        const status = data.response ? ` ${data.response.code}` : "";
+        report.errorDetails.push(`${data.type}: ${data.details}${status} ${data.url || (data.frag && data.frag.url) || ""}`);
+      }
       if (data.fatal) report.fatal.push(`${data.type}: ${data.details}`);
     });
     const started = performance.now();

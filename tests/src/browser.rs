@@ -10,6 +10,9 @@ pub struct Viewing {
     pub supported: bool,
     pub fatal: Vec<String>,
     pub errors: u32,
+    /// What the first few errors were (type, details, status, URL).
+    #[serde(default)]
+    pub error_details: Vec<String>,
     pub stalls: u32,
     pub stall_seconds: f64,
     pub first_frame_seconds: Option<f64>,

@@ -87,3 +87,20 @@ pub async fn dump_read_models(url: &str) -> Vec<(String, Vec<JsonValue>)> {
     db.close().await.ok();
     dump
 }
+
+/// Empties every read model table (and the projections' offsets) behind the process's back,
+/// as a lost database would be.
+pub async fn empty_read_models(url: &str) {
+    let db: DatabaseConnection = Database::connect(url)
+        .await
+        .expect("connecting to the read models");
+    for (table, _) in READ_MODELS {
+        db.execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .expect("emptying a read model");
+    }
+    db.execute_unprepared("DELETE FROM projection_offsets")
+        .await
+        .expect("emptying the projections' offsets");
+    db.close().await.ok();
+}

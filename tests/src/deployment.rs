@@ -11,10 +11,11 @@ use crate::topology::Topology;
 pub const DEPLOYMENT_VAR: &str = "SIGMA_TEST_DEPLOYMENT";
 
 /// Settings of a standalone recipe that only make sense for one process on one machine.
-const PER_PROCESS: [&str; 4] = [
+const PER_PROCESS: [&str; 5] = [
     "SIGMA_DATA_DIR",
     "SIGMA_HTTP_ADDR",
     "SIGMA_RTMP_ADDR",
+    "SIGMA_METRICS_ADDR",
     "RUST_LOG",
 ];
 

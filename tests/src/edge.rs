@@ -68,9 +68,11 @@ impl EdgeStandIn {
             )
             .await
             .expect("appending a command");
-        tokio::time::timeout(DECISION_TIMEOUT, async {
+        let mut seen = 0u64;
+        let waited = tokio::time::timeout(DECISION_TIMEOUT, async {
             while let Some(record) = events.next().await {
                 let record = record.expect("reading events");
+                seen = record.offset + 1;
                 if let Ok(decision) = Decision::from_bytes(&record.payload) {
                     if decision.command_id == envelope.id {
                         return decision.outcome;
@@ -79,8 +81,71 @@ impl EdgeStandIn {
             }
             panic!("the events stream ended");
         })
-        .await
-        .expect("a decision in time")
+        .await;
+        match waited {
+            Ok(outcome) => outcome,
+            Err(_) => panic!("{}", self.missing(&envelope, partition, from, seen).await),
+        }
+    }
+
+    /// Why a decision was not seen: whether the log holds it (then the follower missed it) or
+    /// not (then no decider decided the command), and where.
+    async fn missing(
+        &self,
+        envelope: &CommandEnvelope,
+        partition: u32,
+        from: u64,
+        seen: u64,
+    ) -> String {
+        let end = self.log.end_offset(EVENTS_TOPIC, partition).await;
+        let held = match end {
+            Ok(end) => {
+                let mut records = self
+                    .log
+                    .read(EVENTS_TOPIC, partition, from, end)
+                    .await
+                    .expect("reading events");
+                let mut at = None;
+                while let Some(Ok(record)) = records.next().await {
+                    if Decision::from_bytes(&record.payload)
+                        .is_ok_and(|decision| decision.command_id == envelope.id)
+                    {
+                        at = Some(record.offset);
+                    }
+                }
+                format!("the log holds it at {at:?} (events end {end})")
+            }
+            Err(error) => format!("the events' end is unknown: {error}"),
+        };
+        let command = self.command_offset(envelope, partition).await;
+        format!(
+            "no decision in {DECISION_TIMEOUT:?} for command {} on events partition {partition}: \
+             followed from {from}, saw up to {seen}; {held}; the commands topic holds the \
+             command at {command}",
+            envelope.id
+        )
+    }
+
+    /// Where the commands topic holds `envelope` (the same partition number as its events).
+    async fn command_offset(&self, envelope: &CommandEnvelope, partition: u32) -> String {
+        let end = match self.log.end_offset(COMMANDS_TOPIC, partition).await {
+            Ok(end) => end,
+            Err(error) => return format!("an unknown place ({error})"),
+        };
+        let mut records = self
+            .log
+            .read(COMMANDS_TOPIC, partition, 0, end)
+            .await
+            .expect("reading commands");
+        let mut at = None;
+        while let Some(Ok(record)) = records.next().await {
+            if serde_json::from_slice::<CommandEnvelope>(&record.payload)
+                .is_ok_and(|command| command.id == envelope.id)
+            {
+                at = Some(record.offset);
+            }
+        }
+        format!("{at:?} (commands end {end})")
     }
 
     /// Every decision in the events topic, oldest first per partition.

@@ -21,3 +21,4 @@ pub mod s3;
 pub mod topology;
 pub mod viewer;
 pub mod wait;
+pub mod witness;

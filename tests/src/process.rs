@@ -62,6 +62,10 @@ impl SigmaConfig {
             "SIGMA_RTMP_ADDR".into(),
             format!("127.0.0.1:{}", free_port()),
         );
+        env.insert(
+            "SIGMA_METRICS_ADDR".into(),
+            format!("127.0.0.1:{}", free_port()),
+        );
         env.insert("RUST_LOG".into(), "info,sqlx=warn,sea_orm=warn".into());
         Self {
             env,
@@ -88,6 +92,11 @@ impl SigmaConfig {
 
     pub fn http_url(&self) -> String {
         format!("http://{}", self.env["SIGMA_HTTP_ADDR"])
+    }
+
+    /// Where the process serves `/metrics` (not on its public port).
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}", self.env["SIGMA_METRICS_ADDR"])
     }
 
     /// `rtmp://…/live/{stream_key}` on this process's RTMP address.
@@ -130,11 +139,13 @@ impl SigmaConfig {
             .spawn()
             .expect("spawning sigma");
         let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let mut admin_key = String::new();
+        let (mut api, mut banner) = (false, String::new());
         let running = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.next_line().await.expect("reading sigma's stdout") {
-                if let Some(key) = line.trim().strip_prefix("Admin key:") {
-                    admin_key = key.trim().to_owned();
+                banner.push_str(&line);
+                banner.push('\n');
+                if line.trim().starts_with("Admin key:") {
+                    api = true;
                     return true;
                 }
                 if line.contains("edge worker is running")
@@ -149,13 +160,28 @@ impl SigmaConfig {
         if running != Ok(true) {
             panic!("sigma did not start: {}", self.stderr_tail());
         }
+        // The process says where the admin key is, never what it is.
+        let admin_key = if api { self.admin_key() } else { String::new() };
         // Keep draining stdout so the process never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Sigma {
             child,
             url: self.http_url(),
+            metrics_url: self.metrics_url(),
             admin_key,
+            banner,
+            log: self.data_dir.join("sigma.stderr.log"),
         }
+    }
+
+    /// The admin key: the configured one, else the one the process keeps in its data dir.
+    pub fn admin_key(&self) -> String {
+        self.env.get("SIGMA_ADMIN_KEY").cloned().unwrap_or_else(|| {
+            std::fs::read_to_string(self.data_dir.join("admin-key"))
+                .expect("the admin key file")
+                .trim()
+                .to_owned()
+        })
     }
 
     /// The end of the process's log, for failure messages.
@@ -189,8 +215,35 @@ impl SigmaConfig {
 pub struct Sigma {
     child: Child,
     pub url: String,
-    /// As the process printed it at start-up (empty for an edge worker).
+    /// The base of its `/metrics`.
+    pub metrics_url: String,
+    /// The admin key (empty for a worker or a playback node, which serve no API).
     pub admin_key: String,
+    /// What the process printed when it started, up to where it says where the admin key is.
+    pub banner: String,
+    log: PathBuf,
+}
+
+/// Lines of a process's log shown when a test fails while it runs.
+const LOG_LINES_ON_FAILURE: usize = 60;
+
+impl Drop for Sigma {
+    /// A test that fails shows what its processes said last: the data dir that holds their
+    /// logs is a temporary one, gone once the test has unwound.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(LOG_LINES_ON_FAILURE).collect();
+            eprintln!(
+                "--- the last {} lines of {} ---",
+                tail.len(),
+                self.log.display()
+            );
+            for line in tail.into_iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
 }
 
 impl Sigma {
@@ -230,4 +283,18 @@ pub fn children(pid: u32) -> Vec<(u32, String)> {
             (parent == pid).then_some((child, name))
         })
         .collect()
+}
+
+/// The largest resident memory of process `pid` seen while `work` runs, sampled every 100 ms,
+/// in KiB.
+pub async fn peak_rss_kib<T>(pid: u32, work: impl std::future::Future<Output = T>) -> (T, u64) {
+    let mut peak = rss_kib(pid);
+    let mut samples = tokio::time::interval(std::time::Duration::from_millis(100));
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            outcome = &mut work => return (outcome, peak.max(rss_kib(pid))),
+            _ = samples.tick() => peak = peak.max(rss_kib(pid)),
+        }
+    }
 }

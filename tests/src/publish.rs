@@ -49,3 +49,73 @@ pub fn publisher(url: &str, seconds: u32, options: Publish) -> tokio::process::C
         .kill_on_drop(true);
     command
 }
+
+/// Encodes media once, as fast as ffmpeg can, with `args` (inputs and codec options) into an
+/// FLV file at `path`: a heavy stream is then pushed by [`replay`] at little CPU cost.
+pub async fn prepare(path: &std::path::Path, args: &[&str]) {
+    let status = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .args(["-f", "flv"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .await
+        .expect("ffmpeg is installed");
+    assert!(
+        status.success(),
+        "ffmpeg could not prepare {}",
+        path.display()
+    );
+}
+
+/// An ffmpeg command pushing the file at `path` to `url` in real time, stream-copied, once or
+/// over and over. (Looped, a stream that ends early in the file — a single picture before
+/// audio alone — holds the others back: the muxer waits for its next packet.)
+pub fn replay(path: &std::path::Path, url: &str, looped: bool) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("ffmpeg");
+    command.args(["-v", "error", "-re"]);
+    if looped {
+        command.args(["-stream_loop", "-1"]);
+    }
+    command
+        .arg("-i")
+        .arg(path)
+        // A sparse stream (one picture, then audio alone) must not hold the others back for
+        // the muxer's default 10 s.
+        .args([
+            "-c",
+            "copy",
+            "-max_interleave_delta",
+            "100000",
+            "-f",
+            "flv",
+            url,
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// Publishes `seconds` of the test pattern to `channel` (as the API returned it) in real
+/// time, as a camera does; the publisher is killed when dropped.
+pub fn live(channel: &serde_json::Value, seconds: u32) -> tokio::process::Child {
+    publisher(
+        channel["rtmp_url"].as_str().expect("a channel's rtmp_url"),
+        seconds,
+        Publish {
+            real_time: true,
+            ..Publish::default()
+        },
+    )
+    .spawn()
+    .expect("ffmpeg is installed")
+}
+
+/// The source rendition's media playlist of `channel` on the server at `url`.
+pub fn source_playlist(url: &str, channel: &serde_json::Value) -> String {
+    format!(
+        "{url}/live/{}/source.m3u8",
+        channel["id"].as_str().expect("a channel's id")
+    )
+}

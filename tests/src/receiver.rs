@@ -29,6 +29,8 @@ pub struct Received {
 pub struct Behaviour {
     pub status: u16,
     pub delay: Duration,
+    /// Answers with a `location` naming the receiver on this port (with a 3xx status).
+    pub redirect_to: Option<u16>,
 }
 
 impl Default for Behaviour {
@@ -36,6 +38,7 @@ impl Default for Behaviour {
         Self {
             status: 200,
             delay: Duration::ZERO,
+            redirect_to: None,
         }
     }
 }
@@ -146,8 +149,11 @@ async fn serve(
             raw,
         });
         tokio::time::sleep(behaviour.delay).await;
+        let location = behaviour.redirect_to.map_or_else(String::new, |port| {
+            format!("location: http://127.0.0.1:{port}/hooks\r\n")
+        });
         let response = format!(
-            "HTTP/1.1 {} Test\r\ncontent-length: 2\r\n\r\nok",
+            "HTTP/1.1 {} Test\r\n{location}content-length: 2\r\n\r\nok",
             behaviour.status
         );
         if write.write_all(response.as_bytes()).await.is_err() {

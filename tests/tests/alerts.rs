@@ -210,7 +210,7 @@ impl Scenario {
             .ok();
         assert_eq!(open["data"], json!([]), "nothing stays open");
 
-        let metrics = reqwest::get(format!("{}/metrics", self.sigma.url))
+        let metrics = reqwest::get(format!("{}/metrics", self.sigma.metrics_url))
             .await
             .unwrap()
             .text()

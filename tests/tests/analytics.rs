@@ -134,10 +134,10 @@ fn check(answer: &Value, watched: &[Watched]) {
 #[tokio::test]
 async fn simulated_viewers_are_counted_as_they_watched() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = Deployment::start(
-        SigmaConfig::standalone(dir.path()).with("SIGMA_VIEWER_REPORT_MS", "1000"),
-    )
-    .await;
+    let sigma = SigmaConfig::standalone(dir.path())
+        .with("SIGMA_VIEWER_REPORT_MS", "1000")
+        .start()
+        .await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -161,7 +161,7 @@ async fn simulated_viewers_are_counted_as_they_watched() {
     until_listed(&media_url, 2, Duration::from_secs(30)).await;
 
     // The live audience gauge, sampled while the viewers watch.
-    let metrics_url = format!("{}/metrics", sigma.url);
+    let metrics_url = format!("{}/metrics", sigma.metrics_url);
     let gauge_line = format!("sigma_viewers{{channel_id=\"{channel_id}\"}} ");
     let highest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = {
@@ -379,16 +379,7 @@ async fn invented_playback_sessions_are_served_but_never_counted() {
         .broadcaster_channel(&sigma.admin_key, json!({ "name": "stage" }))
         .await;
     let id = channel["id"].as_str().unwrap().to_owned();
-    let _publisher = sigma_tests::publish::publisher(
-        channel["rtmp_url"].as_str().unwrap(),
-        120,
-        Publish {
-            real_time: true,
-            ..Publish::default()
-        },
-    )
-    .spawn()
-    .unwrap();
+    let _publisher = sigma_tests::publish::live(&channel, 120);
     let base = format!("{}/live/{id}", sigma.url);
     until_listed(&format!("{base}/source.m3u8"), 1, Duration::from_secs(30)).await;
 

@@ -223,3 +223,70 @@ async fn tokens_signed_by_a_retired_key_keep_working_while_it_is_still_listed() 
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(api.get("/v1/channels", fresh).await.status, StatusCode::OK);
 }
+
+/// Guessing is slow: 200 wrong admin keys from one address end in 429 with a `Retry-After`;
+/// the right key is still served there, and another address has a budget of its own.
+#[tokio::test]
+async fn wrong_admin_keys_from_one_address_are_answered_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let from = |address: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(address))
+            .build()
+            .unwrap()
+    };
+    let (guesser, bystander) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let accounts = format!("{}/v1/accounts", sigma.url);
+    let create = |client: &reqwest::Client, key: &str| {
+        client
+            .post(&accounts)
+            .bearer_auth(key)
+            .json(&json!({ "name": "guessed" }))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for guess in 0..200 {
+        let answer = create(&guesser, &format!("sigma_admin_guess_{guess}"))
+            .await
+            .unwrap();
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = answer.headers().get("retry-after").cloned();
+        }
+        statuses.push(answer.status());
+    }
+    assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
+    assert_eq!(statuses[199], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    let unauthorized = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(unauthorized < 100, "{unauthorized} guesses were judged");
+    assert!(retry_after.is_some(), "a 429 says when to retry");
+    // A credential that verifies is never refused: whoever shares the guesser's address (a
+    // proxy, a NAT) is not locked out.
+    let right = create(&guesser, &sigma.admin_key).await.unwrap();
+    assert_eq!(right.status(), StatusCode::CREATED);
+    let unsent = guesser.post(&accounts).send().await.unwrap();
+    assert_eq!(
+        unsent.status(),
+        StatusCode::UNAUTHORIZED,
+        "no credential is not a guess"
+    );
+    let limited = sigma_tests::metrics::read(
+        &sigma.metrics_url,
+        "sigma_limits_hit_total{limit=\"auth_failures\"} ",
+    )
+    .await;
+    assert!(limited.unwrap_or(0.0) >= 1.0, "{limited:?}");
+
+    let judged = create(&bystander, "sigma_admin_guess_elsewhere")
+        .await
+        .unwrap();
+    assert_eq!(
+        judged.status(),
+        StatusCode::UNAUTHORIZED,
+        "another address has its own budget"
+    );
+}

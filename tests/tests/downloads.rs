@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+use sigma_tests::api::Api;
 use sigma_tests::process::SigmaConfig;
 
 const GIB: u64 = 1 << 30;
@@ -17,8 +19,19 @@ const RSS_BOUND_KIB: u64 = 256 * 1024;
 async fn fifty_downloads_of_a_1_gib_recording_stream_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = SigmaConfig::standalone(dir.path()).start().await;
-    // A recording of 1 GiB (sparse: it costs no disk), where recordings are kept.
-    let session = "se_0192b6a4c1f87d3a9e4b2f6c8d0e1a2b";
+    // A session (playback serves recordings of sessions it knows), and a recording of 1 GiB
+    // for it (sparse: it costs no disk) where recordings are kept.
+    let api = Api::new(&sigma.url);
+    let (token, channel) = api
+        .broadcaster_channel(&sigma.admin_key, json!({ "name": "archive" }))
+        .await;
+    api.broadcast(&token, &channel, &[1]).await;
+    let session = api
+        .first_session(&token, channel["id"].as_str().unwrap())
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let recordings = dir.path().join("media/recordings");
     std::fs::create_dir_all(&recordings).unwrap();
     let file = std::fs::File::create(recordings.join(format!("{session}.mp4"))).unwrap();

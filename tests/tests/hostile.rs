@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
 use sigma_tests::process::{Sigma, SigmaConfig};
-use sigma_tests::publish::Publish;
 use sigma_tests::rtmp::{self, closed_within, message, message_with_length, set_chunk_size};
 use sigma_tests::wait::until;
+use sigma_tests::witness::Witness;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -27,8 +27,8 @@ struct Target {
     rtmp: String,
     api: Api,
     token: String,
-    /// The media playlist of the channel that is live throughout.
-    witness: String,
+    /// A channel live throughout.
+    witness: Witness,
 }
 
 impl Target {
@@ -40,26 +40,7 @@ impl Target {
 
     /// Connections dropped for `reason` so far.
     async fn dropped(&self, reason: &str) -> f64 {
-        let line = format!("sigma_ingest_dropped_total{{reason=\"{reason}\"}} ");
-        sigma_tests::metrics::read(&self.sigma.url, &line)
-            .await
-            .unwrap_or(0.0)
-    }
-
-    /// The number of the next segment the witness channel will list.
-    async fn witness_progress(&self) -> u64 {
-        let text = reqwest::get(&self.witness)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let sequence: u64 = text
-            .lines()
-            .find_map(|line| line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
-            .and_then(|number| number.trim().parse().ok())
-            .unwrap_or(0);
-        sequence + text.matches("#EXTINF").count() as u64
+        sigma_tests::metrics::ingest_dropped(&self.sigma.metrics_url, reason).await
     }
 
     /// After an attack: it was counted under `reason`, the process answers, and the witness
@@ -76,13 +57,7 @@ impl Target {
             health.is_ok_and(|answer| answer.status().is_success()),
             "{attack}: /healthz does not answer"
         );
-        let progress = self.witness_progress().await;
-        until(
-            Duration::from_secs(5),
-            &format!("{attack}: the live channel goes on"),
-            || async { self.witness_progress().await >= progress + 2 },
-        )
-        .await;
+        self.witness.goes_on(attack, Duration::from_secs(5)).await;
     }
 }
 
@@ -103,7 +78,7 @@ async fn send(socket: &mut TcpStream, bytes: &[u8]) {
     let _ = socket.write_all(bytes).await;
 }
 
-async fn start() -> (Target, tempfile::TempDir, tokio::process::Child) {
+async fn start() -> (Target, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = SigmaConfig::standalone(dir.path())
         .with(
@@ -124,25 +99,7 @@ async fn start() -> (Target, tempfile::TempDir, tokio::process::Child) {
     let api = Api::new(&sigma.url);
     let (_, token) = api.account_with_token(&sigma.admin_key, "target").await;
     let rtmp = config.env["SIGMA_RTMP_ADDR"].clone();
-    let witness_channel = api
-        .create_channel(&token, json!({ "name": "witness" }))
-        .await;
-    let publisher = sigma_tests::publish::publisher(
-        witness_channel["rtmp_url"].as_str().unwrap(),
-        300,
-        Publish {
-            real_time: true,
-            ..Publish::default()
-        },
-    )
-    .spawn()
-    .expect("ffmpeg is installed");
-    let witness = format!(
-        "{}/live/{}/source.m3u8",
-        sigma.url,
-        witness_channel["id"].as_str().unwrap()
-    );
-    sigma_tests::hls::until_listed(&witness, 2, Duration::from_secs(30)).await;
+    let witness = Witness::start(&sigma.url, &api, &token, 300).await;
     let target = Target {
         sigma,
         rtmp,
@@ -150,12 +107,12 @@ async fn start() -> (Target, tempfile::TempDir, tokio::process::Child) {
         token,
         witness,
     };
-    (target, dir, publisher)
+    (target, dir)
 }
 
 #[tokio::test]
 async fn hostile_clients_lose_their_own_connection_and_nothing_else() {
-    let (target, _dir, _witness_publisher) = start().await;
+    let (target, _dir) = start().await;
 
     // A connect nested 200,000 deep (800 KB) is refused at its header, for its size.
     let before = target.dropped("message_too_large").await;
@@ -315,21 +272,8 @@ async fn hostile_clients_lose_their_own_connection_and_nothing_else() {
 
     // Afterwards a new publisher goes live, and its stream plays.
     let channel = target.channel("afterwards").await;
-    let _publisher = sigma_tests::publish::publisher(
-        channel["rtmp_url"].as_str().unwrap(),
-        30,
-        Publish {
-            real_time: true,
-            ..Publish::default()
-        },
-    )
-    .spawn()
-    .unwrap();
-    let media = format!(
-        "{}/live/{}/source.m3u8",
-        target.sigma.url,
-        channel["id"].as_str().unwrap()
-    );
+    let _publisher = sigma_tests::publish::live(&channel, 30);
+    let media = sigma_tests::publish::source_playlist(&target.sigma.url, &channel);
     sigma_tests::hls::until_listed(&media, 2, Duration::from_secs(30)).await;
     let frames = sigma_tests::probe::play_frames(&["-i", &media], &["-t", "2"]).await;
     assert!(frames.len() >= 55, "{} frames in 2 s", frames.len());

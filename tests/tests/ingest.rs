@@ -175,7 +175,7 @@ async fn a_published_stream_becomes_a_session_that_goes_live_and_ends() {
 #[tokio::test]
 async fn wrong_keys_stopped_channels_and_second_publishers_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
     let api = Api::new(&sigma.url);
     let (_, token) = api
         .account_with_token(&sigma.admin_key, "broadcaster")
@@ -267,7 +267,7 @@ async fn wrong_keys_stopped_channels_and_second_publishers_are_refused() {
     tokio::io::AsyncWriteExt::write_all(&mut garbage, &[0x42; 4096])
         .await
         .unwrap();
-    let metrics_url = format!("{}/metrics", sigma.url);
+    let metrics_url = format!("{}/metrics", sigma.metrics_url);
     let count = |text: &str, reason: &str| -> u64 {
         let prefix = format!("sigma_ingest_dropped_total{{reason=\"{reason}\"}} ");
         text.lines()

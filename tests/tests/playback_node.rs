@@ -86,7 +86,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
 
     // The node counts what it served.
     let reloads = read(
-        &node.url,
+        &node.metrics_url,
         "sigma_http_requests_total{route=\"/live/{channel_id}/{rendition}.m3u8\",status=\"200\"} ",
     )
     .await
@@ -95,12 +95,18 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         reloads >= watched.reloads as f64,
         "{reloads} playlist requests counted"
     );
-    let served = read(&node.url, "sigma_playback_cache_total{result=\"hit\"} ")
+    let served = read(
+        &node.metrics_url,
+        "sigma_playback_cache_total{result=\"hit\"} ",
+    )
+    .await
+    .unwrap_or(0.0)
+        + read(
+            &node.metrics_url,
+            "sigma_playback_cache_total{result=\"miss\"} ",
+        )
         .await
-        .unwrap_or(0.0)
-        + read(&node.url, "sigma_playback_cache_total{result=\"miss\"} ")
-            .await
-            .unwrap_or(0.0);
+        .unwrap_or(0.0);
     assert!(
         served >= watched.segments as f64,
         "{served} media requests counted"
@@ -108,16 +114,19 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
 
     // The platform, which ingests, counts and times packaging, and says how far behind its
     // consumer groups are.
-    let segments = read(&platform.url, "sigma_packaged_total{kind=\"segment\"} ")
-        .await
-        .expect("segments are counted");
+    let segments = read(
+        &platform.metrics_url,
+        "sigma_packaged_total{kind=\"segment\"} ",
+    )
+    .await
+    .expect("segments are counted");
     assert!(segments >= 6.0, "{segments} segments packaged");
-    let received = read(&platform.url, "sigma_ingest_bytes_total ")
+    let received = read(&platform.metrics_url, "sigma_ingest_bytes_total ")
         .await
         .expect("ingest bytes are counted");
     assert!(received > 50_000.0, "{received} bytes of media received");
     let timed = read(
-        &platform.url,
+        &platform.metrics_url,
         "sigma_packaging_seconds_count{kind=\"part\"} ",
     )
     .await
@@ -125,7 +134,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
     assert!(timed >= segments, "every part is timed: {timed}");
     for group in ["sigma-projections", "sigma-analytics"] {
         let lag = read(
-            &platform.url,
+            &platform.metrics_url,
             &format!("sigma_consumer_lag_seconds{{group=\"{group}\"}} "),
         )
         .await
@@ -134,7 +143,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
     }
 
     // Its heartbeats stop: the platform declares it lost.
-    let lost_before = read(&platform.url, "sigma_nodes_lost_total ")
+    let lost_before = read(&platform.metrics_url, "sigma_nodes_lost_total ")
         .await
         .unwrap_or(0.0);
     node.kill().await;
@@ -142,7 +151,7 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         Duration::from_secs(20),
         "the silent playback node is declared lost",
         || async {
-            read(&platform.url, "sigma_nodes_lost_total ")
+            read(&platform.metrics_url, "sigma_nodes_lost_total ")
                 .await
                 .unwrap_or(0.0)
                 > lost_before

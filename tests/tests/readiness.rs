@@ -62,3 +62,26 @@ async fn a_standalone_process_is_ready_once_started() {
     let (status, body) = status(&format!("{}/readyz", sigma.url)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address_and_not_on_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let public = reqwest::get(format!("{}/metrics", sigma.url))
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let scraped = reqwest::get(format!("{}/metrics", sigma.metrics_url))
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("sigma_http_requests_total"), "{text}");
+    assert!(
+        sigma
+            .banner
+            .contains(&format!("Metrics: {}/metrics", sigma.metrics_url)),
+        "the banner says where: {}",
+        sigma.banner
+    );
+}

@@ -8,7 +8,7 @@ use sigma_shared::command::IngestAction;
 use sigma_shared::event::Outcome;
 use sigma_shared::ids::{AlertId, SessionId};
 use sigma_tests::api::Api;
-use sigma_tests::database::{dump_read_models, TestDatabase};
+use sigma_tests::database::{dump_read_models, empty_read_models, TestDatabase};
 use sigma_tests::edge::EdgeStandIn;
 use sigma_tests::process::SigmaConfig;
 
@@ -98,26 +98,6 @@ fn event_count(dump: &[(String, Vec<serde_json::Value>)]) -> u64 {
     // Every webhook subscription was created; `make_history` rotates one and deletes one.
     let webhook_events = rows("webhooks") * 2;
     rows("accounts") + rows("channel_events") + webhook_events
-}
-
-/// Empties every read model table behind the process's back, as a lost database would be.
-async fn empty_read_models(url: &str) {
-    use sea_orm::ConnectionTrait;
-    let db = sea_orm::Database::connect(url).await.unwrap();
-    for table in [
-        "channel_events",
-        "sessions",
-        "channels",
-        "accounts",
-        "webhooks",
-        "alerts",
-        "projection_offsets",
-    ] {
-        db.execute_unprepared(&format!("DELETE FROM {table}"))
-            .await
-            .unwrap();
-    }
-    db.close().await.ok();
 }
 
 #[tokio::test]

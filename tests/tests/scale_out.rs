@@ -24,7 +24,7 @@ const RACING_PUBLISHERS: usize = 5;
 
 /// A gauge or counter of the process's `/metrics`.
 async fn metric(sigma: &Sigma, name: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", sigma.url))
+    let text = reqwest::get(format!("{}/metrics", sigma.metrics_url))
         .await
         .unwrap()
         .text()

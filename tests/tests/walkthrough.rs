@@ -68,10 +68,58 @@ async fn the_readme_walkthrough_works_as_written() {
 }
 
 #[tokio::test]
-async fn a_generated_admin_key_is_kept_in_the_data_dir_as_the_readme_says() {
+async fn a_generated_admin_key_is_kept_owner_only_in_a_private_data_dir_and_never_printed() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let data = dir.path().join("data");
+    let config = SigmaConfig::standalone(&data);
     let sigma = config.start().await;
-    let stored = std::fs::read_to_string(dir.path().join("admin-key")).expect("data/admin-key");
-    assert_eq!(stored.trim(), sigma.admin_key);
+    let api = sigma_tests::api::Api::new(&sigma.url);
+    let (account, _) = api.account_with_token(&sigma.admin_key, "me").await;
+    assert!(!account.is_empty(), "the key in data/admin-key works");
+    assert!(
+        sigma
+            .banner
+            .contains(&format!("in {}", data.join("admin-key").display())),
+        "{}",
+        sigma.banner
+    );
+    assert!(
+        !sigma.banner.contains(&sigma.admin_key),
+        "the key is not printed"
+    );
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    // The harness made the data dir (for the process's log) with the default rights: it is
+    // left as it is, with a warning; one sigma creates is 0700 (a unit test of `private_dir`).
+    let open_to_others = mode(&data) & 0o077 != 0;
+    assert_eq!(
+        config.stderr_tail().contains("may be read by other users"),
+        open_to_others,
+        "{}",
+        config.stderr_tail()
+    );
+    assert_eq!(mode(&data.join("admin-key")), 0o600);
+    assert_eq!(mode(&data.join("signing-keys")), 0o600);
+    sigma.kill().await;
+
+    // A key file that cannot be read stops start-up; it is not replaced by a new key.
+    std::fs::remove_file(data.join("signing-keys")).unwrap();
+    std::fs::create_dir(data.join("signing-keys")).unwrap();
+    let refused = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new(sigma_tests::process::sigma_binary())
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&config.env)
+            .output(),
+    )
+    .await
+    .expect("sigma stops at once")
+    .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cannot read the key file"), "{said}");
+    assert!(data.join("signing-keys").is_dir(), "left as it was");
 }

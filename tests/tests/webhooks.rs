@@ -68,6 +68,30 @@ fn assert_well_formed_and_in_order(arrivals: &[Received]) {
     }
 }
 
+/// The subscription's delivery log once every delivery in it is recorded as delivered: a
+/// receiver has a request before the dispatcher has the answer and records it.
+async fn delivered_log(api: &Api, token: &str, hook_id: &str) -> Vec<Value> {
+    let path = format!("/v1/webhooks/{hook_id}/deliveries?limit=1000");
+    let log = || async {
+        api.get(&path, token).await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    until(
+        Duration::from_secs(10),
+        "every delivery recorded as delivered",
+        || async {
+            log()
+                .await
+                .iter()
+                .all(|delivery| delivery["status"] == "delivered")
+        },
+    )
+    .await;
+    log().await
+}
+
 #[tokio::test]
 async fn a_full_session_arrives_signed_in_order_with_the_ids_of_the_history() {
     let dir = tempfile::tempdir().unwrap();
@@ -169,16 +193,9 @@ async fn a_full_session_arrives_signed_in_order_with_the_ids_of_the_history() {
         assert_eq!(signatures, 2);
         assert!(!verify(one, "whsec_forged").0);
     }
-    let log = api
-        .get(
-            &format!("/v1/webhooks/{hook_id}/deliveries?limit=1000"),
-            &token,
-        )
-        .await
-        .ok();
-    let log = log["data"].as_array().unwrap();
+    let log = delivered_log(&api, &token, &hook_id).await;
     assert_eq!(log.len(), expected.len());
-    for delivery in log {
+    for delivery in &log {
         assert_eq!(delivery["status"], "delivered", "{delivery}");
         assert_eq!(delivery["attempt_log"][0]["status_code"], 200, "{delivery}");
     }
@@ -268,8 +285,8 @@ async fn a_receiver_down_for_two_minutes_gets_everything_in_order_and_delays_no_
     let mut down = Receiver::down(Behaviour::default());
     let healthy = Receiver::start(Behaviour::default()).await;
     let slow = Receiver::start(Behaviour {
-        status: 200,
         delay: Duration::from_secs(30),
+        ..Behaviour::default()
     })
     .await;
     let config = SigmaConfig::standalone(dir.path())
@@ -367,17 +384,10 @@ async fn a_receiver_down_for_two_minutes_gets_everything_in_order_and_delays_no_
     assert_well_formed_and_in_order(&arrivals);
     assert!(down.received().iter().all(|one| verify(one, &hooks[0].1).0));
 
-    let log = api
-        .get(
-            &format!("/v1/webhooks/{}/deliveries?limit=1000", hooks[0].0),
-            &token,
-        )
-        .await
-        .ok();
-    let log = log["data"].as_array().unwrap();
+    let log = delivered_log(&api, &token, &hooks[0].0).await;
     assert_eq!(log.len(), expected.len());
     // The lane waits on its first delivery (order before all), so the retries are on it.
-    for delivery in log {
+    for delivery in &log {
         assert_eq!(delivery["status"], "delivered", "{delivery}");
         let attempts = delivery["attempt_log"].as_array().unwrap();
         assert_eq!(attempts.last().unwrap()["status_code"], 200);
@@ -415,6 +425,26 @@ async fn targets_and_subscriptions_are_checked_and_private_to_their_account() {
     let api = Api::new(&sigma.url);
     let (account_id, token) = api.account_with_token(&sigma.admin_key, "integrator").await;
 
+    // A listener on loopback that none of the refused targets may reach.
+    let listener = Receiver::start(Behaviour::default()).await;
+    let port = listener.port;
+    for url in [
+        format!("HTTP://127.0.0.1:{port}/hooks"),
+        "HTTPS://169.254.169.254/latest/meta-data".to_owned(),
+        format!("http://[::ffff:127.0.0.1]:{port}/hooks"),
+        format!("http://[64:ff9b::7f00:1]:{port}/hooks"),
+        format!("http://[::127.0.0.1]:{port}/hooks"),
+        format!("http://0.0.0.0:{port}/hooks"),
+        format!("http://2130706433:{port}/hooks"),
+        format!("http://0x7f.1:{port}/hooks"),
+        format!("http://LOCALHOST:{port}/hooks"),
+    ] {
+        let refused = api
+            .post("/v1/webhooks", &token, json!({ "url": url }))
+            .await;
+        assert_eq!(refused.status, 422, "{url}: {:?}", refused.body);
+        assert_eq!(refused.code(), "invalid_target", "{url}");
+    }
     for (url, code) in [
         ("http://127.0.0.1:9/hooks", "invalid_target"),
         ("http://localhost/hooks", "invalid_target"),
@@ -447,6 +477,7 @@ async fn targets_and_subscriptions_are_checked_and_private_to_their_account() {
         json!([]),
         "nothing refused was created"
     );
+    assert!(listener.received().is_empty());
 
     let hook = api
         .post(
@@ -526,5 +557,76 @@ async fn targets_and_subscriptions_are_checked_and_private_to_their_account() {
             .status,
         200,
         "a deleted subscription's delivery log stays readable"
+    );
+}
+
+/// The checks hold at delivery too, whatever was stored: a subscription made while private
+/// targets were allowed (or a name that resolves elsewhere later, as DNS rebinding does) gets
+/// no connection once they are not, literal addresses included; and a redirect is never
+/// followed, so a public target cannot bounce a delivery inwards.
+#[tokio::test]
+async fn targets_are_checked_again_at_delivery_and_redirects_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let inside = Receiver::start(Behaviour::default()).await;
+    let bouncer = Receiver::start(Behaviour {
+        status: 307,
+        redirect_to: Some(inside.port),
+        ..Behaviour::default()
+    })
+    .await;
+    let lab = SigmaConfig::standalone(dir.path()).with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
+    let sigma = lab.start().await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api.account_with_token(&sigma.admin_key, "integrator").await;
+    let created = |url: String| {
+        let api = &api;
+        let token = &token;
+        async move {
+            api.post("/v1/webhooks", token, json!({ "url": url }))
+                .await
+                .ok()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let bounced = created(bouncer.url()).await;
+    api.create_channel(&token, json!({ "name": "first" })).await;
+    let path = format!("/v1/webhooks/{bounced}/deliveries");
+    until(Duration::from_secs(20), "the bouncer is tried", || async {
+        api.get(&path, &token).await.ok()["data"][0]["last_status_code"] == 307
+    })
+    .await;
+    api.delete(&format!("/v1/webhooks/{bounced}"), &token).await;
+
+    let port = inside.port;
+    let mut hooks = Vec::new();
+    for url in [
+        format!("HTTP://127.0.0.1:{port}/hooks"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hooks"),
+        format!("http://2130706433:{port}/hooks"),
+        format!("http://localhost:{port}/hooks"),
+    ] {
+        hooks.push(created(url).await);
+    }
+    sigma.kill().await;
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    api.create_channel(&token, json!({ "name": "second" }))
+        .await;
+    for hook in &hooks {
+        let path = format!("/v1/webhooks/{hook}/deliveries");
+        until(Duration::from_secs(20), "a delivery is refused", || async {
+            let log = api.get(&path, &token).await.ok();
+            log["data"][0]["last_error"]
+                .as_str()
+                .is_some_and(|error| error.contains("private"))
+        })
+        .await;
+    }
+    assert!(
+        inside.received().is_empty(),
+        "nothing reached the inside listener: {:?}",
+        inside.received()
     );
 }

@@ -219,7 +219,7 @@ async fn a_killed_worker_is_declared_lost_and_its_publisher_continues_on_another
         after < Duration::from_millis(NODE_TIMEOUT_MS + 3_000),
         "declared lost {after:?} after the kill"
     );
-    let metrics = reqwest::get(format!("{}/metrics", platform.url))
+    let metrics = reqwest::get(format!("{}/metrics", platform.metrics_url))
         .await
         .unwrap()
         .text()

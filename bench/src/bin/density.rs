@@ -98,21 +98,21 @@ async fn main() {
             "sigma_packaging_seconds_count{kind=\"part\"} ",
         );
         let received = "sigma_ingest_bytes_total ";
-        let bytes_before = read(&sigma.url, received).await.unwrap_or(0.0);
+        let bytes_before = read(&sigma.metrics_url, received).await.unwrap_or(0.0);
         let before = (
             sigma_bench::cpu::of(sigma.pid()),
-            read(&sigma.url, segment).await.unwrap_or(0.0),
-            read(&sigma.url, sum).await.unwrap_or(0.0),
-            read(&sigma.url, count).await.unwrap_or(0.0),
+            read(&sigma.metrics_url, segment).await.unwrap_or(0.0),
+            read(&sigma.metrics_url, sum).await.unwrap_or(0.0),
+            read(&sigma.metrics_url, count).await.unwrap_or(0.0),
         );
         let started = Instant::now();
         tokio::time::sleep(WINDOW).await;
         let elapsed = started.elapsed().as_secs_f64();
         let cpu = (sigma_bench::cpu::of(sigma.pid()) - before.0).as_secs_f64();
-        let segments = read(&sigma.url, segment).await.unwrap_or(0.0) - before.1;
-        let packaging = (read(&sigma.url, sum).await.unwrap_or(0.0) - before.2)
-            / (read(&sigma.url, count).await.unwrap_or(0.0) - before.3).max(1.0);
-        let bytes = read(&sigma.url, received).await.unwrap_or(0.0) - bytes_before;
+        let segments = read(&sigma.metrics_url, segment).await.unwrap_or(0.0) - before.1;
+        let packaging = (read(&sigma.metrics_url, sum).await.unwrap_or(0.0) - before.2)
+            / (read(&sigma.metrics_url, count).await.unwrap_or(0.0) - before.3).max(1.0);
+        let bytes = read(&sigma.metrics_url, received).await.unwrap_or(0.0) - bytes_before;
         for publisher in &mut publishers {
             publisher.kill().await.ok();
         }

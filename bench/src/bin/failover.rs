@@ -151,7 +151,7 @@ async fn backup_takes_the_air(failure: PrimaryFailure) -> Duration {
 
 async fn control_plane_takeover() -> Duration {
     let mut topology = Topology::start().await;
-    let survivor = topology.control_planes[1].url.clone();
+    let survivor = topology.control_planes[1].metrics_url.clone();
     until(
         Duration::from_secs(60),
         "both control planes decide",

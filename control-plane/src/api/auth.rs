@@ -2,10 +2,12 @@
 //!
 //! Tokens are HS256 JWTs whose header names the key id (`kid`) that signed them, so signing
 //! keys can rotate: the first key of the ring signs, every key verifies. Each token (and the
-//! admin key) has its own rate limit.
+//! admin key) has its own rate limit, and each remote address a budget of failed
+//! authentications, past which failures are answered 429.
 
 use std::collections::HashMap;
 use std::future::{ready, Ready};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use actix_web::{web, FromRequest, HttpRequest};
@@ -13,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 use sigma_shared::ids::AccountId;
 
@@ -80,6 +83,22 @@ pub struct Keyring {
 impl Keyring {
     /// Parses `kid:secret[,kid:secret…]`.
     pub fn parse(spec: &str) -> Result<Self, KeyringError> {
+        let pairs = Self::pairs(spec)?;
+        let (signing_kid, signing_secret) =
+            pairs.first().cloned().ok_or(KeyringError::Malformed)?;
+        Ok(Self {
+            signing_kid,
+            encoding: EncodingKey::from_secret(&signing_secret),
+            decoding: pairs
+                .into_iter()
+                .map(|(kid, secret)| (kid, DecodingKey::from_secret(&secret)))
+                .collect(),
+        })
+    }
+
+    /// The (`kid`, secret) pairs of `kid:secret[,kid:secret…]`, the signing one first: what
+    /// keys derived for other uses (playback tokens) are derived from.
+    pub fn pairs(spec: &str) -> Result<Vec<(String, Vec<u8>)>, KeyringError> {
         let mut pairs = Vec::new();
         for pair in spec
             .split(',')
@@ -92,16 +111,10 @@ impl Keyring {
             }
             pairs.push((kid.to_owned(), secret.as_bytes().to_vec()));
         }
-        let (signing_kid, signing_secret) =
-            pairs.first().cloned().ok_or(KeyringError::Malformed)?;
-        Ok(Self {
-            signing_kid,
-            encoding: EncodingKey::from_secret(&signing_secret),
-            decoding: pairs
-                .into_iter()
-                .map(|(kid, secret)| (kid, DecodingKey::from_secret(&secret)))
-                .collect(),
-        })
+        if pairs.is_empty() {
+            return Err(KeyringError::Malformed);
+        }
+        Ok(pairs)
     }
 
     /// A fresh key spec for a new installation.
@@ -165,22 +178,80 @@ impl Keyring {
     }
 }
 
+/// Failed authentications one remote address (an IPv6 /64) may make: a burst of 50, then one
+/// a second; past it a failure is answered 429 instead of 401. A credential that verifies is
+/// never refused (the keys are 256-bit: what the budget slows is floods, and refusing good
+/// credentials would let anyone sharing an address — a proxy, a NAT — lock everyone out), and
+/// a request without one is not counted.
+const FAILURES_BURST: u32 = 50;
+const FAILURES_PER_SECOND: u32 = 1;
+
 /// Authentication and rate limiting, shared by every request.
 pub struct Auth {
     admin_key: String,
     pub keyring: Keyring,
     limiter: DefaultKeyedRateLimiter<String>,
+    failures: DefaultKeyedRateLimiter<IpAddr>,
+    /// `sigma_limits_hit_total{limit="auth_failures"}`.
+    failures_limited: IntCounter,
 }
 
 impl Auth {
-    pub fn new(admin_key: String, keyring: Keyring, per_second: u32, burst: u32) -> Self {
+    pub fn new(
+        admin_key: String,
+        keyring: Keyring,
+        per_second: u32,
+        burst: u32,
+        failures_limited: IntCounter,
+    ) -> Self {
         let per_second = NonZeroU32::new(per_second.max(1)).expect("at least one");
         let burst = NonZeroU32::new(burst.max(1)).expect("at least one");
+        let failures = Quota::per_second(NonZeroU32::new(FAILURES_PER_SECOND).expect("nonzero"))
+            .allow_burst(NonZeroU32::new(FAILURES_BURST).expect("nonzero"));
         Self {
             admin_key,
             keyring,
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            failures: RateLimiter::keyed(failures),
+            failures_limited,
         }
+    }
+
+    /// Counts a failed authentication against its address: the failure itself, or a 429 once
+    /// the address is over its budget.
+    fn failed(&self, address: IpAddr, failure: ApiError) -> ApiError {
+        if failure.code == "missing_token" {
+            return failure;
+        }
+        match self.failures.check_key(&address) {
+            Ok(()) => failure,
+            Err(not_until) => {
+                self.failures_limited.inc();
+                too_many_failures(not_until.wait_time_from(DefaultClock::default().now()))
+            }
+        }
+    }
+
+    /// Checks a request's credential with `check`, counting failures by remote address.
+    fn authenticate<T>(
+        &self,
+        request: &HttpRequest,
+        check: impl FnOnce() -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        // Forwarded headers can be forged, so they are not trusted: behind a proxy every
+        // caller's failures share the proxy's budget (and only failures are ever refused).
+        let address = request
+            .peer_addr()
+            .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |peer| {
+                budget_key(peer.ip())
+            });
+        check().map_err(|error| {
+            if error.status == actix_web::http::StatusCode::UNAUTHORIZED {
+                self.failed(address, error)
+            } else {
+                error
+            }
+        })
     }
 
     fn limit(&self, key: &str) -> Result<(), ApiError> {
@@ -192,10 +263,32 @@ impl Auth {
             })
     }
 
-    /// Forgets limiter state of tokens not seen lately, so memory stays bounded.
+    /// Forgets limiter state of tokens and addresses not seen lately, so memory stays
+    /// bounded.
     pub fn forget_idle_limits(&self) {
         self.limiter.retain_recent();
+        self.failures.retain_recent();
     }
+}
+
+/// Whose failure budget an address spends: an IPv4 address (IPv4-mapped ones too), or the
+/// /64 an IPv6 address is in (one subscriber's usual allocation).
+fn budget_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
+        v4 => v4,
+    }
+}
+
+fn too_many_failures(wait: std::time::Duration) -> ApiError {
+    ApiError::rate_limited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
 }
 
 fn bearer(request: &HttpRequest) -> Result<&str, ApiError> {
@@ -232,18 +325,22 @@ impl FromRequest for Admin {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready((|| {
-            let auth = &state(request).auth;
-            let token = bearer(request)?;
-            if !constant_time_eq(token.as_bytes(), auth.admin_key.as_bytes()) {
-                return Err(ApiError::unauthorized(
-                    "invalid_admin_key",
-                    "this endpoint needs the admin key",
-                ));
-            }
-            auth.limit("admin")?;
-            Ok(Admin)
-        })())
+        let auth = &state(request).auth;
+        ready(
+            auth.authenticate(request, || {
+                let token = bearer(request)?;
+                if constant_time_eq(token.as_bytes(), auth.admin_key.as_bytes()) {
+                    Ok(())
+                } else {
+                    Err(ApiError::unauthorized(
+                        "invalid_admin_key",
+                        "this endpoint needs the admin key",
+                    ))
+                }
+            })
+            .and_then(|()| auth.limit("admin"))
+            .map(|()| Admin),
+        )
     }
 }
 
@@ -271,18 +368,23 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready((|| {
-            let auth = &state(request).auth;
-            let claims = auth.keyring.verify(bearer(request)?)?;
-            let account_id = claims.sub.parse().map_err(|_| {
-                ApiError::unauthorized("invalid_token", "the token names no account")
-            })?;
-            auth.limit(&claims.jti)?;
-            Ok(Caller {
-                account_id,
-                scopes: claims.scopes,
+        let auth = &state(request).auth;
+        ready(
+            auth.authenticate(request, || {
+                let claims = auth.keyring.verify(bearer(request)?)?;
+                let account_id: AccountId = claims.sub.parse().map_err(|_| {
+                    ApiError::unauthorized("invalid_token", "the token names no account")
+                })?;
+                Ok((account_id, claims))
             })
-        })())
+            .and_then(|(account_id, claims)| {
+                auth.limit(&claims.jti)?;
+                Ok(Caller {
+                    account_id,
+                    scopes: claims.scopes,
+                })
+            }),
+        )
     }
 }
 

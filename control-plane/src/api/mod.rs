@@ -11,6 +11,7 @@ pub mod body;
 pub mod channels;
 pub mod error;
 pub mod openapi;
+pub mod playback;
 pub mod sessions;
 pub mod system;
 pub mod views;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub auth: Auth,
     pub urls: PublicUrls,
     pub webhooks: crate::config::WebhookConfig,
+    /// Signs the playback tokens `POST …/playback-tokens` mints.
+    pub playback_tokens: crate::playback::tokens::PlatformKeys,
 }
 
 /// What a process serves over HTTP besides health and metrics.
@@ -83,6 +86,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(webhooks::rotate_secret)
         .service(webhooks::deliveries)
         .service(webhooks::redeliver)
+        .service(playback::create_key)
+        .service(playback::list_keys)
+        .service(playback::remove_key)
+        .service(playback::channel_token)
+        .service(playback::session_token)
         .route(
             "/docs",
             web::get().to(|| async {
@@ -94,13 +102,24 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()));
 }
 
-/// Starts the HTTP server on a bound listener; returns when it stops.
+/// Starts the HTTP server on a bound listener, and `/metrics` on its own; returns when either
+/// stops.
 pub async fn serve(
     system: web::Data<SystemState>,
     surface: Surface,
     listener: std::net::TcpListener,
+    metrics: std::net::TcpListener,
 ) -> std::io::Result<()> {
-    actix_web::HttpServer::new(move || {
+    let scraped = system.clone();
+    let metrics = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(scraped.clone())
+            .configure(system::configure_metrics)
+    })
+    .workers(1)
+    .listen(metrics)?
+    .run();
+    let public = actix_web::HttpServer::new(move || {
         let metrics = system.metrics.clone();
         let mut app = actix_web::App::new()
             .app_data(system.clone())
@@ -146,6 +165,6 @@ pub async fn serve(
         }))
     })
     .listen(listener)?
-    .run()
-    .await
+    .run();
+    futures::future::try_join(public, metrics).await.map(|_| ())
 }

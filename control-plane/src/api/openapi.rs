@@ -4,13 +4,13 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, alerts, analytics, channels, sessions, system, webhooks};
+use super::{accounts, alerts, analytics, channels, playback, sessions, system, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Sigma Live API",
-        description = "Channels, sessions, their history, audience analytics and webhooks. Authenticate with `Authorization: Bearer <token>`: the admin key for accounts and tokens, an account's JWT for everything else. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+        description = "Channels, sessions, their history, audience analytics, webhooks and signed playback. Authenticate with `Authorization: Bearer <token>`: the admin key for accounts and tokens, an account's JWT for everything else. Errors are `{\"error\": {\"code\", \"message\"}}`.",
     ),
     paths(
         accounts::create_account,
@@ -36,9 +36,13 @@ use super::{accounts, alerts, analytics, channels, sessions, system, webhooks};
         webhooks::rotate_secret,
         webhooks::deliveries,
         webhooks::redeliver,
+        playback::create_key,
+        playback::list_keys,
+        playback::remove_key,
+        playback::channel_token,
+        playback::session_token,
         system::healthz,
         system::readyz,
-        system::metrics,
     ),
     modifiers(&Security),
     tags(
@@ -49,7 +53,8 @@ use super::{accounts, alerts, analytics, channels, sessions, system, webhooks};
         (name = "alerts", description = "What needs attention in a stream, open until cleared"),
         (name = "analytics", description = "Who watched: concurrent viewers, views and watch time"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints"),
-        (name = "system", description = "Health and metrics"),
+        (name = "playback", description = "Signed playback: playback keys and playback tokens for `signed` channels"),
+        (name = "system", description = "Health (metrics are served on SIGMA_METRICS_ADDR, not here)"),
     )
 )]
 pub struct ApiDoc;

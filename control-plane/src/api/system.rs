@@ -24,9 +24,14 @@ pub struct SystemState {
     pub read_model_gauges: bool,
 }
 
-/// Registers the health and metrics routes.
+/// Registers the health routes (on the public port).
 pub fn configure(config: &mut web::ServiceConfig) {
-    config.service(healthz).service(readyz).service(metrics);
+    config.service(healthz).service(readyz);
+}
+
+/// Registers `/metrics` (on the metrics address: its series name channels and nodes).
+pub fn configure_metrics(config: &mut web::ServiceConfig) {
+    config.service(metrics);
 }
 
 #[derive(Serialize, ToSchema)]

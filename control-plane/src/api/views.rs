@@ -404,7 +404,8 @@ pub struct AlertView {
     pub channel_id: ChannelId,
     pub session_id: SessionId,
     /// Stable: `no_media`, `frame_rate_low`, `bitrate_low`, `keyframe_interval_long`,
-    /// `av_drift`, `transcoder_failed`, `transcoder_slow`, `transcoder_unavailable`, …
+    /// `av_drift`, `publisher_dropped`, `transcoder_failed`, `transcoder_slow`,
+    /// `transcoder_unavailable`, …
     pub code: String,
     pub message: String,
     pub state: AlertState,

@@ -72,9 +72,10 @@ pub async fn create(
     let url = input
         .url
         .ok_or_else(|| ApiError::unprocessable("missing_field", "url is required"))?;
-    // The shape is the decider's to judge; reachability needs DNS, so it is checked here.
-    if url.starts_with("http://") || url.starts_with("https://") {
-        target::validate(&url, state.webhooks.allow_private)
+    // Reachability needs DNS, so it is checked here, on the normal form the decider keeps
+    // (the decider judges the shape, with the same parser).
+    if let Ok(normal) = sigma_shared::webhook::normalize_url(&url) {
+        target::validate(&normal, state.webhooks.allow_private)
             .await
             .map_err(|error| ApiError::unprocessable("invalid_target", error.to_string()))?;
     }

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod channel_events;
 pub mod channels;
 pub mod media_expiry;
+pub mod playback_keys;
 pub mod projection_offsets;
 pub mod sessions;
 pub mod viewer_spans;

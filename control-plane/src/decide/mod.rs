@@ -29,6 +29,8 @@ pub async fn run(
 ) -> Result<(), LogError> {
     let mut member = log.join(COMMANDS_TOPIC, GROUP).await?;
     ready();
+    // A member that stopped owns nothing: the gauge must not keep its last assignment.
+    let _owned_gauge = OwnedGauge(&metrics.decider_partitions);
     let mut owned: HashMap<Partition, PartitionDecider> = HashMap::new();
     loop {
         match member.next().await? {
@@ -68,9 +70,26 @@ pub async fn run(
                         tracing::warn!(partition = record.partition, offset = record.offset, %error, "skipping a malformed command");
                     }
                 }
-                member.commit(record.partition, record.offset + 1).await?;
+                // A commit refused (the partition was just taken away in a rebalance, the
+                // coordinator is moving) loses nothing: the decision is in the log, so the
+                // command, redelivered to whoever owns the partition next, is skipped there.
+                // Stopping the member instead would throw this assignment away and rejoin with
+                // a growing pause, delaying every command of the partition.
+                if let Err(error) = member.commit(record.partition, record.offset + 1).await {
+                    metrics.decider_commits_refused.inc();
+                    tracing::warn!(partition = record.partition, offset = record.offset, %error, "a command's offset was not committed; a redelivery will be skipped");
+                }
             }
         }
+    }
+}
+
+/// Zeroes the owned-partitions gauge when the member stops, however it stops.
+struct OwnedGauge<'a>(&'a prometheus::IntGauge);
+
+impl Drop for OwnedGauge<'_> {
+    fn drop(&mut self) {
+        self.0.set(0);
     }
 }
 

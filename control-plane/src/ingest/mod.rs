@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use object_store::ObjectStore;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::health::HealthChange;
@@ -38,13 +37,16 @@ use self::transcode::{Alerts, Transcoding};
 use self::writer::{RenditionWriter, SegmentClock, Stored};
 use crate::commands::{CommandBus, TallyWatch};
 use crate::db;
+use crate::storage::disk::Level;
+use crate::storage::LiveStore;
 
 pub struct LogAdmission {
     pub bus: Arc<CommandBus>,
     pub metrics: crate::metrics::Metrics,
     pub log: Arc<dyn EventLog>,
     pub db: DatabaseConnection,
-    pub store: Arc<dyn ObjectStore>,
+    /// Where live media go.
+    pub store: Arc<LiveStore>,
     /// The ABR ladder's rungs; `None` when this process has no ffmpeg (ABR channels then play
     /// their source only, with an alert).
     pub ladder: Option<Arc<Vec<Rung>>>,
@@ -82,6 +84,10 @@ impl LogAdmission {
 #[async_trait]
 impl Admission for LogAdmission {
     async fn admit(&self, name: &PublishName) -> Result<Box<dyn Publication>, Refusal> {
+        // Before the disk is full, not when it is: what runs has the room left to go on.
+        if self.store.disk_level() >= Level::Low {
+            return Err(Refusal::StorageLow);
+        }
         let channel = db::channels::Entity::find()
             .filter(db::channels::Column::StreamKey.eq(&name.stream_key))
             .one(&self.db)
@@ -177,6 +183,7 @@ impl Admission for LogAdmission {
             bus: self.bus.clone(),
             alerts,
             raised: Default::default(),
+            storage: StorageAlarms::default(),
             session_end: Some(session_end),
             reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
             // A backup may go on air before the session got that far (the decider refuses
@@ -224,6 +231,53 @@ pub fn packaging_for(mode: LatencyMode) -> PackagerConfig {
     }
 }
 
+/// The storage alerts a session's on-air input raised, kept in step with the store: raised
+/// when the disk goes below its low watermark or live media start being held in memory,
+/// cleared when that is over.
+#[derive(Default)]
+struct StorageAlarms {
+    low: bool,
+    failing: bool,
+}
+
+impl StorageAlarms {
+    fn observe(&mut self, store: &LiveStore, alerts: &Alerts) {
+        let follow = |raised: &mut bool, holds: bool, code: &str, message: &str| {
+            if holds != *raised {
+                *raised = holds;
+                if holds {
+                    alerts.raise(code, message.into());
+                } else {
+                    alerts.clear(code);
+                }
+            }
+        };
+        follow(
+            &mut self.low,
+            store.disk_level() >= Level::Low,
+            "storage_low",
+            "the server's disk is below its low watermark: publishers that connect (or reconnect) are refused until space is freed",
+        );
+        follow(
+            &mut self.failing,
+            store.failing(),
+            "storage_failing",
+            "the object store is not taking live media: they are held in the ingesting server's memory (its viewers keep playing) until it does, or until the memory set aside is full",
+        );
+    }
+
+    fn clear(&mut self, alerts: &Alerts) {
+        for (raised, code) in [
+            (&mut self.low, "storage_low"),
+            (&mut self.failing, "storage_failing"),
+        ] {
+            if std::mem::take(raised) {
+                alerts.clear(code);
+            }
+        }
+    }
+}
+
 /// The transcoding ladder of a time on air.
 enum LadderState {
     /// Passthrough, or no rung below the source.
@@ -236,7 +290,7 @@ enum LadderState {
 /// What every time on air of a publication is made of: where its media go and how.
 struct StreamPlan {
     log: Arc<dyn EventLog>,
-    store: Arc<dyn ObjectStore>,
+    store: Arc<LiveStore>,
     channel_id: ChannelId,
     session_id: SessionId,
     latency_mode: LatencyMode,
@@ -350,6 +404,7 @@ struct StoredPublication {
     alerts: Alerts,
     /// The stream-health alerts this input raised and has not cleared.
     raised: std::collections::HashSet<&'static str>,
+    storage: StorageAlarms,
     /// Fires when a decision ends the session (owner stop, maximum duration).
     session_end: Option<tokio::sync::oneshot::Receiver<EndReason>>,
     reconnect_window: Duration,
@@ -441,7 +496,9 @@ impl Publication for StoredPublication {
         if let Output::Part(part) = &output {
             self.received.inc_by(part.bytes.len() as u64);
         }
-        let stored = on_air.write(output, &self.alerts).await?;
+        let stored = on_air.write(output, &self.alerts).await;
+        self.storage.observe(&self.plan.store, &self.alerts);
+        let stored = stored?;
         self.position
             .store(on_air.media_end_ms(), std::sync::atomic::Ordering::Relaxed);
         let session_id = self.plan.session_id;
@@ -463,6 +520,9 @@ impl Publication for StoredPublication {
     }
 
     async fn off_air(&mut self) {
+        // What this input raised about storage is its own to clear; the next input on air
+        // raises it again if it still holds.
+        self.storage.clear(&self.alerts);
         if let Some(on_air) = self.on_air.take() {
             tracing::info!(session_id = %self.plan.session_id, input = self.input.as_str(), "off air");
             self.media_end_ms = on_air.media_end_ms();

@@ -45,7 +45,7 @@ impl Thumbnails {
         source: &RenditionWriter,
         alerts: Alerts,
     ) -> Self {
-        let store = source.store.clone();
+        let store = source.store.store().clone();
         let stream = source.stream.clone();
         let next_index = stored_count(store.as_ref(), stream.session_id).await;
         let places: Arc<Mutex<HashMap<u64, (u64, u32)>>> = Arc::default();

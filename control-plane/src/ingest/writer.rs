@@ -1,6 +1,7 @@
 //! One rendition of one publisher connection: each packaged piece is stored in the object store
 //! under `live/{channel}/{session}/{connection}/{rendition}/`, then announced on the media topic.
-//! Media are stored before anything says they exist.
+//! Media are stored (or, while the store fails, held in this process's memory: see
+//! [`crate::storage`]) before anything says they exist.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, PutPayload};
 use sigma_edge_worker::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::ingest::OutputError;
 use sigma_shared::log::{EventLog, MEDIA_TOPIC};
@@ -16,6 +16,7 @@ use sigma_shared::media::{MediaEvent, StreamRef};
 use sigma_shared::settings::LatencyMode;
 
 use crate::metrics::Metrics;
+use crate::storage::LiveStore;
 
 /// Program date-times of a connection's segments, by segment number, set by the source and
 /// reused by the ladder's renditions (whose segments are cut at the same keyframes but leave
@@ -67,7 +68,8 @@ impl Stored {
 
 pub struct RenditionWriter {
     pub log: Arc<dyn EventLog>,
-    pub store: Arc<dyn ObjectStore>,
+    /// The object store, or memory while it fails.
+    pub store: Arc<LiveStore>,
     pub stream: StreamRef,
     pub latency_mode: LatencyMode,
     pub packaging: PackagerConfig,
@@ -87,7 +89,7 @@ pub struct RenditionWriter {
 impl RenditionWriter {
     pub fn new(
         log: Arc<dyn EventLog>,
-        store: Arc<dyn ObjectStore>,
+        store: Arc<LiveStore>,
         stream: StreamRef,
         latency_mode: LatencyMode,
         packaging: PackagerConfig,
@@ -117,7 +119,7 @@ impl RenditionWriter {
         );
         let path = StorePath::from(format!("live/{}/{relative}", stream.channel_id));
         self.store
-            .put(&path, PutPayload::from(bytes))
+            .put(&path, bytes)
             .await
             .map_err(|error| OutputError(error.to_string()))?;
         Ok(relative)

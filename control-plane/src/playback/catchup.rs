@@ -5,7 +5,8 @@
 //! and the session's end (and, after its retention period, its expiry) from the domain events.
 //! Pure.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
@@ -42,33 +43,45 @@ pub struct Session {
     ended: bool,
 }
 
+/// How long before a session's start (by the deciding process's clock) its media may be
+/// stamped in the log (by another host's clock): readers that skip older records start this
+/// much earlier.
+pub const LOG_CLOCK_MARGIN_MS: i64 = 10 * 60 * 1000;
+
+/// How many let-go sessions are remembered (see [`Sessions::gone`]).
+const GONE_KEPT: usize = 4096;
+
 #[derive(Default)]
 pub struct Sessions {
     sessions: HashMap<SessionId, Session>,
-    /// Sessions whose media expired: their media events (replayed from the log at start-up, in
-    /// any order relative to the expiry) are ignored.
-    expired: HashSet<SessionId>,
+    /// Sessions let go of (their playlists are in the store, or their media expired), newest
+    /// last: their media events, which a start-up may still be reading from the log behind the
+    /// domain events that let them go, are ignored. Bounded: a reader is never thousands of
+    /// sessions behind.
+    gone: HashSet<SessionId>,
+    gone_order: VecDeque<SessionId>,
 }
 
 impl Sessions {
-    /// Folds a media event in.
+    /// Folds a media event in. A session is known from its first init segment on.
     pub fn apply(&mut self, event: &MediaEvent) {
         let stream = event.stream();
-        if self.expired.contains(&stream.session_id) {
+        if self.gone.contains(&stream.session_id) {
             return;
         }
         let prefix = format!(
             "{}/{}/{}/",
             stream.session_id, stream.connection, stream.rendition
         );
-        let session = self
-            .sessions
-            .entry(stream.session_id)
-            .or_insert_with(|| Session {
+        let session = match (self.sessions.entry(stream.session_id), event) {
+            (Entry::Occupied(known), _) => known.into_mut(),
+            (Entry::Vacant(new), MediaEvent::InitReady { .. }) => new.insert(Session {
                 channel_id: stream.channel_id,
                 renditions: Vec::new(),
                 ended: false,
-            });
+            }),
+            (Entry::Vacant(_), _) => return,
+        };
         match event {
             MediaEvent::InitReady {
                 path,
@@ -141,10 +154,49 @@ impl Sessions {
         }
     }
 
-    /// The session's media expired (`session.media_expired`): it has no catch-up any more.
-    pub fn expire(&mut self, session: SessionId) {
+    /// Lets the session go: its media expired (`session.media_expired`), or its final
+    /// playlists are in the store, which serves them from now on.
+    pub fn forget(&mut self, session: SessionId) {
         self.sessions.remove(&session);
-        self.expired.insert(session);
+        if self.gone.insert(session) {
+            self.gone_order.push_back(session);
+        }
+        while self.gone_order.len() > GONE_KEPT {
+            if let Some(oldest) = self.gone_order.pop_front() {
+                self.gone.remove(&oldest);
+            }
+        }
+    }
+
+    /// How many sessions are held here.
+    pub fn held(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether the session is held here (running, or ended and not let go yet).
+    pub fn holds(&self, session: &SessionId) -> bool {
+        self.sessions.contains_key(session)
+    }
+
+    /// Every playlist of an ended session's catch-up, as stored under `vod/{session}/`: each
+    /// rendition's (`{name}.m3u8`), then the multivariant `index.m3u8`, which lists them and so
+    /// goes last.
+    pub fn stored_playlists(&self, session: &SessionId) -> Vec<(String, String)> {
+        let Some(held) = self.sessions.get(session).filter(|held| held.ended) else {
+            return Vec::new();
+        };
+        let mut playlists: Vec<(String, String)> = held
+            .renditions
+            .iter()
+            .filter_map(|rendition| {
+                let text = self.media(session, &rendition.name)?;
+                Some((format!("{}.m3u8", rendition.name), text))
+            })
+            .collect();
+        if let Some(index) = self.multivariant(session) {
+            playlists.push(("index.m3u8".to_owned(), index));
+        }
+        playlists
     }
 
     /// The multivariant playlist of a session's catch-up.
@@ -220,6 +272,30 @@ mod tests {
     use super::*;
     use crate::playback::fixtures::{events, Recipe};
 
+    /// Folds `segments` whole segments of one connection's rendition in.
+    fn fold(
+        sessions: &mut Sessions,
+        (channel_id, session_id): (ChannelId, SessionId),
+        connection: &str,
+        rendition: &str,
+        segments: u64,
+    ) {
+        let stream = StreamRef {
+            channel_id,
+            session_id,
+            connection: connection.into(),
+            rendition: rendition.into(),
+        };
+        let recipe = Recipe {
+            segments,
+            open_parts: 0,
+            ..Recipe::default()
+        };
+        for event in events(&stream, &recipe) {
+            sessions.apply(&event);
+        }
+    }
+
     #[test]
     fn a_session_with_a_reconnect_is_one_event_playlist_then_a_vod() {
         let (channel_id, session_id) = (ChannelId::generate(), SessionId::generate());
@@ -269,7 +345,34 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_session_has_no_catch_up_even_if_its_media_events_come_again() {
+    fn an_ended_session_s_playlists_are_stored_renditions_first_and_a_running_one_s_are_not() {
+        let (channel_id, session_id) = (ChannelId::generate(), SessionId::generate());
+        let mut sessions = Sessions::default();
+        for rendition in [SOURCE_RENDITION, "480p"] {
+            fold(&mut sessions, (channel_id, session_id), "c1", rendition, 3);
+        }
+        assert!(
+            sessions.stored_playlists(&session_id).is_empty(),
+            "still running"
+        );
+        sessions.end(session_id);
+        let stored = sessions.stored_playlists(&session_id);
+        let names: Vec<&str> = stored.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["source.m3u8", "480p.m3u8", "index.m3u8"]);
+        assert_eq!(
+            Some(&stored[0].1),
+            sessions.media(&session_id, "source").as_ref()
+        );
+        assert!(stored[0].1.ends_with("#EXT-X-ENDLIST\n"));
+        assert_eq!(
+            Some(&stored[2].1),
+            sessions.multivariant(&session_id).as_ref()
+        );
+    }
+
+    #[test]
+    fn a_session_is_known_from_its_init_segment_and_let_go_sessions_stay_gone_within_a_bound() {
+        let mut sessions = Sessions::default();
         let (channel_id, session_id) = (ChannelId::generate(), SessionId::generate());
         let stream = StreamRef {
             channel_id,
@@ -282,17 +385,49 @@ mod tests {
             open_parts: 0,
             ..Recipe::default()
         };
-        let mut sessions = Sessions::default();
-        for event in events(&stream, &recipe) {
-            sessions.apply(&event);
+        // A reader that starts mid-session sees segments without their init: not a session.
+        for event in events(&stream, &recipe).iter().skip(1) {
+            sessions.apply(event);
         }
+        assert_eq!(sessions.held(), 0);
+        for n in 0..GONE_KEPT + 10 {
+            let gone = if n == 0 {
+                session_id
+            } else {
+                SessionId::generate()
+            };
+            sessions.forget(gone);
+        }
+        assert_eq!(sessions.gone.len(), GONE_KEPT);
+        assert_eq!(sessions.gone_order.len(), GONE_KEPT);
+        assert!(
+            !sessions.gone.contains(&session_id),
+            "the oldest went first"
+        );
+    }
+
+    #[test]
+    fn an_expired_session_has_no_catch_up_even_if_its_media_events_come_again() {
+        let (channel_id, session_id) = (ChannelId::generate(), SessionId::generate());
+        let mut sessions = Sessions::default();
+        fold(
+            &mut sessions,
+            (channel_id, session_id),
+            "c1",
+            SOURCE_RENDITION,
+            2,
+        );
         assert!(sessions.multivariant(&session_id).is_some());
-        sessions.expire(session_id);
+        sessions.forget(session_id);
         assert_eq!(sessions.multivariant(&session_id), None);
         // A restarted playback node replays the media topic: the expiry may come first.
-        for event in events(&stream, &recipe) {
-            sessions.apply(&event);
-        }
+        fold(
+            &mut sessions,
+            (channel_id, session_id),
+            "c1",
+            SOURCE_RENDITION,
+            2,
+        );
         assert_eq!(sessions.media(&session_id, "source"), None);
     }
 }

@@ -2,8 +2,11 @@
 //! edge worker would announce for a rendition with regular segments and parts.
 
 use chrono::Utc;
-use sigma_shared::media::{MediaEvent, StreamRef};
+use sigma_shared::ids::{ChannelId, SessionId};
+use sigma_shared::media::{MediaEvent, StreamRef, SOURCE_RENDITION};
 use sigma_shared::settings::LatencyMode;
+
+use super::state::Streams;
 
 /// The shape of a made-up rendition.
 #[derive(Clone, Copy, Debug)]
@@ -88,4 +91,20 @@ pub fn events(stream: &StreamRef, recipe: &Recipe) -> Vec<MediaEvent> {
         }
     }
     events
+}
+
+/// A new channel's live state after the source rendition's events made to `recipe`.
+pub fn live(recipe: &Recipe) -> (Streams, ChannelId) {
+    let channel_id = ChannelId::generate();
+    let stream = StreamRef {
+        channel_id,
+        session_id: SessionId::generate(),
+        connection: "c1".into(),
+        rendition: SOURCE_RENDITION.into(),
+    };
+    let mut streams = Streams::default();
+    for event in events(&stream, recipe) {
+        streams.apply(&event);
+    }
+    (streams, channel_id)
 }

@@ -1,25 +1,33 @@
 //! The playback server: `/live/{channel_id}/…` for any stream, from any process:
 //! `index.m3u8` (every rendition), `{rendition}.m3u8` (`source.m3u8`, `480p.m3u8`, …) and the
-//! media under `{session}/{connection}/{rendition}/`. It follows the
-//! media topic from the start to build each channel's live state ([`state`]), renders
+//! media under `{session}/{connection}/{rendition}/`. It follows the media topic from a little
+//! before the earliest running session started to build each channel's live state
+//! ([`state`]) and each running session's catch-up ([`catchup`]; an ended session's is served
+//! from the store once the recorder has put it there), renders
 //! playlists from it ([`playlist`]), and serves media bytes from the object store. Requests for
 //! what does not exist yet — a blocking playlist reload, the part a preload hint names — wait
 //! for the media event that makes it exist. Recent media bytes are cached in memory
 //! ([`cache`]); the object store is the fallback.
 //!
+//! A `signed` channel's routes need a playback token (`?token=`, see [`tokens`]), checked
+//! against what [`access`] folds from the events; the playlists carry it into every URL they
+//! list, so a player needs only the first URL. A channel playback does not know (deleted, or
+//! not created) is a 404 on every route.
+//!
 //! Each multivariant request opens a playback session: the rendition URLs it returns carry its
 //! pass (`?pb=…`, signed by [`passes`]), so every reload names it, and [`viewers`] reports them
 //! for analytics; an invented pass is served but not counted.
 
+pub mod access;
 mod cache;
-mod catchup;
+pub mod catchup;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod passes;
 pub mod playlist;
-mod range;
 pub mod state;
 mod storyboard;
+pub mod tokens;
 mod viewers;
 
 use std::collections::HashMap;
@@ -32,16 +40,20 @@ use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
-use serde::Deserialize;
 use sigma_shared::event::{Decision, Event};
-use sigma_shared::ids::{ChannelId, PlaybackId};
-use sigma_shared::log::{EventLog, LogError, EVENTS_TOPIC, MEDIA_TOPIC};
+use sigma_shared::ids::{ChannelId, PlaybackId, SessionId};
+use sigma_shared::log::{EventLog, LogError, Offset, Partition, EVENTS_TOPIC, MEDIA_TOPIC};
 use sigma_shared::media::MediaEvent;
+use sigma_shared::request::playlist::{BlockingReload, PlaylistQuery};
+use sigma_shared::request::range;
 use tokio::sync::watch;
 
+use self::access::{Access, Changed};
 use self::passes::{Pass, PlaybackPasses};
 use self::state::{ChannelLive, LiveStream, Streams};
+use self::tokens::{Audience, PlatformKeys, Target, Tokens};
 use crate::metrics::Metrics;
+use crate::storage::LiveStore;
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
@@ -53,6 +65,8 @@ pub struct Playback {
     /// Requests held open now, across channels (at most [`MAX_HELD_REQUESTS`]).
     held: std::sync::atomic::AtomicUsize,
     store: Arc<dyn ObjectStore>,
+    /// This process's ingest, whose live media may be held in memory while the store fails.
+    unstored: Option<Arc<LiveStore>>,
     cache: cache::MediaCache,
     misses: cache::RecentMisses,
     /// Media playlists rendered once per version of their channel: (channel, rendition,
@@ -63,6 +77,9 @@ pub struct Playback {
     catchup: RwLock<catchup::Sessions>,
     viewers: Arc<viewers::Viewers>,
     passes: passes::PlaybackPasses,
+    /// Channels, sessions and playback keys, for signed playback and takedown.
+    access: RwLock<Access>,
+    tokens: Tokens,
     metrics: Metrics,
 }
 
@@ -73,6 +90,13 @@ pub struct Reporting {
     pub every: Duration,
     /// Signs and checks the playback sessions that viewers are counted by.
     pub passes: passes::PlaybackPasses,
+}
+
+/// What playback checks signed requests with: the read models it starts its [`Access`]
+/// from, and the deployment's keys for the tokens the API mints.
+pub struct Guard {
+    pub db: sea_orm::DatabaseConnection,
+    pub platform: PlatformKeys,
 }
 
 /// A rendered media playlist's key: channel, rendition, delta update or not.
@@ -91,6 +115,28 @@ const MAX_HELD_REQUESTS: usize = 10_000;
 /// segments, whatever durations a publisher's stream has.
 const MAX_HOLD: Duration = Duration::from_secs(12);
 
+/// Why playback could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("event log: {0}")]
+    Log(#[from] LogError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// The offset of every partition of `topic` at `since_ms`.
+async fn offsets_at(
+    log: &dyn EventLog,
+    topic: &str,
+    since_ms: i64,
+) -> Result<Vec<(Partition, Offset)>, LogError> {
+    let mut offsets = Vec::new();
+    for partition in 0..log.partitions() {
+        offsets.push((partition, log.offset_at(topic, partition, since_ms).await?));
+    }
+    Ok(offsets)
+}
+
 /// How a wait for a channel's media ended.
 #[derive(Debug, PartialEq, Eq)]
 enum Waited {
@@ -98,33 +144,58 @@ enum Waited {
     TimedOut,
     /// Too many requests are held already: this one was not.
     Refused,
+    /// The stream went away meanwhile.
+    Gone,
 }
 
 impl Playback {
-    /// Starts following the media topic from its beginning.
+    /// Starts following the media and domain topics from `since_ms` (log time): a little
+    /// before the earliest running session started. Older sessions have ended, and their
+    /// catch-up playlists are in the store. The media up to now are read before this returns
+    /// and before the domain events are followed, so every session a `session.ended` names is
+    /// whole in memory when it comes (and is let go once stored, not kept for good).
     pub async fn start(
         log: Arc<dyn EventLog>,
         store: Arc<dyn ObjectStore>,
+        unstored: Option<Arc<LiveStore>>,
         reporting: Reporting,
+        guard: Guard,
         metrics: Metrics,
-    ) -> Result<Arc<Self>, LogError> {
-        let from: Vec<_> = (0..log.partitions())
-            .map(|partition| (partition, 0))
-            .collect();
-        let mut records = log.follow(MEDIA_TOPIC, &from).await?;
+        since_ms: i64,
+    ) -> Result<Arc<Self>, StartError> {
+        let (access, access_from) = Access::load(&guard.db).await?;
         let playback = Arc::new(Self {
             streams: RwLock::default(),
             wakers: Mutex::default(),
             held: Default::default(),
             store,
+            unstored,
             cache: cache::MediaCache::new(CACHE_BYTES),
             misses: cache::RecentMisses::new(MISS_TTL, MISSES_KEPT),
             rendered: Mutex::default(),
             catchup: RwLock::default(),
             viewers: Arc::new(viewers::Viewers::new(reporting.node_id)),
             passes: reporting.passes,
+            access: RwLock::new(access),
+            tokens: Tokens::new(
+                guard.platform,
+                metrics
+                    .limits_hit
+                    .with_label_values(&["playback_tokens_kept"]),
+            ),
             metrics,
         });
+        playback.follow_access(&log, access_from).await?;
+        let mut caught_up = Vec::new();
+        for (partition, from) in offsets_at(log.as_ref(), MEDIA_TOPIC, since_ms).await? {
+            let end = log.end_offset(MEDIA_TOPIC, partition).await?;
+            let mut records = log.read(MEDIA_TOPIC, partition, from, end).await?;
+            while let Some(record) = records.next().await {
+                playback.apply_media(&record?.payload);
+            }
+            caught_up.push((partition, end));
+        }
+        let mut records = log.follow(MEDIA_TOPIC, &caught_up).await?;
         tokio::spawn(
             playback
                 .viewers
@@ -134,27 +205,19 @@ impl Playback {
         let follower = playback.clone();
         tokio::spawn(async move {
             while let Some(record) = records.next().await {
-                let Ok(record) = record else { continue };
-                let Some(event) = MediaEvent::from_bytes(&record.payload) else {
-                    continue;
-                };
-                follower
-                    .catchup
-                    .write()
-                    .expect("catch-up lock")
-                    .apply(&event);
-                let changed = follower
-                    .streams
-                    .write()
-                    .expect("streams lock")
-                    .apply(&event);
-                if let Some(channel) = changed {
-                    follower.wake(&channel);
+                if let Ok(record) = record {
+                    follower.apply_media(&record.payload);
                 }
             }
         });
-        // Ended sessions turn their catch-up playlists into VOD; expired ones lose them.
-        let mut decisions = log.follow(EVENTS_TOPIC, &from).await?;
+        // Ended sessions turn their catch-up playlists into VOD, kept until the store has
+        // them; expired ones lose them.
+        let mut decisions = log
+            .follow(
+                EVENTS_TOPIC,
+                &offsets_at(log.as_ref(), EVENTS_TOPIC, since_ms).await?,
+            )
+            .await?;
         let follower = playback.clone();
         tokio::spawn(async move {
             while let Some(record) = decisions.next().await {
@@ -162,16 +225,217 @@ impl Playback {
                     continue;
                 };
                 for envelope in decision.iter().flat_map(Decision::events) {
-                    let mut catchup = follower.catchup.write().expect("catch-up lock");
                     match envelope.event {
-                        Event::SessionEnded { session_id, .. } => catchup.end(session_id),
-                        Event::SessionMediaExpired { session_id } => catchup.expire(session_id),
+                        Event::SessionEnded { session_id, .. } => {
+                            follower.end_live(&session_id);
+                            follower.with_catchup(|catchup| catchup.end(session_id));
+                            tokio::spawn(follower.clone().let_go_once_stored(session_id));
+                        }
+                        Event::ChannelDeleted {} => {
+                            if let Some(channel) = envelope.channel_id {
+                                follower.forget_channel(&channel);
+                            }
+                        }
+                        Event::SessionMediaExpired { session_id } => {
+                            follower.with_catchup(|catchup| catchup.forget(session_id));
+                        }
                         _ => {}
                     }
                 }
             }
         });
         Ok(playback)
+    }
+
+    /// Brings [`Access`] up to the end of the events from `from` (where the read models it was
+    /// loaded from stood; partitions they never reached start at 0), then keeps it current.
+    async fn follow_access(
+        self: &Arc<Self>,
+        log: &Arc<dyn EventLog>,
+        from: Vec<(Partition, Offset)>,
+    ) -> Result<(), LogError> {
+        let mut caught_up = Vec::new();
+        for partition in 0..log.partitions() {
+            let start = from
+                .iter()
+                .find(|(of, _)| *of == partition)
+                .map_or(0, |(_, offset)| *offset);
+            let end = log.end_offset(EVENTS_TOPIC, partition).await?;
+            let mut records = log.read(EVENTS_TOPIC, partition, start, end).await?;
+            while let Some(record) = records.next().await {
+                self.apply_access(&record?.payload);
+            }
+            caught_up.push((partition, end));
+        }
+        let mut records = log.follow(EVENTS_TOPIC, &caught_up).await?;
+        let follower = self.clone();
+        tokio::spawn(async move {
+            while let Some(record) = records.next().await {
+                match record {
+                    Ok(record) => follower.apply_access(&record.payload),
+                    Err(error) => {
+                        tracing::error!(%error, "following the events for playback access")
+                    }
+                }
+            }
+            tracing::error!("the events stream for playback access ended");
+        });
+        Ok(())
+    }
+
+    fn apply_access(&self, payload: &[u8]) {
+        let decision = match Decision::from_bytes(payload) {
+            Ok(decision) => decision,
+            Err(error) => {
+                tracing::error!(%error, "a decision playback access cannot read");
+                return;
+            }
+        };
+        for envelope in decision.events() {
+            let changed = self.access.write().expect("access lock").apply(envelope);
+            if let Changed::KeyRemoved(key) = changed {
+                self.tokens.forget_key(&key);
+            }
+        }
+    }
+
+    /// Whether the request may open `audience` of the channel (of its session `session`, for
+    /// a session's routes and media): `Ok(None)` for a public channel, `Ok(Some(token))` for a
+    /// signed one the request's token opens (the token goes into the URLs the answer lists);
+    /// otherwise the answer: 404 for a channel playback does not know, 401 or 403.
+    fn authorize(
+        &self,
+        request: &actix_web::HttpRequest,
+        channel: &ChannelId,
+        session: Option<SessionId>,
+        audience: Audience,
+    ) -> Result<Option<String>, Box<HttpResponse>> {
+        let access = self.access.read().expect("access lock");
+        let found = access
+            .channel(channel)
+            .ok_or_else(|| Box::new(not_found()))?;
+        // A session's media are only under its own channel.
+        if let Some(session) = session {
+            if access.session(&session).map(|(of, _)| of) != Some(*channel) {
+                return Err(Box::new(not_found()));
+            }
+        }
+        self.check_token(request, &access, *channel, found, session, audience)
+    }
+
+    /// [`Playback::authorize`] for a session's routes: the session names its channel.
+    fn authorize_session(
+        &self,
+        request: &actix_web::HttpRequest,
+        session: SessionId,
+        audience: Audience,
+    ) -> Result<Option<String>, Box<HttpResponse>> {
+        let access = self.access.read().expect("access lock");
+        let (channel, found) = access
+            .session(&session)
+            .ok_or_else(|| Box::new(not_found()))?;
+        self.check_token(request, &access, channel, found, Some(session), audience)
+    }
+
+    fn check_token(
+        &self,
+        request: &actix_web::HttpRequest,
+        access: &Access,
+        channel: ChannelId,
+        found: access::ChannelAccess,
+        session: Option<SessionId>,
+        audience: Audience,
+    ) -> Result<Option<String>, Box<HttpResponse>> {
+        if !found.signed {
+            return Ok(None);
+        }
+        let token = tokens::token_in(request.query_string());
+        let target = Target {
+            channel,
+            owner: found.owner,
+            session,
+            audience,
+        };
+        let now = chrono::Utc::now().timestamp();
+        match self
+            .tokens
+            .check(token, &target, now, |key| access.key(key))
+        {
+            Ok(()) => Ok(token.map(str::to_owned)),
+            Err(refusal) => {
+                self.metrics
+                    .playback_refused
+                    .with_label_values(&[refusal.code()])
+                    .inc();
+                Err(Box::new(
+                    HttpResponse::build(refusal.status())
+                        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+                        .insert_header((header::CACHE_CONTROL, "no-store"))
+                        .json(serde_json::json!({
+                            "error": { "code": refusal.code(), "message": refusal.message() }
+                        })),
+                ))
+            }
+        }
+    }
+
+    /// Folds a media record into the live state and the catch-up, and wakes the requests
+    /// held on its channel.
+    fn apply_media(&self, payload: &[u8]) {
+        let Some(event) = MediaEvent::from_bytes(payload) else {
+            return;
+        };
+        self.with_catchup(|catchup| catchup.apply(&event));
+        let changed = self.streams.write().expect("streams lock").apply(&event);
+        if let Some(channel) = changed {
+            self.wake(&channel);
+        }
+    }
+
+    /// Ends the session's live playlists and answers the requests held on them.
+    fn end_live(&self, session: &SessionId) {
+        let ended = self.streams.write().expect("streams lock").end(session);
+        if let Some(channel) = ended {
+            self.wake(&channel);
+        }
+    }
+
+    /// Drops a deleted channel's live state and answers the requests held on it (404: its
+    /// access went with the same event).
+    fn forget_channel(&self, channel: &ChannelId) {
+        self.streams
+            .write()
+            .expect("streams lock")
+            .forget_channel(channel);
+        self.wake(channel);
+    }
+
+    /// Changes the catch-up state, keeping its gauge true.
+    fn with_catchup(&self, change: impl FnOnce(&mut catchup::Sessions)) {
+        let mut catchup = self.catchup.write().expect("catch-up lock");
+        change(&mut catchup);
+        self.metrics
+            .playback_catchup_sessions
+            .set(catchup.held() as i64);
+    }
+
+    /// Lets an ended session's catch-up go once the recorder has stored its playlists
+    /// (`vod/{session}/index.m3u8`, written last), looking with a pause that grows from a second
+    /// to a minute; `/vod/{session}/…` is then served from the store.
+    async fn let_go_once_stored(self: Arc<Self>, session: SessionId) {
+        let index = StorePath::from(format!("vod/{session}/index.m3u8"));
+        let mut pause = Duration::from_secs(1);
+        loop {
+            if !self.catchup.read().expect("catch-up lock").holds(&session) {
+                return;
+            }
+            if self.store.head(&index).await.is_ok() {
+                self.with_catchup(|catchup| catchup.forget(session));
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(60));
+        }
     }
 
     /// Looks at the channel's live state (under the lock: nothing is copied).
@@ -242,8 +506,11 @@ impl Playback {
             {
                 return Waited::TimedOut;
             }
-            if self.with_rendition(channel, name, &ready) == Some(true) {
-                return Waited::Ready;
+            match self.with_rendition(channel, name, &ready) {
+                Some(true) => return Waited::Ready,
+                Some(false) => {}
+                // The channel was deleted while the request waited.
+                None => return Waited::Gone,
             }
         }
     }
@@ -321,48 +588,88 @@ pub fn configure(config: &mut web::ServiceConfig) {
 async fn catchup_playlist(
     playback: web::Data<Arc<Playback>>,
     path: web::Path<(String, String)>,
+    request: actix_web::HttpRequest,
 ) -> HttpResponse {
     let (session, name) = path.into_inner();
     let Ok(session) = session.parse::<sigma_shared::ids::SessionId>() else {
         return not_found();
     };
-    let text = {
+    let token = match playback.authorize_session(&request, session, Audience::Video) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
+    let held = {
         let sessions = playback.catchup.read().expect("catch-up lock");
-        if name == "index" {
-            sessions.multivariant(&session)
+        if !sessions.holds(&session) {
+            None
+        } else if name == "index" {
+            Some(sessions.multivariant(&session))
         } else {
-            sessions.media(&session, &name)
+            Some(sessions.media(&session, &name))
         }
     };
-    match text {
-        Some(text) => {
-            let cache = if text.contains("#EXT-X-ENDLIST") {
-                "public, max-age=60"
-            } else {
-                "no-cache"
-            };
-            playlist_response(text.into(), cache)
+    let text = match held {
+        Some(Some(text)) => text,
+        Some(None) => return not_found(),
+        // An ended session let go of: the recorder stored its final playlists.
+        None if valid_rendition_name(&name) => {
+            match fetch_stored(&playback, &format!("vod/{session}/{name}.m3u8")).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(response) => return response,
+            }
         }
-        None => not_found(),
-    }
+        None => return not_found(),
+    };
+    let cache = if text.contains("#EXT-X-ENDLIST") {
+        ENDED_PLAYLIST_CACHE
+    } else {
+        "no-cache"
+    };
+    let signed = token.is_some();
+    playlist_response(
+        signed_text(text, token.as_deref()).into(),
+        &cache_for(cache, signed),
+    )
+}
+
+/// How long a player or CDN may keep an ended session's playlist: it never changes, but it
+/// goes when the session's media expire.
+const ENDED_PLAYLIST_CACHE: &str = "public, max-age=60";
+
+/// `index` or a rendition's name (`source`, `480p`): what a stored playlist can be called.
+fn valid_rendition_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
 }
 
 /// The session's storyboard (while it is its channel's current session).
 async fn storyboard_vtt(
     playback: web::Data<Arc<Playback>>,
     path: web::Path<String>,
+    request: actix_web::HttpRequest,
 ) -> HttpResponse {
     let Ok(session) = path.parse::<sigma_shared::ids::SessionId>() else {
         return not_found();
     };
+    let token = match playback.authorize_session(&request, session, Audience::Thumbnails) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
     let text = {
         let streams = playback.streams.read().expect("streams lock");
-        streams.session(&session).and_then(storyboard::vtt)
+        streams
+            .session(&session)
+            .and_then(|live| storyboard::vtt(live, token.as_deref()))
     };
     match text {
         Some(text) => HttpResponse::Ok()
             .content_type("text/vtt; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((
+                header::CACHE_CONTROL,
+                cache_for("no-cache", token.is_some()),
+            ))
             .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
             .body(text),
         None => not_found(),
@@ -374,10 +681,15 @@ async fn storyboard_vtt(
 async fn thumbnail(
     playback: web::Data<Arc<Playback>>,
     path: web::Path<(String, String)>,
+    request: actix_web::HttpRequest,
 ) -> HttpResponse {
     let (session, file) = path.into_inner();
     let Ok(session) = session.parse::<sigma_shared::ids::SessionId>() else {
         return not_found();
+    };
+    let signed = match playback.authorize_session(&request, session, Audience::Thumbnails) {
+        Ok(token) => token.is_some(),
+        Err(response) => return *response,
     };
     let Some(stem) = file.strip_suffix(".jpg") else {
         return not_found();
@@ -396,28 +708,40 @@ async fn thumbnail(
     } else {
         "no-cache"
     };
-    stored(
-        &playback,
-        &format!("thumbs/{session}/{file}"),
-        "image/jpeg",
-        cache,
-    )
-    .await
+    match fetch_stored(&playback, &format!("thumbs/{session}/{file}")).await {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type("image/jpeg")
+            .insert_header((header::CACHE_CONTROL, cache_for(cache, signed)))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .body(bytes),
+        Err(response) => response,
+    }
 }
 
-/// An object of the store, whole.
-async fn stored(playback: &Playback, key: &str, content_type: &str, cache: &str) -> HttpResponse {
+/// An object of the store, whole; the answer to give instead if it cannot be had.
+async fn fetch_stored(playback: &Playback, key: &str) -> Result<Bytes, HttpResponse> {
     match playback.store.get(&StorePath::from(key)).await {
-        Ok(object) => match object.bytes().await {
-            Ok(bytes) => HttpResponse::Ok()
-                .content_type(content_type.to_owned())
-                .insert_header((header::CACHE_CONTROL, cache.to_owned()))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-                .body(bytes),
-            Err(error) => internal_error(error),
-        },
-        Err(object_store::Error::NotFound { .. }) => not_found(),
-        Err(error) => internal_error(error),
+        Ok(object) => object.bytes().await.map_err(internal_error),
+        Err(object_store::Error::NotFound { .. }) => Err(not_found()),
+        Err(error) => Err(internal_error(error)),
+    }
+}
+
+/// A signed answer is for its token's holder only: shared caches must not keep it for the
+/// next viewer, who may have none.
+fn cache_for(cache: &str, signed: bool) -> String {
+    match (signed, cache.contains("public")) {
+        (false, _) => cache.to_owned(),
+        (true, true) => cache.replace("public", "private"),
+        (true, false) => format!("private, {cache}"),
+    }
+}
+
+/// A playlist as the viewer gets it: with the token in every URI, for a signed channel.
+fn signed_text(text: String, token: Option<&str>) -> String {
+    match token {
+        Some(token) => playlist::with_token(&text, token),
+        None => text,
     }
 }
 
@@ -452,28 +776,27 @@ fn playlist_response(body: Bytes, cache: &str) -> HttpResponse {
         .body(body)
 }
 
-/// `?pb=…`: the playback session a request belongs to.
-#[derive(Deserialize)]
-struct Viewer {
-    pb: Option<String>,
+/// A playlist request's query, read by [`PlaylistQuery::parse`]; a 400 answer if it does not
+/// read.
+fn playlist_query(request: &actix_web::HttpRequest) -> Result<PlaylistQuery, Box<HttpResponse>> {
+    PlaylistQuery::parse(request.query_string())
+        .map_err(|error| Box::new(bad_request(&error.to_string())))
 }
 
-impl Viewer {
-    /// The playback session the request names, with its pass: `None` when it names none or
-    /// one the platform did not issue (served, not counted); a 400 answer for a value that is
-    /// not shaped like a pass at all.
-    fn playback(
-        &self,
-        passes: &PlaybackPasses,
-    ) -> Result<Option<(PlaybackId, &str)>, Box<HttpResponse>> {
-        let Some(pass) = self.pb.as_deref() else {
-            return Ok(None);
-        };
-        match passes.check(pass) {
-            Pass::Valid(id) => Ok(Some((id, pass))),
-            Pass::Forged => Ok(None),
-            Pass::Malformed => Err(Box::new(bad_request("pb is not a playback session id"))),
-        }
+/// The playback session a request names with `pb`, with its pass: `None` when it names none
+/// or one the platform did not issue (served, not counted); a 400 answer for a value that is
+/// not shaped like a pass at all.
+fn player<'a>(
+    pb: Option<&'a str>,
+    passes: &PlaybackPasses,
+) -> Result<Option<(PlaybackId, &'a str)>, Box<HttpResponse>> {
+    let Some(pass) = pb else {
+        return Ok(None);
+    };
+    match passes.check(pass) {
+        Pass::Valid(id) => Ok(Some((id, pass))),
+        Pass::Forged => Ok(None),
+        Pass::Malformed => Err(Box::new(bad_request("pb is not a playback session id"))),
     }
 }
 
@@ -486,12 +809,21 @@ fn now_ms() -> i64 {
 async fn multivariant(
     playback: web::Data<Arc<Playback>>,
     path: web::Path<String>,
-    viewer: web::Query<Viewer>,
+    request: actix_web::HttpRequest,
 ) -> HttpResponse {
     let Ok(channel) = path.parse::<ChannelId>() else {
         return not_found();
     };
-    let (player, pass) = match viewer.playback(&playback.passes) {
+    // A query that does not read is a 400 whoever asks: it needs no access to judge.
+    let query = match playlist_query(&request) {
+        Ok(query) => query,
+        Err(response) => return *response,
+    };
+    let token = match playback.authorize(&request, &channel, None, Audience::Video) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
+    let (player, pass) = match player(query.pb.as_deref(), &playback.passes) {
         Ok(Some((id, pass))) => (id, pass.to_owned()),
         Ok(None) => playback.passes.issue(),
         Err(response) => return *response,
@@ -505,63 +837,63 @@ async fn multivariant(
     match found {
         Some((session, text)) => {
             playback.viewers.note(channel, player, session, now_ms());
-            playlist_response(text.into(), "no-cache")
+            let cache = cache_for("no-cache", token.is_some());
+            playlist_response(signed_text(text, token.as_deref()).into(), &cache)
         }
         None => not_found(),
     }
 }
 
-#[derive(Deserialize)]
-struct Reload {
-    #[serde(rename = "_HLS_msn")]
-    msn: Option<u64>,
-    #[serde(rename = "_HLS_part")]
-    part: Option<usize>,
-    #[serde(rename = "_HLS_skip")]
-    skip: Option<String>,
-    #[serde(flatten)]
-    viewer: Viewer,
-}
-
 async fn media_playlist(
     playback: web::Data<Arc<Playback>>,
     path: web::Path<(String, String)>,
-    query: web::Query<Reload>,
+    request: actix_web::HttpRequest,
 ) -> HttpResponse {
     let (channel, name) = path.into_inner();
     let Ok(channel) = channel.parse::<ChannelId>() else {
         return not_found();
     };
-    let player = match query.viewer.playback(&playback.passes) {
+    // A query that does not read is a 400 whoever asks: it needs no access to judge.
+    let query = match playlist_query(&request) {
+        Ok(query) => query,
+        Err(response) => return *response,
+    };
+    let token = match playback.authorize(&request, &channel, None, Audience::Video) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
+    let player = match player(query.pb.as_deref(), &playback.passes) {
         Ok(player) => player.map(|(id, _)| id),
         Err(response) => return *response,
     };
-    let Some((next_msn, target, session)) = playback.with_rendition(&channel, &name, |stream| {
-        (
-            stream.next_msn(),
-            stream.target_duration(),
-            stream.session_id,
-        )
-    }) else {
+    let Some((next_msn, target, session, ended)) =
+        playback.with_rendition(&channel, &name, |stream| {
+            (
+                stream.next_msn(),
+                stream.target_duration(),
+                stream.session_id,
+                stream.ended,
+            )
+        })
+    else {
         return not_found();
     };
     if let Some(player) = player {
         playback.viewers.note(channel, player, session, now_ms());
     }
-    let (msn, part) = (query.msn, query.part);
-    let delta = match query.skip.as_deref() {
-        None => false,
-        Some("YES") => true,
-        Some(_) => return bad_request("_HLS_skip must be YES"),
-    };
-    if part.is_some() && msn.is_none() {
-        return bad_request("_HLS_part needs _HLS_msn");
-    }
-    let current = |cache: &'static str| match playback.media_playlist(&channel, &name, delta) {
-        Some(text) => playlist_response(text, cache),
+    let current = |cache: &'static str| match playback.media_playlist(&channel, &name, query.delta)
+    {
+        Some(text) => match &token {
+            None => playlist_response(text, cache),
+            Some(token) => playlist_response(
+                playlist::with_token(&String::from_utf8_lossy(&text), token).into(),
+                &cache_for(cache, true),
+            ),
+        },
         None => not_found(),
     };
-    let Some(msn) = msn else {
+    // An ended playlist never changes: a reload is answered with it at once.
+    let Some(BlockingReload { msn, part }) = query.reload.filter(|_| !ended) else {
         return current("no-cache");
     };
     // RFC 8216bis §6.2.5.2: a request more than two segments ahead is an error.
@@ -569,9 +901,11 @@ async fn media_playlist(
         return bad_request("_HLS_msn is more than two segments beyond the playlist");
     }
     let ready = |stream: &LiveStream| match part {
+        _ if stream.ended => true,
         None => stream.next_msn() > msn,
         Some(part) => {
-            stream.next_msn() > msn || (stream.next_msn() == msn && stream.partial.len() > part)
+            stream.next_msn() > msn
+                || (stream.next_msn() == msn && stream.partial.len() as u64 > part)
         }
     };
     let limit = Duration::from_secs_f64(3.0 * target as f64);
@@ -579,6 +913,7 @@ async fn media_playlist(
         // The URL names one playlist version: it may be cached briefly.
         Waited::Ready => current("public, max-age=6"),
         Waited::Refused => current("no-cache"),
+        Waited::Gone => not_found(),
         Waited::TimedOut => HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, "1"))
             .finish(),
@@ -609,6 +944,10 @@ async fn recording(
     let Ok(session) = path.parse::<sigma_shared::ids::SessionId>() else {
         return not_found();
     };
+    let signed = match playback.authorize_session(&request, session, Audience::Recordings) {
+        Ok(token) => token.is_some(),
+        Err(response) => return *response,
+    };
     let path = StorePath::from(format!("recordings/{session}.mp4"));
     let asked = request
         .headers()
@@ -619,18 +958,9 @@ async fn recording(
         Err(object_store::Error::NotFound { .. }) => return not_found(),
         Err(error) => return internal_error(error),
     };
-    let (mut response, bytes) = match range::parse(asked) {
-        range::Requested::Whole => (HttpResponse::Ok(), 0..size),
-        requested => {
-            let wanted = match requested {
-                range::Requested::Part(wanted) => range::within(&wanted, size),
-                _ => None,
-            };
-            let Some(bytes) = wanted else {
-                return HttpResponse::RangeNotSatisfiable()
-                    .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-                    .finish();
-            };
+    let (mut response, bytes) = match range::answer(asked, size) {
+        range::Answer::Whole => (HttpResponse::Ok(), 0..size),
+        range::Answer::Part(bytes) => {
             let mut partial = HttpResponse::PartialContent();
             partial.insert_header((
                 header::CONTENT_RANGE,
@@ -638,10 +968,18 @@ async fn recording(
             ));
             (partial, bytes)
         }
+        range::Answer::Unsatisfiable => {
+            return HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                .finish()
+        }
     };
     response
         .content_type("video/mp4")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            cache_for("public, max-age=3600", signed),
+        ))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
     if bytes.is_empty() {
@@ -662,6 +1000,7 @@ async fn recording(
 async fn media_file(
     playback: web::Data<Arc<Playback>>,
     path: web::Path<(String, String)>,
+    request: actix_web::HttpRequest,
 ) -> HttpResponse {
     let (channel, file) = path.into_inner();
     let Ok(channel) = channel.parse::<ChannelId>() else {
@@ -670,6 +1009,14 @@ async fn media_file(
     if !valid_file(&file) {
         return not_found();
     }
+    // `{session}/…`: a session's token opens its own media, live or caught up.
+    let Some(Ok(session)) = file.split('/').next().map(str::parse::<SessionId>) else {
+        return not_found();
+    };
+    let signed = match playback.authorize(&request, &channel, Some(session), Audience::Video) {
+        Ok(token) => token.is_some(),
+        Err(response) => return *response,
+    };
     // The part a preload hint names is answered as soon as it exists.
     let rendition = file.split('/').nth(2).unwrap_or_default();
     let hinted = playback
@@ -679,14 +1026,19 @@ async fn media_file(
         .flatten();
     if let Some(part_target) = hinted {
         let limit = Duration::from_secs_f64((3.0 * part_target).max(1.0) * 2.0);
-        let exists = |stream: &LiveStream| stream.next_part_path() != file;
+        let exists = |stream: &LiveStream| stream.ended || stream.next_part_path() != file;
         if playback.wait_for(&channel, rendition, limit, exists).await != Waited::Ready {
             return not_found();
         }
     }
     let key = format!("live/{channel}/{file}");
-    let cached = playback.cache.get(&key);
-    let result = if cached.is_some() { "hit" } else { "miss" };
+    let held = playback.unstored.as_ref().and_then(|live| live.held(&key));
+    let cached = held.clone().or_else(|| playback.cache.get(&key));
+    let result = match (&held, &cached) {
+        (Some(_), _) => "held",
+        (None, Some(_)) => "hit",
+        (None, None) => "miss",
+    };
     playback
         .metrics
         .playback_cache
@@ -729,7 +1081,10 @@ async fn media_file(
     };
     HttpResponse::Ok()
         .content_type("video/mp4")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            cache_for("public, max-age=31536000, immutable", signed),
+        ))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .body(bytes)
 }

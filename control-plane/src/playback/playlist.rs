@@ -49,6 +49,43 @@ pub fn multivariant(channel: &ChannelLive, playback: Option<&str>) -> String {
     out
 }
 
+/// `text` with `token` added to every URI it lists (URI lines and `URI="…"` attributes): a
+/// player carries no query from a playlist's URL to the URLs inside it, so a signed playlist
+/// hands its token on itself.
+pub fn with_token(text: &str, token: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64 * token.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let end = &line[body.len()..];
+        if body.is_empty() {
+            out.push_str(line);
+        } else if !body.starts_with('#') {
+            push_with_token(&mut out, body, token);
+            out.push_str(end);
+        } else if let Some(at) = body.find("URI=\"") {
+            let value = at + "URI=\"".len();
+            let close = body[value..]
+                .find('"')
+                .map_or(body.len(), |len| value + len);
+            out.push_str(&body[..value]);
+            push_with_token(&mut out, &body[value..close], token);
+            out.push_str(&body[close..]);
+            out.push_str(end);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// `uri` with the query parameter `token` appended.
+fn push_with_token(out: &mut String, uri: &str, token: &str) {
+    out.push_str(uri);
+    out.push(if uri.contains('?') { '&' } else { '?' });
+    out.push_str("token=");
+    out.push_str(token);
+}
+
 fn seconds(value: f64) -> String {
     format!("{value:.3}")
 }
@@ -129,7 +166,7 @@ pub fn media(channel: &ChannelLive, stream: &LiveStream, delta: bool) -> String 
             segment.path
         );
     }
-    if low_latency && !stream.publisher_gone {
+    if low_latency && !stream.publisher_gone && !stream.ended {
         if map != Some(&stream.map) && !stream.partial.is_empty() {
             if !stream.segments.is_empty() {
                 out.push_str("#EXT-X-DISCONTINUITY\n");
@@ -157,6 +194,9 @@ pub fn media(channel: &ChannelLive, stream: &LiveStream, delta: bool) -> String 
                 );
             }
         }
+    }
+    if stream.ended {
+        out.push_str("#EXT-X-ENDLIST\n");
     }
     out
 }
@@ -334,5 +374,30 @@ mod tests {
             );
         }
         assert!(!playlist.contains("URI=\"120p.m3u8\""));
+    }
+
+    #[test]
+    fn a_token_reaches_every_uri_a_playlist_lists() {
+        let text = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nsource.m3u8?pb=pb_1.ab\n\
+                    #EXT-X-MAP:URI=\"se/c1/source/init.mp4\"\n\
+                    #EXT-X-PART:DURATION=0.200,URI=\"se/c1/source/4.0.m4s\",INDEPENDENT=YES\n\
+                    #EXTINF:1.000,\nse/c1/source/4.m4s\n\
+                    #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"se/c1/source/5.1.m4s\"\n\
+                    #EXT-X-RENDITION-REPORT:URI=\"480p.m3u8\",LAST-MSN=4,LAST-PART=0\n";
+        let signed = with_token(text, "a.b.c");
+        assert_eq!(
+            signed,
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nsource.m3u8?pb=pb_1.ab&token=a.b.c\n\
+             #EXT-X-MAP:URI=\"se/c1/source/init.mp4?token=a.b.c\"\n\
+             #EXT-X-PART:DURATION=0.200,URI=\"se/c1/source/4.0.m4s?token=a.b.c\",INDEPENDENT=YES\n\
+             #EXTINF:1.000,\nse/c1/source/4.m4s?token=a.b.c\n\
+             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"se/c1/source/5.1.m4s?token=a.b.c\"\n\
+             #EXT-X-RENDITION-REPORT:URI=\"480p.m3u8?token=a.b.c\",LAST-MSN=4,LAST-PART=0\n"
+        );
+        let (live, stream) = stream(8);
+        let signed = with_token(&media(&live, &stream, false), "t");
+        let uris = signed.lines().filter(|line| !line.starts_with('#')).count()
+            + signed.matches("URI=\"").count();
+        assert_eq!(signed.matches("token=t").count(), uris);
     }
 }

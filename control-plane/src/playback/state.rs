@@ -67,6 +67,9 @@ pub struct LiveStream {
     pending_discontinuity: bool,
     /// The publisher is gone (it may come back within the reconnect window).
     pub publisher_gone: bool,
+    /// The session is over (`session.ended`: its channel stopped or deleted, its publisher
+    /// gone for good): the playlist ends (`EXT-X-ENDLIST`) and nothing more is waited for.
+    pub ended: bool,
     /// The encoder's target bits per second (ladder renditions).
     pub declared_bandwidth: Option<u64>,
     /// Video frames and seconds over every segment, for the frame rate.
@@ -121,10 +124,7 @@ impl LiveStream {
         } else {
             (LIVE_WINDOW_TARGETS * self.segment_target).max(1.0)
         };
-        loop {
-            let Some(oldest) = self.segments.front() else {
-                break;
-            };
+        while let Some(oldest) = self.segments.front() {
             if self.listed_seconds - oldest.duration < window {
                 break;
             }
@@ -194,7 +194,7 @@ impl ChannelLive {
 #[derive(Default)]
 pub struct Streams {
     channels: HashMap<ChannelId, ChannelLive>,
-    /// The channel of each session seen.
+    /// The channel of each channel's current session.
     sessions: HashMap<SessionId, ChannelId>,
 }
 
@@ -208,6 +208,28 @@ impl Streams {
         self.channels
             .get(self.sessions.get(session)?)
             .filter(|live| live.session_id == *session)
+    }
+
+    /// Ends `session`'s live playlists, if it is its channel's current session; returns the
+    /// channel it changed.
+    pub fn end(&mut self, session: &SessionId) -> Option<ChannelId> {
+        let channel = *self.sessions.get(session)?;
+        let live = self
+            .channels
+            .get_mut(&channel)
+            .filter(|live| live.session_id == *session)?;
+        live.version += 1;
+        for rendition in &mut live.renditions {
+            rendition.ended = true;
+        }
+        Some(channel)
+    }
+
+    /// Forgets a deleted channel's live state.
+    pub fn forget_channel(&mut self, channel: &ChannelId) {
+        if let Some(live) = self.channels.remove(channel) {
+            self.sessions.remove(&live.session_id);
+        }
     }
 
     /// Folds one media event in; returns the channel it changed, if any.
@@ -267,6 +289,8 @@ impl Streams {
             };
             let live = self.channels.entry(channel).or_insert_with(fresh);
             if live.session_id != stream_ref.session_id {
+                // The channel's earlier session is over: only the current one is looked up.
+                self.sessions.remove(&live.session_id);
                 let version = live.version;
                 *live = fresh();
                 live.version = version;
@@ -310,6 +334,7 @@ impl Streams {
                         open_segment: 0,
                         pending_discontinuity: false,
                         publisher_gone: false,
+                        ended: false,
                         declared_bandwidth: *bandwidth,
                         frames: 0,
                         seconds: 0.0,

@@ -11,7 +11,7 @@ use sigma_shared::media::SOURCE_RENDITION;
 use super::state::{ChannelLive, PartEntry};
 
 /// The storyboard of `live`'s session; `None` without a source rendition or thumbnails.
-pub fn vtt(live: &ChannelLive) -> Option<String> {
+pub fn vtt(live: &ChannelLive, token: Option<&str>) -> Option<String> {
     let source = live.rendition(SOURCE_RENDITION)?;
     if live.thumbnails.is_empty() {
         return None;
@@ -48,6 +48,8 @@ pub fn vtt(live: &ChannelLive) -> Option<String> {
         })
         .collect();
     cues.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // A signed storyboard hands its token on to the sprites it names.
+    let query = token.map_or_else(String::new, |token| format!("?token={token}"));
     let mut out = String::from("WEBVTT\n");
     for (position, (start, thumbnail)) in cues.iter().enumerate() {
         let end = cues
@@ -56,7 +58,7 @@ pub fn vtt(live: &ChannelLive) -> Option<String> {
             .max(start + 0.001);
         let _ = write!(
             out,
-            "\n{} --> {}\nsprite-{}.jpg#xywh={},{},{},{}\n",
+            "\n{} --> {}\nsprite-{}.jpg{query}#xywh={},{},{},{}\n",
             timestamp(*start),
             timestamp(end),
             thumbnail.sheet,
@@ -134,7 +136,7 @@ mod tests {
                 }
             }
         }
-        let text = vtt(streams.session(&session_id).unwrap()).unwrap();
+        let text = vtt(streams.session(&session_id).unwrap(), None).unwrap();
         assert_eq!(
             text,
             "WEBVTT\n\

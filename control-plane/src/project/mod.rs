@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod channels;
 pub mod history;
 pub mod ownership;
+pub mod playback_keys;
 pub mod progress;
 pub mod projector;
 pub mod replay;
@@ -52,6 +53,10 @@ pub async fn apply_decision(
         .await?;
         store::apply_row::<db::webhooks::Entity>(txn, webhooks::key(event), |row| {
             webhooks::apply(row, event)
+        })
+        .await?;
+        store::apply_row::<db::playback_keys::Entity>(txn, playback_keys::key(event), |row| {
+            playback_keys::apply(row, event)
         })
         .await?;
         if let Some(row) = history::row(event, partition, offset) {

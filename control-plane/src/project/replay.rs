@@ -21,7 +21,7 @@ use sigma_shared::log::{EventLog, Offset, Partition, EVENTS_TOPIC};
 use tokio::sync::mpsc;
 
 use super::projector::{store_offset, ProjectorError};
-use super::{accounts, alerts, channels, history, sessions, webhooks, PROJECTION};
+use super::{accounts, alerts, channels, history, playback_keys, sessions, webhooks, PROJECTION};
 use crate::db;
 
 /// Rows per multi-row `INSERT`: the widest table has 16 columns, and SQLite allows 32,766
@@ -42,6 +42,7 @@ struct Folded {
     sessions: HashMap<String, db::sessions::Model>,
     webhooks: HashMap<String, db::webhooks::Model>,
     alerts: HashMap<String, db::alerts::Model>,
+    playback_keys: HashMap<String, db::playback_keys::Model>,
 }
 
 /// Applies a pure projection to the in-memory row its event touches.
@@ -123,6 +124,11 @@ async fn read_all(
                         fold(&mut folded.alerts, alerts::key(event), |row| {
                             alerts::apply(row, event)
                         });
+                        fold(
+                            &mut folded.playback_keys,
+                            playback_keys::key(event),
+                            |row| playback_keys::apply(row, event),
+                        );
                         history_rows.extend(history::row(event, partition, record.offset));
                         if history_rows.len() >= INSERT_ROWS {
                             let full = std::mem::replace(
@@ -180,6 +186,7 @@ pub async fn replay(
     db::accounts::Entity::delete_many().exec(&txn).await?;
     db::webhooks::Entity::delete_many().exec(&txn).await?;
     db::alerts::Entity::delete_many().exec(&txn).await?;
+    db::playback_keys::Entity::delete_many().exec(&txn).await?;
     // Only the read models' offsets: the webhook outbox is not rebuilt (its deliveries went
     // out already), so its projection keeps its place.
     db::projection_offsets::Entity::delete_many()
@@ -206,6 +213,7 @@ pub async fn replay(
     insert_all::<db::sessions::Entity>(&txn, folded.sessions.into_values()).await?;
     insert_all::<db::webhooks::Entity>(&txn, folded.webhooks.into_values()).await?;
     insert_all::<db::alerts::Entity>(&txn, folded.alerts.into_values()).await?;
+    insert_all::<db::playback_keys::Entity>(&txn, folded.playback_keys.into_values()).await?;
     txn.commit().await?;
     Ok(report)
 }

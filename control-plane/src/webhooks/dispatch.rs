@@ -83,6 +83,8 @@ impl Dispatcher {
             .connect_timeout(settings.timeout)
             // A redirect could lead anywhere, private ranges included: a 3xx is a failure.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would connect for us, past the address checks.
+            .no_proxy()
             .dns_resolver(Arc::new(target::GuardedResolver {
                 allow_private: settings.allow_private,
             }))
@@ -221,6 +223,16 @@ impl Dispatcher {
             }
         }
         let started = Instant::now();
+        if let Err(refused) =
+            target::check_before_connecting(&subscription.url, self.settings.allow_private)
+        {
+            return Attempt {
+                at,
+                status_code: None,
+                error: Some(refused.to_string()),
+                took: started.elapsed(),
+            };
+        }
         let sent = self
             .client
             .post(&subscription.url)

@@ -179,6 +179,9 @@ pub struct Packager {
     segment_frames: u32,
     /// Media bytes placed in the current segment so far.
     segment_bytes: usize,
+    /// Audio (in its timescale) let go before the first segment began, while a video track
+    /// is declared but no video was placed: video that never starts is video that stopped.
+    audio_before_video: u64,
 }
 
 impl Packager {
@@ -197,6 +200,7 @@ impl Packager {
             segment: None,
             next_segment: 0,
             part_index: 0,
+            audio_before_video: 0,
             part_ticks: 0,
             segment_ticks: 0,
             segment_parts: 0,
@@ -311,6 +315,8 @@ impl Packager {
                         // there is no segment to put it in.
                         if self.segment.is_some() {
                             self.ride_along(ready)?;
+                        } else {
+                            self.wait_for_video(&ready)?;
                         }
                     } else {
                         self.place_driving(ready, AUDIO_TRACK, &mut out)?;
@@ -372,6 +378,18 @@ impl Packager {
         let audio = self.audio.as_mut().expect("an audio track");
         audio.queue(sample);
         if audio.pending_ticks > u64::from(limit_ms) * u64::from(audio.timescale) / 1000 {
+            return Err(PackageError::VideoStalled(limit_ms));
+        }
+        Ok(())
+    }
+
+    /// Lets go of an audio sample that came before any video was placed; ends the stream
+    /// once a segment's cap of audio went by that way.
+    fn wait_for_video(&mut self, sample: &Sample) -> Result<(), PackageError> {
+        let limit_ms = self.max_segment_ms();
+        let audio = self.audio.as_ref().expect("an audio track");
+        self.audio_before_video += u64::from(sample.duration);
+        if self.audio_before_video > u64::from(limit_ms) * u64::from(audio.timescale) / 1000 {
             return Err(PackageError::VideoStalled(limit_ms));
         }
         Ok(())

@@ -15,6 +15,7 @@ pub mod plan;
 mod timeline;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,8 +61,10 @@ const MAX_RESTARTS: usize = 5;
 const RESTART_WINDOW: Duration = Duration::from_secs(600);
 const FIRST_RESTART_PAUSE: Duration = Duration::from_millis(250);
 /// How much of the source may wait for ffmpeg (beyond what its stdin queue holds); more means
-/// it runs slower than real time. Counted in parts: 10 s of them, 8 to 64.
+/// it runs slower than real time. Counted in parts: 10 s of them, 8 to 64 — and in bytes, so a
+/// heavy source does not make those 10 s large.
 const INPUT_SLACK_MS: u32 = 10_000;
+pub const MAX_INPUT_BYTES: usize = 32 << 20;
 
 /// The input queue's length in parts for `packaging`.
 fn input_queue(packaging: PackagerConfig) -> usize {
@@ -76,6 +79,8 @@ pub struct Lagging;
 /// A running ladder. Dropping it ends the source as [`Ladder::finish`] does, without waiting.
 pub struct Ladder {
     input: mpsc::Sender<LadderInput>,
+    /// Bytes of source in the input queue.
+    queued: Arc<AtomicUsize>,
     /// Set after the queue overflowed, until the next independent part is accepted.
     resyncing: bool,
     task: tokio::task::JoinHandle<()>,
@@ -85,9 +90,15 @@ impl Ladder {
     /// Starts ffmpeg for `spec`; packaged renditions and failures go to `events`.
     pub fn start(spec: LadderSpec, events: mpsc::UnboundedSender<LadderEvent>) -> Self {
         let (input, receiver) = mpsc::channel(input_queue(spec.packaging));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let receiver = InputQueue {
+            receiver,
+            queued: queued.clone(),
+        };
         let task = tokio::spawn(supervise(spec, receiver, events));
         Self {
             input,
+            queued,
             resyncing: false,
             task,
         }
@@ -98,15 +109,33 @@ impl Ladder {
     pub fn feed(&mut self, input: LadderInput) -> Result<(), Lagging> {
         if self.resyncing {
             match &input {
+                // Still dropped, still behind: the caller's alert stays up until a piece
+                // is taken again.
                 LadderInput::Part {
                     independent: false, ..
-                } => return Ok(()),
+                } => return Err(Lagging),
                 _ => self.resyncing = false,
             }
         }
-        match self.input.try_send(input) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        if self.input.is_closed() {
+            return Ok(()); // the ladder gave up; what it left counted no longer matters
+        }
+        // Counted before it is sent, so the receiver never takes off more than was added.
+        let bytes = input.len();
+        let before = self.queued.fetch_add(bytes, Ordering::Relaxed);
+        let sent = if before + bytes > MAX_INPUT_BYTES {
+            Err(mpsc::error::TrySendError::Full(input))
+        } else {
+            self.input.try_send(input)
+        };
+        match sent {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.queued.fetch_sub(bytes, Ordering::Relaxed);
+                Ok(())
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queued.fetch_sub(bytes, Ordering::Relaxed);
                 self.resyncing = true;
                 Err(Lagging)
             }
@@ -238,10 +267,32 @@ impl OutputReader {
     }
 }
 
+/// The receiving end of the ladder's input, which keeps the count of bytes queued.
+struct InputQueue {
+    receiver: mpsc::Receiver<LadderInput>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl InputQueue {
+    async fn recv(&mut self) -> Option<LadderInput> {
+        let input = self.receiver.recv().await?;
+        self.queued.fetch_sub(input.len(), Ordering::Relaxed);
+        Some(input)
+    }
+}
+
+impl LadderInput {
+    fn len(&self) -> usize {
+        match self {
+            Self::Init(bytes) | Self::Part { bytes, .. } => bytes.len(),
+        }
+    }
+}
+
 /// Runs ffmpeg for as long as the source lasts, restarting it within the policy's bounds.
 async fn supervise(
     spec: LadderSpec,
-    mut input: mpsc::Receiver<LadderInput>,
+    mut input: InputQueue,
     events: mpsc::UnboundedSender<LadderEvent>,
 ) {
     let mut packagers: Vec<Packager> = spec

@@ -22,8 +22,8 @@ use super::guard::{GuardError, InputGuard};
 use super::limits::RtmpLimits;
 use crate::cmaf::{AudioTrack, PackageError, Packager, VideoTrack};
 use crate::flv::{self, Frame};
-use crate::health::{HealthChange, StreamHealth};
-use crate::ingest::{Admission, Publication, PublishName, Tally};
+use crate::health::{HealthChange, StreamHealth, PUBLISHER_DROPPED};
+use crate::ingest::{Admission, OutputError, Publication, PublishName, Tally};
 
 /// How often a publication's stream health is judged.
 const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -54,6 +54,8 @@ pub(super) enum ConnectionError {
     Media(String),
     #[error("media: {0}")]
     Package(#[from] PackageError),
+    #[error("{0}")]
+    Output(#[from] OutputError),
     #[error("ended by the platform: {0}")]
     Stopped(String),
 }
@@ -150,10 +152,7 @@ impl Publishing {
         };
         let outputs = packager.finish()?;
         for output in outputs {
-            self.publication
-                .output(output)
-                .await
-                .map_err(|error| ConnectionError::Media(error.to_string()))?;
+            self.publication.output(output).await?;
         }
         self.publication.off_air().await;
         Ok(())
@@ -215,8 +214,22 @@ impl ConnectionError {
             Self::Refused { code, .. } => format!("refused_{code}"),
             Self::Media(_) => "media".into(),
             Self::Package(error) => error.code().into(),
+            Self::Output(_) => "storage_failing".into(),
             Self::Stopped(_) => "stopped".into(),
         }
+    }
+
+    /// Whether the publisher was dropped for what it sent (its owner is told why by an alert),
+    /// rather than for going away, being slow to start, or the platform's own doing.
+    fn is_publishers_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::Session(_)
+                | Self::Input(_)
+                | Self::Bitrate(_)
+                | Self::Media(_)
+                | Self::Package(_)
+        )
     }
 }
 
@@ -475,7 +488,7 @@ impl Connection {
             ServerSessionEvent::PublishStreamFinished { .. } => {
                 // The connection ends with its publication: a new publish on it would start
                 // its deadlines and ceiling afresh.
-                self.end().await;
+                self.end(&Ok(())).await;
                 self.finished = true;
                 Ok(Vec::new())
             }
@@ -555,17 +568,14 @@ impl Connection {
         };
         let outputs = packager.push(frame)?;
         for output in outputs {
-            publishing
-                .publication
-                .output(output)
-                .await
-                .map_err(|error| ConnectionError::Media(error.to_string()))?;
+            publishing.publication.output(output).await?;
         }
         Ok(())
     }
 
     /// Closes the publication, if any: the packager's last part and segment, then `ended`.
-    pub(super) async fn end(&mut self) {
+    /// A publisher dropped for what it sent leaves a `publisher_dropped` alert with the reason.
+    pub(super) async fn end(&mut self, outcome: &Result<(), ConnectionError>) {
         let Some(mut publishing) = self.publishing.take() else {
             return;
         };
@@ -577,6 +587,18 @@ impl Connection {
                 raised: false,
                 message: "the publisher disconnected".into(),
             });
+        }
+        if let Err(error) = outcome {
+            if error.is_publishers_fault() {
+                publishing.publication.health(HealthChange {
+                    code: PUBLISHER_DROPPED,
+                    raised: true,
+                    message: format!(
+                        "the publisher was disconnected ({}): {error}",
+                        error.reason()
+                    ),
+                });
+            }
         }
         if let Some(Ok(outputs)) = publishing.packager.as_mut().map(Packager::finish) {
             for output in outputs {

@@ -57,7 +57,7 @@ pub async fn serve(listener: TcpListener, admission: Arc<dyn Admission>, limits:
             let _ = socket.set_nodelay(true);
             let mut connection = Connection::new(socket, admission, limits);
             let outcome = connection.run().await;
-            connection.end().await;
+            connection.end(&outcome).await;
             match outcome {
                 Ok(()) => tracing::info!(%peer, "rtmp connection closed"),
                 Err(error) => {

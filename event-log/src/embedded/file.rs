@@ -26,6 +26,8 @@ pub struct PartitionFile {
     positions: Vec<u64>,
     /// Where the next frame goes.
     end: u64,
+    /// A failed append left bytes past `end` that could not be cut.
+    poisoned: bool,
 }
 
 impl PartitionFile {
@@ -49,11 +51,12 @@ impl PartitionFile {
             partition,
             positions,
             end: whole,
+            poisoned: false,
         })
     }
 
     /// How many records the partition holds.
-    pub fn len(&self) -> u64 {
+    pub fn records(&self) -> u64 {
         self.positions.len() as u64
     }
 
@@ -65,8 +68,29 @@ impl PartitionFile {
         payload: &[u8],
     ) -> Result<u64, LogError> {
         let frame = encode(timestamp_ms, key, payload)?;
-        self.file.write_all(&frame)?;
-        self.file.sync_data()?;
+        if self.poisoned {
+            return Err(LogError::Io(std::io::Error::other(
+                "an earlier failed append could not be undone; reopen the log",
+            )));
+        }
+        if let Err(error) = self
+            .file
+            .write_all(&frame)
+            .and_then(|()| self.file.sync_data())
+        {
+            // A full disk can take half a frame (or a whole one that was never acknowledged):
+            // cut it, or the next append would land behind it, where no reader looks, and a
+            // reopen would cut it with everything after. If even that fails, no more appends.
+            if self
+                .file
+                .set_len(self.end)
+                .and_then(|()| self.file.sync_data())
+                .is_err()
+            {
+                self.poisoned = true;
+            }
+            return Err(error.into());
+        }
         self.positions.push(self.end);
         self.end += frame.len() as u64;
         Ok(self.positions.len() as u64 - 1)
@@ -74,10 +98,34 @@ impl PartitionFile {
 
     /// Records `[from, until)`, at most `max` of them, read from the file.
     pub fn read(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, LogError> {
-        let end = until.min(self.len());
+        let end = until.min(self.records());
         let start = from.min(end);
         let end = end.min(start.saturating_add(max as u64));
         (start..end).map(|offset| self.read_one(offset)).collect()
+    }
+
+    /// The first offset whose record was stamped at or after `timestamp_ms` (the length if
+    /// none was): a binary search that reads one stamp per step, as stamps only grow (they are
+    /// taken under the partition's lock; a clock stepped back makes the answer approximate).
+    pub fn offset_at(&self, timestamp_ms: i64) -> Result<u64, LogError> {
+        let (mut low, mut high) = (0u64, self.records());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.stamp(middle)? < timestamp_ms {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(low)
+    }
+
+    /// The stamp of the record at `offset` (the first 8 bytes of its body).
+    fn stamp(&self, offset: u64) -> Result<i64, LogError> {
+        let mut stamp = [0u8; 8];
+        self.file
+            .read_exact_at(&mut stamp, self.positions[offset as usize] + HEADER as u64)?;
+        Ok(i64::from_le_bytes(stamp))
     }
 
     fn read_one(&self, offset: u64) -> Result<Record, LogError> {
@@ -208,7 +256,7 @@ mod tests {
         let path = dir.path().join("0.log");
         {
             let mut file = PartitionFile::open(&path, 0).unwrap();
-            assert_eq!(file.len(), 0);
+            assert_eq!(file.records(), 0);
             file.append(1, "a", b"one").unwrap();
             file.append(2, "b", b"two").unwrap();
         }
@@ -247,6 +295,6 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, bytes).unwrap();
-        assert_eq!(PartitionFile::open(&path, 0).unwrap().len(), 0);
+        assert_eq!(PartitionFile::open(&path, 0).unwrap().records(), 0);
     }
 }

@@ -6,7 +6,7 @@
 //! follower wakes as soon as the append returns — no polling. Consumer groups live in this
 //! process ([`group`]); their committed offsets are files beside the topics.
 
-mod file;
+pub mod file;
 mod group;
 
 use std::collections::HashMap;
@@ -23,6 +23,9 @@ use tokio::sync::watch;
 
 use self::file::PartitionFile;
 use self::group::{Group, Member};
+
+/// How long a follower waits before reading a partition again after a read failed.
+const READ_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct EmbeddedLog {
     dir: PathBuf,
@@ -52,7 +55,7 @@ impl Topic {
             .partition(partition)?
             .lock()
             .expect("partition lock")
-            .len() as Offset)
+            .records() as Offset)
     }
 
     /// Records `[from, until)` of a partition, at most `max` of them.
@@ -173,6 +176,19 @@ impl EventLog for EmbeddedLog {
         self.topic(topic)?.len(partition)
     }
 
+    async fn offset_at(
+        &self,
+        topic: &str,
+        partition: Partition,
+        timestamp_ms: i64,
+    ) -> Result<Offset, LogError> {
+        self.topic(topic)?
+            .partition(partition)?
+            .lock()
+            .expect("partition lock")
+            .offset_at(timestamp_ms)
+    }
+
     async fn read(
         &self,
         topic: &str,
@@ -229,6 +245,11 @@ impl EventLog for EmbeddedLog {
                             }
                             Err(error) => batch.push(Err(error)),
                         }
+                    }
+                    if batch.iter().any(Result::is_err) {
+                        // A partition that cannot be read now is tried again after a pause,
+                        // not in a loop that never yields.
+                        tokio::time::sleep(READ_RETRY_PAUSE).await;
                     }
                     if !batch.is_empty() {
                         return Some((batch, (topic, positions, appended)));

@@ -640,6 +640,8 @@ pub fn evolve(
         | Event::AlertRaised { .. }
         | Event::RecordingReady { .. }
         | Event::AccountCreated { .. }
+        | Event::PlaybackKeyCreated { .. }
+        | Event::PlaybackKeyDeleted { .. }
         | Event::ChannelCreated { .. }
         | Event::ChannelDeleted {} => {}
     }
