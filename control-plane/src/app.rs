@@ -360,7 +360,12 @@ pub async fn run(
         );
     }
     let live = live_store(&config, &store, local_media, &metrics);
+    let quotas = Arc::new(crate::quotas::Quotas::new(
+        config.quotas,
+        metrics.limits_hit.clone(),
+    ));
     let admission = crate::ingest::LogAdmission {
+        quotas: quotas.clone(),
         metrics: metrics.clone(),
         bus: bus.clone(),
         log: log.clone(),
@@ -382,7 +387,10 @@ pub async fn run(
         // (A playback node has been served above.)
         Role::Worker | Role::Playback => (Surface::Worker, None),
         Role::Platform => {
-            let (admin_key_at, auth) = platform_auth(&config, &metrics)?;
+            let (admin_key_at, mut auth) = platform_auth(&config, &metrics)?;
+            let (revocations, revocations_from) =
+                crate::api::auth::Revocations::load(&db).await?;
+            auth.revocations = revocations;
             let guard = guard()?;
             let playback_tokens = guard.platform.clone();
             let playback = crate::playback::Playback::start(
@@ -396,6 +404,7 @@ pub async fn run(
             )
             .await?;
             let api = web::Data::new(AppState {
+                quotas,
                 playback_tokens,
                 bus,
                 db: db.clone(),
@@ -403,6 +412,11 @@ pub async fn run(
                 urls: urls.clone(),
                 webhooks: config.webhooks.clone(),
             });
+            let follower = api.clone();
+            crate::follow::follow_events(&log, &revocations_from, "token revocations", move |event| {
+                follower.auth.revocations.apply(event)
+            })
+            .await?;
             let forgetful = api.clone();
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(Duration::from_secs(60));

@@ -9,6 +9,7 @@ use sigma_edge_worker::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 use sigma_edge_worker::rtmp::RtmpLimits;
 use sigma_event_log::LogConfig;
 
+use crate::quotas::QuotaLimits;
 use crate::storage::disk::Watermarks;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,8 @@ pub struct Config {
     pub watermarks: Watermarks,
     /// Live media held in memory at most while the store fails (`SIGMA_STORAGE_SPOOL_MB`).
     pub spool_bytes: usize,
+    /// What an account may have (`SIGMA_QUOTA_*`, see [`quota_limits`]).
+    pub quotas: QuotaLimits,
 }
 
 /// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
@@ -115,6 +118,17 @@ fn positive(name: &'static str, default: u64) -> Result<u64, ConfigError> {
         });
     }
     Ok(value)
+}
+
+/// Per-account quotas; each defaults to [`QuotaLimits::default`] (0 allows none).
+fn quota_limits() -> Result<QuotaLimits, ConfigError> {
+    let default = QuotaLimits::default();
+    Ok(QuotaLimits {
+        channels: parsed("SIGMA_QUOTA_CHANNELS", default.channels)?,
+        webhooks: parsed("SIGMA_QUOTA_WEBHOOKS", default.webhooks)?,
+        live_sessions: parsed("SIGMA_QUOTA_LIVE_SESSIONS", default.live_sessions)?,
+        abr_sessions: parsed("SIGMA_QUOTA_ABR_SESSIONS", default.abr_sessions)?,
+    })
 }
 
 /// RTMP ingest's limits; each setting defaults to [`RtmpLimits::default`].
@@ -296,6 +310,7 @@ impl Config {
                 5_000,
             )?),
             rtmp_limits: rtmp_limits()?,
+            quotas: quota_limits()?,
             analytics_retention: Duration::from_secs(
                 positive("SIGMA_ANALYTICS_RETENTION_DAYS", 400)?.saturating_mul(86_400),
             ),

@@ -9,12 +9,14 @@
 //! - [`api`]: HTTP handlers, authentication, rate limits, OpenAPI and docs.
 //! - [`commands`]: the command bus — submit, wait for the decision and the projection.
 //! - [`decide`]: the deciders, one writer per partition.
+//! - [`follow`]: in-memory folds of the events, started from the read models.
 //! - [`project`]: the projections (one file each), the live projector and replay.
 //! - [`db`]: the read-model tables.
 //! - [`ingest`]: RTMP ingest (the edge worker's server) wired to the log and the object store.
 //! - [`playback`]: live playlists and media for any stream, from the media topic.
 //! - [`analytics`]: viewer spans projected from the playback processes' activity reports,
 //!   and the audience reports (CCU, views, watch time) read from them.
+//! - [`quotas`]: what an account may have: channels, webhooks, sessions open at once.
 //! - [`recording`]: source recordings finalized after their sessions end.
 //! - [`retention`]: catch-up media deleted when their retention period is over.
 //! - [`storage`]: live media to the object store, or held in memory while it fails; the data
@@ -33,12 +35,14 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod decide;
+pub mod follow;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod nodes;
 pub mod playback;
 pub mod project;
+pub mod quotas;
 pub mod recording;
 pub mod retention;
 pub mod secrets;

@@ -49,6 +49,10 @@ pub struct HealthChange {
     pub raised: bool,
     /// What was measured, for the broadcaster.
     pub message: String,
+    /// For `no_media` raised on a stream on air: where its media end on the session's
+    /// timeline, the frames its packager still holds included (they are stored when it goes
+    /// off air). An input taking over starts there, so the two do not overlap.
+    pub media_end_ms: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -274,6 +278,7 @@ impl StreamHealth {
                 code,
                 raised,
                 message,
+                media_end_ms: None,
             });
         } else if !raised && was_open {
             self.open.remove(code);
@@ -281,6 +286,7 @@ impl StreamHealth {
                 code,
                 raised,
                 message: "recovered".into(),
+                media_end_ms: None,
             });
         }
     }

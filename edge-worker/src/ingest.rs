@@ -24,6 +24,9 @@ pub enum Refusal {
     NoBroadcast,
     #[error("the server is low on storage; try again later or another ingest server")]
     StorageLow,
+    /// The account has as many sessions open as its quota allows (the text says which).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The platform could not decide; the reason is for the operator's log, never the
     /// encoder (it may name a database or a broker).
     #[error("ingest is unavailable, try again shortly")]
@@ -40,6 +43,7 @@ impl Refusal {
             Self::AlreadyBackedUp => "already_backed_up",
             Self::NoBroadcast => "no_broadcast",
             Self::StorageLow => "storage_low",
+            Self::QuotaExceeded(_) => "quota_exceeded",
             Self::Unavailable(_) => "unavailable",
         }
     }

@@ -366,3 +366,42 @@ fn audio_after_a_lone_keyframe_is_refused_at_the_segment_cap() {
     let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS) - 1_000;
     assert!((cap..cap + 1_200).contains(&ms), "refused at {ms} ms");
 }
+
+/// Where a stalled stream's media end, asked mid-part, is where they end once its packager
+/// finishes: the input that takes over from there overlaps none of them.
+#[test]
+fn the_end_of_a_stream_cut_mid_part_is_known_before_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (configs, keyframe, p_frame, _) = real_pieces(dir.path());
+    for p_frames in [0, 4, 7, 31, 45] {
+        let start_ms = 60_000;
+        let mut packager = Packager::new(PackagerConfig {
+            part_target_ms: 200,
+            segment_target_ms: 1000,
+        })
+        .starting_at(start_ms);
+        assert_eq!(packager.end_ms(), None, "nothing taken in yet");
+        let mut listed = 0.0;
+        let mut add = |outputs: Vec<Output>| {
+            for output in outputs {
+                if let Output::Part(part) = output {
+                    listed += part.duration;
+                }
+            }
+        };
+        for config in configs.clone() {
+            add(packager.push(config).unwrap());
+        }
+        for n in 0..=p_frames {
+            let frame = if n % 30 == 0 { &keyframe } else { &p_frame };
+            add(packager.push(at(frame, n * 1000 / 30)).unwrap());
+        }
+        let end = packager.end_ms().expect("frames taken in");
+        add(packager.finish().unwrap());
+        let stored_end = start_ms as f64 + listed * 1000.0;
+        assert!(
+            (end as f64 - stored_end).abs() < 1.0,
+            "{p_frames} P-frames: end {end} ms, stored up to {stored_end} ms"
+        );
+    }
+}

@@ -15,6 +15,7 @@ mod m0005_alerts;
 mod m0006_viewer_spans;
 mod m0007_session_inputs;
 mod m0008_playback_keys;
+mod m0009_token_generation;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_viewer_spans::Migration),
             Box::new(m0007_session_inputs::Migration),
             Box::new(m0008_playback_keys::Migration),
+            Box::new(m0009_token_generation::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! The account aggregate: a tenant. It is created once, and it keeps the playback keys its
-//! signed playback tokens are verified with.
+//! signed playback tokens are verified with, and the generation of its API tokens (revoking
+//! them all moves it on: a token minted under an older one is refused).
 
 use std::collections::BTreeSet;
 
@@ -16,10 +17,15 @@ pub const MAX_PLAYBACK_KEYS: usize = 10;
 pub enum AccountState {
     #[default]
     Absent,
-    Exists {
-        name: String,
-        playback_keys: BTreeSet<PlaybackKeyId>,
-    },
+    Exists(Account),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub playback_keys: BTreeSet<PlaybackKeyId>,
+    /// API tokens minted under an older generation are revoked.
+    pub token_generation: u32,
 }
 
 pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Event>, Rejection> {
@@ -31,14 +37,14 @@ pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Even
             })?;
             Ok(vec![Event::AccountCreated { name: name.clone() }])
         }
-        (AccountState::Exists { .. }, AccountCommand::Create { .. }) => {
+        (AccountState::Exists(_), AccountCommand::Create { .. }) => {
             Err(Rejection::AlreadyExists {
                 what: "account".into(),
             })
         }
         (AccountState::Absent, _) => Err(Rejection::not_found("account")),
         (
-            AccountState::Exists { playback_keys, .. },
+            AccountState::Exists(Account { playback_keys, .. }),
             AccountCommand::AddPlaybackKey { key_id, public_key },
         ) => {
             if !is_public_key(public_key) {
@@ -64,13 +70,22 @@ pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Even
             }])
         }
         (
-            AccountState::Exists { playback_keys, .. },
+            AccountState::Exists(Account { playback_keys, .. }),
             AccountCommand::RemovePlaybackKey { key_id },
         ) => {
             if !playback_keys.contains(key_id) {
                 return Err(Rejection::not_found("playback key"));
             }
             Ok(vec![Event::PlaybackKeyDeleted { key_id: *key_id }])
+        }
+        (AccountState::Exists(account), AccountCommand::RevokeTokens) => {
+            let generation = account.token_generation.checked_add(1).ok_or_else(|| {
+                Rejection::QuotaExceeded {
+                    what: "token revocations".into(),
+                    limit: u32::MAX,
+                }
+            })?;
+            Ok(vec![Event::TokensRevoked { generation }])
         }
     }
 }
@@ -85,35 +100,24 @@ fn is_public_key(text: &str) -> bool {
 
 pub fn evolve(state: AccountState, event: &Event) -> AccountState {
     match (state, event) {
-        (_, Event::AccountCreated { name }) => AccountState::Exists {
+        (_, Event::AccountCreated { name }) => AccountState::Exists(Account {
             name: name.clone(),
-            playback_keys: BTreeSet::new(),
-        },
-        (
-            AccountState::Exists {
-                name,
-                mut playback_keys,
-            },
-            Event::PlaybackKeyCreated { key_id, .. },
-        ) => {
-            playback_keys.insert(*key_id);
-            AccountState::Exists {
-                name,
-                playback_keys,
+            ..Account::default()
+        }),
+        (AccountState::Exists(mut account), event) => {
+            match event {
+                Event::PlaybackKeyCreated { key_id, .. } => {
+                    account.playback_keys.insert(*key_id);
+                }
+                Event::PlaybackKeyDeleted { key_id } => {
+                    account.playback_keys.remove(key_id);
+                }
+                Event::TokensRevoked { generation } => {
+                    account.token_generation = account.token_generation.max(*generation);
+                }
+                _ => {}
             }
-        }
-        (
-            AccountState::Exists {
-                name,
-                mut playback_keys,
-            },
-            Event::PlaybackKeyDeleted { key_id },
-        ) => {
-            playback_keys.remove(key_id);
-            AccountState::Exists {
-                name,
-                playback_keys,
-            }
+            AccountState::Exists(account)
         }
         (state, _) => state,
     }
@@ -194,6 +198,25 @@ mod tests {
             })
         );
         assert!(decide(&state, &add(PlaybackKeyId::generate())).is_ok());
+    }
+
+    #[test]
+    fn revoking_tokens_moves_the_generation_on_each_time() {
+        let mut state = created();
+        for expected in 1..=3 {
+            let events = decide(&state, &AccountCommand::RevokeTokens).unwrap();
+            assert_eq!(
+                events,
+                vec![Event::TokensRevoked {
+                    generation: expected
+                }]
+            );
+            state = events.iter().fold(state, evolve);
+        }
+        assert!(matches!(
+            decide(&AccountState::Absent, &AccountCommand::RevokeTokens),
+            Err(Rejection::NotFound { .. })
+        ));
     }
 
     #[test]

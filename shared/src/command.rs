@@ -80,6 +80,8 @@ pub enum AccountCommand {
     RemovePlaybackKey {
         key_id: PlaybackKeyId,
     },
+    /// Revokes every API token of the account minted so far.
+    RevokeTokens,
 }
 
 /// What an account asks of one of its webhook subscriptions. Secrets are drawn by the caller.

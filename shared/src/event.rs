@@ -35,6 +35,10 @@ pub enum Event {
     },
     #[serde(rename = "playback_key.deleted")]
     PlaybackKeyDeleted { key_id: PlaybackKeyId },
+    /// Every API token of the account minted before is revoked: tokens carry the generation
+    /// they were minted under, and this is the account's new one.
+    #[serde(rename = "tokens.revoked")]
+    TokensRevoked { generation: u32 },
     #[serde(rename = "channel.created")]
     ChannelCreated {
         name: String,
@@ -174,6 +178,7 @@ impl Event {
             Self::AccountCreated { .. } => "account.created",
             Self::PlaybackKeyCreated { .. } => "playback_key.created",
             Self::PlaybackKeyDeleted { .. } => "playback_key.deleted",
+            Self::TokensRevoked { .. } => "tokens.revoked",
             Self::ChannelCreated { .. } => "channel.created",
             Self::ChannelUpdated { .. } => "channel.updated",
             Self::ChannelDeleted {} => "channel.deleted",

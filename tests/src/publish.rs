@@ -119,3 +119,17 @@ pub fn source_playlist(url: &str, channel: &serde_json::Value) -> String {
         channel["id"].as_str().expect("a channel's id")
     )
 }
+
+/// What an encoder refused at connect printed: it exits with an error soon after it connects,
+/// printing what the server said.
+pub async fn refusal(url: &str, options: Publish) -> String {
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        publisher(url, 5, options).output(),
+    )
+    .await
+    .expect("a refused encoder exits")
+    .expect("ffmpeg is installed");
+    assert!(!output.status.success(), "the encoder is refused");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -290,3 +290,74 @@ async fn wrong_admin_keys_from_one_address_are_answered_429() {
         "another address has its own budget"
     );
 }
+
+/// Revoking an account's tokens refuses each of them on its next request (and after a
+/// restart, from the read model), leaves other accounts' tokens alone, and takes only the
+/// admin key; a token minted afterwards works.
+#[tokio::test]
+async fn revoked_tokens_are_refused_from_the_next_request_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SigmaConfig::standalone(dir.path());
+    let sigma = config.clone().start().await;
+    let api = Api::new(&sigma.url);
+    let (account, first) = api.account_with_token(&sigma.admin_key, "owner").await;
+    let second = api
+        .post(
+            "/v1/tokens",
+            &sigma.admin_key,
+            json!({ "account_id": account, "scopes": ["channels:read"] }),
+        )
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, stranger) = api.account_with_token(&sigma.admin_key, "stranger").await;
+    let channel = api.create_channel(&first, json!({ "name": "kept" })).await;
+    let revoke = format!("/v1/accounts/{account}/tokens");
+
+    // Only the admin key revokes: the account's own token is refused, and still works after.
+    for bearer in [first.as_str(), stranger.as_str(), "not-the-admin-key"] {
+        let answer = api.delete(&revoke, bearer).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    }
+    assert_eq!(api.get("/v1/channels", &first).await.status, StatusCode::OK);
+    let unknown = api
+        .delete(
+            "/v1/accounts/ac_00000000000000000000000000000000/tokens",
+            &sigma.admin_key,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+
+    let answer = api.delete(&revoke, &sigma.admin_key).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.body);
+    for token in [&first, &second] {
+        let refused = api.get("/v1/channels", token).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+        assert_eq!(refused.code(), "token_revoked");
+    }
+    assert_eq!(api.get("/v1/channels", &stranger).await.status, StatusCode::OK);
+    let fresh = api
+        .post("/v1/tokens", &sigma.admin_key, json!({ "account_id": account }))
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let channels = api.get("/v1/channels", &fresh).await.ok();
+    assert_eq!(
+        channels["data"][0]["id"], channel["id"],
+        "the revocation changed nothing but the tokens: {channels}"
+    );
+
+    // A restart rebuilds the revocations from the read model.
+    sigma.kill().await;
+    let sigma = config.start().await;
+    let api = Api::new(&sigma.url);
+    assert_eq!(
+        api.get("/v1/channels", &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(api.get("/v1/channels", &fresh).await.status, StatusCode::OK);
+}

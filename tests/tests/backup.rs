@@ -57,15 +57,22 @@ fn segments_after_discontinuity(playlist: &str, n: usize) -> usize {
         })
 }
 
-/// The reason an encoder was refused with: it exits with an error soon after it connects,
-/// printing what the server said.
+/// Where presentation times jump by more than two frames (index, gap in the stream's time
+/// base): what a failure shows next to the listed durations.
+fn jumps(frames: &[i64]) -> Vec<(usize, i64)> {
+    let mut deltas: Vec<i64> = frames.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    deltas.sort_unstable();
+    let typical = deltas.get(deltas.len() / 2).copied().unwrap_or(0);
+    frames
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| pair[1] - pair[0] > 2 * typical)
+        .map(|(index, pair)| (index, pair[1] - pair[0]))
+        .collect()
+}
+
 async fn refusal(url: &str) -> String {
-    let output = tokio::time::timeout(Duration::from_secs(20), publisher(url, 5, CAMERA).output())
-        .await
-        .expect("a refused encoder exits")
-        .unwrap();
-    assert!(!output.status.success(), "the encoder is refused");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    sigma_tests::publish::refusal(url, CAMERA).await
 }
 
 #[tokio::test]
@@ -208,9 +215,17 @@ async fn a_stalled_primary_hands_the_air_to_the_backup_and_takes_it_back_when_it
         "presentation times only go forward across the switches"
     );
     let expected = listed * FPS as f64;
-    assert!(
-        (frames.len() as f64 - expected).abs() <= FPS as f64,
-        "{} frames decoded for {listed:.2} s listed",
+    println!(
+        "catch-up: {} frames decoded for {listed:.2} s listed ({expected:.0} frames)",
         frames.len()
+    );
+    // Each input takes over exactly where the other's stored media end; the hand-back from a
+    // backup still streaming is decided from an estimate of where it got to, which half a
+    // second covers (see docs/ARCHITECTURE.md, backup inputs).
+    assert!(
+        (frames.len() as f64 - expected).abs() <= (FPS / 2) as f64,
+        "{} frames decoded for {listed:.2} s listed; where the frames jump: {:?}\n{vod}",
+        frames.len(),
+        jumps(&frames)
     );
 }

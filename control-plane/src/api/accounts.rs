@@ -1,9 +1,11 @@
-//! `POST /v1/accounts` and `POST /v1/tokens`: what only the admin key may do.
+//! `POST /v1/accounts`, `POST /v1/tokens` and `DELETE /v1/accounts/{id}/tokens`: what only
+//! the admin key may do.
 
-use actix_web::{post, web, HttpResponse};
+use actix_web::{delete, post, web, HttpResponse};
 use chrono::Duration;
 use sea_orm::EntityTrait;
 use sigma_shared::command::{AccountCommand, Command};
+use sigma_shared::event::Event;
 use sigma_shared::ids::AccountId;
 
 use super::auth::{Admin, Scope};
@@ -94,17 +96,57 @@ pub async fn create_token(
             format!("ttl_seconds must be between 1 and {MAX_TOKEN_TTL_SECONDS}"),
         ));
     }
-    if db::accounts::Entity::find_by_id(request.account_id.to_string())
+    let account = db::accounts::Entity::find_by_id(request.account_id.to_string())
         .one(&state.db)
         .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found("account"));
-    }
-    let (token, expires_at) =
-        state
-            .auth
-            .keyring
-            .mint(request.account_id, &scopes, Duration::seconds(ttl.into()));
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    // This process may have heard of a revocation its read model has not taken in yet.
+    let generation = u32::try_from(account.token_generation)
+        .unwrap_or(u32::MAX)
+        .max(state.auth.revocations.generation(&request.account_id));
+    let (token, expires_at) = state.auth.keyring.mint(
+        request.account_id,
+        &scopes,
+        Duration::seconds(ttl.into()),
+        generation,
+    );
     Ok(HttpResponse::Created().json(TokenView { token, expires_at }))
+}
+
+/// Revoke every token of an account minted so far. The next request with one of them is
+/// refused (401 `token_revoked`) by this process, and by the others as soon as the event
+/// reaches them; tokens minted afterwards work.
+#[utoipa::path(
+    tag = "accounts",
+    security(("admin_key" = [])),
+    params(("account_id" = String, Path, description = "The account (`acc_…`)")),
+    responses(
+        (status = 204, description = "The account's tokens are revoked"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such account"),
+        (status = 429, body = ErrorBody),
+    )
+)]
+#[delete("/v1/accounts/{account_id}/tokens")]
+pub async fn revoke_tokens(
+    _: Admin,
+    state: web::Data<AppState>,
+    account_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id: AccountId = account_id
+        .parse()
+        .map_err(|_| ApiError::not_found("account"))?;
+    let events = state
+        .bus
+        .submit(Command::Account {
+            account_id,
+            command: AccountCommand::RevokeTokens,
+        })
+        .await??;
+    for envelope in &events {
+        if let Event::TokensRevoked { generation } = envelope.event {
+            state.auth.revocations.raise(account_id, generation);
+        }
+    }
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -4,8 +4,13 @@
 //! keys can rotate: the first key of the ring signs, every key verifies. Each token (and the
 //! admin key) has its own rate limit, and each remote address a budget of failed
 //! authentications, past which failures are answered 429.
+//!
+//! A token carries the generation of its account's tokens it was minted under (`gen`);
+//! revoking an account's tokens moves the generation on, and [`Revocations`] (a fold of
+//! `tokens.revoked` kept in memory) refuses the older ones without a database round trip.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 use std::future::{ready, Ready};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -17,10 +22,14 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sigma_shared::event::{Event, EventEnvelope};
 use sigma_shared::ids::AccountId;
+use sigma_shared::log::{Offset, Partition};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::db;
 
 pub const ISSUER: &str = "sigma-live";
 /// The shortest secret accepted: HS256 needs at least 256 bits.
@@ -65,6 +74,10 @@ pub struct Claims {
     pub exp: i64,
     pub jti: String,
     pub iss: String,
+    /// The account's token generation the token was minted under (0 in tokens minted before
+    /// revocation existed).
+    #[serde(default)]
+    pub gen: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +144,7 @@ impl Keyring {
         account_id: AccountId,
         scopes: &[Scope],
         ttl: Duration,
+        generation: u32,
     ) -> (String, DateTime<Utc>) {
         let now = Utc::now();
         let expires_at = now + ttl;
@@ -144,6 +158,7 @@ impl Keyring {
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             iss: ISSUER.to_owned(),
+            gen: generation,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
@@ -194,6 +209,54 @@ pub struct Auth {
     failures: DefaultKeyedRateLimiter<IpAddr>,
     /// `sigma_limits_hit_total{limit="auth_failures"}`.
     failures_limited: IntCounter,
+    pub revocations: Revocations,
+}
+
+/// Each account's token generation, for those that revoked their tokens (the others are at
+/// 0): what a token's `gen` must reach to be accepted.
+#[derive(Default)]
+pub struct Revocations(RwLock<HashMap<AccountId, u32>>);
+
+impl Revocations {
+    pub fn generation(&self, account: &AccountId) -> u32 {
+        let generations = self.0.read().expect("revocations lock");
+        generations.get(account).copied().unwrap_or(0)
+    }
+
+    /// Takes in an account's generation: the later of the one known and `generation`, so
+    /// hearing a revocation twice (from its own request and from the events) changes nothing.
+    pub fn raise(&self, account: AccountId, generation: u32) {
+        let mut generations = self.0.write().expect("revocations lock");
+        let known = generations.entry(account).or_default();
+        *known = (*known).max(generation);
+    }
+
+    pub fn apply(&self, envelope: &EventEnvelope) {
+        if let Event::TokensRevoked { generation } = envelope.event {
+            self.raise(envelope.account_id, generation);
+        }
+    }
+
+    /// The generations the accounts read model holds, and the events offsets it was
+    /// projected up to: [`crate::follow::follow_events`] goes on from there.
+    pub async fn load(db: &DatabaseConnection) -> Result<(Self, Vec<(Partition, Offset)>), DbErr> {
+        let offsets = crate::follow::projected_offsets(db).await?;
+        let revocations = Self::default();
+        let rows: Vec<(String, i64)> = db::accounts::Entity::find()
+            .select_only()
+            .column(db::accounts::Column::Id)
+            .column(db::accounts::Column::TokenGeneration)
+            .filter(db::accounts::Column::TokenGeneration.gt(0))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (account, generation) in rows {
+            if let (Ok(account), Ok(generation)) = (account.parse(), u32::try_from(generation)) {
+                revocations.raise(account, generation);
+            }
+        }
+        Ok((revocations, offsets))
+    }
 }
 
 impl Auth {
@@ -214,6 +277,7 @@ impl Auth {
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
             failures: RateLimiter::keyed(failures),
             failures_limited,
+            revocations: Revocations::default(),
         }
     }
 
@@ -375,6 +439,12 @@ impl FromRequest for Caller {
                 let account_id: AccountId = claims.sub.parse().map_err(|_| {
                     ApiError::unauthorized("invalid_token", "the token names no account")
                 })?;
+                if claims.gen < auth.revocations.generation(&account_id) {
+                    return Err(ApiError::unauthorized(
+                        "token_revoked",
+                        "the token was revoked; ask for a new one",
+                    ));
+                }
                 Ok((account_id, claims))
             })
             .and_then(|(account_id, claims)| {
@@ -398,7 +468,7 @@ mod tests {
     fn a_minted_token_verifies_and_carries_its_claims() {
         let keyring = Keyring::parse(SPEC).unwrap();
         let account = AccountId::generate();
-        let (token, _) = keyring.mint(account, &[Scope::ChannelsRead], Duration::minutes(5));
+        let (token, _) = keyring.mint(account, &[Scope::ChannelsRead], Duration::minutes(5), 0);
         let claims = keyring.verify(&token).unwrap();
         assert_eq!(claims.sub, account.to_string());
         assert_eq!(claims.scopes, ["channels:read"]);
@@ -407,7 +477,7 @@ mod tests {
     #[test]
     fn tokens_of_a_retired_signing_key_verify_while_it_is_in_the_ring() {
         let old = Keyring::parse("k0:fedcba9876543210fedcba9876543210").unwrap();
-        let (token, _) = old.mint(AccountId::generate(), &Scope::ALL, Duration::minutes(5));
+        let (token, _) = old.mint(AccountId::generate(), &Scope::ALL, Duration::minutes(5), 0);
         assert!(Keyring::parse(SPEC).unwrap().verify(&token).is_ok());
         let without_k0 = Keyring::parse("k1:0123456789abcdef0123456789abcdef").unwrap();
         assert_eq!(without_k0.verify(&token).unwrap_err().code, "invalid_token");
@@ -416,9 +486,9 @@ mod tests {
     #[test]
     fn expired_and_forged_tokens_are_refused() {
         let keyring = Keyring::parse(SPEC).unwrap();
-        let (expired, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::seconds(-5));
+        let (expired, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::seconds(-5), 0);
         assert_eq!(keyring.verify(&expired).unwrap_err().code, "token_expired");
-        let (token, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::minutes(5));
+        let (token, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::minutes(5), 0);
         let mut forged = token.clone();
         forged.pop();
         forged.push(if token.ends_with('A') { 'B' } else { 'A' });

@@ -54,6 +54,7 @@ fn view(state: &AppState, row: &db::channels::Model) -> ChannelView {
         (status = 201, body = ChannelView),
         (status = 400, body = ErrorBody, description = "Malformed JSON"),
         (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The account has as many channels as its quota allows (`quota_exceeded`)"),
         (status = 422, body = ErrorBody, description = "A missing name, an unknown field or value, or a setting out of bounds"),
         (status = 429, body = ErrorBody),
     )
@@ -69,6 +70,7 @@ pub async fn create(
     let name = input
         .name
         .ok_or_else(|| ApiError::unprocessable("missing_field", "name is required"))?;
+    let _room = state.quotas.channel(&state.db, caller.account_id).await?;
     let channel_id = ChannelId::generate();
     let command = ChannelCommand::Create {
         account_id: caller.account_id,

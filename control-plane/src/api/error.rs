@@ -127,6 +127,15 @@ impl From<Rejection> for ApiError {
     }
 }
 
+impl From<crate::quotas::QuotaError> for ApiError {
+    fn from(error: crate::quotas::QuotaError) -> Self {
+        match error {
+            crate::quotas::QuotaError::Exceeded(rejection) => rejection.into(),
+            crate::quotas::QuotaError::Database(error) => error.into(),
+        }
+    }
+}
+
 impl From<SubmitError> for ApiError {
     fn from(error: SubmitError) -> Self {
         match error {

@@ -42,6 +42,7 @@ pub struct AppState {
     pub webhooks: crate::config::WebhookConfig,
     /// Signs the playback tokens `POST …/playback-tokens` mints.
     pub playback_tokens: crate::playback::tokens::PlatformKeys,
+    pub quotas: Arc<crate::quotas::Quotas>,
 }
 
 /// What a process serves over HTTP besides health and metrics.
@@ -65,6 +66,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .service(accounts::create_account)
         .service(accounts::create_token)
+        .service(accounts::revoke_tokens)
         .service(channels::create)
         .service(channels::list)
         .service(channels::read)

@@ -1,7 +1,9 @@
 //! The OpenAPI document, generated from the handlers and types. `openapi/openapi.json` at the
 //! top of the repository is this document, checked in; a test fails when they differ.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{accounts, alerts, analytics, channels, playback, sessions, system, webhooks};
@@ -15,6 +17,7 @@ use super::{accounts, alerts, analytics, channels, playback, sessions, system, w
     paths(
         accounts::create_account,
         accounts::create_token,
+        accounts::revoke_tokens,
         channels::create,
         channels::list,
         channels::read,
@@ -44,7 +47,7 @@ use super::{accounts, alerts, analytics, channels, playback, sessions, system, w
         system::healthz,
         system::readyz,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonAnswers),
     tags(
         (name = "accounts", description = "Tenants and their tokens (admin key only)"),
         (name = "channels", description = "A broadcaster's stream endpoints"),
@@ -83,6 +86,86 @@ impl Modify for Security {
             ),
         );
     }
+}
+
+/// The answers every operation of a kind may give, added to each so the document lists every
+/// status the API can send: whatever is authenticated may be refused 401 (missing, invalid,
+/// expired or revoked) or 429 (its rate limit, or its address's failed authentications);
+/// whatever a token authenticates, 403 (a scope it lacks); whatever takes a body, 400
+/// (malformed JSON) and 422 (a value out of bounds); whatever changes something, 503 (the
+/// command was not decided in time). Statuses an operation documents itself are kept.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let changing = [&mut item.post, &mut item.patch, &mut item.delete, &mut item.put];
+            for operation in changing.into_iter().flatten() {
+                add_answer(operation, "503", "The command was not decided in time; try again");
+            }
+            let all = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+                &mut item.put,
+            ];
+            for operation in all.into_iter().flatten() {
+                let schemes = security_schemes(operation);
+                if !schemes.is_empty() {
+                    add_answer(
+                        operation,
+                        "401",
+                        "Missing, invalid, expired or revoked credentials",
+                    );
+                    add_answer(
+                        operation,
+                        "429",
+                        "Rate limited, or too many failed authentications from this address; see `Retry-After`",
+                    );
+                }
+                if schemes.iter().any(|scheme| scheme == "bearer") {
+                    add_answer(operation, "403", "The token lacks the scope this needs");
+                }
+                if operation.request_body.is_some() {
+                    add_answer(operation, "400", "Malformed JSON");
+                    add_answer(operation, "422", "A missing or unknown field, or a value out of bounds");
+                }
+            }
+        }
+    }
+}
+
+/// The security schemes an operation names.
+fn security_schemes(operation: &Operation) -> Vec<String> {
+    operation
+        .security
+        .iter()
+        .flatten()
+        .filter_map(|requirement| serde_json::to_value(requirement).ok())
+        .filter_map(|value| value.as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()))
+        .flatten()
+        .collect()
+}
+
+fn add_answer(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
 }
 
 /// The document as served and checked in: pretty JSON with a trailing newline.

@@ -58,6 +58,7 @@ async fn owned_webhook(
     responses(
         (status = 201, body = NewWebhookView),
         (status = 400, body = ErrorBody, description = "Malformed JSON"),
+        (status = 409, body = ErrorBody, description = "The account has as many webhooks as its quota allows (`quota_exceeded`)"),
         (status = 422, body = ErrorBody, description = "Not an http(s) URL, a loopback or private target, an unknown event type"),
     )
 )]
@@ -79,6 +80,7 @@ pub async fn create(
             .await
             .map_err(|error| ApiError::unprocessable("invalid_target", error.to_string()))?;
     }
+    let _room = state.quotas.webhook(&state.db, caller.account_id).await?;
     let webhook_id = WebhookId::generate();
     let secret = new_secret();
     state

@@ -1,4 +1,4 @@
-//! Accounts, as projected from `account.created`.
+//! Accounts, as projected from `account.created` and `tokens.revoked`.
 
 use sea_orm::entity::prelude::*;
 
@@ -9,6 +9,8 @@ pub struct Model {
     pub id: String,
     pub name: String,
     pub created_at: DateTimeUtc,
+    /// API tokens minted under an older generation are revoked.
+    pub token_generation: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

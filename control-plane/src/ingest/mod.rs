@@ -37,6 +37,7 @@ use self::transcode::{Alerts, Transcoding};
 use self::writer::{RenditionWriter, SegmentClock, Stored};
 use crate::commands::{CommandBus, TallyWatch};
 use crate::db;
+use crate::quotas::QuotaError;
 use crate::storage::disk::Level;
 use crate::storage::LiveStore;
 
@@ -54,9 +55,29 @@ pub struct LogAdmission {
     pub thumbnail_width: Option<u32>,
     /// What this process ingests, for its heartbeats.
     pub publishing: crate::nodes::Publishing,
+    pub quotas: Arc<crate::quotas::Quotas>,
 }
 
 impl LogAdmission {
+    /// Whether the channel's account may open another session (one more ABR session, for an
+    /// ABR channel): the guard is held until the connect is decided.
+    async fn room_for_a_session(
+        &self,
+        channel: &db::channels::Model,
+        channel_id: ChannelId,
+        transcode: TranscodeProfile,
+    ) -> Result<tokio::sync::MutexGuard<'_, ()>, Refusal> {
+        let account = channel.account_id.parse().map_err(|_| Refusal::UnknownKey)?;
+        let abr = transcode == TranscodeProfile::Abr;
+        self.quotas
+            .session(&self.db, account, channel_id, abr)
+            .await
+            .map_err(|error| match error {
+                QuotaError::Exceeded(rejection) => Refusal::QuotaExceeded(rejection.to_string()),
+                QuotaError::Database(error) => Refusal::Unavailable(error.to_string()),
+            })
+    }
+
     pub(crate) async fn ingest(
         bus: &CommandBus,
         channel_id: ChannelId,
@@ -104,6 +125,12 @@ impl Admission for LogAdmission {
         let tally = self.bus.tally(channel_id, input);
         let new_session_id = SessionId::generate();
         let stream_key = name.stream_key.clone();
+        let transcode: TranscodeProfile = crate::project::channels::text_enum(&channel.transcode);
+        // A backup joins the primary's session: it opens none.
+        let _room = match input {
+            Input::Primary => Some(self.room_for_a_session(&channel, channel_id, transcode).await?),
+            Input::Backup => None,
+        };
         let action = match input {
             Input::Primary => IngestAction::ConnectPublisher {
                 stream_key,
@@ -139,7 +166,6 @@ impl Admission for LogAdmission {
             session_id,
             self.metrics.alerts.clone(),
         );
-        let transcode: TranscodeProfile = crate::project::channels::text_enum(&channel.transcode);
         let rungs = match (transcode, &self.ladder) {
             (TranscodeProfile::Passthrough, _) => None,
             (TranscodeProfile::Abr, Some(rungs)) => Some(rungs.clone()),
@@ -449,7 +475,7 @@ impl Publication for StoredPublication {
                 IngestAction::InputStalled {
                     session_id,
                     input: self.input,
-                    media_end_ms: self.media_end_ms(),
+                    media_end_ms: self.media_end_ms().max(change.media_end_ms.unwrap_or(0)),
                 }
             } else {
                 IngestAction::InputRecovered {

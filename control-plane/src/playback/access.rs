@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect};
 use sigma_shared::event::{Event, EventEnvelope};
 use sigma_shared::ids::{AccountId, ChannelId, PlaybackKeyId, SessionId};
 use sigma_shared::log::{Offset, Partition};
@@ -99,15 +99,7 @@ impl Access {
     /// The state the read models hold, and the events offsets (per partition) it was projected
     /// up to: the fold goes on from there.
     pub async fn load(db: &DatabaseConnection) -> Result<(Self, Vec<(Partition, Offset)>), DbErr> {
-        // The offsets first: rows read after them can only be newer, and replaying an event
-        // on a newer row changes nothing (see [`Access::apply`]).
-        let offsets = db::projection_offsets::Entity::find()
-            .filter(db::projection_offsets::Column::Projection.eq(crate::project::PROJECTION))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|row| (row.log_partition as Partition, row.next_offset as Offset))
-            .collect();
+        let offsets = crate::follow::projected_offsets(db).await?;
         let mut access = Self::default();
         for row in db::channels::Entity::find().all(db).await? {
             let (Ok(channel), Ok(owner)) = (row.id.parse(), row.account_id.parse()) else {

@@ -248,55 +248,20 @@ impl Playback {
     }
 
     /// Brings [`Access`] up to the end of the events from `from` (where the read models it was
-    /// loaded from stood; partitions they never reached start at 0), then keeps it current.
+    /// loaded from stood), then keeps it current.
     async fn follow_access(
         self: &Arc<Self>,
         log: &Arc<dyn EventLog>,
         from: Vec<(Partition, Offset)>,
     ) -> Result<(), LogError> {
-        let mut caught_up = Vec::new();
-        for partition in 0..log.partitions() {
-            let start = from
-                .iter()
-                .find(|(of, _)| *of == partition)
-                .map_or(0, |(_, offset)| *offset);
-            let end = log.end_offset(EVENTS_TOPIC, partition).await?;
-            let mut records = log.read(EVENTS_TOPIC, partition, start, end).await?;
-            while let Some(record) = records.next().await {
-                self.apply_access(&record?.payload);
-            }
-            caught_up.push((partition, end));
-        }
-        let mut records = log.follow(EVENTS_TOPIC, &caught_up).await?;
         let follower = self.clone();
-        tokio::spawn(async move {
-            while let Some(record) = records.next().await {
-                match record {
-                    Ok(record) => follower.apply_access(&record.payload),
-                    Err(error) => {
-                        tracing::error!(%error, "following the events for playback access")
-                    }
-                }
-            }
-            tracing::error!("the events stream for playback access ended");
-        });
-        Ok(())
-    }
-
-    fn apply_access(&self, payload: &[u8]) {
-        let decision = match Decision::from_bytes(payload) {
-            Ok(decision) => decision,
-            Err(error) => {
-                tracing::error!(%error, "a decision playback access cannot read");
-                return;
-            }
-        };
-        for envelope in decision.events() {
-            let changed = self.access.write().expect("access lock").apply(envelope);
+        crate::follow::follow_events(log, &from, "playback access", move |envelope| {
+            let changed = follower.access.write().expect("access lock").apply(envelope);
             if let Changed::KeyRemoved(key) = changed {
-                self.tokens.forget_key(&key);
+                follower.tokens.forget_key(&key);
             }
-        }
+        })
+        .await
     }
 
     /// Whether the request may open `audience` of the channel (of its session `session`, for

@@ -5,7 +5,11 @@ use sigma_shared::event::{Event, EventEnvelope};
 use crate::db::accounts::Model;
 
 pub fn key(event: &EventEnvelope) -> Option<String> {
-    matches!(event.event, Event::AccountCreated { .. }).then(|| event.account_id.to_string())
+    matches!(
+        event.event,
+        Event::AccountCreated { .. } | Event::TokensRevoked { .. }
+    )
+    .then(|| event.account_id.to_string())
 }
 
 pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
@@ -14,6 +18,11 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             id: event.account_id.to_string(),
             name: name.clone(),
             created_at: event.occurred_at,
+            token_generation: 0,
+        }),
+        Event::TokensRevoked { generation } => row.map(|row| Model {
+            token_generation: row.token_generation.max(i64::from(*generation)),
+            ..row
         }),
         _ => row,
     }

@@ -327,6 +327,20 @@ impl Packager {
         Ok(out)
     }
 
+    /// Where the frames taken in so far end on the timeline (ms), those not yet in a part
+    /// included: the newest frame's time plus the duration of the one before it. `None`
+    /// while nothing would be kept (no frame yet, or none since the start that could begin a
+    /// segment).
+    pub fn end_ms(&self) -> Option<u64> {
+        let track = self.video.as_ref().or(self.audio.as_ref())?;
+        let newest = track.held.as_ref()?;
+        if self.segment.is_none() && !newest.sync {
+            return None;
+        }
+        let end = newest.dts + u64::from(track.last_duration);
+        Some((end * 1000).div_ceil(u64::from(track.timescale)))
+    }
+
     /// Closes everything still open (the publisher is gone).
     pub fn finish(&mut self) -> Result<Vec<Output>, PackageError> {
         let mut out = Vec::new();

@@ -22,7 +22,7 @@ use super::guard::{GuardError, InputGuard};
 use super::limits::RtmpLimits;
 use crate::cmaf::{AudioTrack, PackageError, Packager, VideoTrack};
 use crate::flv::{self, Frame};
-use crate::health::{HealthChange, StreamHealth, PUBLISHER_DROPPED};
+use crate::health::{HealthChange, StreamHealth, NO_MEDIA, PUBLISHER_DROPPED};
 use crate::ingest::{Admission, OutputError, Publication, PublishName, Tally};
 
 /// How often a publication's stream health is judged.
@@ -328,7 +328,11 @@ impl Connection {
                 }
                 Woke::HealthCheck => {
                     if let Some(publishing) = self.publishing.as_mut() {
-                        for change in publishing.health.check(Instant::now()) {
+                        for mut change in publishing.health.check(Instant::now()) {
+                            if change.code == NO_MEDIA && change.raised {
+                                change.media_end_ms =
+                                    publishing.packager.as_ref().and_then(Packager::end_ms);
+                            }
                             publishing.publication.health(change);
                         }
                     }
@@ -586,6 +590,7 @@ impl Connection {
                 code,
                 raised: false,
                 message: "the publisher disconnected".into(),
+                media_end_ms: None,
             });
         }
         if let Err(error) = outcome {
@@ -597,6 +602,7 @@ impl Connection {
                         "the publisher was disconnected ({}): {error}",
                         error.reason()
                     ),
+                    media_end_ms: None,
                 });
             }
         }

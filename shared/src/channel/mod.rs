@@ -642,6 +642,7 @@ pub fn evolve(
         | Event::AccountCreated { .. }
         | Event::PlaybackKeyCreated { .. }
         | Event::PlaybackKeyDeleted { .. }
+        | Event::TokensRevoked { .. }
         | Event::ChannelCreated { .. }
         | Event::ChannelDeleted {} => {}
     }
