@@ -6,7 +6,7 @@
 #   scripts/deps.sh build   — C toolchain pieces for rdkafka's cmake build, curl and jq
 #   scripts/deps.sh run     — build + ffmpeg
 #   scripts/deps.sh test    — run + chromium, hls.js, playwright-core + tansu (Kafka-protocol broker)
-#                             + s3s-fs (S3-compatible server) + PostgreSQL running
+#                             + s3s-fs (S3-compatible server) + schemathesis + PostgreSQL running
 #   scripts/deps.sh bench   — test + nginx with its RTMP module (the latency peer)
 set -euo pipefail
 
@@ -53,6 +53,13 @@ if [[ "$mode" == "test" || "$mode" == "bench" ]]; then
   fi
   if ! command -v cargo-nextest >/dev/null; then
     cargo install cargo-nextest --locked --quiet
+  fi
+  # schemathesis (PyPI), run against the API's OpenAPI document by tests/tests/schemathesis.rs.
+  schemathesis="$cache/schemathesis/bin/schemathesis"
+  if [[ ! -x "$schemathesis" ]]; then
+    echo "deps: installing schemathesis 4.32.5 into $cache/schemathesis"
+    python3 -m venv "$cache/schemathesis"
+    "$cache/schemathesis/bin/pip" install --quiet schemathesis==4.32.5
   fi
   # hls.js and playwright-core for the browser tests (Debian's chromium is the browser).
   node_dir="$cache/node"

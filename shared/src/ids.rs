@@ -58,8 +58,10 @@ macro_rules! typed_id {
             type Err = ParseIdError;
 
             fn from_str(value: &str) -> Result<Self, Self::Err> {
+                // One form only, the one ids are written in: 32 hex digits.
                 value
                     .strip_prefix(Self::PREFIX)
+                    .filter(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
                     .and_then(|rest| Uuid::try_parse(rest).ok())
                     .map(Self)
                     .ok_or_else(|| ParseIdError {
@@ -88,6 +90,7 @@ macro_rules! typed_id {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .description(Some(concat!("A ", $kind, " id: `", $prefix, "` followed by 32 hex digits.")))
+                    .pattern(Some(concat!("^", $prefix, "[0-9a-fA-F]{32}$")))
                     .examples([concat!($prefix, "0192b6a4c1f87d3a9e4b2f6c8d0e1a2b")])
                     .into()
             }

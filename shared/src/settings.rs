@@ -152,10 +152,15 @@ impl ChannelSettings {
 pub struct SettingsPatch {
     pub latency_mode: Option<LatencyMode>,
     pub transcode: Option<TranscodeProfile>,
+    // The bounds of [`limits`], as the document states them.
+    #[schema(maximum = 86_400)]
     pub dvr_window_seconds: Option<u32>,
     pub record_source: Option<bool>,
+    #[schema(maximum = 3_600)]
     pub thumbnail_interval_seconds: Option<u32>,
+    #[schema(maximum = 3_600)]
     pub reconnect_window_seconds: Option<u32>,
+    #[schema(minimum = 60, maximum = 604_800)]
     pub max_session_seconds: Option<u32>,
     pub playback_policy: Option<PlaybackPolicy>,
 }

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, ErrorBody};
-use super::views::{AlertList, AlertQuery, AlertState, AlertView};
+use super::views::{page_limit, AlertList, AlertQuery, AlertState, AlertView};
 use super::AppState;
 use crate::db;
 
@@ -28,7 +28,7 @@ pub async fn list(
     let mut select = db::alerts::Entity::find()
         .filter(db::alerts::Column::AccountId.eq(caller.account_id.to_string()))
         .order_by_asc(db::alerts::Column::Id)
-        .limit(query.limit.unwrap_or(100).clamp(1, 1000));
+        .limit(page_limit(query.limit)?);
     if let Some(channel) = &query.channel_id {
         select = select.filter(db::alerts::Column::ChannelId.eq(channel.as_str()));
     }

@@ -18,6 +18,8 @@ use crate::analytics::report::{self, Audiences};
 const MIN_STEP_SECONDS: u32 = 5;
 /// The most points a series may have.
 const MAX_POINTS: i64 = 10_000;
+/// A year: the coarsest step.
+const MAX_STEP_SECONDS: u32 = 31_536_000;
 /// Default steps, finest first; the first that keeps the series within 1,440 points is used.
 const DEFAULT_STEPS: [u32; 4] = [60, 300, 3_600, 86_400];
 
@@ -32,6 +34,7 @@ pub struct AnalyticsQuery {
     /// end).
     pub to: Option<DateTime<Utc>>,
     /// Seconds per CCU point, at least 5. Default: 60, or coarser to stay within 1,440 points.
+    #[param(minimum = 5, maximum = 31_536_000)]
     pub step: Option<u32>,
 }
 
@@ -82,10 +85,10 @@ fn window(
     }
     let span_seconds = (to - from).num_seconds().max(1);
     let step = match query.step {
-        Some(step) if step < MIN_STEP_SECONDS => {
+        Some(step) if !(MIN_STEP_SECONDS..=MAX_STEP_SECONDS).contains(&step) => {
             return Err(ApiError::unprocessable(
                 "invalid_field",
-                format!("step must be at least {MIN_STEP_SECONDS} seconds"),
+                format!("step must be {MIN_STEP_SECONDS} to {MAX_STEP_SECONDS} seconds"),
             ))
         }
         Some(step) => step,

@@ -62,9 +62,56 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     format!("malformed JSON: {error}"),
                 )
             })?;
-            serde_json::from_value(value)
+            // Every body is an object; serde would also take a struct as an array of its
+            // fields.
+            if !value.is_object() {
+                return Err(ApiError::unprocessable(
+                    "invalid_body",
+                    "the body must be a JSON object",
+                ));
+            }
+            serde_json::from_value(integral(value))
                 .map(JsonBody)
                 .map_err(|error| ApiError::unprocessable("invalid_body", error.to_string()))
         })
+    }
+}
+
+/// The value with every number that is a whole number written as a float (`8805.0`) made an
+/// integer: JSON Schema's `integer` takes them, and so does the API (serde's integers would not).
+fn integral(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            let whole = float.fract() == 0.0 && float.abs() < 9_007_199_254_740_992.0;
+            if whole {
+                Value::from(float as i64)
+            } else {
+                Value::Number(number)
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name, integral(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_floats_become_integers_and_the_rest_stay() {
+        let value = serde_json::json!({ "a": 8805.0, "b": [1.5, -2.0, 3], "c": 1e300 });
+        assert_eq!(
+            integral(value),
+            serde_json::json!({ "a": 8805, "b": [1.5, -2, 3], "c": 1e300 })
+        );
     }
 }

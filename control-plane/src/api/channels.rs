@@ -13,7 +13,7 @@ use sigma_shared::settings::ChannelSettings;
 use super::auth::{Caller, Scope};
 use super::body::JsonBody;
 use super::error::{ApiError, ErrorBody};
-use super::views::{ChannelInput, ChannelList, ChannelView, Page};
+use super::views::{ChannelInput, ChannelList, ChannelView, NewChannel, Page};
 use super::AppState;
 use crate::db;
 use crate::secrets::random_text;
@@ -49,7 +49,7 @@ fn view(state: &AppState, row: &db::channels::Model) -> ChannelView {
 #[utoipa::path(
     tag = "channels",
     security(("bearer" = ["channels:write"])),
-    request_body = ChannelInput,
+    request_body = NewChannel,
     responses(
         (status = 201, body = ChannelView),
         (status = 400, body = ErrorBody, description = "Malformed JSON"),
@@ -106,7 +106,7 @@ pub async fn list(
     let mut query = db::channels::Entity::find()
         .filter(db::channels::Column::AccountId.eq(caller.account_id.to_string()))
         .order_by_asc(db::channels::Column::Id)
-        .limit(page.limit());
+        .limit(page.limit()?);
     if let Some(after) = &page.after {
         query = query.filter(db::channels::Column::Id.gt(after.as_str()));
     }

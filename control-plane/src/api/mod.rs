@@ -158,15 +158,41 @@ pub async fn serve(
                 .app_data(playback.clone())
                 .configure(crate::playback::configure);
         }
-        app.default_service(web::to(|| async {
-            Err::<HttpResponse, _>(error::ApiError::new(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "not_found",
-                "no such route",
-            ))
+        let api = matches!(surface, Surface::Platform { .. });
+        app.default_service(web::to(move |request: actix_web::HttpRequest| async move {
+            unrouted(api, &request)
         }))
     })
     .listen(listener)?
     .run();
     futures::future::try_join(public, metrics).await.map(|_| ())
+}
+
+/// The answer to a request no route took: 405 with `Allow` for a path of the API asked with a
+/// method it does not take, else 404.
+fn unrouted(api: bool, request: &actix_web::HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    let allowed = api.then(|| openapi::allowed_methods(request.path())).flatten();
+    match allowed {
+        Some(methods) => {
+            let error = error::ApiError::new(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} takes {}", request.path(), methods.join(", ")),
+            );
+            let mut response = error.error_response();
+            if let Ok(allow) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, allow);
+            }
+            response
+        }
+        None => error::ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route",
+        )
+        .error_response(),
+    }
 }

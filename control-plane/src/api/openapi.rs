@@ -3,6 +3,7 @@
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::schema::{Object, Schema};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -47,7 +48,7 @@ use super::{accounts, alerts, analytics, channels, playback, sessions, system, w
         system::healthz,
         system::readyz,
     ),
-    modifiers(&Security, &CommonAnswers),
+    modifiers(&Security, &CommonAnswers, &FlattenedObjects),
     tags(
         (name = "accounts", description = "Tenants and their tokens (admin key only)"),
         (name = "channels", description = "A broadcaster's stream endpoints"),
@@ -129,11 +130,67 @@ impl Modify for CommonAnswers {
                 }
                 if operation.request_body.is_some() {
                     add_answer(operation, "400", "Malformed JSON");
+                    add_answer(operation, "413", "The body is over 64 KiB");
+                    add_answer(operation, "415", "The body is not `application/json`");
                     add_answer(operation, "422", "A missing or unknown field, or a value out of bounds");
+                }
+                if has_query(operation) {
+                    add_answer(operation, "400", "An unknown or malformed query parameter");
                 }
             }
         }
     }
+}
+
+fn has_query(operation: &Operation) -> bool {
+    operation.parameters.iter().flatten().any(|parameter| {
+        parameter.parameter_in == utoipa::openapi::path::ParameterIn::Query
+    })
+}
+
+/// A type with a `#[serde(flatten)]`ed part is documented by utoipa as `allOf` its own fields
+/// and the part's; when the part refuses unknown fields (`additionalProperties: false`), that
+/// `allOf` would refuse the type's own fields too. Such a schema of inline objects only is
+/// documented as the one object it is.
+struct FlattenedObjects;
+
+impl Modify for FlattenedObjects {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(Schema::AllOf(all)) = schema {
+                if let Some(mut merged) = one_object(&all.items) {
+                    merged.description = all.description.clone().or(merged.description);
+                    *schema = RefOr::T(Schema::Object(merged));
+                }
+            }
+        }
+    }
+}
+
+/// The objects' properties and requirements in one object; `None` unless every item is an
+/// inline object.
+fn one_object(items: &[RefOr<Schema>]) -> Option<Object> {
+    let mut merged: Option<Object> = None;
+    for item in items {
+        let RefOr::T(Schema::Object(object)) = item else {
+            return None;
+        };
+        match &mut merged {
+            None => merged = Some(object.clone()),
+            Some(merged) => {
+                merged.properties.extend(object.properties.clone());
+                merged.required.extend(object.required.iter().cloned());
+                merged.additional_properties = merged
+                    .additional_properties
+                    .take()
+                    .or_else(|| object.additional_properties.clone());
+            }
+        }
+    }
+    merged
 }
 
 /// The security schemes an operation names.
@@ -168,6 +225,50 @@ fn add_answer(operation: &mut Operation, status: &str, description: &str) {
         });
 }
 
+/// A documented path's segments (`None` for a parameter) and the methods it takes.
+type DocumentedPath = (Vec<Option<String>>, Vec<&'static str>);
+
+static DOCUMENTED: std::sync::LazyLock<Vec<DocumentedPath>> = std::sync::LazyLock::new(|| {
+    ApiDoc::openapi()
+        .paths
+        .paths
+        .iter()
+        .map(|(template, item)| {
+            let segments = template
+                .split('/')
+                .map(|segment| (!segment.starts_with('{')).then(|| segment.to_owned()))
+                .collect();
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(method, present)| present.then_some(method))
+            .collect();
+            (segments, methods)
+        })
+        .collect()
+});
+
+/// The methods the document lists for `path`, if it is one of its paths: a request for it
+/// with another method is answered 405 with them in `Allow` (RFC 9110, 15.5.6), not 404.
+pub fn allowed_methods(path: &str) -> Option<&'static [&'static str]> {
+    let asked: Vec<&str> = path.split('/').collect();
+    DOCUMENTED
+        .iter()
+        .find(|(segments, _)| {
+            segments.len() == asked.len()
+                && segments.iter().zip(&asked).all(|(segment, part)| match segment {
+                    Some(literal) => literal == part,
+                    None => !part.is_empty(),
+                })
+        })
+        .map(|(_, methods)| methods.as_slice())
+}
+
 /// The document as served and checked in: pretty JSON with a trailing newline.
 pub fn document() -> String {
     ApiDoc::openapi()
@@ -180,6 +281,20 @@ pub fn document() -> String {
 mod tests {
     /// Fails when the code's API differs from `openapi/openapi.json`. To accept the change:
     /// `UPDATE_OPENAPI=1 cargo test -p sigma-control-plane openapi`.
+    #[test]
+    fn a_documented_path_knows_its_methods_and_others_are_unknown() {
+        assert_eq!(
+            super::allowed_methods("/v1/channels/ch_1/stop"),
+            Some(&["POST"][..])
+        );
+        assert_eq!(
+            super::allowed_methods("/v1/channels/ch_1"),
+            Some(&["GET", "PATCH", "DELETE"][..])
+        );
+        assert_eq!(super::allowed_methods("/v1/channels//stop"), None);
+        assert_eq!(super::allowed_methods("/v1/nothing"), None);
+    }
+
     #[test]
     fn the_checked_in_openapi_document_matches_the_code() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json");

@@ -66,6 +66,7 @@ pub struct PlaybackKeyList {
 
 /// What a minted token opens and for how long.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Seconds the token is valid, 1 to 2592000 (30 days); 3600 if absent.
     #[schema(minimum = 1, maximum = 2592000)]

@@ -1,13 +1,13 @@
 //! Sessions and the channel event history: read-only views of what happened.
 
 use actix_web::{get, web, HttpResponse};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sigma_shared::ids::SessionId;
 
 use super::auth::{Caller, Scope};
 use super::channels::{channel_id, owned_channel};
 use super::error::{ApiError, ErrorBody};
-use super::views::{EventList, EventView, Page, SessionList, SessionView};
+use super::views::{page_limit, EventList, EventPage, EventView, Page, SessionList, SessionView};
 use super::AppState;
 use crate::db;
 
@@ -30,7 +30,7 @@ pub async fn list(
     let mut query = db::sessions::Entity::find()
         .filter(db::sessions::Column::ChannelId.eq(channel.id))
         .order_by_asc(db::sessions::Column::Id)
-        .limit(page.limit());
+        .limit(page.limit()?);
     if let Some(after) = &page.after {
         query = query.filter(db::sessions::Column::Id.gt(after.as_str()));
     }
@@ -80,7 +80,7 @@ pub async fn read(
 #[utoipa::path(
     tag = "events",
     security(("bearer" = ["channels:read"])),
-    params(("id" = String, Path, description = "Channel id"), Page),
+    params(("id" = String, Path, description = "Channel id"), EventPage),
     responses((status = 200, body = EventList), (status = 404, body = ErrorBody))
 )]
 #[get("/v1/channels/{id}/events")]
@@ -88,30 +88,24 @@ pub async fn events(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    page: web::Query<Page>,
+    page: web::Query<EventPage>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let channel_id = channel_id(&id)?;
-    let after: i64 = match &page.after {
-        None => 0,
-        Some(text) => text.parse().map_err(|_| {
-            ApiError::new(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                "bad_query",
-                "`after` is a sequence number for events",
-            )
-        })?,
-    };
-    let owned = db::channel_events::Entity::find()
+    let after = i64::try_from(page.after.unwrap_or(0)).map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "bad_query",
+            "`after` is a sequence number, at most 2^63 - 1",
+        )
+    })?;
+    // A deleted channel's history goes with it.
+    owned_channel(&state, &caller, channel_id).await?;
+    let rows = db::channel_events::Entity::find()
         .filter(db::channel_events::Column::ChannelId.eq(channel_id.to_string()))
-        .filter(db::channel_events::Column::AccountId.eq(caller.account_id.to_string()));
-    if owned.clone().count(&state.db).await? == 0 {
-        return Err(ApiError::not_found("channel"));
-    }
-    let rows = owned
         .filter(db::channel_events::Column::Sequence.gt(after))
         .order_by_asc(db::channel_events::Column::Sequence)
-        .limit(page.limit())
+        .limit(page_limit(page.limit)?)
         .all(&state.db)
         .await?;
     Ok(HttpResponse::Ok().json(EventList {

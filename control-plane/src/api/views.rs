@@ -8,6 +8,7 @@ use sigma_shared::session::{EndReason, Input, SessionStatus};
 use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use utoipa::ToSchema;
 
+use super::error::ApiError;
 use crate::db;
 use crate::project::channels::{settings, text_enum};
 
@@ -21,6 +22,8 @@ pub struct PublicUrls {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
+    /// Not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: String,
 }
 
@@ -38,6 +41,7 @@ pub struct CreateToken {
     /// Defaults to every scope: `channels:read`, `channels:write`.
     pub scopes: Option<Vec<String>>,
     /// Defaults to 3600; at most 31 days.
+    #[schema(minimum = 1, maximum = 2_678_400)]
     pub ttl_seconds: Option<u32>,
 }
 
@@ -47,12 +51,25 @@ pub struct TokenView {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A new channel, as `POST /v1/channels` documents it (the body is read as a
+/// [`ChannelInput`]): its name and any settings, the others taking their defaults.
+#[derive(Serialize, ToSchema)]
+pub struct NewChannel {
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    pub name: String,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub settings: SettingsPatch,
+}
+
 /// A channel's name and settings, for create (name required) and patch (everything optional).
 /// Unknown fields are refused, so a typo never silently does nothing.
 #[derive(Serialize, ToSchema)]
 pub struct ChannelInput {
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub name: Option<String>,
     #[serde(flatten)]
+    #[schema(inline)]
     pub settings: SettingsPatch,
 }
 
@@ -230,14 +247,39 @@ pub struct EventList {
 #[serde(deny_unknown_fields)]
 pub struct Page {
     /// At most this many items (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// Only items after this id (or, for events, this sequence number).
     pub after: Option<String>,
 }
 
 impl Page {
-    pub fn limit(&self) -> u64 {
-        self.limit.unwrap_or(100).clamp(1, 1000)
+    pub fn limit(&self) -> Result<u64, ApiError> {
+        page_limit(self.limit)
+    }
+}
+
+/// Paging for a channel's events, in sequence order.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventPage {
+    /// At most this many events (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+    /// Only events after this sequence number.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
+    pub after: Option<u64>,
+}
+
+/// A list's `limit`: 100 if absent; outside 1–1000 a 400.
+pub fn page_limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    match limit.unwrap_or(100) {
+        limit @ 1..=1000 => Ok(limit),
+        _ => Err(ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "bad_query",
+            "limit must be between 1 and 1000",
+        )),
     }
 }
 
@@ -246,6 +288,7 @@ impl Page {
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
     /// Where to `POST` events: an http(s) URL on a public address.
+    #[schema(required = true, max_length = 2000)]
     pub url: Option<String>,
     /// The event types to send (e.g. `session.live`); absent or empty: all of them.
     pub event_types: Option<Vec<String>>,
@@ -294,6 +337,7 @@ pub struct WebhookList {
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// How long the previous secret keeps signing (0 to 604800 s; default 86400).
+    #[schema(maximum = 604_800)]
     pub overlap_seconds: Option<u32>,
 }
 
@@ -393,6 +437,7 @@ pub struct AlertQuery {
     /// `open` (not cleared yet) or `closed`.
     pub state: Option<AlertState>,
     /// At most this many alerts (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// Only alerts after this alert id.
     pub after: Option<String>,

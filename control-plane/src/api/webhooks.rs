@@ -120,7 +120,7 @@ pub async fn list(
         .filter(db::webhooks::Column::AccountId.eq(caller.account_id.to_string()))
         .filter(db::webhooks::Column::DeletedAt.is_null())
         .order_by_asc(db::webhooks::Column::Id)
-        .limit(page.limit());
+        .limit(page.limit()?);
     if let Some(after) = &page.after {
         query = query.filter(db::webhooks::Column::Id.gt(after.as_str()));
     }
