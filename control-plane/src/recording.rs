@@ -9,6 +9,11 @@
 //! made by exactly one process, and again by another if that one dies before committing. The
 //! same moment stores the session's final catch-up playlists and closes its storyboard
 //! (`storyboard.ready`), whatever `record_source` says, since all wait for the session to end.
+//!
+//! The owner may delete the session's media meanwhile (`session.media_deleted`; retention
+//! deletes what is stored then). What this job stores after that would stay, so once it is
+//! done it looks again — the decider refusing its `recording.ready` or `storyboard.ready`, or
+//! the sessions read model — and deletes what it stored.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +27,7 @@ use sigma_shared::event::{Decision, Event};
 use sigma_shared::ids::{ChannelId, SessionId};
 use sigma_shared::log::{partition_for, EventLog, GroupEvent, LogError, EVENTS_TOPIC, MEDIA_TOPIC};
 use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
+use sigma_shared::rejection::Rejection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::commands::CommandBus;
@@ -75,23 +81,61 @@ pub async fn run(
                     continue;
                 };
                 wait_for_storage(&live).await;
-                store_catchup(log, store.as_ref(), &db, channel_id, *session_id).await?;
-                finish_storyboard(store.as_ref(), &bus, channel_id, *session_id).await;
-                if !records(&db, channel_id).await? {
-                    continue;
-                }
-                match finalize(store.as_ref(), channel_id, *session_id).await {
-                    Ok(Some(recording)) => announce(&bus, channel_id, *session_id, recording).await,
-                    Ok(None) => tracing::info!(%session_id, "no media were stored: no recording"),
-                    Err(RecordingError::Ffmpeg(error)) => {
-                        tracing::error!(%session_id, %error, "recording failed: ffmpeg could not join the session's media")
-                    }
-                    Err(error) => return Err(error),
+                let deleted = close_session(log, &db, store.as_ref(), &bus, channel_id, *session_id)
+                    .await?;
+                if deleted || media_deleted(&db, *session_id).await? {
+                    erase(store.as_ref(), channel_id, *session_id).await?;
                 }
             }
         }
         member.commit(record.partition, record.offset + 1).await?;
     }
+}
+
+/// Stores the ended session's catch-up playlists, closes its storyboard and makes its
+/// recording; says whether the decider refused them because the session's media were deleted.
+async fn close_session(
+    log: &dyn EventLog,
+    db: &DatabaseConnection,
+    store: &dyn ObjectStore,
+    bus: &CommandBus,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) -> Result<bool, RecordingError> {
+    store_catchup(log, store, db, channel_id, session_id).await?;
+    let mut deleted = finish_storyboard(store, bus, channel_id, session_id).await;
+    if !records(db, channel_id).await? {
+        return Ok(deleted);
+    }
+    match finalize(store, channel_id, session_id).await {
+        Ok(Some(recording)) => deleted |= announce(bus, channel_id, session_id, recording).await,
+        Ok(None) => tracing::info!(%session_id, "no media were stored: no recording"),
+        Err(RecordingError::Ffmpeg(error)) => {
+            tracing::error!(%session_id, %error, "recording failed: ffmpeg could not join the session's media")
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(deleted)
+}
+
+/// Whether the owner deleted the session's media, as the sessions read model says.
+async fn media_deleted(db: &DatabaseConnection, session_id: SessionId) -> Result<bool, sea_orm::DbErr> {
+    Ok(db::sessions::Entity::find_by_id(session_id.to_string())
+        .one(db)
+        .await?
+        .is_some_and(|session| session.media_deleted_at.is_some()))
+}
+
+/// Deletes what this job stored of a session whose media were deleted meanwhile.
+async fn erase(
+    store: &dyn ObjectStore,
+    channel_id: ChannelId,
+    session_id: SessionId,
+) -> Result<(), RecordingError> {
+    let objects = crate::retention::delete_media(store, channel_id, session_id).await?
+        + crate::retention::delete_recording(store, session_id).await?;
+    tracing::info!(%session_id, objects, "the session's media were deleted while it closed: erased what was stored");
+    Ok(())
 }
 
 /// Waits while this process holds live media the store has not taken (a recording made now
@@ -145,22 +189,22 @@ async fn store_catchup(
 }
 
 /// The ended session's storyboard holds every thumbnail it will ever have: say so
-/// (`storyboard.ready`), if it has any.
+/// (`storyboard.ready`), if it has any. True if refused because the media were deleted.
 async fn finish_storyboard(
     store: &dyn ObjectStore,
     bus: &CommandBus,
     channel_id: ChannelId,
     session_id: SessionId,
-) {
+) -> bool {
     let thumbnails = crate::ingest::thumbnails::stored_count(store, session_id).await;
     if thumbnails == 0 {
-        return;
+        return false;
     }
     let action = IngestAction::FinishStoryboard {
         session_id,
         thumbnails: thumbnails as u32,
     };
-    submit(bus, channel_id, session_id, action, "storyboard").await;
+    submit(bus, channel_id, session_id, action, "storyboard").await
 }
 
 async fn records(db: &DatabaseConnection, channel_id: ChannelId) -> Result<bool, sea_orm::DbErr> {
@@ -177,37 +221,41 @@ struct Recording {
     bytes: u64,
 }
 
+/// Records `recording.ready`; true if refused because the media were deleted.
 async fn announce(
     bus: &CommandBus,
     channel_id: ChannelId,
     session_id: SessionId,
     recording: Recording,
-) {
+) -> bool {
     let action = IngestAction::FinishRecording {
         session_id,
         path: recording.path,
         duration_seconds: recording.duration_seconds,
         bytes: recording.bytes,
     };
-    submit(bus, channel_id, session_id, action, "recording").await;
+    submit(bus, channel_id, session_id, action, "recording").await
 }
 
+/// Submits `action`; true if it was refused because the session's media were deleted.
 async fn submit(
     bus: &CommandBus,
     channel_id: ChannelId,
     session_id: SessionId,
     action: IngestAction,
     what: &str,
-) {
+) -> bool {
     let command = Command::Channel {
         channel_id,
         command: ChannelCommand::Ingest { action },
     };
     match bus.submit(command).await {
         Ok(Ok(_)) => tracing::info!(%session_id, what, "ready"),
+        Ok(Err(Rejection::MediaDeleted { .. })) => return true,
         Ok(Err(rejection)) => tracing::warn!(%session_id, what, %rejection, "not recorded"),
         Err(error) => tracing::warn!(%session_id, what, %error, "not recorded"),
     }
+    false
 }
 
 /// One publisher connection's stored source: its init segment and its whole segments, in

@@ -1,7 +1,9 @@
 //! Catch-up retention: an ended session's media (`live/{channel}/{session}/…` — every
 //! rendition's init, parts and segments, and the source pieces — and `thumbs/{session}/…`) are
 //! deleted from the object store `SIGMA_CATCHUP_RETENTION_SECONDS` after the session ended.
-//! Finalized recordings (`recordings/…`) are products of their own and are kept.
+//! Finalized recordings (`recordings/…`) are products of their own and are kept — unless the
+//! owner deletes the session's media (`session.media_deleted`): then they are due at once,
+//! recording included.
 //!
 //! Driven by events, with no timer living only in memory: the [`Expiries`] projection (group
 //! `sigma-retention`) turns each `session.ended` into a row saying when its media expire, in the
@@ -74,23 +76,38 @@ impl Projection for Expiries {
     ) -> Result<(), DbErr> {
         let retention = chrono::Duration::from_std(self.retention).unwrap_or_default();
         for event in decision.events() {
-            let (Event::SessionEnded { session_id, .. }, Some(channel_id)) =
-                (&event.event, event.channel_id)
-            else {
-                continue;
+            let (session_id, expires_at, with_recording) = match (&event.event, event.channel_id)
+            {
+                (Event::SessionEnded { session_id, .. }, Some(_)) => {
+                    (session_id, event.occurred_at + retention, false)
+                }
+                (Event::SessionMediaDeleted { session_id }, Some(_)) => {
+                    (session_id, event.occurred_at, true)
+                }
+                _ => continue,
             };
             let row = media_expiry::Model {
                 session_id: session_id.to_string(),
-                channel_id: channel_id.to_string(),
+                channel_id: event.channel_id.map(|id| id.to_string()).unwrap_or_default(),
                 log_partition: partition as i32,
-                expires_at: event.occurred_at + retention,
+                expires_at,
+                with_recording,
+            };
+            // A deletion brings the expiry forward; an end seen again changes nothing.
+            let on_conflict = if with_recording {
+                OnConflict::column(media_expiry::Column::SessionId)
+                    .update_columns([
+                        media_expiry::Column::ExpiresAt,
+                        media_expiry::Column::WithRecording,
+                    ])
+                    .to_owned()
+            } else {
+                OnConflict::column(media_expiry::Column::SessionId)
+                    .do_nothing()
+                    .to_owned()
             };
             media_expiry::Entity::insert(row.into_active_model())
-                .on_conflict(
-                    OnConflict::column(media_expiry::Column::SessionId)
-                        .do_nothing()
-                        .to_owned(),
-                )
+                .on_conflict(on_conflict)
                 .exec_without_returning(txn)
                 .await?;
         }
@@ -155,7 +172,10 @@ async fn sweep_once(
         ) else {
             continue;
         };
-        let deleted = delete_media(store, channel_id, session_id).await?;
+        let mut deleted = delete_media(store, channel_id, session_id).await?;
+        if row.with_recording {
+            deleted += delete_recording(store, session_id).await?;
+        }
         record_expiry(bus, channel_id, session_id).await?;
         media_expiry::Entity::delete_by_id(row.session_id.clone())
             .exec(db)
@@ -169,8 +189,23 @@ async fn sweep_once(
     Ok(next.map(|row| (row.expires_at - Utc::now()).to_std().unwrap_or_default()))
 }
 
+/// Deletes the session's recording; returns how many objects there were (0 or 1).
+pub(crate) async fn delete_recording(
+    store: &dyn ObjectStore,
+    session_id: SessionId,
+) -> Result<usize, object_store::Error> {
+    match store
+        .delete(&StorePath::from(format!("recordings/{session_id}.mp4")))
+        .await
+    {
+        Ok(()) => Ok(1),
+        Err(object_store::Error::NotFound { .. }) => Ok(0),
+        Err(error) => Err(error),
+    }
+}
+
 /// Deletes every object of the session's catch-up media; returns how many there were.
-async fn delete_media(
+pub(crate) async fn delete_media(
     store: &dyn ObjectStore,
     channel_id: ChannelId,
     session_id: SessionId,

@@ -16,6 +16,7 @@ mod m0006_viewer_spans;
 mod m0007_session_inputs;
 mod m0008_playback_keys;
 mod m0009_token_generation;
+mod m0010_media_deletion;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_session_inputs::Migration),
             Box::new(m0008_playback_keys::Migration),
             Box::new(m0009_token_generation::Migration),
+            Box::new(m0010_media_deletion::Migration),
         ]
     }
 }

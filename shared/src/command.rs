@@ -132,6 +132,10 @@ pub enum OwnerAction {
     RotateStreamKey {
         stream_key: String,
     },
+    /// Deletes an ended session's recording and catch-up media.
+    DeleteSessionMedia {
+        session_id: SessionId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -151,6 +151,11 @@ pub enum Event {
     /// The ended session's catch-up media were deleted: its retention period is over.
     #[serde(rename = "session.media_expired")]
     SessionMediaExpired { session_id: SessionId },
+    /// The owner deleted the ended session's recording and catch-up media: playback stops
+    /// serving them at once, the objects are deleted from the store right after, and nothing of
+    /// the session is stored again.
+    #[serde(rename = "session.media_deleted")]
+    SessionMediaDeleted { session_id: SessionId },
     /// A subscription to the owner's channel events (the webhook aggregate; see
     /// [`crate::webhook`]).
     #[serde(rename = "webhook.created")]
@@ -199,6 +204,7 @@ impl Event {
             Self::AlertCleared { .. } => "alert.cleared",
             Self::RecordingReady { .. } => "recording.ready",
             Self::SessionMediaExpired { .. } => "session.media_expired",
+            Self::SessionMediaDeleted { .. } => "session.media_deleted",
             Self::ThumbnailReady { .. } => "thumbnail.ready",
             Self::StoryboardReady { .. } => "storyboard.ready",
             Self::WebhookCreated { .. } => "webhook.created",
@@ -234,6 +240,7 @@ impl Event {
             | Self::AlertCleared { session_id, .. }
             | Self::RecordingReady { session_id, .. }
             | Self::SessionMediaExpired { session_id }
+            | Self::SessionMediaDeleted { session_id }
             | Self::ThumbnailReady { session_id, .. }
             | Self::StoryboardReady { session_id, .. } => Some(*session_id),
             _ => None,

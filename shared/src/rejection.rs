@@ -38,6 +38,9 @@ pub enum Rejection {
     TooEarly { message: String },
     #[error("an account may have at most {limit} {what}")]
     QuotaExceeded { what: String, limit: u32 },
+    /// The session's media were deleted by its owner: nothing of it is stored again.
+    #[error("the media of session {session} were deleted")]
+    MediaDeleted { session: String },
 }
 
 /// How the API should classify a rejection.
@@ -64,7 +67,8 @@ impl Rejection {
             | Self::NoSuchOpenSession { .. }
             | Self::InvalidTransition { .. }
             | Self::TooEarly { .. }
-            | Self::QuotaExceeded { .. } => RejectionKind::Conflict,
+            | Self::QuotaExceeded { .. }
+            | Self::MediaDeleted { .. } => RejectionKind::Conflict,
         }
     }
 
@@ -84,6 +88,7 @@ impl Rejection {
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::TooEarly { .. } => "too_early",
             Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::MediaDeleted { .. } => "media_deleted",
         }
     }
 

@@ -34,6 +34,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "session.error",
     "session.ended",
     "session.media_expired",
+    "session.media_deleted",
     "alert.raised",
     "alert.cleared",
     "recording.ready",

@@ -173,3 +173,109 @@ async fn a_deleted_channel_s_live_and_catch_up_routes_are_404_within_5_s() {
     );
     assert!(answered.duration_since(deleted) < Duration::from_secs(5));
 }
+
+/// Every file under `dir` whose path names `session`.
+fn stored_of(dir: &std::path::Path, session: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.to_string_lossy().contains(session) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The owner deletes an ended session's recording and catch-up: playback answers 404 for
+/// them within seconds, the store keeps nothing of the session, the session no longer lists
+/// them, the history says so; only the owner's `channels:write` token may, and only once.
+#[tokio::test]
+async fn a_deleted_recording_and_catch_up_are_gone_from_playback_and_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = SigmaConfig::standalone(dir.path()).start().await;
+    let api = Api::new(&sigma.url);
+    let (account, token) = api.account_with_token(&sigma.admin_key, "owner").await;
+    let settings = json!({
+        "name": "recorded", "record_source": true, "reconnect_window_seconds": 0,
+        "thumbnail_interval_seconds": 1,
+    });
+    let channel = api.create_channel(&token, settings).await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let options = Publish {
+        real_time: true,
+        zero_latency: true,
+        stamped: false,
+    };
+    sigma_tests::publish::publisher(channel["rtmp_url"].as_str().unwrap(), 4, options)
+        .status()
+        .await
+        .unwrap();
+    let session = until_some(Duration::from_secs(40), "the recording", || async {
+        let session = api.first_session(&token, &id).await;
+        session["recording_url"].is_string().then_some(session)
+    })
+    .await;
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    let urls = [
+        session["recording_url"].as_str().unwrap().to_owned(),
+        session["catchup_url"].as_str().unwrap().to_owned(),
+        format!("{}/thumbs/{session_id}/latest.jpg", sigma.url),
+    ];
+    for url in &urls {
+        assert_eq!(get(url).await.0, 200, "{url} before the deletion");
+    }
+    let media = dir.path().join("media");
+    assert!(!stored_of(&media, &session_id).is_empty());
+
+    // Only the owner, with `channels:write`.
+    let path = format!("/v1/sessions/{session_id}/recording");
+    let (_, stranger) = api.account_with_token(&sigma.admin_key, "stranger").await;
+    assert_eq!(api.delete(&path, &stranger).await.status, 404);
+    let reader = api
+        .post(
+            "/v1/tokens",
+            &sigma.admin_key,
+            json!({ "account_id": account, "scopes": ["channels:read", "webhooks:write"] }),
+        )
+        .await
+        .ok();
+    let refused = api.delete(&path, reader["token"].as_str().unwrap()).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    for url in &urls {
+        assert_eq!(get(url).await.0, 200, "{url} after the refusals");
+    }
+
+    let deleted = api.delete(&path, &token).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let asked = Instant::now();
+    until(Duration::from_secs(5), "playback answers 404", || async {
+        for url in &urls {
+            if get(url).await.0 != 404 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    until(Duration::from_secs(10), "the store keeps nothing of the session", || async {
+        stored_of(&media, &session_id).is_empty()
+    })
+    .await;
+    println!("gone from playback and the store {:?} after the deletion", asked.elapsed());
+    let after = api.first_session(&token, &id).await;
+    assert!(
+        after["recording_url"].is_null() && after["catchup_url"].is_null(),
+        "{after}"
+    );
+    let history = api.history(&token, &id).await;
+    assert!(
+        history.iter().any(|event| event["type"] == "session.media_deleted"),
+        "{history:?}"
+    );
+    assert_eq!(api.delete(&path, &token).await.status, 404, "only once");
+}

@@ -77,6 +77,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(channels::rotate_stream_key)
         .service(sessions::list)
         .service(sessions::read)
+        .service(sessions::delete_media)
         .service(sessions::events)
         .service(alerts::list)
         .service(analytics::channel)

@@ -29,6 +29,7 @@ use super::{accounts, alerts, analytics, channels, playback, sessions, system, w
         channels::rotate_stream_key,
         sessions::list,
         sessions::read,
+        sessions::delete_media,
         sessions::events,
         alerts::list,
         analytics::channel,

@@ -1,8 +1,10 @@
-//! Sessions and the channel event history: read-only views of what happened.
+//! Sessions and the channel event history: views of what happened, and the deletion of a
+//! session's recording and catch-up media.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{delete, get, web, HttpResponse};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use sigma_shared::ids::SessionId;
+use sigma_shared::command::{ChannelCommand, Command, OwnerAction};
+use sigma_shared::ids::{ChannelId, SessionId};
 
 use super::auth::{Caller, Scope};
 use super::channels::{channel_id, owned_channel};
@@ -75,8 +77,46 @@ pub async fn read(
     Ok(HttpResponse::Ok().json(SessionView::of(&row, &state.urls)))
 }
 
-/// A channel's event history, in order. It outlives the channel: a deleted channel's history
-/// stays readable by its owner.
+/// Delete an ended session's recording and catch-up media (playlists, segments, thumbnails,
+/// storyboard). Playback answers 404 for them as soon as the deletion reaches it, the objects
+/// are deleted from the store right after, and `session.media_deleted` is recorded; nothing of
+/// the session is stored again (a recording still being made is dropped).
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["channels:write"])),
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, body = ErrorBody, description = "No such session, or its media are deleted already"),
+        (status = 409, body = ErrorBody, description = "The session is still open (`too_early`)"),
+    )
+)]
+#[delete("/v1/sessions/{id}/recording")]
+pub async fn delete_media(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ChannelsWrite)?;
+    let row = owned_session(&state, &caller, &id).await?;
+    let (Ok(session_id), Ok(channel_id)) = (row.id.parse::<SessionId>(), row.channel_id.parse::<ChannelId>()) else {
+        return Err(ApiError::not_found("session"));
+    };
+    state
+        .bus
+        .submit(Command::Channel {
+            channel_id,
+            command: ChannelCommand::Owner {
+                account_id: caller.account_id,
+                action: OwnerAction::DeleteSessionMedia { session_id },
+            },
+        })
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A channel's event history, in order. It goes with the channel: a deleted channel's history
+/// is 404 like the channel.
 #[utoipa::path(
     tag = "events",
     security(("bearer" = ["channels:read"])),

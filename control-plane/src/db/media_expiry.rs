@@ -1,4 +1,5 @@
-//! When each ended session's catch-up media expire: one row per session until they are deleted.
+//! When each ended session's catch-up media expire (or were deleted by the owner): one row per
+//! session until they are deleted.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,6 +12,8 @@ pub struct Model {
     /// The channel's events-topic partition: its owner in `sigma-retention` does the deleting.
     pub log_partition: i32,
     pub expires_at: DateTimeUtc,
+    /// The owner deleted the session's media: its recording goes too.
+    pub with_recording: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,8 +21,10 @@ pub struct Model {
     pub recording_path: Option<String>,
     pub recording_bytes: Option<i64>,
     pub recording_milliseconds: Option<i64>,
-    /// When the catch-up media were deleted (retention), if they were.
+    /// When the catch-up media were deleted (retention, or the owner), if they were.
     pub media_expired_at: Option<DateTimeUtc>,
+    /// When the owner deleted the session's media (recording included), if they did.
+    pub media_deleted_at: Option<DateTimeUtc>,
     pub backup_connected: bool,
     /// `primary` or `backup`: whose media players get.
     pub on_air_input: String,

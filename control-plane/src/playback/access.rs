@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use sigma_shared::event::{Event, EventEnvelope};
 use sigma_shared::ids::{AccountId, ChannelId, PlaybackKeyId, SessionId};
 use sigma_shared::log::{Offset, Partition};
@@ -82,6 +82,10 @@ impl Access {
             {
                 self.sessions.insert(*session_id, channel);
             }
+            // Its recording and catch-up are gone: none of its routes opens again.
+            (Event::SessionMediaDeleted { session_id }, _) => {
+                self.sessions.remove(session_id);
+            }
             (Event::PlaybackKeyCreated { key_id, public_key }, _) => {
                 if let Some(key) = AccountKey::from_hex(envelope.account_id, public_key) {
                     self.keys.insert(*key_id, key);
@@ -112,6 +116,7 @@ impl Access {
                 .insert(channel, ChannelAccess { owner, signed });
         }
         let sessions: Vec<(String, String)> = db::sessions::Entity::find()
+            .filter(db::sessions::Column::MediaDeletedAt.is_null())
             .select_only()
             .column(db::sessions::Column::Id)
             .column(db::sessions::Column::ChannelId)

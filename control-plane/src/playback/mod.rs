@@ -236,7 +236,8 @@ impl Playback {
                                 follower.forget_channel(&channel);
                             }
                         }
-                        Event::SessionMediaExpired { session_id } => {
+                        Event::SessionMediaExpired { session_id }
+                        | Event::SessionMediaDeleted { session_id } => {
                             follower.with_catchup(|catchup| catchup.forget(session_id));
                         }
                         _ => {}

@@ -32,6 +32,7 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             recording_bytes: None,
             recording_milliseconds: None,
             media_expired_at: None,
+            media_deleted_at: None,
             backup_connected: false,
             on_air_input: Input::Primary.as_str().into(),
             failover_count: 0,
@@ -63,6 +64,13 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             row.error_message = Some(message.clone());
         }
         Event::SessionMediaExpired { .. } => row.media_expired_at = Some(at),
+        Event::SessionMediaDeleted { .. } => {
+            row.media_expired_at = Some(at);
+            row.media_deleted_at = Some(at);
+            row.recording_path = None;
+            row.recording_bytes = None;
+            row.recording_milliseconds = None;
+        }
         Event::RecordingReady {
             path,
             duration_seconds,

@@ -62,6 +62,8 @@ pub struct Channel {
     pub session: Option<OpenSession>,
     /// Every session that has ended, so none is ever reopened.
     pub ended_sessions: BTreeSet<SessionId>,
+    /// Ended sessions whose media the owner deleted: nothing of them is recorded again.
+    pub media_deleted: BTreeSet<SessionId>,
 }
 
 impl Channel {
@@ -148,6 +150,22 @@ fn decide_owner(channel: &Channel, action: &OwnerAction) -> Result<Vec<Event>, R
                 return Err(Rejection::ChannelNotStopped);
             }
             Ok(vec![Event::ChannelResumed {}])
+        }
+        OwnerAction::DeleteSessionMedia { session_id } => {
+            if channel.session.as_ref().is_some_and(|open| open.id == *session_id) {
+                return Err(Rejection::TooEarly {
+                    message: "the session is still open: stop the channel or the broadcast first"
+                        .into(),
+                });
+            }
+            if !channel.ended_sessions.contains(session_id)
+                || channel.media_deleted.contains(session_id)
+            {
+                return Err(Rejection::not_found("session media"));
+            }
+            Ok(vec![Event::SessionMediaDeleted {
+                session_id: *session_id,
+            }])
         }
         OwnerAction::RotateStreamKey { stream_key } => {
             validate_stream_key(stream_key)?;
@@ -403,11 +421,7 @@ fn decide_ingest(
             duration_seconds,
             bytes,
         } => {
-            if !channel.ended_sessions.contains(session_id) {
-                return Err(Rejection::NotFound {
-                    what: format!("ended session {session_id}"),
-                });
-            }
+            ended_with_media(channel, session_id)?;
             Ok(vec![Event::RecordingReady {
                 session_id: *session_id,
                 path: path.clone(),
@@ -440,11 +454,7 @@ fn decide_ingest(
             session_id,
             thumbnails,
         } => {
-            if !channel.ended_sessions.contains(session_id) {
-                return Err(Rejection::NotFound {
-                    what: format!("ended session {session_id}"),
-                });
-            }
+            ended_with_media(channel, session_id)?;
             Ok(vec![Event::StoryboardReady {
                 session_id: *session_id,
                 thumbnails: *thumbnails,
@@ -511,6 +521,7 @@ pub fn evolve(
                 stopped: false,
                 session: None,
                 ended_sessions: BTreeSet::new(),
+                media_deleted: BTreeSet::new(),
             }))
         }
         (ChannelState::Exists(_), Event::ChannelDeleted {}) => return ChannelState::Deleted,
@@ -608,6 +619,9 @@ pub fn evolve(
                 channel.ended_sessions.insert(*session_id);
             }
         }
+        Event::SessionMediaDeleted { session_id } => {
+            channel.media_deleted.insert(*session_id);
+        }
         Event::AlertRaised {
             session_id,
             alert_id: Some(alert_id),
@@ -647,6 +661,22 @@ pub fn evolve(
         | Event::ChannelDeleted {} => {}
     }
     ChannelState::Exists(channel)
+}
+
+/// The session has ended and its media were not deleted: what is made of it after its end
+/// (recording, storyboard) may be recorded.
+fn ended_with_media(channel: &Channel, session_id: &SessionId) -> Result<(), Rejection> {
+    if !channel.ended_sessions.contains(session_id) {
+        return Err(Rejection::NotFound {
+            what: format!("ended session {session_id}"),
+        });
+    }
+    if channel.media_deleted.contains(session_id) {
+        return Err(Rejection::MediaDeleted {
+            session: session_id.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Stream keys are drawn by the API; this guards the log against junk from any other writer.

@@ -67,6 +67,23 @@ impl Scenario {
         }
     }
 
+    /// The session ended: its publisher left and did not return.
+    fn ended(&self) -> Event {
+        Event::SessionEnded {
+            session_id: self.session,
+            reason: EndReason::PublisherGone,
+        }
+    }
+
+    fn finish_recording(&self) -> ChannelCommand {
+        self.ingest(IngestAction::FinishRecording {
+            session_id: self.session,
+            path: "recordings/x.mp4".into(),
+            duration_seconds: 7.0,
+            bytes: 1000,
+        })
+    }
+
     fn owner(&self, action: OwnerAction) -> ChannelCommand {
         ChannelCommand::Owner {
             account_id: self.owner,
@@ -717,24 +734,52 @@ fn an_alert_is_recorded_for_an_open_session_and_changes_nothing() {
 }
 
 #[test]
+fn an_ended_session_s_media_are_deleted_once_and_nothing_of_it_is_recorded_after() {
+    let s = Scenario::new();
+    let delete = s.owner(OwnerAction::DeleteSessionMedia {
+        session_id: s.session,
+    });
+    assert!(matches!(
+        s.when(&[s.created(), s.started()], delete.clone(), 3),
+        Err(Rejection::TooEarly { .. })
+    ));
+    let history = [s.created(), s.started(), s.ended()];
+    let events = s.when(&history, delete.clone(), 3).unwrap();
+    assert_eq!(
+        events,
+        vec![Event::SessionMediaDeleted {
+            session_id: s.session
+        }]
+    );
+    let after: Vec<Event> = history.into_iter().chain(events).collect();
+    assert!(matches!(
+        s.when(&after, delete, 4),
+        Err(Rejection::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.when(&after, s.finish_recording(), 5),
+        Err(Rejection::MediaDeleted { .. })
+    ));
+    let storyboard = s.ingest(IngestAction::FinishStoryboard {
+        session_id: s.session,
+        thumbnails: 3,
+    });
+    assert!(matches!(
+        s.when(&after, storyboard, 5),
+        Err(Rejection::MediaDeleted { .. })
+    ));
+}
+
+#[test]
 fn a_recording_is_finished_only_for_an_ended_session() {
     let s = Scenario::new();
-    let finish = s.ingest(IngestAction::FinishRecording {
-        session_id: s.session,
-        path: "recordings/x.mp4".into(),
-        duration_seconds: 7.0,
-        bytes: 1000,
-    });
+    let finish = s.finish_recording();
     assert!(matches!(
         s.when(&[s.created(), s.started()], finish.clone(), 3),
         Err(Rejection::NotFound { .. })
     ));
-    let ended = Event::SessionEnded {
-        session_id: s.session,
-        reason: EndReason::PublisherGone,
-    };
     let events = s
-        .when(&[s.created(), s.started(), ended], finish, 3)
+        .when(&[s.created(), s.started(), s.ended()], finish, 3)
         .unwrap();
     assert!(matches!(
         events.as_slice(),
