@@ -17,6 +17,7 @@ mod m0007_session_inputs;
 mod m0008_playback_keys;
 mod m0009_token_generation;
 mod m0010_media_deletion;
+mod m0011_secrets_out_of_history;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_playback_keys::Migration),
             Box::new(m0009_token_generation::Migration),
             Box::new(m0010_media_deletion::Migration),
+            Box::new(m0011_secrets_out_of_history::Migration),
         ]
     }
 }

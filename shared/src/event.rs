@@ -176,7 +176,24 @@ pub enum Event {
     WebhookDeleted { webhook_id: WebhookId },
 }
 
+/// Fields of event data that hold a secret: a stream key is the right to publish on a channel,
+/// a webhook secret the right to sign as the platform.
+const SECRET_FIELDS: [&str; 2] = ["stream_key", "secret"];
+
 impl Event {
+    /// The event's data as the history and webhook bodies show it: a secret's change is told
+    /// (the event's type says a key was rotated), never the secret.
+    pub fn public_data(&self) -> Value {
+        let mut tagged = serde_json::to_value(self).expect("an event serializes");
+        let mut data = tagged["data"].take();
+        if let Some(fields) = data.as_object_mut() {
+            for secret in SECRET_FIELDS {
+                fields.remove(secret);
+            }
+        }
+        data
+    }
+
     /// The type name as it appears in JSON, history and webhooks.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -393,6 +410,29 @@ mod tests {
             schema_version: 1,
             event,
         }
+    }
+
+    #[test]
+    fn public_data_tells_of_a_secret_never_what_it_is() {
+        let created = Event::ChannelCreated {
+            name: "studio".into(),
+            settings: ChannelSettings::default(),
+            stream_key: "sk_the_key_itself_0123456789".into(),
+        };
+        let shown = created.public_data();
+        assert_eq!(shown["name"], "studio");
+        assert!(shown.get("settings").is_some());
+        assert!(!shown.to_string().contains("sk_the_key_itself"), "{shown}");
+        let rotated = Event::StreamKeyRotated {
+            stream_key: "sk_the_next_key_0123456789".into(),
+        };
+        assert_eq!(rotated.public_data(), serde_json::json!({}));
+        let secret = Event::WebhookSecretRotated {
+            webhook_id: WebhookId::generate(),
+            secret: "whsec_not_to_be_shown".into(),
+            previous_valid_until: Utc::now(),
+        };
+        assert!(!secret.public_data().to_string().contains("whsec_not_to_be_shown"));
     }
 
     #[test]

@@ -630,3 +630,95 @@ async fn targets_are_checked_again_at_delivery_and_redirects_are_not_followed() 
         inside.received()
     );
 }
+
+/// A token that may only manage webhooks learns no stream key: not from the bodies its
+/// subscription receives (they say a key was made or rotated, never what it is), not from
+/// any route it may call; and the history shows no key to anyone.
+#[tokio::test]
+async fn a_webhooks_write_token_learns_no_stream_key_by_any_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let sigma = Deployment::start(
+        SigmaConfig::standalone(dir.path()).with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1"),
+    )
+    .await;
+    let api = Api::new(&sigma.url);
+    let (account, owner) = api.account_with_token(&sigma.admin_key, "integrator").await;
+    let hooks_only = api
+        .post(
+            "/v1/tokens",
+            &sigma.admin_key,
+            json!({ "account_id": account, "scopes": ["webhooks:write"] }),
+        )
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook = api
+        .post("/v1/webhooks", &hooks_only, json!({ "url": receiver.url() }))
+        .await
+        .ok();
+    let channel = api.create_channel(&owner, json!({ "name": "keyed" })).await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let rotated = api
+        .post(&format!("/v1/channels/{id}/stream-key"), &owner, json!({}))
+        .await
+        .ok();
+    let keys = [
+        channel["stream_key"].as_str().unwrap().to_owned(),
+        rotated["stream_key"].as_str().unwrap().to_owned(),
+    ];
+    assert_ne!(keys[0], keys[1]);
+    until(Duration::from_secs(20), "both key events are delivered", || async {
+        let types: Vec<Value> = receiver
+            .received()
+            .iter()
+            .map(|received| received.body["type"].clone())
+            .collect();
+        types.contains(&json!("channel.created"))
+            && types.contains(&json!("channel.stream_key_rotated"))
+    })
+    .await;
+    let shows_a_key = |text: &str| keys.iter().any(|key| text.contains(key.as_str()));
+    for received in receiver.received() {
+        let raw = String::from_utf8_lossy(&received.raw).into_owned();
+        assert!(!shows_a_key(&raw), "a webhook body shows a stream key: {raw}");
+        if received.body["type"] == "channel.stream_key_rotated" {
+            assert_eq!(received.body["data"], json!({}), "{raw}");
+        }
+    }
+
+    // Every route the token may call, and those it may not.
+    let hook_id = hook["id"].as_str().unwrap();
+    for path in [
+        "/v1/channels".to_owned(),
+        format!("/v1/channels/{id}"),
+        format!("/v1/channels/{id}/events"),
+        format!("/v1/channels/{id}/sessions"),
+        "/v1/webhooks".to_owned(),
+        format!("/v1/webhooks/{hook_id}"),
+        format!("/v1/webhooks/{hook_id}/deliveries"),
+        "/v1/alerts".to_owned(),
+        "/v1/playback-keys".to_owned(),
+    ] {
+        let answer = api.get(&path, &hooks_only).await;
+        assert!(
+            !shows_a_key(&answer.body.to_string()),
+            "{path} shows a stream key to a webhooks:write token: {}",
+            answer.body
+        );
+        assert!(
+            matches!(answer.status.as_u16(), 200 | 403),
+            "{path}: {}",
+            answer.status
+        );
+    }
+    for path in [format!("/v1/channels/{id}"), format!("/v1/channels/{id}/events")] {
+        assert_eq!(api.get(&path, &hooks_only).await.status, 403, "{path}");
+    }
+    // The history tells of both keys, and shows neither, even to the owner.
+    let history = api.get(&format!("/v1/channels/{id}/events"), &owner).await.ok();
+    assert!(!shows_a_key(&history.to_string()), "{history}");
+    assert!(history.to_string().contains("channel.stream_key_rotated"));
+}

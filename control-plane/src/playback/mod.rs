@@ -780,18 +780,19 @@ async fn multivariant(
     let Ok(channel) = path.parse::<ChannelId>() else {
         return not_found();
     };
-    // A query that does not read is a 400 whoever asks: it needs no access to judge.
+    // A query that does not read (its `pb` included) is a 400 whoever asks: it needs no
+    // access to judge.
     let query = match playlist_query(&request) {
         Ok(query) => query,
-        Err(response) => return *response,
-    };
-    let token = match playback.authorize(&request, &channel, None, Audience::Video) {
-        Ok(token) => token,
         Err(response) => return *response,
     };
     let (player, pass) = match player(query.pb.as_deref(), &playback.passes) {
         Ok(Some((id, pass))) => (id, pass.to_owned()),
         Ok(None) => playback.passes.issue(),
+        Err(response) => return *response,
+    };
+    let token = match playback.authorize(&request, &channel, None, Audience::Video) {
+        Ok(token) => token,
         Err(response) => return *response,
     };
     let found = playback
@@ -819,17 +820,18 @@ async fn media_playlist(
     let Ok(channel) = channel.parse::<ChannelId>() else {
         return not_found();
     };
-    // A query that does not read is a 400 whoever asks: it needs no access to judge.
+    // A query that does not read (its `pb` included) is a 400 whoever asks: it needs no
+    // access to judge.
     let query = match playlist_query(&request) {
         Ok(query) => query,
         Err(response) => return *response,
     };
-    let token = match playback.authorize(&request, &channel, None, Audience::Video) {
-        Ok(token) => token,
-        Err(response) => return *response,
-    };
     let player = match player(query.pb.as_deref(), &playback.passes) {
         Ok(player) => player.map(|(id, _)| id),
+        Err(response) => return *response,
+    };
+    let token = match playback.authorize(&request, &channel, None, Audience::Video) {
+        Ok(token) => token,
         Err(response) => return *response,
     };
     let Some((next_msn, target, session, ended)) =

@@ -6,8 +6,7 @@ use sigma_shared::log::{Offset, Partition};
 use crate::db::channel_events::Model;
 
 pub fn row(event: &EventEnvelope, partition: Partition, offset: Offset) -> Option<Model> {
-    // The event alone (`{"type", "data"}`), not the whole envelope: only its data is kept.
-    let json = serde_json::to_value(&event.event).expect("an event serializes");
+    // Only the event's data is kept, and of it only what may be shown (no secrets).
     Some(Model {
         event_id: event.id.to_string(),
         account_id: event.account_id.to_string(),
@@ -17,7 +16,7 @@ pub fn row(event: &EventEnvelope, partition: Partition, offset: Offset) -> Optio
         event_type: event.event.type_name().into(),
         schema_version: event.schema_version.into(),
         occurred_at: event.occurred_at,
-        data: json["data"].to_string(),
+        data: event.event.public_data().to_string(),
         log_partition: partition as i32,
         log_offset: offset as i64,
     })

@@ -39,7 +39,6 @@ struct Body<'a> {
 }
 
 pub fn body(event: &EventEnvelope, channel_id: ChannelId) -> String {
-    let mut tagged = serde_json::to_value(&event.event).expect("an event serializes");
     serde_json::to_string(&Body {
         id: event.id,
         event_type: event.event.type_name(),
@@ -47,7 +46,7 @@ pub fn body(event: &EventEnvelope, channel_id: ChannelId) -> String {
         channel_id,
         session_id: event.session_id,
         sequence: event.sequence,
-        data: tagged["data"].take(),
+        data: event.event.public_data(),
     })
     .expect("a body serializes")
 }
