@@ -177,7 +177,11 @@ async fn sweep_once(
             deleted += delete_recording(store, session_id).await?;
         }
         record_expiry(bus, channel_id, session_id).await?;
-        media_expiry::Entity::delete_by_id(row.session_id.clone())
+        // Only the row as it was read: a deletion by the owner that changed it meanwhile
+        // (the recording too, now) is swept again.
+        media_expiry::Entity::delete_many()
+            .filter(media_expiry::Column::SessionId.eq(row.session_id.clone()))
+            .filter(media_expiry::Column::WithRecording.eq(row.with_recording))
             .exec(db)
             .await?;
         tracing::info!(%session_id, objects = deleted, "catch-up media expired");
