@@ -4,6 +4,7 @@
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use sigma_control_plane::decide::partition::PartitionDecider;
+use sigma_control_plane::sealing::SecretsKey;
 use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope, OwnerAction};
 use sigma_shared::event::Decision;
 use sigma_shared::ids::{AccountId, ChannelId};
@@ -16,7 +17,7 @@ fn decide_apply_encode(c: &mut Criterion) {
         account_id,
         name: "bench".into(),
         settings: ChannelSettings::default(),
-        stream_key: "sk_bench".into(),
+        stream_key: SecretsKey::generate().seal_stream_key("sk_bench", channel_id),
     };
     let created = decider
         .decide(&CommandEnvelope::new(

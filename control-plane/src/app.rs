@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::health::{Component, Readiness};
 use crate::metrics::Metrics;
 use crate::project::progress::Progress;
+use crate::sealing::SecretsKey;
 use crate::storage::disk::DiskWatch;
 use crate::storage::LiveStore;
 use crate::{decide, project, secrets};
@@ -44,6 +45,8 @@ pub enum StartError {
     Keys(#[from] KeyringError),
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
+    #[error("SIGMA_SECRETS_KEY: {0}")]
+    SecretsKey(#[from] crate::sealing::SealingError),
     #[error("cannot listen on {addr}: {source} (set SIGMA_HTTP_ADDR to a free address)")]
     Listen {
         addr: SocketAddr,
@@ -278,9 +281,14 @@ pub async fn run(
         metrics: metrics.clone(),
         readiness: readiness.clone(),
     };
-    if role == Role::Platform {
-        start_deciders_and_projector(&shared, &progress);
-        start_webhooks(&shared, &config)?;
+    // Only the platform handles secrets: a worker knows a stream key by its fingerprint.
+    let secrets = match role {
+        Role::Platform => Some(Arc::new(secrets_key(&config)?)),
+        Role::Worker | Role::Playback => None,
+    };
+    if let Some(secrets) = &secrets {
+        start_deciders_and_projector(&shared, &progress, secrets);
+        start_webhooks(&shared, &config, secrets)?;
         start_analytics(&shared);
         tokio::spawn(crate::analytics::retention::prune(
             db.clone(),
@@ -404,6 +412,9 @@ pub async fn run(
             )
             .await?;
             let api = web::Data::new(AppState {
+                secrets: secrets
+                    .clone()
+                    .expect("a platform process has its secrets key"),
                 quotas,
                 playback_tokens,
                 bus,
@@ -502,6 +513,23 @@ fn signing_key_spec(config: &Config) -> Result<String, StartError> {
     }
 }
 
+/// The key stream keys and webhook secrets are sealed under: from the environment, else kept
+/// in the data dir. Every platform process of a deployment must share it, so scale-out (a Kafka
+/// log) needs it from the environment.
+pub fn secrets_key(config: &Config) -> Result<SecretsKey, StartError> {
+    let spec = match (&config.secrets_key, &config.log) {
+        (Some(spec), _) => spec.clone(),
+        (None, sigma_event_log::LogConfig::Kafka { .. }) => {
+            return Err(StartError::NodeNeeds("SIGMA_SECRETS_KEY"))
+        }
+        (None, _) => secrets::load_or_create(
+            &config.data_dir.join("secrets-key"),
+            SecretsKey::generate_spec,
+        )?,
+    };
+    Ok(SecretsKey::parse(&spec)?)
+}
+
 /// What the log-driven background components share; cheap to clone.
 #[derive(Clone)]
 struct Shared {
@@ -542,17 +570,20 @@ impl Shared {
 }
 
 /// The deciders and the projector.
-fn start_deciders_and_projector(shared: &Shared, progress: &Progress) {
+fn start_deciders_and_projector(shared: &Shared, progress: &Progress, secrets: &Arc<SecretsKey>) {
     shared.supervise(Component::Deciders, |shared, ready| async move {
         decide::run(shared.log.as_ref(), shared.metrics, ready).await
     });
     let progress = progress.clone();
+    let secrets = secrets.clone();
     shared.supervise(Component::Projector, move |shared, ready| {
         let progress = progress.clone();
+        let secrets = secrets.clone();
         async move {
             let read_models = project::projector::ReadModels {
                 progress,
                 metrics: shared.metrics.clone(),
+                secrets,
             };
             shared.project(&read_models, ready).await
         }
@@ -560,7 +591,11 @@ fn start_deciders_and_projector(shared: &Shared, progress: &Progress) {
 }
 
 /// The webhook outbox projection and its dispatcher.
-fn start_webhooks(shared: &Shared, config: &Config) -> Result<(), StartError> {
+fn start_webhooks(
+    shared: &Shared,
+    config: &Config,
+    secrets: &Arc<SecretsKey>,
+) -> Result<(), StartError> {
     let webhooks = &config.webhooks;
     let outbox = crate::webhooks::start(
         shared.db.clone(),
@@ -574,6 +609,7 @@ fn start_webhooks(shared: &Shared, config: &Config) -> Result<(), StartError> {
         },
         webhooks.retry_for,
         shared.metrics.clone(),
+        secrets.clone(),
     )
     .map_err(StartError::WebhookClient)?;
     shared.supervise(Component::Webhooks, move |shared, ready| {

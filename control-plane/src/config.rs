@@ -37,6 +37,9 @@ pub struct Config {
     pub log: LogConfig,
     /// `kid:secret` pairs; the first signs. `None`: a key kept in the data dir.
     pub signing_keys: Option<String>,
+    /// 64 hex digits: the key stream keys and webhook secrets are sealed under
+    /// ([`crate::sealing`]). `None`: a key kept in the data dir.
+    pub secrets_key: Option<String>,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     /// Base of the URLs handed to viewers (playback) and broadcasters (ingest).
@@ -255,6 +258,7 @@ impl Config {
             database_url,
             log,
             signing_keys: var("SIGMA_SIGNING_KEYS"),
+            secrets_key: var("SIGMA_SECRETS_KEY"),
             rate_limit_per_second: parsed("SIGMA_RATE_LIMIT_PER_SECOND", 50)?,
             rate_limit_burst: parsed("SIGMA_RATE_LIMIT_BURST", 100)?,
             public_http_url: var("SIGMA_PUBLIC_HTTP_URL")

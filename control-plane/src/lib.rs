@@ -24,7 +24,8 @@
 //! - [`webhooks`]: the delivery outbox, the dispatcher, signatures and target checks.
 //! - [`nodes`]: heartbeats, and the monitor that declares silent nodes lost.
 //! - [`health`], [`metrics`]: readiness and Prometheus metrics.
-//! - [`secrets`]: the admin key and signing keys kept in the data dir.
+//! - [`secrets`]: the admin key, signing keys and secrets key kept in the data dir.
+//! - [`sealing`]: stream keys and webhook secrets sealed under the secrets key.
 //!
 //! It depends on `sigma-shared` for the domain and on `sigma-event-log` for the log adapters.
 
@@ -45,6 +46,7 @@ pub mod project;
 pub mod quotas;
 pub mod recording;
 pub mod retention;
+pub mod sealing;
 pub mod secrets;
 pub mod storage;
 pub mod webhooks;

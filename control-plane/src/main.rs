@@ -3,6 +3,7 @@
 //! log (`sigma replay`).
 //! Configuration comes from `SIGMA_*` variables; see the README.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -101,8 +102,9 @@ async fn main() -> anyhow::Result<()> {
             let db = sigma_control_plane::db::connect(&config.database_url)
                 .await
                 .context("opening the database")?;
+            let secrets = app::secrets_key(&config).context("the secrets key")?;
             let started = Instant::now();
-            let report = sigma_control_plane::project::replay::replay(log, &db)
+            let report = sigma_control_plane::project::replay::replay(log, &db, Arc::new(secrets))
                 .await
                 .context("replaying")?;
             let seconds = started.elapsed().as_secs_f64();

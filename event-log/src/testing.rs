@@ -83,6 +83,11 @@ impl Tansu {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Where the broker keeps its topics (its SQLite storage) and its log.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Kills the broker and starts it again on the same port and storage.
     pub async fn restart(&mut self) {
         self.stop();

@@ -8,6 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use sigma_shared::command::WebhookCommand;
 use sigma_shared::ids::{AccountId, WebhookId};
 use sigma_shared::event::Event;
+use sigma_shared::secret::Sealed;
 use sigma_shared::webhook::{decide, normalize_url, WebhookState};
 
 fuzz_target!(|input: (&str, Vec<String>)| {
@@ -15,7 +16,7 @@ fuzz_target!(|input: (&str, Vec<String>)| {
     let command = WebhookCommand::Create {
         url: url.to_owned(),
         event_types,
-        secret: "whsec_fuzz".into(),
+        secret: Sealed::try_from("v1.fuzz.sealed".to_owned()).expect("a sealed shape"),
     };
     let accepted = decide(
         &WebhookState::Absent,

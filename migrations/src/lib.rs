@@ -18,6 +18,7 @@ mod m0008_playback_keys;
 mod m0009_token_generation;
 mod m0010_media_deletion;
 mod m0011_secrets_out_of_history;
+mod m0012_sealed_secrets;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_token_generation::Migration),
             Box::new(m0010_media_deletion::Migration),
             Box::new(m0011_secrets_out_of_history::Migration),
+            Box::new(m0012_sealed_secrets::Migration),
         ]
     }
 }

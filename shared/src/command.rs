@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, AlertId, ChannelId, CommandId, PlaybackKeyId, SessionId, WebhookId};
+use crate::secret::{KeyFingerprint, Sealed, SealedStreamKey};
 use crate::session::{EndReason, Input};
 use crate::settings::{ChannelSettings, SettingsPatch};
 
@@ -91,10 +92,10 @@ pub enum WebhookCommand {
     Create {
         url: String,
         event_types: Vec<String>,
-        secret: String,
+        secret: Sealed,
     },
     RotateSecret {
-        secret: String,
+        secret: Sealed,
         overlap_seconds: u32,
     },
     Delete,
@@ -108,7 +109,7 @@ pub enum ChannelCommand {
         account_id: AccountId,
         name: String,
         settings: ChannelSettings,
-        stream_key: String,
+        stream_key: SealedStreamKey,
     },
     /// Something the channel's owner asks; refused as "not found" for any other account.
     Owner {
@@ -130,7 +131,7 @@ pub enum OwnerAction {
     Stop,
     Resume,
     RotateStreamKey {
-        stream_key: String,
+        stream_key: SealedStreamKey,
     },
     /// Deletes an ended session's recording and catch-up media.
     DeleteSessionMedia {
@@ -141,15 +142,15 @@ pub enum OwnerAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum IngestAction {
-    /// A publisher presented a stream key. `new_session_id` is used only if this starts a new
+    /// A publisher presented a stream key (known by its fingerprint). `new_session_id` is used only if this starts a new
     /// session; a publisher returning within the reconnect window continues the open one.
     ConnectPublisher {
-        stream_key: String,
+        stream_key: KeyFingerprint,
         new_session_id: SessionId,
     },
     /// A backup publisher presented the stream key (`?backup=1`). It backs up the open
     /// session: on standby while the primary streams, on air at once if the primary is gone.
-    ConnectBackup { stream_key: String },
+    ConnectBackup { stream_key: KeyFingerprint },
     /// The backup publisher is gone.
     DisconnectBackup {
         session_id: SessionId,

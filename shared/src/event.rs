@@ -17,6 +17,7 @@ use crate::ids::{
     AccountId, AlertId, ChannelId, CommandId, EventId, PlaybackKeyId, SessionId, WebhookId,
 };
 use crate::rejection::Rejection;
+use crate::secret::{KeyFingerprint, StoredSecret, StreamKeyAtRest};
 use crate::session::{EndReason, Input};
 use crate::settings::ChannelSettings;
 
@@ -43,7 +44,7 @@ pub enum Event {
     ChannelCreated {
         name: String,
         settings: ChannelSettings,
-        stream_key: String,
+        stream_key: StreamKeyAtRest,
     },
     #[serde(rename = "channel.updated")]
     ChannelUpdated {
@@ -57,7 +58,7 @@ pub enum Event {
     #[serde(rename = "channel.resumed")]
     ChannelResumed {},
     #[serde(rename = "channel.stream_key_rotated")]
-    StreamKeyRotated { stream_key: String },
+    StreamKeyRotated { stream_key: StreamKeyAtRest },
     #[serde(rename = "session.init")]
     SessionStarted {
         session_id: SessionId,
@@ -163,13 +164,13 @@ pub enum Event {
         webhook_id: WebhookId,
         url: String,
         event_types: Vec<String>,
-        secret: String,
+        secret: StoredSecret,
     },
     /// A new signing secret; the previous one also signs until `previous_valid_until`.
     #[serde(rename = "webhook.secret_rotated")]
     WebhookSecretRotated {
         webhook_id: WebhookId,
-        secret: String,
+        secret: StoredSecret,
         previous_valid_until: DateTime<Utc>,
     },
     #[serde(rename = "webhook.deleted")]
@@ -265,10 +266,23 @@ impl Event {
     }
 }
 
+/// The event types whose data holds a secret. At schema version 1 they held it in clear; since
+/// version 2 they hold it sealed (see [`crate::secret`]).
+const SECRET_BEARING_TYPES: [&str; 4] = [
+    "channel.created",
+    "channel.stream_key_rotated",
+    "webhook.created",
+    "webhook.secret_rotated",
+];
+
 /// The schema version this build writes for an event type. Raise it (and teach [`upcast`] the
 /// old shape) whenever a type's data changes.
-pub const fn current_schema_version(_event_type: &str) -> u16 {
-    1
+pub fn current_schema_version(event_type: &str) -> u16 {
+    if SECRET_BEARING_TYPES.contains(&event_type) {
+        2
+    } else {
+        1
+    }
 }
 
 /// Why a stored event could not be read.
@@ -284,11 +298,13 @@ pub enum DecodeError {
     Malformed(#[from] serde_json::Error),
 }
 
-/// Turns an event's data of an older schema version into the current shape.
+/// Turns an event's data of an older schema version into the current shape; versions newer
+/// than this build are refused rather than misread.
 ///
-/// Every type is at version 1 today, so there is nothing to convert yet; versions newer than
-/// this build are refused rather than misread.
-pub fn upcast(event_type: &str, version: u16, data: Value) -> Result<Value, DecodeError> {
+/// Version 1 → 2 of the secret-bearing types: a stream key in clear becomes its fingerprint
+/// beside the key marked legacy, and a webhook secret in clear is marked legacy — the control
+/// plane seals legacy secrets as it projects them, and nothing writes them again.
+pub fn upcast(event_type: &str, version: u16, mut data: Value) -> Result<Value, DecodeError> {
     let known = current_schema_version(event_type);
     if version > known {
         return Err(DecodeError::FutureVersion {
@@ -297,7 +313,38 @@ pub fn upcast(event_type: &str, version: u16, data: Value) -> Result<Value, Deco
             known,
         });
     }
+    if version < 2 {
+        match event_type {
+            "channel.created" | "channel.stream_key_rotated" => {
+                mark_legacy(&mut data, "stream_key", |clear, marked| {
+                    let fingerprint = KeyFingerprint::of(clear);
+                    marked.insert("fingerprint".into(), fingerprint.as_str().into());
+                });
+            }
+            "webhook.created" | "webhook.secret_rotated" => {
+                mark_legacy(&mut data, "secret", |_, _| {});
+            }
+            _ => {}
+        }
+    }
     Ok(data)
+}
+
+/// Replaces `data[field]`, a secret in clear, by `{"legacy": clear}` plus what `describe` adds.
+/// A field of another shape is left for deserialization to refuse.
+fn mark_legacy(
+    data: &mut Value,
+    field: &str,
+    describe: impl FnOnce(&str, &mut serde_json::Map<String, Value>),
+) {
+    let Some(Value::String(clear)) = data.get(field) else {
+        return;
+    };
+    let clear = clear.clone();
+    let mut marked = serde_json::Map::new();
+    describe(&clear, &mut marked);
+    marked.insert("legacy".into(), Value::String(clear));
+    data[field] = Value::Object(marked);
 }
 
 /// An event with its identity and place in its stream.
@@ -412,27 +459,95 @@ mod tests {
         }
     }
 
+    fn sealed(text: &str) -> StoredSecret {
+        StoredSecret::Sealed(crate::secret::Sealed::try_from(text.to_owned()).unwrap())
+    }
+
+    fn stream_key(clear: &str) -> StreamKeyAtRest {
+        StreamKeyAtRest {
+            fingerprint: KeyFingerprint::of(clear),
+            key: sealed("v1.k1.sealed-key"),
+        }
+    }
+
     #[test]
     fn public_data_tells_of_a_secret_never_what_it_is() {
         let created = Event::ChannelCreated {
             name: "studio".into(),
             settings: ChannelSettings::default(),
-            stream_key: "sk_the_key_itself_0123456789".into(),
+            stream_key: stream_key("sk_the_key_itself_0123456789"),
         };
         let shown = created.public_data();
         assert_eq!(shown["name"], "studio");
         assert!(shown.get("settings").is_some());
-        assert!(!shown.to_string().contains("sk_the_key_itself"), "{shown}");
+        assert!(shown.get("stream_key").is_none(), "{shown}");
         let rotated = Event::StreamKeyRotated {
-            stream_key: "sk_the_next_key_0123456789".into(),
+            stream_key: stream_key("sk_the_next_key_0123456789"),
         };
         assert_eq!(rotated.public_data(), serde_json::json!({}));
         let secret = Event::WebhookSecretRotated {
             webhook_id: WebhookId::generate(),
-            secret: "whsec_not_to_be_shown".into(),
+            secret: sealed("v1.k1.sealed-secret"),
             previous_valid_until: Utc::now(),
         };
-        assert!(!secret.public_data().to_string().contains("whsec_not_to_be_shown"));
+        assert!(secret.public_data().get("secret").is_none());
+    }
+
+    #[test]
+    fn secret_bearing_events_are_written_at_version_2_and_version_1_is_upcast() {
+        let mut json = serde_json::to_value(envelope(Event::ChannelCreated {
+            name: "studio".into(),
+            settings: ChannelSettings::default(),
+            stream_key: stream_key("sk_x"),
+        }))
+        .unwrap();
+        json["schema_version"] = current_schema_version("channel.created").into();
+        assert_eq!(json["schema_version"], 2);
+        assert_eq!(json["data"]["stream_key"]["sealed"], "v1.k1.sealed-key");
+
+        // What release 1 wrote: the key in clear.
+        json["schema_version"] = 1.into();
+        json["data"]["stream_key"] = "sk_written_in_clear_0123".into();
+        let read: EventEnvelope = serde_json::from_value(json).unwrap();
+        assert_eq!(read.schema_version, 2);
+        assert_eq!(
+            read.event,
+            Event::ChannelCreated {
+                name: "studio".into(),
+                settings: ChannelSettings::default(),
+                stream_key: StreamKeyAtRest {
+                    fingerprint: KeyFingerprint::of("sk_written_in_clear_0123"),
+                    key: StoredSecret::Legacy("sk_written_in_clear_0123".into()),
+                },
+            }
+        );
+
+        let webhook_id = WebhookId::generate();
+        let mut json = serde_json::to_value(envelope(Event::WebhookCreated {
+            webhook_id,
+            url: "https://example.com/hook".into(),
+            event_types: vec![],
+            secret: sealed("v1.k1.s"),
+        }))
+        .unwrap();
+        json["schema_version"] = 1.into();
+        json["data"]["secret"] = "whsec_in_clear".into();
+        let read: EventEnvelope = serde_json::from_value(json).unwrap();
+        let Event::WebhookCreated { secret, .. } = read.event else {
+            panic!("{read:?}")
+        };
+        assert_eq!(secret, StoredSecret::Legacy("whsec_in_clear".into()));
+    }
+
+    #[test]
+    fn a_version_2_record_with_a_secret_in_clear_is_malformed() {
+        let mut json = serde_json::to_value(envelope(Event::StreamKeyRotated {
+            stream_key: stream_key("sk_x"),
+        }))
+        .unwrap();
+        json["schema_version"] = 2.into();
+        json["data"]["stream_key"] = "sk_in_clear_at_version_2".into();
+        assert!(serde_json::from_value::<EventEnvelope>(json).is_err());
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod ids;
 pub mod log;
 pub mod media;
 pub mod rejection;
+pub mod secret;
 pub mod request;
 pub mod session;
 pub mod settings;

@@ -3,7 +3,7 @@
 //! A subscription has a target URL, an event-type filter and one or two signing secrets: after a
 //! rotation the previous secret stays valid until the end of the overlap the owner asked for, so
 //! receivers can switch without dropping a delivery. Secrets are drawn by the caller (like stream
-//! keys), so `decide` stays pure; the URL's *reachability* rules (no private ranges) need DNS and
+//! keys) and sealed, so `decide` stays pure; the URL's *reachability* rules (no private ranges) need DNS and
 //! are checked by the API before the command is issued and by the delivery at every connection
 //! — here only its shape is, and the URL is kept in its one normal form ([`normalize_url`]).
 
@@ -13,6 +13,7 @@ use crate::command::WebhookCommand;
 use crate::event::Event;
 use crate::ids::{AccountId, WebhookId};
 use crate::rejection::Rejection;
+use crate::secret::StoredSecret;
 
 /// The event types a subscription may ask for: everything that happens to a channel and its
 /// sessions. An empty filter means all of them.
@@ -88,7 +89,7 @@ pub fn decide(
                 webhook_id,
                 url,
                 event_types: event_types.clone(),
-                secret: secret.clone(),
+                secret: StoredSecret::Sealed(secret.clone()),
             }])
         }
         (WebhookState::Exists(webhook), command) if webhook.account_id == account_id => {
@@ -108,7 +109,7 @@ pub fn decide(
                     }
                     Ok(vec![Event::WebhookSecretRotated {
                         webhook_id,
-                        secret: secret.clone(),
+                        secret: StoredSecret::Sealed(secret.clone()),
                         previous_valid_until: now + Duration::seconds(i64::from(*overlap_seconds)),
                     }])
                 }
@@ -221,12 +222,17 @@ fn validate_event_types(event_types: &[String]) -> Result<(), Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Sealed;
+
+    fn sealed(text: &str) -> Sealed {
+        Sealed::try_from(text.to_owned()).unwrap()
+    }
 
     fn create(url: &str, event_types: &[&str]) -> WebhookCommand {
         WebhookCommand::Create {
             url: url.into(),
             event_types: event_types.iter().map(|t| t.to_string()).collect(),
-            secret: "whsec_one".into(),
+            secret: sealed("sealed_one"),
         }
     }
 
@@ -264,7 +270,7 @@ mod tests {
                 webhook_id: hook(),
                 url: "https://example.com/hooks".into(),
                 event_types: vec!["session.live".into(), "session.ended".into()],
-                secret: "whsec_one".into(),
+                secret: StoredSecret::Sealed(sealed("sealed_one")),
             }]
         );
     }
@@ -349,19 +355,19 @@ mod tests {
             .unwrap(),
         );
         let rotate = WebhookCommand::RotateSecret {
-            secret: "whsec_two".into(),
+            secret: sealed("sealed_two"),
             overlap_seconds: 3600,
         };
         assert_eq!(
             decide(&state, hook(), account, &rotate, now()).unwrap(),
             vec![Event::WebhookSecretRotated {
                 webhook_id: hook(),
-                secret: "whsec_two".into(),
+                secret: StoredSecret::Sealed(sealed("sealed_two")),
                 previous_valid_until: now() + Duration::hours(1),
             }]
         );
         let too_long = WebhookCommand::RotateSecret {
-            secret: "whsec_two".into(),
+            secret: sealed("sealed_two"),
             overlap_seconds: MAX_OVERLAP_SECONDS + 1,
         };
         assert!(matches!(
@@ -396,7 +402,7 @@ mod tests {
                     webhook_id: hook(),
                     url: "https://e.com/".into(),
                     event_types: vec![],
-                    secret: "s".into(),
+                    secret: StoredSecret::Sealed(sealed("s")),
                 },
                 Event::WebhookDeleted { webhook_id: hook() },
             ],

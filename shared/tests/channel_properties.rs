@@ -9,6 +9,7 @@ use sigma_shared::channel::{decide, evolve, ChannelState, ChannelStatus};
 use sigma_shared::command::{ChannelCommand, IngestAction, OwnerAction};
 use sigma_shared::event::Event;
 use sigma_shared::ids::{AccountId, ChannelId, SessionId};
+use sigma_shared::secret::{KeyFingerprint, Sealed, SealedStreamKey};
 use sigma_shared::session::{EndReason, Input, SessionStatus};
 use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use uuid::Uuid;
@@ -18,6 +19,14 @@ const KEYS: [&str; 3] = [
     "key_bbbbbbbbbbbbbbbb",
     "key_cccccccccccccccc",
 ];
+
+/// A key as the API hands it to the decider.
+fn sealed(key: &str) -> SealedStreamKey {
+    SealedStreamKey {
+        fingerprint: KeyFingerprint::of(key),
+        sealed: Sealed::try_from(format!("sealed.{key}")).unwrap(),
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -86,7 +95,7 @@ fn command(step: &Step, owner: AccountId) -> ChannelCommand {
             account_id: owner,
             name: "studio".into(),
             settings: ChannelSettings::default(),
-            stream_key: KEYS[key].into(),
+            stream_key: sealed(KEYS[key]),
         },
         Step::Update {
             reconnect,
@@ -103,10 +112,10 @@ fn command(step: &Step, owner: AccountId) -> ChannelCommand {
         Step::Stop => owned(OwnerAction::Stop),
         Step::Resume => owned(OwnerAction::Resume),
         Step::Rotate { key } => owned(OwnerAction::RotateStreamKey {
-            stream_key: KEYS[key].into(),
+            stream_key: sealed(KEYS[key]),
         }),
         Step::Connect { key, session: n } => ingest(IngestAction::ConnectPublisher {
-            stream_key: KEYS[key].into(),
+            stream_key: KeyFingerprint::of(KEYS[key]),
             new_session_id: session(n),
         }),
         Step::MediaFlowing { session: n } => ingest(IngestAction::MediaFlowing {
@@ -128,7 +137,7 @@ fn command(step: &Step, owner: AccountId) -> ChannelCommand {
             message: "x".into(),
         }),
         Step::Backup { key } => ingest(IngestAction::ConnectBackup {
-            stream_key: KEYS[key].into(),
+            stream_key: KeyFingerprint::of(KEYS[key]),
         }),
         Step::BackupGone { session: n } => ingest(IngestAction::DisconnectBackup {
             session_id: session(n),

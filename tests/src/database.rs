@@ -104,3 +104,37 @@ pub async fn empty_read_models(url: &str) {
         .expect("emptying the projections' offsets");
     db.close().await.ok();
 }
+
+/// Every row of every table of the database at `url` (PostgreSQL), as text: what a copy of
+/// the database would show.
+pub async fn every_row_as_text(url: &str) -> String {
+    let db: DatabaseConnection = Database::connect(url)
+        .await
+        .expect("connecting to the database");
+    let backend = db.get_database_backend();
+    let tables = db
+        .query_all(Statement::from_string(
+            backend,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+        ))
+        .await
+        .expect("listing the tables");
+    let mut text = String::new();
+    for table in tables {
+        let table: String = table.try_get_by_index(0).expect("a table name");
+        let rows = db
+            .query_all(Statement::from_string(
+                backend,
+                format!("SELECT row_to_json(t)::text FROM \"{table}\" t"),
+            ))
+            .await
+            .expect("reading a table");
+        for row in rows {
+            let row: String = row.try_get_by_index(0).expect("a row as JSON");
+            text.push_str(&row);
+            text.push('\n');
+        }
+    }
+    db.close().await.ok();
+    text
+}

@@ -18,6 +18,7 @@ pub mod publish;
 pub mod receiver;
 pub mod rtmp;
 pub mod s3;
+pub mod secrets;
 pub mod topology;
 pub mod viewer;
 pub mod wait;

@@ -35,6 +35,8 @@ pub fn sigma_binary() -> PathBuf {
 /// The credentials every process of a scale-out test shares.
 pub const SHARED_ADMIN_KEY: &str = "sigma_admin_scale_out_tests_0123456789abcdef";
 pub const SHARED_SIGNING_KEYS: &str = "k-scale:scale-out-signing-secret-0123456789abcdef";
+pub const SHARED_SECRETS_KEY: &str =
+    "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -73,14 +75,15 @@ impl SigmaConfig {
         }
     }
 
-    /// A scale-out process: Kafka and PostgreSQL, with the admin and signing keys every process
-    /// of the deployment shares.
+    /// A scale-out process: Kafka and PostgreSQL, with the admin, signing and secrets keys every
+    /// process of the deployment shares.
     pub fn scale_out(data_dir: &Path, brokers: &str, database_url: &str) -> Self {
         Self::standalone(data_dir)
             .with("SIGMA_KAFKA_BROKERS", brokers)
             .with("SIGMA_DATABASE_URL", database_url)
             .with("SIGMA_ADMIN_KEY", SHARED_ADMIN_KEY)
             .with("SIGMA_SIGNING_KEYS", SHARED_SIGNING_KEYS)
+            .with("SIGMA_SECRETS_KEY", SHARED_SECRETS_KEY)
             // tansu holds every fetch for the full wait, even when records are there.
             .with("SIGMA_KAFKA_FETCH_WAIT_MS", "2")
     }

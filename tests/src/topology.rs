@@ -22,7 +22,7 @@ pub struct Topology {
     pub workers: Vec<(SigmaConfig, Option<Sigma>)>,
     pub playback_nodes: Vec<Option<Sigma>>,
     pub front: Front,
-    _dirs: Vec<tempfile::TempDir>,
+    dirs: Vec<tempfile::TempDir>,
 }
 
 /// How quickly silence is noticed in these tests.
@@ -94,13 +94,18 @@ impl Topology {
             workers,
             playback_nodes,
             front,
-            _dirs: dirs,
+            dirs,
         }
     }
 
     /// The API of control plane `n`.
     pub fn api(&self, n: usize) -> crate::api::Api {
         crate::api::Api::new(&self.control_planes[n].url)
+    }
+
+    /// The data dir of every Sigma process.
+    pub fn data_dirs(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.dirs.iter().map(tempfile::TempDir::path)
     }
 
     pub fn admin_key(&self) -> &str {

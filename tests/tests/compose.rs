@@ -67,6 +67,7 @@ fn the_compose_file_is_valid_and_runs_the_whole_topology() {
         "SIGMA_OBJECT_STORE_URL",
         "SIGMA_ADMIN_KEY",
         "SIGMA_SIGNING_KEYS",
+        "SIGMA_SECRETS_KEY",
         "AWS_ENDPOINT",
     ];
     let first = environment(&compose, sigma[0]);

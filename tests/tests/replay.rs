@@ -7,6 +7,7 @@ use sigma_event_log::testing::Tansu;
 use sigma_shared::command::IngestAction;
 use sigma_shared::event::Outcome;
 use sigma_shared::ids::{AlertId, SessionId};
+use sigma_shared::secret::KeyFingerprint;
 use sigma_tests::api::Api;
 use sigma_tests::database::{dump_read_models, empty_read_models, TestDatabase};
 use sigma_tests::edge::EdgeStandIn;
@@ -159,7 +160,7 @@ async fn replay_rebuilds_the_same_read_models_on_postgresql_with_kafka() {
     let edge = EdgeStandIn::connect(&broker.brokers(), 8).await;
     for (index, id) in channels.iter().take(2).enumerate() {
         let channel = api.get(&format!("/v1/channels/{id}"), &token).await.ok();
-        let stream_key = channel["stream_key"].as_str().unwrap().to_owned();
+        let stream_key = KeyFingerprint::of(channel["stream_key"].as_str().unwrap());
         let session_id = SessionId::generate();
         let steps = [
             IngestAction::ConnectPublisher {

@@ -11,6 +11,7 @@ use sigma_event_log::testing::Tansu;
 use sigma_shared::command::IngestAction;
 use sigma_shared::event::Outcome;
 use sigma_shared::ids::SessionId;
+use sigma_shared::secret::KeyFingerprint;
 use sigma_tests::api::Api;
 use sigma_tests::database::TestDatabase;
 use sigma_tests::edge::EdgeStandIn;
@@ -93,7 +94,7 @@ async fn racing_publishers(
 ) -> Vec<(String, Outcome)> {
     join_all(channels.iter().flat_map(|channel| {
         let id = channel["id"].as_str().unwrap().to_owned();
-        let stream_key = channel["stream_key"].as_str().unwrap().to_owned();
+        let stream_key = KeyFingerprint::of(channel["stream_key"].as_str().unwrap());
         (0..per_channel).map(move |_| {
             let (id, stream_key) = (id.clone(), stream_key.clone());
             async move {

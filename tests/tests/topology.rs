@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use sigma_tests::api::Api;
 use sigma_tests::hls::{until_final, until_listed};
 use sigma_tests::publish::{publisher, Publish};
+use sigma_tests::database::every_row_as_text;
 use sigma_tests::receiver::{verify, Behaviour, Receiver};
+use sigma_tests::secrets::{files_showing, histories, mint_and_use};
 use sigma_tests::topology::Topology;
 use sigma_tests::viewer::{watch, Viewing};
 use sigma_tests::wait::{until, until_some};
@@ -574,4 +576,39 @@ async fn a_channel_deleted_mid_session_is_gone_from_both_playback_nodes_within_5
     let took = deleted.elapsed();
     assert!(took < Duration::from_secs(5), "{took:?}");
     eprintln!("both playback nodes answer 404 {took:?} after the delete");
+}
+
+#[tokio::test]
+async fn no_stream_key_or_webhook_secret_is_in_the_topics_the_tables_or_the_data_dirs() {
+    let allow_private = [("SIGMA_WEBHOOK_ALLOW_PRIVATE".to_owned(), "1".to_owned())];
+    let topology = Topology::start_with(&allow_private).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let minted = mint_and_use(&topology.api(0), topology.admin_key(), &receiver).await;
+
+    // The other control plane opens the key it did not seal: they share the secrets key.
+    let id = &minted.channel_ids[0];
+    let read = topology
+        .api(1)
+        .get(&format!("/v1/channels/{id}"), &minted.token)
+        .await
+        .ok();
+    assert_eq!(read["stream_key"], minted.stream_keys[2].as_str());
+
+    let events = serde_json::to_vec(&histories(&topology.api(1), &minted).await).unwrap();
+    assert_eq!(minted.shown_in(&events), Vec::<&str>::new(), "the events API");
+    for one in receiver.received() {
+        assert_eq!(minted.shown_in(&one.raw), Vec::<&str>::new(), "a webhook body");
+    }
+    let tables = every_row_as_text(&topology.database.url).await;
+    assert!(tables.contains(&minted.channel_ids[1]), "the dump has the channels");
+    assert_eq!(
+        minted.shown_in(tables.as_bytes()),
+        Vec::<&str>::new(),
+        "the PostgreSQL tables"
+    );
+    let topics = files_showing(topology.broker.data_dir(), &minted);
+    assert_eq!(topics, vec![], "the broker's storage (every topic)");
+    for dir in topology.data_dirs() {
+        assert_eq!(files_showing(dir, &minted), vec![], "a process's data dir");
+    }
 }

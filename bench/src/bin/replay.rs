@@ -11,6 +11,7 @@ use std::path::Path;
 use chrono::Utc;
 use sigma_bench::report::write_section;
 use sigma_control_plane::decide::partition::PartitionDecider;
+use sigma_control_plane::sealing::SecretsKey;
 use sigma_event_log::LogConfig;
 use sigma_shared::command::{
     AccountCommand, ChannelCommand, Command, CommandEnvelope, OwnerAction,
@@ -55,6 +56,7 @@ async fn fill_log(dir: &Path) -> u64 {
         (key, decision.to_bytes())
     };
     let account_id = AccountId::generate();
+    let secrets = SecretsKey::generate();
     let mut records = vec![submit(Command::Account {
         account_id,
         command: AccountCommand::Create {
@@ -67,7 +69,7 @@ async fn fill_log(dir: &Path) -> u64 {
             account_id,
             name: format!("channel {n}"),
             settings: ChannelSettings::default(),
-            stream_key: format!("sk_bench_{n:016}"),
+            stream_key: secrets.seal_stream_key(&format!("sk_bench_{n:016}"), channel_id),
         };
         records.push(submit(Command::Channel {
             channel_id,

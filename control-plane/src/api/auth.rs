@@ -415,8 +415,12 @@ pub struct Caller {
 }
 
 impl Caller {
+    pub fn holds(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|granted| granted == scope.as_str())
+    }
+
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.iter().any(|granted| granted == scope.as_str()) {
+        if self.holds(scope) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(

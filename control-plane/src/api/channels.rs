@@ -8,6 +8,7 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sigma_shared::command::{ChannelCommand, Command, OwnerAction};
 use sigma_shared::ids::ChannelId;
+use sigma_shared::secret::Sealed;
 use sigma_shared::settings::ChannelSettings;
 
 use super::auth::{Caller, Scope};
@@ -16,6 +17,7 @@ use super::error::{ApiError, ErrorBody};
 use super::views::{ChannelInput, ChannelList, ChannelView, NewChannel, Page};
 use super::AppState;
 use crate::db;
+use crate::sealing::Purpose;
 use crate::secrets::random_text;
 
 /// A new stream key: `sk_` and 32 letters and digits (190 bits).
@@ -41,8 +43,25 @@ pub async fn owned_channel(
         .ok_or_else(|| ApiError::not_found("channel"))
 }
 
-fn view(state: &AppState, row: &db::channels::Model) -> ChannelView {
-    ChannelView::of(row, &state.urls)
+/// The channel as `caller` may see it: its stream key (the right to publish) only if the
+/// caller may write the channel anyway, opened from its sealed form for the answer alone.
+fn view(state: &AppState, caller: &Caller, row: &db::channels::Model) -> Result<ChannelView, ApiError> {
+    let stream_key = if caller.holds(Scope::ChannelsWrite) {
+        Some(open_stream_key(state, row)?)
+    } else {
+        None
+    };
+    Ok(ChannelView::of(row, stream_key, &state.urls))
+}
+
+fn open_stream_key(state: &AppState, row: &db::channels::Model) -> Result<String, ApiError> {
+    let channel = channel_id(&row.id)?;
+    let sealed = Sealed::try_from(row.sealed_stream_key.clone())
+        .map_err(|error| ApiError::internal(format!("channel {channel}: {error}")))?;
+    state
+        .secrets
+        .open(&sealed, Purpose::StreamKey(channel))
+        .map_err(|error| ApiError::internal(format!("channel {channel}: {error}")))
 }
 
 /// Create a channel.
@@ -76,7 +95,7 @@ pub async fn create(
         account_id: caller.account_id,
         name,
         settings: ChannelSettings::default().patched(&input.settings),
-        stream_key: new_stream_key(),
+        stream_key: state.secrets.seal_stream_key(&new_stream_key(), channel_id),
     };
     state
         .bus
@@ -86,7 +105,7 @@ pub async fn create(
         })
         .await??;
     let row = owned_channel(&state, &caller, channel_id).await?;
-    Ok(HttpResponse::Created().json(view(&state, &row)))
+    Ok(HttpResponse::Created().json(view(&state, &caller, &row)?))
 }
 
 /// List the caller's channels, oldest first.
@@ -112,7 +131,10 @@ pub async fn list(
     }
     let rows = query.all(&state.db).await?;
     Ok(HttpResponse::Ok().json(ChannelList {
-        data: rows.iter().map(|row| view(&state, row)).collect(),
+        data: rows
+            .iter()
+            .map(|row| view(&state, &caller, row))
+            .collect::<Result<_, _>>()?,
     }))
 }
 
@@ -131,7 +153,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let row = owned_channel(&state, &caller, channel_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(view(&state, &row)))
+    Ok(HttpResponse::Ok().json(view(&state, &caller, &row)?))
 }
 
 /// Runs an owner action and answers with the channel as it now is.
@@ -155,7 +177,7 @@ async fn act(
         })
         .await??;
     let row = owned_channel(state, caller, channel_id).await?;
-    Ok(HttpResponse::Ok().json(view(state, &row)))
+    Ok(HttpResponse::Ok().json(view(state, caller, &row)?))
 }
 
 /// Change a channel's name or settings.
@@ -264,13 +286,8 @@ pub async fn rotate_stream_key(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        &state,
-        &caller,
-        &id,
-        OwnerAction::RotateStreamKey {
-            stream_key: new_stream_key(),
-        },
-    )
-    .await
+    let stream_key = state
+        .secrets
+        .seal_stream_key(&new_stream_key(), channel_id(&id)?);
+    act(&state, &caller, &id, OwnerAction::RotateStreamKey { stream_key }).await
 }

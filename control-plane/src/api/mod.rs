@@ -43,6 +43,8 @@ pub struct AppState {
     /// Signs the playback tokens `POST …/playback-tokens` mints.
     pub playback_tokens: crate::playback::tokens::PlatformKeys,
     pub quotas: Arc<crate::quotas::Quotas>,
+    /// Seals new stream keys and webhook secrets, and opens a stream key for its owner.
+    pub secrets: Arc<crate::sealing::SecretsKey>,
 }
 
 /// What a process serves over HTTP besides health and metrics.

@@ -93,9 +93,12 @@ pub struct ChannelView {
     pub name: String,
     pub status: ChannelStatus,
     /// The secret a broadcaster pushes with; rotate it with `POST /v1/channels/{id}/stream-key`.
-    pub stream_key: String,
-    /// Where to push: `rtmp://HOST:PORT/live/{stream_key}`.
-    pub rtmp_url: String,
+    /// Shown only to a token with `channels:write`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_key: Option<String>,
+    /// Where to push: `rtmp://HOST:PORT/live/{stream_key}`. Shown only with the stream key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtmp_url: Option<String>,
     /// The multivariant HLS playlist.
     pub playback_url: String,
     #[serde(flatten)]
@@ -106,13 +109,16 @@ pub struct ChannelView {
 }
 
 impl ChannelView {
-    pub fn of(row: &db::channels::Model, urls: &PublicUrls) -> Self {
+    /// The channel of `row`, with its `stream_key` if the caller may see it.
+    pub fn of(row: &db::channels::Model, stream_key: Option<String>, urls: &PublicUrls) -> Self {
         Self {
             id: row.id.parse().expect("stored ids parse"),
             name: row.name.clone(),
             status: text_enum(&row.status),
-            stream_key: row.stream_key.clone(),
-            rtmp_url: format!("{}/live/{}", urls.rtmp, row.stream_key),
+            rtmp_url: stream_key
+                .as_ref()
+                .map(|key| format!("{}/live/{key}", urls.rtmp)),
+            stream_key,
             playback_url: format!("{}/live/{}/index.m3u8", urls.http, row.id),
             settings: settings(row),
             current_session_id: row

@@ -20,6 +20,7 @@ use super::views::{
 };
 use super::AppState;
 use crate::db;
+use crate::sealing::Purpose;
 use crate::secrets::random_text;
 use crate::webhooks::{target, PENDING};
 
@@ -91,7 +92,7 @@ pub async fn create(
             command: WebhookCommand::Create {
                 url,
                 event_types: input.event_types.unwrap_or_default(),
-                secret: secret.clone(),
+                secret: state.secrets.seal(&secret, Purpose::WebhookSecret(webhook_id)),
             },
         })
         .await??;
@@ -198,7 +199,7 @@ pub async fn rotate_secret(
             webhook_id,
             account_id: caller.account_id,
             command: WebhookCommand::RotateSecret {
-                secret: secret.clone(),
+                secret: state.secrets.seal(&secret, Purpose::WebhookSecret(webhook_id)),
                 overlap_seconds: body
                     .into_inner()
                     .overlap_seconds

@@ -1,4 +1,4 @@
-//! Channels as their owners see them: settings, key, derived status, current session.
+//! Channels as their owners see them: settings, key (sealed), derived status, current session.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,7 +10,10 @@ pub struct Model {
     pub account_id: String,
     pub name: String,
     pub status: String,
-    pub stream_key: String,
+    /// The SHA-256 of the stream key, which ingest finds the channel by.
+    pub stream_key_fingerprint: String,
+    /// The stream key sealed under the secrets key (see [`crate::sealing`]).
+    pub sealed_stream_key: String,
     pub latency_mode: String,
     pub transcode: String,
     pub dvr_window_seconds: i64,

@@ -1,4 +1,4 @@
-//! Webhook subscriptions: the read model of the webhook aggregate, with the secrets that sign.
+//! Webhook subscriptions: the read model of the webhook aggregate, with the (sealed) secrets that sign.
 
 use sea_orm::entity::prelude::*;
 
@@ -13,9 +13,11 @@ pub struct Model {
     /// The event-type filter as a JSON array; empty means every type.
     #[sea_orm(column_type = "Text")]
     pub event_types: String,
-    pub secret: String,
-    /// The secret before the last rotation, which also signs until `previous_valid_until`.
-    pub previous_secret: Option<String>,
+    /// The signing secret, sealed under the secrets key (see [`crate::sealing`]).
+    pub sealed_secret: String,
+    /// The secret before the last rotation (sealed), which also signs until
+    /// `previous_valid_until`.
+    pub previous_sealed_secret: Option<String>,
     pub previous_valid_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     /// A deleted subscription is kept so its delivery log stays readable.

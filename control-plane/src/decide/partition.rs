@@ -239,7 +239,8 @@ mod tests {
                     account_id,
                     name: "studio".into(),
                     settings: ChannelSettings::default(),
-                    stream_key: "sk_aaaaaaaaaaaaaaaaaaaa".into(),
+                    stream_key: crate::sealing::SecretsKey::generate()
+                        .seal_stream_key("sk_aaaaaaaaaaaaaaaaaaaa", channel_id),
                 },
             },
             Utc::now(),

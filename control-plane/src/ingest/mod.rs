@@ -28,6 +28,7 @@ use sigma_shared::ids::{ChannelId, SessionId};
 use sigma_shared::log::EventLog;
 use sigma_shared::media::{StreamRef, SOURCE_RENDITION};
 use sigma_shared::rejection::Rejection;
+use sigma_shared::secret::KeyFingerprint;
 use sigma_shared::session::{EndReason, Input};
 use sigma_shared::settings::{LatencyMode, TranscodeProfile};
 use tokio::sync::watch;
@@ -109,8 +110,11 @@ impl Admission for LogAdmission {
         if self.store.disk_level() >= Level::Low {
             return Err(Refusal::StorageLow);
         }
+        // Keys are kept only as fingerprints (and sealed): the presented key is looked up by its
+        // fingerprint.
+        let stream_key = KeyFingerprint::of(&name.stream_key);
         let channel = db::channels::Entity::find()
-            .filter(db::channels::Column::StreamKey.eq(&name.stream_key))
+            .filter(db::channels::Column::StreamKeyFingerprint.eq(stream_key.as_str()))
             .one(&self.db)
             .await
             .map_err(|error| Refusal::Unavailable(error.to_string()))?
@@ -124,7 +128,6 @@ impl Admission for LogAdmission {
         // Followed from before the connect is decided: a failover right after it is not missed.
         let tally = self.bus.tally(channel_id, input);
         let new_session_id = SessionId::generate();
-        let stream_key = name.stream_key.clone();
         let transcode: TranscodeProfile = crate::project::channels::text_enum(&channel.transcode);
         // A backup joins the primary's session: it opens none.
         let _room = match input {

@@ -187,7 +187,9 @@ mod tests {
                 Event::ChannelCreated {
                     name: "stage".into(),
                     settings: settings(PlaybackPolicy::Public),
-                    stream_key: String::new(),
+                    stream_key: crate::sealing::SecretsKey::generate()
+                        .seal_stream_key("sk_stage", channel)
+                        .at_rest(),
                 },
             ),
             envelope(

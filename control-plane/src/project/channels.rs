@@ -25,7 +25,8 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             account_id: event.account_id.to_string(),
             name: name.clone(),
             status: ChannelStatus::Idle.as_str().into(),
-            stream_key: stream_key.clone(),
+            stream_key_fingerprint: stream_key.fingerprint.as_str().to_owned(),
+            sealed_stream_key: super::sealed_text(&stream_key.key),
             latency_mode: String::new(),
             transcode: String::new(),
             dvr_window_seconds: 0,
@@ -50,7 +51,10 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
         Event::ChannelDeleted {} => return None,
         Event::ChannelStopped {} => row.status = ChannelStatus::Stopped.as_str().into(),
         Event::ChannelResumed {} => row.status = ChannelStatus::Idle.as_str().into(),
-        Event::StreamKeyRotated { stream_key } => row.stream_key = stream_key.clone(),
+        Event::StreamKeyRotated { stream_key } => {
+            row.stream_key_fingerprint = stream_key.fingerprint.as_str().to_owned();
+            row.sealed_stream_key = super::sealed_text(&stream_key.key);
+        }
         Event::SessionStarted { session_id, .. } => {
             row.status = ChannelStatus::Active.as_str().into();
             row.current_session_id = Some(session_id.to_string());

@@ -21,11 +21,22 @@ pub mod webhooks;
 use sea_orm::{DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel};
 use sigma_shared::event::Decision;
 use sigma_shared::log::{Offset, Partition};
+use sigma_shared::secret::StoredSecret;
 
 use crate::db;
 
 /// The name under which the read models record their offsets.
 pub const PROJECTION: &str = "read_models";
+
+/// A secret as a read model keeps it: sealed. Callers seal legacy secrets first
+/// ([`crate::sealing::SecretsKey::seal_legacy`]); one that was not is kept as nothing, never in
+/// clear.
+fn sealed_text(secret: &StoredSecret) -> String {
+    secret
+        .sealed()
+        .map(|sealed| sealed.as_str().to_owned())
+        .unwrap_or_default()
+}
 
 /// Applies one decision to every read model. The caller owns the transaction and the offset.
 pub async fn apply_decision(

@@ -6,6 +6,7 @@
 //! once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -18,6 +19,7 @@ use super::progress::Progress;
 use super::{apply_decision, PROJECTION};
 use crate::db::projection_offsets;
 use crate::metrics::Metrics;
+use crate::sealing::SecretsKey;
 
 /// Something the projector keeps up to date from the events topic: a consumer group of its
 /// own, the name its offsets are stored under, and what a decision changes in its tables.
@@ -114,6 +116,8 @@ impl<P: Projection> RecordProjection for P {
 pub struct ReadModels {
     pub progress: Progress,
     pub metrics: Metrics,
+    /// Seals the secrets of events written before secrets were sealed.
+    pub secrets: Arc<SecretsKey>,
 }
 
 pub const GROUP: &str = "sigma-projections";
@@ -135,7 +139,8 @@ impl Projection for ReadModels {
         partition: Partition,
         offset: Offset,
     ) -> Result<(), DbErr> {
-        apply_decision(txn, decision, partition, offset).await
+        let decision = self.secrets.seal_legacy(decision);
+        apply_decision(txn, &decision, partition, offset).await
     }
 
     fn owned(&self, partitions: &HashMap<Partition, Offset>) {

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use super::projector::{store_offset, ProjectorError};
 use super::{accounts, alerts, channels, history, playback_keys, sessions, webhooks, PROJECTION};
 use crate::db;
+use crate::sealing::SecretsKey;
 
 /// Rows per multi-row `INSERT`: the widest table has 16 columns, and SQLite allows 32,766
 /// bound values per statement.
@@ -94,6 +95,7 @@ enum Batch {
 /// Reads and folds every partition, sending history rows in batches, then the folded rows.
 async fn read_all(
     log: Arc<dyn EventLog>,
+    secrets: Arc<SecretsKey>,
     batches: mpsc::Sender<Batch>,
 ) -> Result<(), ProjectorError> {
     let closed = || ProjectorError::Log(sigma_shared::log::LogError::Closed);
@@ -108,6 +110,7 @@ async fn read_all(
             let record = record?;
             match Decision::from_bytes(&record.payload) {
                 Ok(decision) => {
+                    let decision = secrets.seal_legacy(&decision);
                     for event in decision.events() {
                         fold(&mut folded.accounts, accounts::key(event), |row| {
                             accounts::apply(row, event)
@@ -177,6 +180,7 @@ async fn read_all(
 pub async fn replay(
     log: Arc<dyn EventLog>,
     db: &DatabaseConnection,
+    secrets: Arc<SecretsKey>,
 ) -> Result<ReplayReport, ProjectorError> {
     log.ensure_topic(EVENTS_TOPIC).await?;
     let txn = db.begin().await?;
@@ -195,7 +199,7 @@ pub async fn replay(
         .await?;
 
     let (sender, mut batches) = mpsc::channel(4);
-    let reader = tokio::spawn(read_all(log, sender));
+    let reader = tokio::spawn(read_all(log, secrets, sender));
     let mut finished = None;
     while let Some(batch) = batches.recv().await {
         match batch {

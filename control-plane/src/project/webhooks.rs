@@ -1,4 +1,5 @@
-//! The webhook subscriptions read model: one row per subscription, with its signing secrets.
+//! The webhook subscriptions read model: one row per subscription, with its signing secrets
+//! (sealed).
 
 use sigma_shared::event::{Event, EventEnvelope};
 
@@ -20,8 +21,8 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             account_id: event.account_id.to_string(),
             url: url.clone(),
             event_types: serde_json::to_string(event_types).expect("strings serialize"),
-            secret: secret.clone(),
-            previous_secret: None,
+            sealed_secret: super::sealed_text(secret),
+            previous_sealed_secret: None,
             previous_valid_until: None,
             created_at: event.occurred_at,
             deleted_at: None,
@@ -31,9 +32,9 @@ pub fn apply(row: Option<Model>, event: &EventEnvelope) -> Option<Model> {
             previous_valid_until,
             ..
         } => row.map(|row| Model {
-            previous_secret: Some(row.secret.clone()),
+            previous_sealed_secret: Some(row.sealed_secret.clone()),
             previous_valid_until: Some(*previous_valid_until),
-            secret: secret.clone(),
+            sealed_secret: super::sealed_text(secret),
             ..row
         }),
         Event::WebhookDeleted { .. } => row.map(|row| Model {

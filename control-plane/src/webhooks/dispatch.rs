@@ -19,13 +19,16 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use sigma_shared::ids::WebhookId;
 use sigma_shared::log::Partition;
+use sigma_shared::secret::Sealed;
 use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
 use super::{signature, target, DELIVERED, FAILED, PENDING};
 use crate::db::{webhook_attempts, webhook_deliveries, webhooks};
 use crate::metrics::Metrics;
+use crate::sealing::{Purpose, SealingError, SecretsKey};
 use crate::project::ownership::Owned;
 
 /// How often the dispatcher looks for pending lanes it was not woken for (manual
@@ -55,6 +58,8 @@ pub struct Dispatcher {
     client: reqwest::Client,
     settings: DeliverySettings,
     metrics: Metrics,
+    /// Opens the subscriptions' signing secrets.
+    secrets: Arc<SecretsKey>,
 }
 
 /// What one attempt came to.
@@ -77,6 +82,7 @@ impl Dispatcher {
         db: DatabaseConnection,
         settings: DeliverySettings,
         metrics: Metrics,
+        secrets: Arc<SecretsKey>,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -95,6 +101,7 @@ impl Dispatcher {
             client,
             settings,
             metrics,
+            secrets,
         })
     }
 
@@ -207,22 +214,52 @@ impl Dispatcher {
         Ok(true)
     }
 
+    /// The secrets that sign a delivery sent at `at`, opened: the current one, and the
+    /// previous one during a rotation's overlap.
+    fn signing_secrets(
+        &self,
+        subscription: &webhooks::Model,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, SealingError> {
+        let webhook = subscription
+            .id
+            .parse::<WebhookId>()
+            .map_err(|_| SealingError::Malformed)?;
+        let open = |text: &str| {
+            let sealed = Sealed::try_from(text.to_owned()).map_err(|_| SealingError::Malformed)?;
+            self.secrets.open(&sealed, Purpose::WebhookSecret(webhook))
+        };
+        let mut secrets = vec![open(&subscription.sealed_secret)?];
+        if let (Some(previous), Some(until)) = (
+            &subscription.previous_sealed_secret,
+            subscription.previous_valid_until,
+        ) {
+            if at < until {
+                secrets.push(open(previous)?);
+            }
+        }
+        Ok(secrets)
+    }
+
     async fn send(
         &self,
         subscription: &webhooks::Model,
         delivery: &webhook_deliveries::Model,
     ) -> Attempt {
         let at = Utc::now();
-        let mut secrets = vec![subscription.secret.as_str()];
-        if let (Some(previous), Some(until)) = (
-            &subscription.previous_secret,
-            subscription.previous_valid_until,
-        ) {
-            if at < until {
-                secrets.push(previous.as_str());
-            }
-        }
         let started = Instant::now();
+        let secrets = match self.signing_secrets(subscription, at) {
+            Ok(secrets) => secrets,
+            // Never sent unsigned: the attempt fails, and the delivery log says why.
+            Err(error) => {
+                return Attempt {
+                    at,
+                    status_code: None,
+                    error: Some(format!("cannot open the signing secret: {error}")),
+                    took: started.elapsed(),
+                }
+            }
+        };
         if let Err(refused) =
             target::check_before_connecting(&subscription.url, self.settings.allow_private)
         {

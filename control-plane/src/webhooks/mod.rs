@@ -4,7 +4,7 @@
 //! The flow: the [`outbox`] projection queues one delivery per event and subscription in the
 //! database (exactly once, with the log offset); the [`dispatch`]er sends them, lane by lane,
 //! retrying with [`backoff`] until the retry period ends, and records every attempt; each request
-//! carries a [`signature`]; targets are checked by [`target`]. Subscriptions themselves are an
+//! carries a [`signature`] by the subscription's secrets, opened from their sealed form only to sign; targets are checked by [`target`]. Subscriptions themselves are an
 //! aggregate (`sigma_shared::webhook`) with a read model in `project::webhooks`.
 //!
 //! Depends on the database and the log (through the projector); knows nothing of the API.
@@ -22,6 +22,7 @@ use self::dispatch::{DeliverySettings, Dispatcher};
 use self::outbox::Outbox;
 use crate::metrics::Metrics;
 use crate::project::ownership::Ownership;
+use crate::sealing::SecretsKey;
 
 /// Delivery statuses as stored.
 pub const PENDING: &str = "pending";
@@ -34,9 +35,10 @@ pub fn start(
     settings: DeliverySettings,
     retry_for: Duration,
     metrics: Metrics,
+    secrets: Arc<SecretsKey>,
 ) -> Result<Arc<Outbox>, reqwest::Error> {
     let (ownership, owned) = Ownership::new();
-    let dispatcher = Arc::new(Dispatcher::new(db, settings, metrics)?);
+    let dispatcher = Arc::new(Dispatcher::new(db, settings, metrics, secrets)?);
     tokio::spawn(dispatcher.run(owned));
     Ok(Arc::new(Outbox {
         ownership,

@@ -6,11 +6,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// The header's value for `body` sent at `timestamp`, signed with each of `secrets`.
-pub fn header(secrets: &[&str], timestamp: i64, body: &[u8]) -> String {
+pub fn header(secrets: &[impl AsRef<str>], timestamp: i64, body: &[u8]) -> String {
     let mut value = format!("t={timestamp}");
     for secret in secrets {
         value.push_str(",v1=");
-        value.push_str(&hex::encode(mac(secret, timestamp, body)));
+        value.push_str(&hex::encode(mac(secret.as_ref(), timestamp, body)));
     }
     value
 }

@@ -16,6 +16,7 @@ use crate::command::{ChannelCommand, IngestAction, OwnerAction};
 use crate::event::Event;
 use crate::ids::{AccountId, ChannelId, SessionId};
 use crate::rejection::Rejection;
+use crate::secret::KeyFingerprint;
 use crate::session::{EndReason, Input, OpenSession, Publisher, SessionStatus};
 use crate::settings::{validate_name, ChannelSettings, InvalidSetting};
 
@@ -56,7 +57,8 @@ pub struct Channel {
     pub id: ChannelId,
     pub account_id: AccountId,
     pub name: String,
-    pub stream_key: String,
+    /// The fingerprint of the channel's stream key: all the decider needs to check one.
+    pub stream_key: KeyFingerprint,
     pub settings: ChannelSettings,
     pub stopped: bool,
     pub session: Option<OpenSession>,
@@ -97,11 +99,10 @@ pub fn decide(
         ) => {
             validate_name(name).map_err(invalid)?;
             settings.validate().map_err(invalid)?;
-            validate_stream_key(stream_key)?;
             Ok(vec![Event::ChannelCreated {
                 name: name.clone(),
                 settings: settings.clone(),
-                stream_key: stream_key.clone(),
+                stream_key: stream_key.at_rest(),
             }])
         }
         (ChannelState::Exists(_) | ChannelState::Deleted, ChannelCommand::Create { .. }) => {
@@ -168,15 +169,14 @@ fn decide_owner(channel: &Channel, action: &OwnerAction) -> Result<Vec<Event>, R
             }])
         }
         OwnerAction::RotateStreamKey { stream_key } => {
-            validate_stream_key(stream_key)?;
-            if *stream_key == channel.stream_key {
+            if stream_key.fingerprint == channel.stream_key {
                 return Err(Rejection::Invalid {
                     field: "stream_key".into(),
                     message: "the new key must differ from the current one".into(),
                 });
             }
             Ok(vec![Event::StreamKeyRotated {
-                stream_key: stream_key.clone(),
+                stream_key: stream_key.at_rest(),
             }])
         }
     }
@@ -516,7 +516,7 @@ pub fn evolve(
                 id: channel_id,
                 account_id,
                 name: name.clone(),
-                stream_key: stream_key.clone(),
+                stream_key: stream_key.fingerprint.clone(),
                 settings: settings.clone(),
                 stopped: false,
                 session: None,
@@ -535,7 +535,9 @@ pub fn evolve(
         }
         Event::ChannelStopped {} => channel.stopped = true,
         Event::ChannelResumed {} => channel.stopped = false,
-        Event::StreamKeyRotated { stream_key } => channel.stream_key = stream_key.clone(),
+        Event::StreamKeyRotated { stream_key } => {
+            channel.stream_key = stream_key.fingerprint.clone();
+        }
         Event::SessionStarted {
             session_id,
             started_at,
@@ -677,22 +679,6 @@ fn ended_with_media(channel: &Channel, session_id: &SessionId) -> Result<(), Rej
         });
     }
     Ok(())
-}
-
-/// Stream keys are drawn by the API; this guards the log against junk from any other writer.
-fn validate_stream_key(stream_key: &str) -> Result<(), Rejection> {
-    let ok = (16..=128).contains(&stream_key.len())
-        && stream_key
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Rejection::Invalid {
-            field: "stream_key".into(),
-            message: "must be 16 to 128 characters of A-Z, a-z, 0-9, `_` or `-`".into(),
-        })
-    }
 }
 
 fn invalid(error: InvalidSetting) -> Rejection {

@@ -6,7 +6,7 @@ use super::*;
 impl Scenario {
     fn backup(&self, key: &str) -> ChannelCommand {
         self.ingest(IngestAction::ConnectBackup {
-            stream_key: key.into(),
+            stream_key: KeyFingerprint::of(key),
         })
     }
 
