@@ -136,7 +136,26 @@ pub async fn mint_and_use(api: &Api, admin_key: &str, receiver: &Receiver) -> Mi
 
 /// The files under `dir` that hold any of the secrets, with the secrets found.
 pub fn files_showing(dir: &Path, minted: &Minted) -> Vec<(PathBuf, Vec<String>)> {
-    let mut found = Vec::new();
+    every_file(dir)
+        .into_iter()
+        .filter_map(|(path, bytes)| {
+            let shown = minted.shown_in(&bytes);
+            (!shown.is_empty()).then(|| (path, shown.into_iter().map(str::to_owned).collect()))
+        })
+        .collect()
+}
+
+/// Whether any file under `dir` holds `text`: a search that finds no secret is worth
+/// something only where it finds what was stored beside them.
+pub fn any_file_shows(dir: &Path, text: &str) -> bool {
+    every_file(dir)
+        .iter()
+        .any(|(_, bytes)| contains(bytes, text.as_bytes()))
+}
+
+/// Every readable file under `dir`, with its bytes.
+fn every_file(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(dir) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -147,14 +166,11 @@ pub fn files_showing(dir: &Path, minted: &Minted) -> Vec<(PathBuf, Vec<String>)>
             if path.is_dir() {
                 pending.push(path);
             } else if let Ok(bytes) = std::fs::read(&path) {
-                let shown = minted.shown_in(&bytes);
-                if !shown.is_empty() {
-                    found.push((path, shown.into_iter().map(str::to_owned).collect()));
-                }
+                files.push((path, bytes));
             }
         }
     }
-    found
+    files
 }
 
 /// What the API and the webhooks show of the channels' histories: every event's data.

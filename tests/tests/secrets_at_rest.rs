@@ -23,7 +23,7 @@ use sigma_tests::database::{every_row_as_text, TestDatabase};
 use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::live;
 use sigma_tests::receiver::{verify, Behaviour, Receiver};
-use sigma_tests::secrets::{files_showing, histories, mint_and_use};
+use sigma_tests::secrets::{any_file_shows, files_showing, histories, mint_and_use};
 use sigma_tests::wait::{until, until_some};
 
 #[tokio::test]
@@ -64,6 +64,10 @@ async fn no_stream_key_or_webhook_secret_is_stored_or_shown_in_clear() {
     assert!(read.get("rtmp_url").is_none(), "{read}");
     assert_eq!(minted.shown_in(read.to_string().as_bytes()), Vec::<&str>::new());
 
+    assert!(
+        any_file_shows(&dir.path().join("log"), &minted.channel_ids[1]),
+        "the log has the channels' events"
+    );
     assert_eq!(files_showing(dir.path(), &minted), vec![], "while running");
 
     // Killed (nothing flushed or tidied) and restarted: still nothing in clear, and the owner

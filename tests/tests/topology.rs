@@ -10,7 +10,7 @@ use sigma_tests::hls::{until_final, until_listed};
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::database::every_row_as_text;
 use sigma_tests::receiver::{verify, Behaviour, Receiver};
-use sigma_tests::secrets::{files_showing, histories, mint_and_use};
+use sigma_tests::secrets::{any_file_shows, files_showing, histories, mint_and_use};
 use sigma_tests::topology::Topology;
 use sigma_tests::viewer::{watch, Viewing};
 use sigma_tests::wait::{until, until_some};
@@ -606,7 +606,12 @@ async fn no_stream_key_or_webhook_secret_is_in_the_topics_the_tables_or_the_data
         Vec::<&str>::new(),
         "the PostgreSQL tables"
     );
-    let topics = files_showing(topology.broker.data_dir(), &minted);
+    let broker = topology.broker.data_dir();
+    assert!(
+        any_file_shows(broker, &minted.channel_ids[1]),
+        "the broker's storage has the channels' events"
+    );
+    let topics = files_showing(broker, &minted);
     assert_eq!(topics, vec![], "the broker's storage (every topic)");
     for dir in topology.data_dirs() {
         assert_eq!(files_showing(dir, &minted), vec![], "a process's data dir");
