@@ -47,6 +47,8 @@ pub enum StartError {
     Secret(#[from] secrets::SecretError),
     #[error("SIGMA_SECRETS_KEY: {0}")]
     SecretsKey(#[from] crate::sealing::SealingError),
+    #[error("SIGMA_SECRETS_KEY differs from the key in {0}, which sealed this deployment's stream keys and webhook secrets: set SIGMA_SECRETS_KEY to that file's content")]
+    OtherSecretsKey(String),
     #[error("cannot listen on {addr}: {source} (set SIGMA_HTTP_ADDR to a free address)")]
     Listen {
         addr: SocketAddr,
@@ -517,17 +519,36 @@ fn signing_key_spec(config: &Config) -> Result<String, StartError> {
 /// in the data dir. Every platform process of a deployment must share it, so scale-out (a Kafka
 /// log) needs it from the environment.
 pub fn secrets_key(config: &Config) -> Result<SecretsKey, StartError> {
-    let spec = match (&config.secrets_key, &config.log) {
-        (Some(spec), _) => spec.clone(),
-        (None, sigma_event_log::LogConfig::Kafka { .. }) => {
-            return Err(StartError::NodeNeeds("SIGMA_SECRETS_KEY"))
+    let kept = config.data_dir.join("secrets-key");
+    match (&config.secrets_key, &config.log) {
+        (Some(spec), _) => {
+            let key = SecretsKey::parse(spec)?;
+            no_other_key_sealed(&kept, &key)?;
+            Ok(key)
         }
-        (None, _) => secrets::load_or_create(
-            &config.data_dir.join("secrets-key"),
+        (None, sigma_event_log::LogConfig::Kafka { .. }) => {
+            Err(StartError::NodeNeeds("SIGMA_SECRETS_KEY"))
+        }
+        (None, _) => Ok(SecretsKey::parse(&secrets::load_or_create(
+            &kept,
             SecretsKey::generate_spec,
-        )?,
-    };
-    Ok(SecretsKey::parse(&spec)?)
+        )?)?),
+    }
+}
+
+/// A key file left by a start without `SIGMA_SECRETS_KEY` sealed this deployment's secrets: a
+/// different key from the environment could open none of them, so it is refused.
+fn no_other_key_sealed(kept: &std::path::Path, key: &SecretsKey) -> Result<(), StartError> {
+    match std::fs::read_to_string(kept) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(secrets::SecretError::Unreadable {
+            path: kept.to_owned(),
+            source,
+        }
+        .into()),
+        Ok(text) if SecretsKey::parse(&text)?.id() == key.id() => Ok(()),
+        Ok(_) => Err(StartError::OtherSecretsKey(kept.display().to_string())),
+    }
 }
 
 /// What the log-driven background components share; cheap to clone.
@@ -571,8 +592,13 @@ impl Shared {
 
 /// The deciders and the projector.
 fn start_deciders_and_projector(shared: &Shared, progress: &Progress, secrets: &Arc<SecretsKey>) {
-    shared.supervise(Component::Deciders, |shared, ready| async move {
-        decide::run(shared.log.as_ref(), shared.metrics, ready).await
+    // The session timers of the partitions this process decides (fired by one task however
+    // often the deciding loop restarts).
+    let timers = Arc::new(decide::timers::Timers::default());
+    tokio::spawn(timers.clone().run(shared.log.clone()));
+    shared.supervise(Component::Deciders, move |shared, ready| {
+        let timers = timers.clone();
+        async move { decide::run(shared.log.as_ref(), shared.metrics, &timers, ready).await }
     });
     let progress = progress.clone();
     let secrets = secrets.clone();
@@ -636,7 +662,6 @@ fn start_node_monitor(shared: &Shared, bus: &Arc<CommandBus>, timeout: Duration)
         async move {
             crate::nodes::monitor::run(
                 shared.log.clone(),
-                shared.db,
                 bus,
                 shared.metrics,
                 timeout,

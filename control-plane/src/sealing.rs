@@ -18,7 +18,9 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_L
 use sha2::{Digest, Sha256};
 use sigma_shared::event::{Decision, Event, Outcome};
 use sigma_shared::ids::{ChannelId, WebhookId};
-use sigma_shared::secret::{KeyFingerprint, Sealed, SealedStreamKey, StoredSecret};
+use sigma_shared::secret::{
+    KeyFingerprint, MalformedSecret, Sealed, SealedStreamKey, StoredSecret, MAX_SECRET_LEN,
+};
 
 /// The format version a sealed text starts with.
 const FORMAT: &str = "v1";
@@ -35,6 +37,12 @@ pub enum SealingError {
     WrongKey { sealed_with: String, have: String },
     #[error("a sealed secret failed authentication: it was altered, or sealed for something else")]
     Forged,
+}
+
+impl From<MalformedSecret> for SealingError {
+    fn from(_: MalformedSecret) -> Self {
+        Self::Malformed
+    }
 }
 
 /// What a secret is sealed for: the associated data of its sealing.
@@ -74,6 +82,11 @@ impl SecretsKey {
         })
     }
 
+    /// The start of the key's SHA-256, which sealed texts name their key by.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// A new random key (for a deployment's first start, tests and benchmarks).
     pub fn generate() -> Self {
         Self::parse(&Self::generate_spec()).expect("a generated key parses")
@@ -86,7 +99,13 @@ impl SecretsKey {
         hex::encode(bytes)
     }
 
+    /// Seals `clear`: a secret the platform drew, or a [`sigma_shared::secret::LegacySecret`]
+    /// — both at most [`MAX_SECRET_LEN`] bytes, which is what makes the sealed text fit.
     pub fn seal(&self, clear: &str, purpose: Purpose) -> Sealed {
+        assert!(
+            clear.len() <= MAX_SECRET_LEN,
+            "only secrets of at most {MAX_SECRET_LEN} bytes are sealed"
+        );
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let mut data = clear.as_bytes().to_vec();
@@ -100,7 +119,7 @@ impl SecretsKey {
         let mut body = nonce.to_vec();
         body.extend_from_slice(&data);
         let text = format!("{FORMAT}.{}.{}", self.id, URL_SAFE_NO_PAD.encode(body));
-        Sealed::try_from(text).expect("a sealed secret is short, plain ASCII")
+        Sealed::try_from(text).expect("a sealed secret of at most MAX_SECRET_LEN bytes fits")
     }
 
     pub fn open(&self, sealed: &Sealed, purpose: Purpose) -> Result<String, SealingError> {
@@ -135,7 +154,7 @@ impl SecretsKey {
     pub fn reveal(&self, stored: &StoredSecret, purpose: Purpose) -> Result<String, SealingError> {
         match stored {
             StoredSecret::Sealed(sealed) => self.open(sealed, purpose),
-            StoredSecret::Legacy(clear) => Ok(clear.clone()),
+            StoredSecret::Legacy(clear) => Ok(clear.as_str().to_owned()),
         }
     }
 
@@ -143,7 +162,7 @@ impl SecretsKey {
     pub fn protect(&self, stored: &StoredSecret, purpose: Purpose) -> Sealed {
         match stored {
             StoredSecret::Sealed(sealed) => sealed.clone(),
-            StoredSecret::Legacy(clear) => self.seal(clear, purpose),
+            StoredSecret::Legacy(clear) => self.seal(clear.as_str(), purpose),
         }
     }
 
@@ -160,7 +179,8 @@ impl SecretsKey {
         for envelope in events {
             match (&mut envelope.event, envelope.channel_id) {
                 (
-                    Event::ChannelCreated { stream_key, .. } | Event::StreamKeyRotated { stream_key },
+                    Event::ChannelCreated { stream_key, .. }
+                    | Event::StreamKeyRotated { stream_key },
                     Some(channel),
                 ) => {
                     let sealed = self.protect(&stream_key.key, Purpose::StreamKey(channel));
@@ -247,7 +267,11 @@ mod tests {
         let sealed = key.seal("sk_the_key", Purpose::StreamKey(channel));
         let text = sealed.as_str();
         let last = text.chars().last().unwrap();
-        let flipped = format!("{}{}", &text[..text.len() - 1], if last == 'A' { 'B' } else { 'A' });
+        let flipped = format!(
+            "{}{}",
+            &text[..text.len() - 1],
+            if last == 'A' { 'B' } else { 'A' }
+        );
         let prefix = &text[..text.rfind('.').unwrap()];
         for junk in [
             flipped,
@@ -259,13 +283,33 @@ mod tests {
             let Ok(junk) = Sealed::try_from(junk.clone()) else {
                 continue;
             };
-            assert!(key.open(&junk, Purpose::StreamKey(channel)).is_err(), "{junk:?}");
+            assert!(
+                key.open(&junk, Purpose::StreamKey(channel)).is_err(),
+                "{junk:?}"
+            );
         }
     }
 
     #[test]
+    fn the_longest_secret_kept_fits_sealed() {
+        let key = key();
+        let longest = "x".repeat(MAX_SECRET_LEN);
+        let webhook = Purpose::WebhookSecret(WebhookId::generate());
+        assert_eq!(
+            key.open(&key.seal(&longest, webhook), webhook).unwrap(),
+            longest
+        );
+    }
+
+    #[test]
     fn only_32_bytes_of_hex_make_a_key() {
-        for spec in ["", "00", &"zz".repeat(32), &"00".repeat(31), &"00".repeat(33)] {
+        for spec in [
+            "",
+            "00",
+            &"zz".repeat(32),
+            &"00".repeat(31),
+            &"00".repeat(33),
+        ] {
             assert!(SecretsKey::parse(spec).is_err(), "{spec}");
         }
         assert!(SecretsKey::parse(&format!("{}\n", "ab".repeat(32))).is_ok());
@@ -275,9 +319,10 @@ mod tests {
     fn a_legacy_secret_is_revealed_as_is_and_sealed_when_protected() {
         let key = key();
         let webhook = WebhookId::generate();
-        let legacy = StoredSecret::Legacy("whsec_old".into());
+        let legacy = StoredSecret::Legacy("whsec_old".to_owned().try_into().unwrap());
         assert_eq!(
-            key.reveal(&legacy, Purpose::WebhookSecret(webhook)).unwrap(),
+            key.reveal(&legacy, Purpose::WebhookSecret(webhook))
+                .unwrap(),
             "whsec_old"
         );
         let sealed = key.protect(&legacy, Purpose::WebhookSecret(webhook));
@@ -286,7 +331,10 @@ mod tests {
             "whsec_old"
         );
         let stored = StoredSecret::Sealed(sealed.clone());
-        assert_eq!(key.protect(&stored, Purpose::WebhookSecret(webhook)), sealed);
+        assert_eq!(
+            key.protect(&stored, Purpose::WebhookSecret(webhook)),
+            sealed
+        );
     }
 
     #[test]
@@ -321,7 +369,7 @@ mod tests {
                             settings: ChannelSettings::default(),
                             stream_key: StreamKeyAtRest {
                                 fingerprint: KeyFingerprint::of("sk_old"),
-                                key: StoredSecret::Legacy("sk_old".into()),
+                                key: StoredSecret::Legacy("sk_old".to_owned().try_into().unwrap()),
                             },
                         },
                     ),
@@ -329,7 +377,9 @@ mod tests {
                         None,
                         Event::WebhookSecretRotated {
                             webhook_id: webhook,
-                            secret: StoredSecret::Legacy("whsec_old".into()),
+                            secret: StoredSecret::Legacy(
+                                "whsec_old".to_owned().try_into().unwrap(),
+                            ),
                             previous_valid_until: Utc::now(),
                         },
                     ),
@@ -342,13 +392,19 @@ mod tests {
             panic!()
         };
         let opened = key.reveal(&stream_key.key, Purpose::StreamKey(channel));
-        assert_eq!(stream_key.key.sealed().map(|_| opened), Some(Ok("sk_old".into())));
+        assert_eq!(
+            stream_key.key.sealed().map(|_| opened),
+            Some(Ok("sk_old".into()))
+        );
         assert_eq!(stream_key.fingerprint, KeyFingerprint::of("sk_old"));
         let Event::WebhookSecretRotated { secret, .. } = &sealed.events()[1].event else {
             panic!()
         };
         let opened = key.reveal(secret, Purpose::WebhookSecret(webhook));
-        assert_eq!(secret.sealed().map(|_| opened), Some(Ok("whsec_old".into())));
+        assert_eq!(
+            secret.sealed().map(|_| opened),
+            Some(Ok("whsec_old".into()))
+        );
 
         // Nothing legacy: the decision itself, not a copy.
         let again = key.seal_legacy(&sealed);

@@ -58,6 +58,7 @@ impl MigrationTrait for Migration {
                 Index::drop()
                     .name("channels_by_stream_key")
                     .table(Channels::Table)
+                    .if_exists()
                     .to_owned(),
             )
             .await?;
@@ -66,7 +67,9 @@ impl MigrationTrait for Migration {
             manager,
             Channels::Table,
             vec![
-                string(Channels::StreamKeyFingerprint).default("").to_owned(),
+                string(Channels::StreamKeyFingerprint)
+                    .default("")
+                    .to_owned(),
                 string(Channels::SealedStreamKey).default("").to_owned(),
             ],
         )
@@ -77,6 +80,7 @@ impl MigrationTrait for Migration {
                     .name("channels_by_stream_key_fingerprint")
                     .table(Channels::Table)
                     .col(Channels::StreamKeyFingerprint)
+                    .unique()
                     .to_owned(),
             )
             .await?;

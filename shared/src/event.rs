@@ -517,7 +517,7 @@ mod tests {
                 settings: ChannelSettings::default(),
                 stream_key: StreamKeyAtRest {
                     fingerprint: KeyFingerprint::of("sk_written_in_clear_0123"),
-                    key: StoredSecret::Legacy("sk_written_in_clear_0123".into()),
+                    key: StoredSecret::Legacy("sk_written_in_clear_0123".to_owned().try_into().unwrap()),
                 },
             }
         );
@@ -536,7 +536,7 @@ mod tests {
         let Event::WebhookCreated { secret, .. } = read.event else {
             panic!("{read:?}")
         };
-        assert_eq!(secret, StoredSecret::Legacy("whsec_in_clear".into()));
+        assert_eq!(secret, StoredSecret::Legacy("whsec_in_clear".to_owned().try_into().unwrap()));
     }
 
     #[test]
@@ -547,6 +547,10 @@ mod tests {
         .unwrap();
         json["schema_version"] = 2.into();
         json["data"]["stream_key"] = "sk_in_clear_at_version_2".into();
+        assert!(serde_json::from_value::<EventEnvelope>(json.clone()).is_err());
+        // A version-1 secret longer than any release drew: malformed, not sealed.
+        json["schema_version"] = 1.into();
+        json["data"]["stream_key"] = "k".repeat(crate::secret::MAX_SECRET_LEN + 1).into();
         assert!(serde_json::from_value::<EventEnvelope>(json).is_err());
     }
 

@@ -7,8 +7,8 @@
 //!
 //! A stream key is also known by its **fingerprint**, its SHA-256: ingest finds a channel by the
 //! fingerprint of the key a publisher presents, and the decider compares fingerprints. A plain
-//! digest is enough because a stream key is 40 random letters and digits (about 238 bits): it
-//! can be neither reversed nor guessed from its digest. Keeping the digest unkeyed keeps the
+//! digest is enough because a stream key is `sk_` and 32 random letters and digits (190 bits):
+//! it can be neither reversed nor guessed from its digest. Keeping the digest unkeyed keeps the
 //! decider and the log's upcast free of the secrets key.
 
 use std::fmt;
@@ -42,8 +42,12 @@ impl fmt::Debug for KeyFingerprint {
 pub enum MalformedSecret {
     #[error("a key fingerprint is 64 lower-case hex digits")]
     Fingerprint,
-    #[error("a sealed secret is 1 to {MAX_SEALED_LEN} characters of A-Z, a-z, 0-9, `.`, `_` or `-`")]
+    #[error(
+        "a sealed secret is 1 to {MAX_SEALED_LEN} characters of A-Z, a-z, 0-9, `.`, `_` or `-`"
+    )]
     Sealed,
+    #[error("a secret is at most {MAX_SECRET_LEN} bytes")]
+    TooLong,
 }
 
 impl TryFrom<String> for KeyFingerprint {
@@ -68,7 +72,12 @@ impl From<KeyFingerprint> for String {
     }
 }
 
-/// The longest sealed text accepted: a secret of up to 256 bytes with its header, nonce and tag.
+/// The longest secret kept: what the platform draws is far shorter (a stream key is 35 bytes, a
+/// webhook secret 38), and the releases that kept secrets in clear refused longer keys.
+pub const MAX_SECRET_LEN: usize = 256;
+
+/// The longest sealed text accepted: a secret of up to [`MAX_SECRET_LEN`] bytes with its
+/// header, nonce and tag.
 pub const MAX_SEALED_LEN: usize = 512;
 
 /// A secret sealed under the deployment's secrets key. Opaque here (only the control plane can
@@ -119,7 +128,37 @@ pub enum StoredSecret {
     Sealed(Sealed),
     /// A secret in clear, as an event written before secrets were sealed (schema version 1)
     /// holds it: only the upcast makes one, for the control plane to seal as it reads.
-    Legacy(String),
+    Legacy(LegacySecret),
+}
+
+/// A secret in clear from a schema-1 event, at most [`MAX_SECRET_LEN`] bytes: a longer one is
+/// no secret any release drew, and would not fit sealed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LegacySecret(String);
+
+impl LegacySecret {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LegacySecret {
+    type Error = MalformedSecret;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        if text.len() <= MAX_SECRET_LEN {
+            Ok(Self(text))
+        } else {
+            Err(MalformedSecret::TooLong)
+        }
+    }
+}
+
+impl From<LegacySecret> for String {
+    fn from(secret: LegacySecret) -> Self {
+        secret.0
+    }
 }
 
 impl StoredSecret {
@@ -177,9 +216,21 @@ mod tests {
             "7c8d93f8ffb4cdb85b2a4b0c10886a66959da2eb67707b1c54718850a56d158c"
         );
         let json = serde_json::to_string(&fingerprint).unwrap();
-        assert_eq!(serde_json::from_str::<KeyFingerprint>(&json).unwrap(), fingerprint);
-        for junk in ["", "ABCD", &"g".repeat(64), &"A".repeat(64), &"a".repeat(65)] {
-            assert!(serde_json::from_value::<KeyFingerprint>(junk.into()).is_err(), "{junk}");
+        assert_eq!(
+            serde_json::from_str::<KeyFingerprint>(&json).unwrap(),
+            fingerprint
+        );
+        for junk in [
+            "",
+            "ABCD",
+            &"g".repeat(64),
+            &"A".repeat(64),
+            &"a".repeat(65),
+        ] {
+            assert!(
+                serde_json::from_value::<KeyFingerprint>(junk.into()).is_err(),
+                "{junk}"
+            );
         }
         assert!(!format!("{fingerprint:?}").contains(fingerprint.as_str()));
     }
@@ -195,11 +246,17 @@ mod tests {
             json,
             serde_json::json!({"fingerprint": KeyFingerprint::of("sk_abc"), "sealed": "v1.abcd.Zm9v"})
         );
-        assert_eq!(serde_json::from_value::<StreamKeyAtRest>(json).unwrap(), stored);
+        assert_eq!(
+            serde_json::from_value::<StreamKeyAtRest>(json).unwrap(),
+            stored
+        );
         for junk in ["", "a b", "x/y", &"a".repeat(MAX_SEALED_LEN + 1)] {
             assert!(Sealed::try_from(junk.to_owned()).is_err(), "{junk}");
         }
-        let legacy = StoredSecret::Legacy("whsec_in_clear".into());
+        let legacy =
+            StoredSecret::Legacy(LegacySecret::try_from("whsec_in_clear".to_owned()).unwrap());
         assert!(!format!("{legacy:?}").contains("whsec"));
+        let long = serde_json::json!({ "legacy": "x".repeat(MAX_SECRET_LEN + 1) });
+        assert!(serde_json::from_value::<StoredSecret>(long).is_err());
     }
 }

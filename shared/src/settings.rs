@@ -78,7 +78,8 @@ pub mod limits {
     pub const MAX_THUMBNAIL_INTERVAL_SECONDS: u32 = 3_600;
     /// Long enough for a phone to walk out of a tunnel, short enough that a dead session ends.
     pub const MAX_RECONNECT_WINDOW_SECONDS: u32 = 3_600;
-    pub const MIN_SESSION_SECONDS: u32 = 60;
+    /// Half a minute: enough for a test or a trailer; shorter is a mistake.
+    pub const MIN_SESSION_SECONDS: u32 = 30;
     /// A week; marathons beyond that should start a new session.
     pub const MAX_SESSION_SECONDS: u32 = 7 * 86_400;
     pub const MAX_NAME_CHARS: usize = 200;
@@ -160,7 +161,7 @@ pub struct SettingsPatch {
     pub thumbnail_interval_seconds: Option<u32>,
     #[schema(maximum = 3_600)]
     pub reconnect_window_seconds: Option<u32>,
-    #[schema(minimum = 60, maximum = 604_800)]
+    #[schema(minimum = 30, maximum = 604_800)]
     pub max_session_seconds: Option<u32>,
     pub playback_policy: Option<PlaybackPolicy>,
 }

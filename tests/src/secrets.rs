@@ -40,7 +40,9 @@ impl Minted {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// Two channels (one key rotated), two webhooks to `receiver` (one secret rotated), and a few
@@ -115,9 +117,7 @@ pub async fn mint_and_use(api: &Api, admin_key: &str, receiver: &Receiver) -> Mi
     // sealed secrets.
     for one in receiver.received() {
         assert!(
-            webhook_secrets
-                .iter()
-                .any(|secret| verify(&one, secret).0),
+            webhook_secrets.iter().any(|secret| verify(&one, secret).0),
             "a delivery signed by no secret handed out: {}",
             one.signature
         );

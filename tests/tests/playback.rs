@@ -314,3 +314,56 @@ async fn normal_latency_serves_long_segments_that_ffmpeg_plays() {
     assert_eq!(summary.target_duration, 4, "{media}");
     plays_two_seconds(&base).await;
 }
+
+/// A player that opens a channel the moment it goes live: until a rendition has a segment, the
+/// multivariant playlist is a 404 `not_ready` with `Retry-After: 1`, never a list of renditions
+/// with nothing in them (ffmpeg then finds no stream to map and gives up); every rendition the
+/// first 200 lists has a segment, and ffmpeg opened on it plays.
+#[tokio::test]
+async fn a_player_joining_at_go_live_is_never_handed_an_empty_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
+    // 4 s segments: seconds of parts before the first segment closes.
+    let (_, channel) = Api::new(&sigma.url)
+        .broadcaster_channel(
+            &sigma.admin_key,
+            json!({ "name": "stage", "latency_mode": "normal" }),
+        )
+        .await;
+    let _publisher = publish(channel["rtmp_url"].as_str().unwrap(), 20);
+    let base = format!("{}/live/{}", sigma.url, channel["id"].as_str().unwrap());
+    let index = format!("{base}/index.m3u8");
+    let started = Instant::now();
+    let mut not_ready = 0;
+    let top = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no multivariant playlist in 30 s"
+        );
+        let response = reqwest::get(&index).await.unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let text = response.text().await.unwrap();
+        if status == 200 {
+            break text;
+        }
+        assert_eq!(status, 404, "{text}");
+        if text.contains("\"not_ready\"") {
+            assert_eq!(retry_after.as_deref(), Some("1"), "{text}");
+            not_ready += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(not_ready > 0, "the seconds before the first segment answer not_ready");
+    let listed: Vec<&str> = top.lines().filter(|line| !line.starts_with('#')).collect();
+    assert!(!listed.is_empty(), "{top}");
+    for uri in listed {
+        let (status, media) = get(&format!("{base}/{uri}")).await;
+        assert_eq!(status, 200, "{uri}");
+        assert!(media.contains("#EXTINF"), "{uri} lists no segment:\n{media}");
+    }
+    plays_two_seconds(&base).await;
+}

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sigma_shared::secret::KeyFingerprint;
 use sigma_tests::api::Api;
 use sigma_tests::hls::{until_final, until_listed};
 use sigma_tests::publish::{publisher, Publish};
@@ -607,8 +608,10 @@ async fn no_stream_key_or_webhook_secret_is_in_the_topics_the_tables_or_the_data
         "the PostgreSQL tables"
     );
     let broker = topology.broker.data_dir();
+    // The search looks where the events are: their data (a key's fingerprint) is found.
+    let fingerprint = KeyFingerprint::of(&minted.stream_keys[0]);
     assert!(
-        any_file_shows(broker, &minted.channel_ids[1]),
+        any_file_shows(broker, fingerprint.as_str()),
         "the broker's storage has the channels' events"
     );
     let topics = files_showing(broker, &minted);

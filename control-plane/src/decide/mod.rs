@@ -8,6 +8,7 @@
 //! exactly once.
 
 pub mod partition;
+pub mod timers;
 
 use std::collections::HashMap;
 
@@ -17,16 +18,20 @@ use sigma_shared::event::Decision;
 use sigma_shared::log::{EventLog, GroupEvent, LogError, Partition, COMMANDS_TOPIC, EVENTS_TOPIC};
 
 pub use self::partition::PartitionDecider;
+use self::timers::Timers;
 use crate::metrics::Metrics;
 
 pub const GROUP: &str = "sigma-deciders";
 
-/// Runs until the log fails. `ready` is called once the member has joined.
+/// Runs until the log fails, keeping `timers` to the owned channels' deadlines. `ready` is
+/// called once the member has joined.
 pub async fn run(
     log: &dyn EventLog,
     metrics: Metrics,
+    timers: &Timers,
     ready: impl FnOnce(),
 ) -> Result<(), LogError> {
+    timers.clear();
     let mut member = log.join(COMMANDS_TOPIC, GROUP).await?;
     ready();
     // A member that stopped owns nothing: the gauge must not keep its last assignment.
@@ -36,13 +41,18 @@ pub async fn run(
         match member.next().await? {
             GroupEvent::Assigned(partitions) => {
                 for partition in partitions {
-                    owned.insert(partition, rebuild(log, partition).await?);
+                    let decider = rebuild(log, partition).await?;
+                    for (channel, due) in decider.all_timers() {
+                        timers.set(channel, partition, due);
+                    }
+                    owned.insert(partition, decider);
                 }
                 metrics.decider_partitions.set(owned.len() as i64);
             }
             GroupEvent::Revoked(partitions) => {
                 for partition in partitions {
                     owned.remove(&partition);
+                    timers.forget(partition);
                 }
                 metrics.decider_partitions.set(owned.len() as i64);
             }
@@ -60,6 +70,9 @@ pub async fn run(
                                 .with_label_values(&[outcome_label(&decision)])
                                 .inc();
                             decider.apply(&decision);
+                            if let Some((channel, due)) = decider.timers_of(&decision.stream) {
+                                timers.set(channel, record.partition, due);
+                            }
                         }
                     }
                     Err(error) => {

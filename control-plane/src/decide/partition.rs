@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use sigma_shared::account::{self, AccountState};
 use sigma_shared::channel::{self, ChannelState};
-use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope};
+use chrono::{DateTime, Utc};
+use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope, IngestAction};
 use sigma_shared::event::{current_schema_version, Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{AccountId, ChannelId, CommandId, EventId};
 use sigma_shared::webhook::{self, WebhookState};
@@ -69,7 +70,34 @@ impl AggregateState {
     }
 }
 
+/// A channel's session timers: when each timed end is due (see [`super::timers`]).
+pub type ChannelTimers = (ChannelId, Vec<(DateTime<Utc>, IngestAction)>);
+
 impl PartitionDecider {
+    /// The timers of the aggregate `stream`, if it is a channel (none once it has no session).
+    pub fn timers_of(&self, stream: &str) -> Option<ChannelTimers> {
+        let channel_id: ChannelId = stream.parse().ok()?;
+        let due = match self.aggregates.get(stream).map(|aggregate| &aggregate.state) {
+            Some(AggregateState::Channel(ChannelState::Exists(channel))) => channel::timers(channel),
+            _ => Vec::new(),
+        };
+        Some((channel_id, due))
+    }
+
+    /// Every channel of the partition that has a timer, with its timers.
+    pub fn all_timers(&self) -> Vec<ChannelTimers> {
+        self.aggregates
+            .values()
+            .filter_map(|aggregate| match &aggregate.state {
+                AggregateState::Channel(ChannelState::Exists(channel)) => {
+                    let due = channel::timers(channel);
+                    (!due.is_empty()).then_some((channel.id, due))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Decides a command, or returns `None` if it was decided before (a redelivery).
     pub fn decide(&self, envelope: &CommandEnvelope) -> Option<Decision> {
         if self.decided.contains(&envelope.id) {

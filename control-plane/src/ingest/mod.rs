@@ -12,7 +12,6 @@ mod transcode;
 mod writer;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -145,24 +144,9 @@ impl Admission for LogAdmission {
         let (session_id, started) = admitted_session(&events)
             .ok_or_else(|| Refusal::Unavailable("the connect decided no session".into()))?;
         tracing::info!(%channel_id, %session_id, input = input.as_str(), started, "publisher admitted");
+        // The session's maximum duration and reconnect window are the deciders' timers
+        // (`decide::timers`): they outlive this process.
         let session_end = self.bus.on_session_end(session_id);
-        if started {
-            // The maximum duration, counted from the session's start (this admission).
-            let (bus, limit) = (
-                self.bus.clone(),
-                Duration::from_secs(channel.max_session_seconds.max(0) as u64),
-            );
-            tokio::spawn(async move {
-                tokio::time::sleep(limit).await;
-                let end = IngestAction::EndSession {
-                    session_id,
-                    reason: EndReason::MaxDuration,
-                };
-                if LogAdmission::ingest(&bus, channel_id, end).await.is_ok() {
-                    tracing::info!(%channel_id, %session_id, "session ended: maximum duration reached");
-                }
-            });
-        }
         let alerts = Alerts::new(
             self.bus.clone(),
             channel_id,
@@ -214,7 +198,6 @@ impl Admission for LogAdmission {
             raised: Default::default(),
             storage: StorageAlarms::default(),
             session_end: Some(session_end),
-            reconnect_window: Duration::from_secs(channel.reconnect_window_seconds.max(0) as u64),
             // A backup may go on air before the session got that far (the decider refuses
             // what is already so).
             media_flowing: !started && input == Input::Primary,
@@ -436,7 +419,6 @@ struct StoredPublication {
     storage: StorageAlarms,
     /// Fires when a decision ends the session (owner stop, maximum duration).
     session_end: Option<tokio::sync::oneshot::Receiver<EndReason>>,
-    reconnect_window: Duration,
     /// Whether the session is known to be past `init`, and past `processing`.
     media_flowing: bool,
     live: bool,
@@ -567,27 +549,10 @@ impl Publication for StoredPublication {
         self.publishing.remove(session_id, self.input);
         let media_end_ms = self.media_end_ms;
         let disconnect = IngestAction::disconnect(self.input, session_id, media_end_ms);
+        // After the reconnect window the session ends (the deciders' timer), unless a
+        // publisher comes back or the other input carries it.
         if let Err(refusal) = LogAdmission::ingest(&bus, channel_id, disconnect).await {
             tracing::info!(%channel_id, %session_id, %refusal, "disconnect not recorded (the session already ended?)");
-            return;
         }
-        // After the reconnect window the session ends, unless a publisher came back or the
-        // other input carries it (then the decider refuses the end as too early).
-        let window = self.reconnect_window;
-        tokio::spawn(async move {
-            tokio::time::sleep(window).await;
-            let end = IngestAction::EndSession {
-                session_id,
-                reason: EndReason::PublisherGone,
-            };
-            match LogAdmission::ingest(&bus, channel_id, end).await {
-                Ok(_) => {
-                    tracing::info!(%channel_id, %session_id, "session ended: the publisher did not return")
-                }
-                Err(refusal) => {
-                    tracing::debug!(%channel_id, %session_id, %refusal, "session continues")
-                }
-            }
-        });
     }
 }

@@ -2,27 +2,24 @@
 //! of the partitions it owns it keeps the last heartbeat ([`Liveness`]); a node silent for longer
 //! than the timeout is declared lost: each session it was ingesting gets its publisher marked
 //! gone (`session.publisher_disconnected`, so the publisher may come back through any other
-//! worker within the reconnect window: `session.restream`), a `node_lost` alert, and the timer
-//! that ends it if the publisher does not come back.
+//! worker within the reconnect window: `session.restream`) and a `node_lost` alert; the
+//! deciders' timer ends it if the publisher does not come back.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, EntityTrait};
 use sigma_shared::command::IngestAction;
 use sigma_shared::ids::AlertId;
 use sigma_shared::log::{
     partition_for, EventLog, GroupEvent, LogError, Partition, HEARTBEATS_TOPIC,
 };
-use sigma_shared::session::EndReason;
 use tokio::sync::mpsc;
 
 use super::liveness::Liveness;
 use super::{Heartbeat, Ingesting};
 use crate::commands::CommandBus;
-use crate::db;
 use crate::ingest::LogAdmission;
 use crate::metrics::Metrics;
 
@@ -39,7 +36,6 @@ enum Seen {
 /// Runs until the log fails. `ready` is called once the member has joined.
 pub async fn run(
     log: Arc<dyn EventLog>,
-    db: DatabaseConnection,
     bus: Arc<CommandBus>,
     metrics: Metrics,
     timeout: Duration,
@@ -66,7 +62,7 @@ pub async fn run(
                         metrics.nodes_lost.inc();
                         tracing::warn!(node = node.node_id, role = node.role, sessions = node.ingesting.len(), "node lost: no heartbeat");
                         for ingesting in node.ingesting.clone() {
-                            tokio::spawn(release(db.clone(), bus.clone(), node.clone(), ingesting));
+                            tokio::spawn(release(bus.clone(), node.clone(), ingesting));
                         }
                     }
                 }
@@ -106,9 +102,9 @@ pub async fn run(
 
 /// A lost node's session: its publisher is gone as of the node's last sign of life (the media
 /// timeline is taken as running on until now, so a returning publisher never overlaps what was
-/// stored), an alert says why, and the session ends if no publisher returns in time.
+/// stored), and an alert says why. The session ends if no publisher returns within the reconnect
+/// window: the deciders' timer (`decide::timers`).
 async fn release(
-    db: DatabaseConnection,
     bus: Arc<CommandBus>,
     node: Heartbeat,
     ingesting: Ingesting,
@@ -137,20 +133,5 @@ async fn release(
     };
     if let Err(refusal) = LogAdmission::ingest(&bus, channel_id, alert).await {
         tracing::warn!(%session_id, %refusal, "node_lost alert not recorded");
-    }
-    let window = db::channels::Entity::find_by_id(channel_id.to_string())
-        .one(&db)
-        .await
-        .ok()
-        .flatten()
-        .map_or(60, |channel| channel.reconnect_window_seconds.max(0) as u64);
-    tokio::time::sleep(Duration::from_secs(window) + Duration::from_millis(500)).await;
-    let end = IngestAction::EndSession {
-        session_id,
-        reason: EndReason::PublisherGone,
-    };
-    // Refused when the publisher came back (through another node) in time.
-    if LogAdmission::ingest(&bus, channel_id, end).await.is_ok() {
-        tracing::info!(%session_id, "session ended: its node was lost and no publisher returned");
     }
 }

@@ -728,6 +728,15 @@ fn not_found() -> HttpResponse {
         .json(serde_json::json!({ "error": { "code": "not_found", "message": "no live stream here" } }))
 }
 
+/// The channel is live but none of its renditions has a segment yet (it went live a moment
+/// ago): a player retries, where an empty stream list would make it give up.
+fn not_ready() -> HttpResponse {
+    HttpResponse::NotFound()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::RETRY_AFTER, "1"))
+        .json(serde_json::json!({ "error": { "code": "not_ready", "message": "the stream is starting: no segment is ready yet; retry in a second" } }))
+}
+
 fn bad_request(message: &str) -> HttpResponse {
     HttpResponse::BadRequest()
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
@@ -795,18 +804,16 @@ async fn multivariant(
         Ok(token) => token,
         Err(response) => return *response,
     };
-    let found = playback
-        .with_live(&channel, |live| {
-            (!live.renditions.is_empty())
-                .then(|| (live.session_id, playlist::multivariant(live, Some(&pass))))
-        })
-        .flatten();
+    let found = playback.with_live(&channel, |live| {
+        playlist::multivariant(live, Some(&pass)).map(|text| (live.session_id, text))
+    });
     match found {
-        Some((session, text)) => {
+        Some(Some((session, text))) => {
             playback.viewers.note(channel, player, session, now_ms());
             let cache = cache_for("no-cache", token.is_some());
             playlist_response(signed_text(text, token.as_deref()).into(), &cache)
         }
+        Some(None) => not_ready(),
         None => not_found(),
     }
 }

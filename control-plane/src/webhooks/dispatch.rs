@@ -226,7 +226,7 @@ impl Dispatcher {
             .parse::<WebhookId>()
             .map_err(|_| SealingError::Malformed)?;
         let open = |text: &str| {
-            let sealed = Sealed::try_from(text.to_owned()).map_err(|_| SealingError::Malformed)?;
+            let sealed = Sealed::try_from(text.to_owned())?;
             self.secrets.open(&sealed, Purpose::WebhookSecret(webhook))
         };
         let mut secrets = vec![open(&subscription.sealed_secret)?];
@@ -250,14 +250,16 @@ impl Dispatcher {
         let started = Instant::now();
         let secrets = match self.signing_secrets(subscription, at) {
             Ok(secrets) => secrets,
-            // Never sent unsigned: the attempt fails, and the delivery log says why.
+            // Never sent unsigned: the attempt fails. The delivery log, which the subscriber
+            // reads, says only that; the server's log says why.
             Err(error) => {
+                tracing::error!(webhook = %subscription.id, %error, "cannot open a webhook's signing secret");
                 return Attempt {
                     at,
                     status_code: None,
-                    error: Some(format!("cannot open the signing secret: {error}")),
+                    error: Some("the signing secret cannot be opened (see the server log)".into()),
                     took: started.elapsed(),
-                }
+                };
             }
         };
         if let Err(refused) =

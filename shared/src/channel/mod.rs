@@ -372,30 +372,7 @@ fn decide_ingest(
         }
         IngestAction::EndSession { session_id, reason } => {
             let open = open_session(channel, *session_id)?;
-            let due = match reason {
-                EndReason::PublisherGone if open.on_air == Input::Backup => {
-                    return Err(Rejection::TooEarly {
-                        message: "the backup publisher is on air".into(),
-                    })
-                }
-                EndReason::PublisherGone => match open.publisher {
-                    Publisher::Gone { since } => since + reconnect_window(channel),
-                    Publisher::Connected => {
-                        return Err(Rejection::TooEarly {
-                            message: "the publisher is connected".into(),
-                        })
-                    }
-                },
-                EndReason::MaxDuration => {
-                    open.started_at + Duration::seconds(channel.settings.max_session_seconds.into())
-                }
-                other => {
-                    return Err(Rejection::Invalid {
-                        field: "reason".into(),
-                        message: format!("{} is not a timed end", other.as_str()),
-                    })
-                }
-            };
+            let due = timed_end_due(channel, open, *reason)?;
             if now < due {
                 return Err(Rejection::TooEarly {
                     message: format!("the session may end at {due}"),
@@ -679,6 +656,52 @@ fn ended_with_media(channel: &Channel, session_id: &SessionId) -> Result<(), Rej
         });
     }
     Ok(())
+}
+
+/// The session's timed ends, each with the instant it is due: what the owner of the channel's
+/// partition fires (the control plane's `decide::timers`). They follow from the state alone —
+/// the session's start, its publisher's departure, the settings — so they survive any process.
+pub fn timers(channel: &Channel) -> Vec<(DateTime<Utc>, IngestAction)> {
+    let Some(open) = &channel.session else {
+        return Vec::new();
+    };
+    [EndReason::PublisherGone, EndReason::MaxDuration]
+        .into_iter()
+        .filter_map(|reason| {
+            let due = timed_end_due(channel, open, reason).ok()?;
+            let end = IngestAction::EndSession {
+                session_id: open.id,
+                reason,
+            };
+            Some((due, end))
+        })
+        .collect()
+}
+
+/// When the open session may end for `reason`; refused if it may not end so at all now (its
+/// publisher or its backup is on air, or `reason` is not a timed end).
+fn timed_end_due(
+    channel: &Channel,
+    open: &OpenSession,
+    reason: EndReason,
+) -> Result<DateTime<Utc>, Rejection> {
+    match reason {
+        EndReason::PublisherGone if open.on_air == Input::Backup => Err(Rejection::TooEarly {
+            message: "the backup publisher is on air".into(),
+        }),
+        EndReason::PublisherGone => match open.publisher {
+            Publisher::Gone { since } => Ok(since + reconnect_window(channel)),
+            Publisher::Connected => Err(Rejection::TooEarly {
+                message: "the publisher is connected".into(),
+            }),
+        },
+        EndReason::MaxDuration => Ok(open.started_at
+            + Duration::seconds(channel.settings.max_session_seconds.into())),
+        other => Err(Rejection::Invalid {
+            field: "reason".into(),
+            message: format!("{} is not a timed end", other.as_str()),
+        }),
+    }
 }
 
 fn invalid(error: InvalidSetting) -> Rejection {

@@ -837,3 +837,41 @@ fn an_alert_is_open_once_cleared_once_and_cleared_by_the_end_of_its_session() {
         ]
     );
 }
+
+// --- timers ---------------------------------------------------------------------------------
+
+#[test]
+fn an_open_session_s_timers_are_the_ends_the_decider_accepts_once_due() {
+    let s = Scenario::new();
+    let gone = Event::PublisherDisconnected {
+        session_id: s.session,
+        at: s.at(10),
+        media_end_ms: 0,
+    };
+    let history = [s.created(), s.started(), gone];
+    let ChannelState::Exists(channel) = s.given(&history) else {
+        panic!("a channel")
+    };
+    let due = timers(&channel);
+    assert_eq!(due.len(), 2, "the reconnect window and the maximum duration: {due:?}");
+    for (at, action) in due {
+        let seconds = (at - s.t0).num_seconds();
+        assert!(matches!(
+            s.when(&history, s.ingest(action.clone()), seconds - 1),
+            Err(Rejection::TooEarly { .. })
+        ));
+        assert!(s.when(&history, s.ingest(action), seconds).is_ok());
+    }
+    let ChannelState::Exists(streaming) = s.given(&[s.created(), s.started()]) else {
+        panic!("a channel")
+    };
+    assert_eq!(
+        timers(&streaming).len(),
+        1,
+        "only the maximum duration while the publisher streams"
+    );
+    let ChannelState::Exists(idle) = s.given(&[s.created()]) else {
+        panic!("a channel")
+    };
+    assert!(timers(&idle).is_empty());
+}
