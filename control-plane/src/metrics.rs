@@ -13,6 +13,8 @@ pub struct Metrics {
     pub commands_decided: IntCounterVec,
     pub events_projected: IntCounter,
     pub decider_partitions: IntGauge,
+    /// Which partitions: where a channel's decisions (and its session timers) are made.
+    pub decider_partition_owned: IntGaugeVec,
     pub decider_commits_refused: IntCounter,
     pub ingest_dropped: IntCounterVec,
     pub ingest_publishers: IntGauge,
@@ -71,6 +73,14 @@ impl Metrics {
         let decider_partitions = IntGauge::new(
             "decider_partitions",
             "Command partitions this process decides for",
+        )
+        .expect("valid metric");
+        let decider_partition_owned = IntGaugeVec::new(
+            Opts::new(
+                "decider_partition_owned",
+                "1 for each command partition this process decides for",
+            ),
+            &["partition"],
         )
         .expect("valid metric");
         let decider_commits_refused = IntCounter::new(
@@ -227,6 +237,7 @@ impl Metrics {
             Box::new(commands_decided.clone()),
             Box::new(events_projected.clone()),
             Box::new(decider_partitions.clone()),
+            Box::new(decider_partition_owned.clone()),
             Box::new(decider_commits_refused.clone()),
             Box::new(ingest_dropped.clone()),
             Box::new(ingest_publishers.clone()),
@@ -260,6 +271,7 @@ impl Metrics {
             commands_decided,
             events_projected,
             decider_partitions,
+            decider_partition_owned,
             decider_commits_refused,
             ingest_dropped,
             ingest_publishers,

@@ -124,6 +124,12 @@ impl Topology {
         }
     }
 
+    /// Kills control plane `n` with SIGKILL (those after it move down one place); the front
+    /// then sends the API to the others.
+    pub async fn kill_control_plane(&mut self, n: usize) {
+        self.control_planes.remove(n).kill().await;
+    }
+
     /// Kills playback node `n` with SIGKILL; the front then skips it.
     pub async fn kill_playback_node(&mut self, n: usize) {
         if let Some(node) = self.playback_nodes[n].take() {

@@ -4,12 +4,15 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use sigma_shared::log::partition_for;
 use sigma_shared::secret::KeyFingerprint;
 use sigma_tests::api::Api;
-use sigma_tests::hls::{until_final, until_listed};
-use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::database::every_row_as_text;
+use sigma_tests::hls::{until_final, until_listed};
+use sigma_tests::metrics::read as read_metric;
+use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::receiver::{verify, Behaviour, Receiver};
 use sigma_tests::secrets::{any_file_shows, files_showing, histories, mint_and_use};
 use sigma_tests::topology::Topology;
@@ -619,4 +622,74 @@ async fn no_stream_key_or_webhook_secret_is_in_the_topics_the_tables_or_the_data
     for dir in topology.data_dirs() {
         assert_eq!(files_showing(dir, &minted), vec![], "a process's data dir");
     }
+}
+
+/// Whether the control plane whose metrics are at `url` decides `partition`.
+async fn decides(url: &str, partition: u32) -> bool {
+    let line = format!("sigma_decider_partition_owned{{partition=\"{partition}\"}} ");
+    read_metric(url, &line).await == Some(1.0)
+}
+
+#[tokio::test]
+async fn a_reconnect_window_ends_on_time_when_the_control_plane_deciding_it_is_killed() {
+    let mut topology = Topology::start().await;
+    let (token, channel) = topology
+        .api(0)
+        .broadcaster_channel(
+            topology.admin_key(),
+            json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 10 }),
+        )
+        .await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let partition = partition_for(&id, 8);
+    let owner = until_some(Duration::from_secs(30), "a control plane decides the channel", || async {
+        for (n, control_plane) in topology.control_planes.iter().enumerate() {
+            if decides(&control_plane.metrics_url, partition).await {
+                return Some(n);
+            }
+        }
+        None
+    })
+    .await;
+    let mut publisher = publisher(channel["rtmp_url"].as_str().unwrap(), 3, CAMERA)
+        .spawn()
+        .unwrap();
+    publisher.wait().await.unwrap();
+    let api = topology.api(1 - owner);
+    let gone = until_some(Duration::from_secs(20), "the publisher is gone", || async {
+        api.history(&token, &id)
+            .await
+            .into_iter()
+            .find(|event| event["type"] == "session.publisher_disconnected")
+    })
+    .await;
+    let gone_at: DateTime<Utc> = gone["data"]["at"].as_str().unwrap().parse().unwrap();
+
+    topology.kill_control_plane(owner).await;
+    let survivor = topology.control_planes[0].metrics_url.clone();
+    until(Duration::from_secs(60), "the survivor takes the partition over", || {
+        decides(&survivor, partition)
+    })
+    .await;
+    let took_over = Utc::now();
+    let ended = until_some(Duration::from_secs(60), "the session ends", || async {
+        api.history(&token, &id)
+            .await
+            .into_iter()
+            .find(|event| event["type"] == "session.ended")
+    })
+    .await;
+    assert_eq!(ended["data"]["reason"], "publisher_gone", "{ended}");
+    let ended_at: DateTime<Utc> = ended["occurred_at"].as_str().unwrap().parse().unwrap();
+    // Never before the deadline (the decider refuses that), and within a second of it — or of
+    // the takeover, when that came later (`took_over` is when the test saw it: no earlier).
+    let deadline = gone_at + chrono::Duration::seconds(10);
+    assert!(ended_at >= deadline, "ended before the deadline");
+    let late = (ended_at - deadline.max(took_over)).as_seconds_f64();
+    assert!(late <= 1.0, "ended {late:.3} s after max(deadline, takeover)");
+    eprintln!(
+        "ended {:.3} s after the publisher left; the takeover came {:.3} s after it",
+        (ended_at - gone_at).as_seconds_f64(),
+        (took_over - gone_at).as_seconds_f64()
+    );
 }

@@ -35,7 +35,7 @@ pub async fn run(
     let mut member = log.join(COMMANDS_TOPIC, GROUP).await?;
     ready();
     // A member that stopped owns nothing: the gauge must not keep its last assignment.
-    let _owned_gauge = OwnedGauge(&metrics.decider_partitions);
+    let _owned_gauge = OwnedGauge(&metrics);
     let mut owned: HashMap<Partition, PartitionDecider> = HashMap::new();
     loop {
         match member.next().await? {
@@ -46,6 +46,10 @@ pub async fn run(
                         timers.set(channel, partition, due);
                     }
                     owned.insert(partition, decider);
+                    metrics
+                        .decider_partition_owned
+                        .with_label_values(&[&partition.to_string()])
+                        .set(1);
                 }
                 metrics.decider_partitions.set(owned.len() as i64);
             }
@@ -53,6 +57,9 @@ pub async fn run(
                 for partition in partitions {
                     owned.remove(&partition);
                     timers.forget(partition);
+                    let _ = metrics
+                        .decider_partition_owned
+                        .remove_label_values(&[&partition.to_string()]);
                 }
                 metrics.decider_partitions.set(owned.len() as i64);
             }
@@ -97,12 +104,13 @@ pub async fn run(
     }
 }
 
-/// Zeroes the owned-partitions gauge when the member stops, however it stops.
-struct OwnedGauge<'a>(&'a prometheus::IntGauge);
+/// Zeroes the owned-partitions gauges when the member stops, however it stops.
+struct OwnedGauge<'a>(&'a Metrics);
 
 impl Drop for OwnedGauge<'_> {
     fn drop(&mut self) {
-        self.0.set(0);
+        self.0.decider_partitions.set(0);
+        self.0.decider_partition_owned.reset();
     }
 }
 
