@@ -599,12 +599,23 @@ async fn no_stream_key_or_webhook_secret_is_in_the_topics_the_tables_or_the_data
     assert_eq!(read["stream_key"], minted.stream_keys[2].as_str());
 
     let events = serde_json::to_vec(&histories(&topology.api(1), &minted).await).unwrap();
-    assert_eq!(minted.shown_in(&events), Vec::<&str>::new(), "the events API");
+    assert_eq!(
+        minted.shown_in(&events),
+        Vec::<&str>::new(),
+        "the events API"
+    );
     for one in receiver.received() {
-        assert_eq!(minted.shown_in(&one.raw), Vec::<&str>::new(), "a webhook body");
+        assert_eq!(
+            minted.shown_in(&one.raw),
+            Vec::<&str>::new(),
+            "a webhook body"
+        );
     }
     let tables = every_row_as_text(&topology.database.url).await;
-    assert!(tables.contains(&minted.channel_ids[1]), "the dump has the channels");
+    assert!(
+        tables.contains(&minted.channel_ids[1]),
+        "the dump has the channels"
+    );
     assert_eq!(
         minted.shown_in(tables.as_bytes()),
         Vec::<&str>::new(),
@@ -630,66 +641,122 @@ async fn decides(url: &str, partition: u32) -> bool {
     read_metric(url, &line).await == Some(1.0)
 }
 
+/// The control plane that decides the channel `id`: which one holds its session timers.
+async fn decider_of(topology: &Topology, id: &str) -> usize {
+    let partition = partition_for(id, 8);
+    until_some(
+        Duration::from_secs(30),
+        "a control plane decides the channel",
+        || async {
+            for (n, control_plane) in topology.control_planes.iter().enumerate() {
+                if decides(&control_plane.metrics_url, partition).await {
+                    return Some(n);
+                }
+            }
+            None
+        },
+    )
+    .await
+}
+
+/// Kills control plane `n` and returns when the survivor was seen deciding the channel `id`.
+async fn kill_decider(topology: &mut Topology, n: usize, id: &str) -> DateTime<Utc> {
+    topology.kill_control_plane(n).await;
+    let survivor = topology.control_planes[0].metrics_url.clone();
+    let partition = partition_for(id, 8);
+    until(
+        Duration::from_secs(60),
+        "the survivor takes the partition over",
+        || decides(&survivor, partition),
+    )
+    .await;
+    Utc::now()
+}
+
+/// The first event of `event_type` in the channel's history.
+async fn event_of(api: &Api, token: &str, id: &str, event_type: &str) -> Value {
+    until_some(Duration::from_secs(60), event_type, || async {
+        api.history(token, id)
+            .await
+            .into_iter()
+            .find(|event| event["type"] == event_type)
+    })
+    .await
+}
+
+fn instant(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// The session ended for `reason`: never before its deadline (the decider refuses that), and
+/// within a second of it — or of the takeover, when that came later (`took_over` is when the
+/// test saw it, no earlier).
+fn assert_ended_on_time(
+    ended: &Value,
+    reason: &str,
+    deadline: DateTime<Utc>,
+    took_over: DateTime<Utc>,
+) {
+    assert_eq!(ended["data"]["reason"], reason, "{ended}");
+    let ended_at = instant(&ended["occurred_at"]);
+    assert!(ended_at >= deadline, "ended before the deadline: {ended}");
+    let late = (ended_at - deadline.max(took_over)).as_seconds_f64();
+    assert!(
+        late <= 1.0,
+        "ended {late:.3} s after max(deadline, takeover)"
+    );
+    eprintln!(
+        "{reason}: ended {:.3} s after the deadline; the takeover was seen {:.3} s after it",
+        (ended_at - deadline).as_seconds_f64(),
+        (took_over - deadline).as_seconds_f64()
+    );
+}
+
 #[tokio::test]
 async fn a_reconnect_window_ends_on_time_when_the_control_plane_deciding_it_is_killed() {
     let mut topology = Topology::start().await;
+    let settings =
+        json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 10 });
     let (token, channel) = topology
         .api(0)
-        .broadcaster_channel(
-            topology.admin_key(),
-            json!({ "name": "stage", "latency_mode": "low", "reconnect_window_seconds": 10 }),
-        )
+        .broadcaster_channel(topology.admin_key(), settings)
         .await;
     let id = channel["id"].as_str().unwrap().to_owned();
-    let partition = partition_for(&id, 8);
-    let owner = until_some(Duration::from_secs(30), "a control plane decides the channel", || async {
-        for (n, control_plane) in topology.control_planes.iter().enumerate() {
-            if decides(&control_plane.metrics_url, partition).await {
-                return Some(n);
-            }
-        }
-        None
-    })
-    .await;
+    let owner = decider_of(&topology, &id).await;
+    let api = topology.api(1 - owner);
     let mut publisher = publisher(channel["rtmp_url"].as_str().unwrap(), 3, CAMERA)
         .spawn()
         .unwrap();
     publisher.wait().await.unwrap();
-    let api = topology.api(1 - owner);
-    let gone = until_some(Duration::from_secs(20), "the publisher is gone", || async {
-        api.history(&token, &id)
-            .await
-            .into_iter()
-            .find(|event| event["type"] == "session.publisher_disconnected")
-    })
-    .await;
-    let gone_at: DateTime<Utc> = gone["data"]["at"].as_str().unwrap().parse().unwrap();
+    let gone = event_of(&api, &token, &id, "session.publisher_disconnected").await;
 
-    topology.kill_control_plane(owner).await;
-    let survivor = topology.control_planes[0].metrics_url.clone();
-    until(Duration::from_secs(60), "the survivor takes the partition over", || {
-        decides(&survivor, partition)
-    })
-    .await;
-    let took_over = Utc::now();
-    let ended = until_some(Duration::from_secs(60), "the session ends", || async {
-        api.history(&token, &id)
-            .await
-            .into_iter()
-            .find(|event| event["type"] == "session.ended")
-    })
-    .await;
-    assert_eq!(ended["data"]["reason"], "publisher_gone", "{ended}");
-    let ended_at: DateTime<Utc> = ended["occurred_at"].as_str().unwrap().parse().unwrap();
-    // Never before the deadline (the decider refuses that), and within a second of it — or of
-    // the takeover, when that came later (`took_over` is when the test saw it: no earlier).
-    let deadline = gone_at + chrono::Duration::seconds(10);
-    assert!(ended_at >= deadline, "ended before the deadline");
-    let late = (ended_at - deadline.max(took_over)).as_seconds_f64();
-    assert!(late <= 1.0, "ended {late:.3} s after max(deadline, takeover)");
-    eprintln!(
-        "ended {:.3} s after the publisher left; the takeover came {:.3} s after it",
-        (ended_at - gone_at).as_seconds_f64(),
-        (took_over - gone_at).as_seconds_f64()
-    );
+    let took_over = kill_decider(&mut topology, owner, &id).await;
+    let ended = event_of(&api, &token, &id, "session.ended").await;
+    let deadline = instant(&gone["data"]["at"]) + chrono::Duration::seconds(10);
+    assert_ended_on_time(&ended, "publisher_gone", deadline, took_over);
+}
+
+#[tokio::test]
+async fn a_maximum_duration_ends_on_time_when_the_control_plane_deciding_it_is_killed() {
+    let mut topology = Topology::start().await;
+    let settings = json!({ "name": "stage", "latency_mode": "low", "max_session_seconds": 30 });
+    let (token, channel) = topology
+        .api(0)
+        .broadcaster_channel(topology.admin_key(), settings)
+        .await;
+    let id = channel["id"].as_str().unwrap().to_owned();
+    let owner = decider_of(&topology, &id).await;
+    let api = topology.api(1 - owner);
+    let _publisher = publisher(channel["rtmp_url"].as_str().unwrap(), 60, CAMERA)
+        .spawn()
+        .unwrap();
+    let started = event_of(&api, &token, &id, "session.init").await;
+    let started_at = instant(&started["data"]["started_at"]);
+
+    let kill_at = started_at + chrono::Duration::seconds(20);
+    tokio::time::sleep((kill_at - Utc::now()).to_std().unwrap_or_default()).await;
+    let took_over = kill_decider(&mut topology, owner, &id).await;
+    let ended = event_of(&api, &token, &id, "session.ended").await;
+    let deadline = started_at + chrono::Duration::seconds(30);
+    assert_ended_on_time(&ended, "max_duration", deadline, took_over);
 }
