@@ -20,6 +20,10 @@ use crate::secret::KeyFingerprint;
 use crate::session::{EndReason, Input, OpenSession, Publisher, SessionStatus};
 use crate::settings::{validate_name, ChannelSettings, InvalidSetting};
 
+mod alerts;
+mod artifacts;
+mod inputs;
+mod lifecycle;
 #[cfg(test)]
 mod tests;
 
@@ -153,7 +157,11 @@ fn decide_owner(channel: &Channel, action: &OwnerAction) -> Result<Vec<Event>, R
             Ok(vec![Event::ChannelResumed {}])
         }
         OwnerAction::DeleteSessionMedia { session_id } => {
-            if channel.session.as_ref().is_some_and(|open| open.id == *session_id) {
+            if channel
+                .session
+                .as_ref()
+                .is_some_and(|open| open.id == *session_id)
+            {
                 return Err(Rejection::TooEarly {
                     message: "the session is still open: stop the channel or the broadcast first"
                         .into(),
@@ -191,283 +199,57 @@ fn decide_ingest(
         IngestAction::ConnectPublisher {
             stream_key,
             new_session_id,
-        } => {
-            if *stream_key != channel.stream_key {
-                return Err(Rejection::WrongStreamKey);
-            }
-            if channel.stopped {
-                return Err(Rejection::ChannelStopped);
-            }
-            let start_new = |mut events: Vec<Event>| {
-                // Never reuse an id: not an ended session's, nor the open one's (which this
-                // very decision may be ending).
-                let open_id = channel.session.as_ref().map(|open| open.id);
-                if channel.ended_sessions.contains(new_session_id)
-                    || open_id == Some(*new_session_id)
-                {
-                    return Err(Rejection::AlreadyExists {
-                        what: format!("session {new_session_id}"),
-                    });
-                }
-                events.push(Event::SessionStarted {
-                    session_id: *new_session_id,
-                    started_at: now,
-                });
-                Ok(events)
-            };
-            match &channel.session {
-                None => start_new(Vec::new()),
-                Some(open) => match open.publisher {
-                    Publisher::Connected => Err(Rejection::PublisherAlreadyConnected),
-                    // The backup kept the session going: the primary takes over again.
-                    Publisher::Gone { .. } if open.on_air == Input::Backup => Ok(vec![failover(
-                        open,
-                        Input::Primary,
-                        now,
-                        on_air_position(open, now),
-                    )]),
-                    Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
-                        Ok(vec![Event::SessionRestreamed {
-                            session_id: open.id,
-                            resume_at_ms: open.media_end_ms,
-                        }])
-                    }
-                    // The window passed but its timer has not fired yet: end the old session
-                    // here, so the new broadcast is a new session.
-                    Publisher::Gone { .. } => {
-                        start_new(end_open_session(channel, EndReason::PublisherGone))
-                    }
-                },
-            }
-        }
+        } => inputs::connect_publisher(channel, stream_key, new_session_id, now),
         IngestAction::ConnectBackup { stream_key } => {
-            if *stream_key != channel.stream_key {
-                return Err(Rejection::WrongStreamKey);
-            }
-            if channel.stopped {
-                return Err(Rejection::ChannelStopped);
-            }
-            let open = channel.session.as_ref().ok_or(Rejection::NoBroadcast)?;
-            if open.backup_connected {
-                return Err(Rejection::BackupAlreadyConnected);
-            }
-            let mut events = vec![Event::BackupConnected {
-                session_id: open.id,
-            }];
-            match open.publisher {
-                Publisher::Connected => {}
-                // The primary is away: the backup goes on air where it left off.
-                Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
-                    events.push(failover(open, Input::Backup, now, open.media_end_ms))
-                }
-                Publisher::Gone { .. } => return Err(Rejection::NoBroadcast),
-            }
-            Ok(events)
+            inputs::connect_backup(channel, stream_key, now)
         }
         IngestAction::DisconnectBackup {
             session_id,
             media_end_ms,
-        } => {
-            let open = open_session(channel, *session_id)?;
-            if !open.backup_connected {
-                return Err(Rejection::TooEarly {
-                    message: "no backup publisher is connected".into(),
-                });
-            }
-            let mut events = vec![Event::BackupDisconnected {
-                session_id: *session_id,
-                at: now,
-                media_end_ms: *media_end_ms,
-            }];
-            // A primary that is connected but stalled takes over again, stalled or not: it is
-            // all there is.
-            if open.on_air == Input::Backup && open.publisher == Publisher::Connected {
-                events.push(failover(
-                    open,
-                    Input::Primary,
-                    now,
-                    open.media_end_ms.max(*media_end_ms),
-                ));
-            }
-            Ok(events)
-        }
+        } => inputs::disconnect_backup(channel, session_id, media_end_ms, now),
         IngestAction::InputStalled {
             session_id,
             input,
             media_end_ms,
-        } => {
-            let open = open_session(channel, *session_id)?;
-            if open.on_air != *input || !connected(open, input.other()) {
-                return Err(Rejection::TooEarly {
-                    message: format!(
-                        "the {} input is not on air with the other one standing by",
-                        input.as_str()
-                    ),
-                });
-            }
-            Ok(vec![failover(
-                open,
-                input.other(),
-                now,
-                open.media_end_ms.max(*media_end_ms),
-            )])
-        }
+        } => inputs::input_stalled(channel, session_id, input, media_end_ms, now),
         IngestAction::InputRecovered { session_id, input } => {
-            let open = open_session(channel, *session_id)?;
-            if *input != Input::Primary
-                || open.on_air != Input::Backup
-                || open.publisher != Publisher::Connected
-            {
-                return Err(Rejection::TooEarly {
-                    message: "only a connected primary takes over from the backup".into(),
-                });
-            }
-            Ok(vec![failover(
-                open,
-                Input::Primary,
-                now,
-                on_air_position(open, now),
-            )])
+            inputs::input_recovered(channel, session_id, input, now)
         }
-        IngestAction::MediaFlowing { session_id } => {
-            let open = open_session(channel, *session_id)?;
-            transition(open, SessionStatus::Init, SessionStatus::Processing)?;
-            Ok(vec![Event::SessionProcessing {
-                session_id: *session_id,
-            }])
-        }
-        IngestAction::FirstSegment { session_id } => {
-            let open = open_session(channel, *session_id)?;
-            transition(open, SessionStatus::Processing, SessionStatus::Live)?;
-            Ok(vec![Event::SessionLive {
-                session_id: *session_id,
-            }])
-        }
+        IngestAction::MediaFlowing { session_id } => lifecycle::media_flowing(channel, session_id),
+        IngestAction::FirstSegment { session_id } => lifecycle::first_segment(channel, session_id),
         IngestAction::DisconnectPublisher {
             session_id,
             media_end_ms,
-        } => {
-            let open = open_session(channel, *session_id)?;
-            match open.publisher {
-                Publisher::Connected => {
-                    let mut events = vec![Event::PublisherDisconnected {
-                        session_id: *session_id,
-                        at: now,
-                        media_end_ms: *media_end_ms,
-                    }];
-                    if open.on_air == Input::Primary && open.backup_connected {
-                        events.push(failover(
-                            open,
-                            Input::Backup,
-                            now,
-                            open.media_end_ms.max(*media_end_ms),
-                        ));
-                    }
-                    Ok(events)
-                }
-                Publisher::Gone { .. } => Err(Rejection::TooEarly {
-                    message: "the publisher is already disconnected".into(),
-                }),
-            }
-        }
+        } => inputs::disconnect_publisher(channel, session_id, media_end_ms, now),
         IngestAction::EndSession { session_id, reason } => {
-            let open = open_session(channel, *session_id)?;
-            let due = timed_end_due(channel, open, *reason)?;
-            if now < due {
-                return Err(Rejection::TooEarly {
-                    message: format!("the session may end at {due}"),
-                });
-            }
-            Ok(ending(open, *reason))
+            lifecycle::end_session(channel, session_id, reason, now)
         }
         IngestAction::FailSession {
             session_id,
             message,
-        } => {
-            let open = open_session(channel, *session_id)?;
-            let mut events = vec![Event::SessionErrored {
-                session_id: *session_id,
-                message: message.clone(),
-            }];
-            events.extend(ending(open, EndReason::PipelineError));
-            Ok(events)
-        }
+        } => lifecycle::fail_session(channel, session_id, message),
         IngestAction::FinishRecording {
             session_id,
             path,
             duration_seconds,
             bytes,
-        } => {
-            ended_with_media(channel, session_id)?;
-            Ok(vec![Event::RecordingReady {
-                session_id: *session_id,
-                path: path.clone(),
-                duration_seconds: *duration_seconds,
-                bytes: *bytes,
-            }])
-        }
+        } => artifacts::finish_recording(channel, session_id, path, duration_seconds, bytes),
         IngestAction::ShowThumbnail { session_id, path } => {
-            if open_session(channel, *session_id)?.thumbnail_ready {
-                return Err(Rejection::AlreadyExists {
-                    what: format!("thumbnail of session {session_id}"),
-                });
-            }
-            Ok(vec![Event::ThumbnailReady {
-                session_id: *session_id,
-                path: path.clone(),
-            }])
+            artifacts::show_thumbnail(channel, session_id, path)
         }
-        IngestAction::ExpireMedia { session_id } => {
-            if !channel.ended_sessions.contains(session_id) {
-                return Err(Rejection::NotFound {
-                    what: format!("ended session {session_id}"),
-                });
-            }
-            Ok(vec![Event::SessionMediaExpired {
-                session_id: *session_id,
-            }])
-        }
+        IngestAction::ExpireMedia { session_id } => artifacts::expire_media(channel, session_id),
         IngestAction::FinishStoryboard {
             session_id,
             thumbnails,
-        } => {
-            ended_with_media(channel, session_id)?;
-            Ok(vec![Event::StoryboardReady {
-                session_id: *session_id,
-                thumbnails: *thumbnails,
-            }])
-        }
+        } => artifacts::finish_storyboard(channel, session_id, thumbnails),
         IngestAction::RaiseAlert {
             session_id,
             alert_id,
             code,
             message,
-        } => {
-            if open_session(channel, *session_id)?
-                .alerts
-                .contains_key(code)
-            {
-                return Err(Rejection::AlreadyExists {
-                    what: format!("open {code} alert"),
-                });
-            }
-            Ok(vec![Event::AlertRaised {
-                session_id: *session_id,
-                alert_id: Some(*alert_id),
-                code: code.clone(),
-                message: message.clone(),
-            }])
-        }
+        } => alerts::raise_alert(channel, session_id, alert_id, code, message),
         IngestAction::ClearAlert { session_id, code } => {
-            let open = open_session(channel, *session_id)?;
-            let alert_id = open.alerts.get(code).ok_or_else(|| Rejection::NotFound {
-                what: format!("open {code} alert"),
-            })?;
-            Ok(vec![Event::AlertCleared {
-                session_id: *session_id,
-                alert_id: *alert_id,
-                code: code.clone(),
-            }])
+            alerts::clear_alert(channel, session_id, code)
         }
     }
 }
@@ -695,8 +477,9 @@ fn timed_end_due(
                 message: "the publisher is connected".into(),
             }),
         },
-        EndReason::MaxDuration => Ok(open.started_at
-            + Duration::seconds(channel.settings.max_session_seconds.into())),
+        EndReason::MaxDuration => {
+            Ok(open.started_at + Duration::seconds(channel.settings.max_session_seconds.into()))
+        }
         other => Err(Rejection::Invalid {
             field: "reason".into(),
             message: format!("{} is not a timed end", other.as_str()),

@@ -853,7 +853,11 @@ fn an_open_session_s_timers_are_the_ends_the_decider_accepts_once_due() {
         panic!("a channel")
     };
     let due = timers(&channel);
-    assert_eq!(due.len(), 2, "the reconnect window and the maximum duration: {due:?}");
+    assert_eq!(
+        due.len(),
+        2,
+        "the reconnect window and the maximum duration: {due:?}"
+    );
     for (at, action) in due {
         let seconds = (at - s.t0).num_seconds();
         assert!(matches!(

@@ -1,0 +1,43 @@
+//! The decisions about a session's alerts: one open alert per code, cleared by code.
+
+use super::*;
+use crate::ids::AlertId;
+
+pub(super) fn raise_alert(
+    channel: &Channel,
+    session_id: &SessionId,
+    alert_id: &AlertId,
+    code: &str,
+    message: &str,
+) -> Result<Vec<Event>, Rejection> {
+    if open_session(channel, *session_id)?
+        .alerts
+        .contains_key(code)
+    {
+        return Err(Rejection::AlreadyExists {
+            what: format!("open {code} alert"),
+        });
+    }
+    Ok(vec![Event::AlertRaised {
+        session_id: *session_id,
+        alert_id: Some(*alert_id),
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }])
+}
+
+pub(super) fn clear_alert(
+    channel: &Channel,
+    session_id: &SessionId,
+    code: &str,
+) -> Result<Vec<Event>, Rejection> {
+    let open = open_session(channel, *session_id)?;
+    let alert_id = open.alerts.get(code).ok_or_else(|| Rejection::NotFound {
+        what: format!("open {code} alert"),
+    })?;
+    Ok(vec![Event::AlertCleared {
+        session_id: *session_id,
+        alert_id: *alert_id,
+        code: code.to_owned(),
+    }])
+}

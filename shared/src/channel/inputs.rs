@@ -1,0 +1,193 @@
+//! The decisions about a channel's inputs: publishers and backups connecting and leaving, and
+//! the air passing between them when one stalls or recovers.
+
+use super::*;
+
+pub(super) fn connect_publisher(
+    channel: &Channel,
+    stream_key: &KeyFingerprint,
+    new_session_id: &SessionId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    if *stream_key != channel.stream_key {
+        return Err(Rejection::WrongStreamKey);
+    }
+    if channel.stopped {
+        return Err(Rejection::ChannelStopped);
+    }
+    let start_new = |mut events: Vec<Event>| {
+        // Never reuse an id: not an ended session's, nor the open one's (which this
+        // very decision may be ending).
+        let open_id = channel.session.as_ref().map(|open| open.id);
+        if channel.ended_sessions.contains(new_session_id) || open_id == Some(*new_session_id) {
+            return Err(Rejection::AlreadyExists {
+                what: format!("session {new_session_id}"),
+            });
+        }
+        events.push(Event::SessionStarted {
+            session_id: *new_session_id,
+            started_at: now,
+        });
+        Ok(events)
+    };
+    match &channel.session {
+        None => start_new(Vec::new()),
+        Some(open) => match open.publisher {
+            Publisher::Connected => Err(Rejection::PublisherAlreadyConnected),
+            // The backup kept the session going: the primary takes over again.
+            Publisher::Gone { .. } if open.on_air == Input::Backup => Ok(vec![failover(
+                open,
+                Input::Primary,
+                now,
+                on_air_position(open, now),
+            )]),
+            Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
+                Ok(vec![Event::SessionRestreamed {
+                    session_id: open.id,
+                    resume_at_ms: open.media_end_ms,
+                }])
+            }
+            // The window passed but its timer has not fired yet: end the old session
+            // here, so the new broadcast is a new session.
+            Publisher::Gone { .. } => {
+                start_new(end_open_session(channel, EndReason::PublisherGone))
+            }
+        },
+    }
+}
+
+pub(super) fn connect_backup(
+    channel: &Channel,
+    stream_key: &KeyFingerprint,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    if *stream_key != channel.stream_key {
+        return Err(Rejection::WrongStreamKey);
+    }
+    if channel.stopped {
+        return Err(Rejection::ChannelStopped);
+    }
+    let open = channel.session.as_ref().ok_or(Rejection::NoBroadcast)?;
+    if open.backup_connected {
+        return Err(Rejection::BackupAlreadyConnected);
+    }
+    let mut events = vec![Event::BackupConnected {
+        session_id: open.id,
+    }];
+    match open.publisher {
+        Publisher::Connected => {}
+        // The primary is away: the backup goes on air where it left off.
+        Publisher::Gone { since } if now - since <= reconnect_window(channel) => {
+            events.push(failover(open, Input::Backup, now, open.media_end_ms))
+        }
+        Publisher::Gone { .. } => return Err(Rejection::NoBroadcast),
+    }
+    Ok(events)
+}
+
+pub(super) fn disconnect_backup(
+    channel: &Channel,
+    session_id: &SessionId,
+    media_end_ms: &u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    let open = open_session(channel, *session_id)?;
+    if !open.backup_connected {
+        return Err(Rejection::TooEarly {
+            message: "no backup publisher is connected".into(),
+        });
+    }
+    let mut events = vec![Event::BackupDisconnected {
+        session_id: *session_id,
+        at: now,
+        media_end_ms: *media_end_ms,
+    }];
+    // A primary that is connected but stalled takes over again, stalled or not: it is
+    // all there is.
+    if open.on_air == Input::Backup && open.publisher == Publisher::Connected {
+        events.push(failover(
+            open,
+            Input::Primary,
+            now,
+            open.media_end_ms.max(*media_end_ms),
+        ));
+    }
+    Ok(events)
+}
+
+pub(super) fn input_stalled(
+    channel: &Channel,
+    session_id: &SessionId,
+    input: &Input,
+    media_end_ms: &u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    let open = open_session(channel, *session_id)?;
+    if open.on_air != *input || !connected(open, input.other()) {
+        return Err(Rejection::TooEarly {
+            message: format!(
+                "the {} input is not on air with the other one standing by",
+                input.as_str()
+            ),
+        });
+    }
+    Ok(vec![failover(
+        open,
+        input.other(),
+        now,
+        open.media_end_ms.max(*media_end_ms),
+    )])
+}
+
+pub(super) fn input_recovered(
+    channel: &Channel,
+    session_id: &SessionId,
+    input: &Input,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    let open = open_session(channel, *session_id)?;
+    if *input != Input::Primary
+        || open.on_air != Input::Backup
+        || open.publisher != Publisher::Connected
+    {
+        return Err(Rejection::TooEarly {
+            message: "only a connected primary takes over from the backup".into(),
+        });
+    }
+    Ok(vec![failover(
+        open,
+        Input::Primary,
+        now,
+        on_air_position(open, now),
+    )])
+}
+
+pub(super) fn disconnect_publisher(
+    channel: &Channel,
+    session_id: &SessionId,
+    media_end_ms: &u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    let open = open_session(channel, *session_id)?;
+    match open.publisher {
+        Publisher::Connected => {
+            let mut events = vec![Event::PublisherDisconnected {
+                session_id: *session_id,
+                at: now,
+                media_end_ms: *media_end_ms,
+            }];
+            if open.on_air == Input::Primary && open.backup_connected {
+                events.push(failover(
+                    open,
+                    Input::Backup,
+                    now,
+                    open.media_end_ms.max(*media_end_ms),
+                ));
+            }
+            Ok(events)
+        }
+        Publisher::Gone { .. } => Err(Rejection::TooEarly {
+            message: "the publisher is already disconnected".into(),
+        }),
+    }
+}
