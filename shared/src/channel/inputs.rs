@@ -3,18 +3,24 @@
 
 use super::*;
 
-pub(super) fn connect_publisher(
-    channel: &Channel,
-    stream_key: &KeyFingerprint,
-    new_session_id: &SessionId,
-    now: DateTime<Utc>,
-) -> Result<Vec<Event>, Rejection> {
+/// An input connects with the channel's key, and not while its owner has it stopped.
+fn check_admission(channel: &Channel, stream_key: &KeyFingerprint) -> Result<(), Rejection> {
     if *stream_key != channel.stream_key {
         return Err(Rejection::WrongStreamKey);
     }
     if channel.stopped {
         return Err(Rejection::ChannelStopped);
     }
+    Ok(())
+}
+
+pub(super) fn connect_publisher(
+    channel: &Channel,
+    stream_key: &KeyFingerprint,
+    new_session_id: &SessionId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Rejection> {
+    check_admission(channel, stream_key)?;
     let start_new = |mut events: Vec<Event>| {
         // Never reuse an id: not an ended session's, nor the open one's (which this
         // very decision may be ending).
@@ -61,12 +67,7 @@ pub(super) fn connect_backup(
     stream_key: &KeyFingerprint,
     now: DateTime<Utc>,
 ) -> Result<Vec<Event>, Rejection> {
-    if *stream_key != channel.stream_key {
-        return Err(Rejection::WrongStreamKey);
-    }
-    if channel.stopped {
-        return Err(Rejection::ChannelStopped);
-    }
+    check_admission(channel, stream_key)?;
     let open = channel.session.as_ref().ok_or(Rejection::NoBroadcast)?;
     if open.backup_connected {
         return Err(Rejection::BackupAlreadyConnected);
