@@ -71,14 +71,18 @@ impl Timers {
             let now = Utc::now();
             let due = self.take_due(now);
             let mut failed = false;
-            for (channel, action) in due {
+            for (channel, partition, action) in due {
                 if let Err(error) = submit(log.as_ref(), channel, action.clone(), now).await {
                     tracing::warn!(%channel, %error, "a session timer could not be submitted; retrying");
-                    self.put_back(channel, now, action);
+                    self.put_back(channel, partition, now, action);
                     failed = true;
                 }
             }
-            let wait = if failed { RETRY } else { self.until_next(now) };
+            let wait = if failed {
+                RETRY
+            } else {
+                self.until_next(Utc::now())
+            };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.changed.notified() => {}
@@ -87,14 +91,15 @@ impl Timers {
     }
 
     /// Removes and returns the deadlines due at `now`.
-    fn take_due(&self, now: DateTime<Utc>) -> Vec<(ChannelId, IngestAction)> {
+    fn take_due(&self, now: DateTime<Utc>) -> Vec<(ChannelId, Partition, IngestAction)> {
         let mut channels = self.channels.lock().expect("timers lock");
         let mut fired = Vec::new();
         for (channel, owned) in channels.iter_mut() {
+            let partition = owned.partition;
             owned.due.retain(|(at, action)| {
                 let due = *at <= now;
                 if due {
-                    fired.push((*channel, action.clone()));
+                    fired.push((*channel, partition, action.clone()));
                 }
                 !due
             });
@@ -103,10 +108,24 @@ impl Timers {
         fired
     }
 
-    fn put_back(&self, channel: ChannelId, at: DateTime<Utc>, action: IngestAction) {
-        if let Some(owned) = self.channels.lock().expect("timers lock").get_mut(&channel) {
-            owned.due.push((at, action));
-        }
+    /// A deadline whose command could not be submitted, to be fired again.
+    fn put_back(
+        &self,
+        channel: ChannelId,
+        partition: Partition,
+        at: DateTime<Utc>,
+        action: IngestAction,
+    ) {
+        self.channels
+            .lock()
+            .expect("timers lock")
+            .entry(channel)
+            .or_insert(Owned {
+                partition,
+                due: Vec::new(),
+            })
+            .due
+            .push((at, action));
     }
 
     /// How long until the earliest deadline (an hour when there is none: a change wakes the
@@ -170,7 +189,13 @@ mod tests {
         assert_eq!(timers.until_next(now), Duration::from_secs(1));
         assert_eq!(
             timers.take_due(now + Span::seconds(1)),
-            vec![(soon, end(a))]
+            vec![(soon, 1, end(a))]
+        );
+        // Its command could not be submitted: put back, it fires again.
+        timers.put_back(soon, 1, now + Span::seconds(1), end(a));
+        assert_eq!(
+            timers.take_due(now + Span::seconds(1)),
+            vec![(soon, 1, end(a))]
         );
         assert!(timers.take_due(now + Span::seconds(2)).is_empty(), "once");
         timers.forget(2);

@@ -368,6 +368,12 @@ pub fn evolve(
                 open.on_air = *input;
                 open.on_air_since = *at;
                 open.media_end_ms = open.media_end_ms.max(*resume_at_ms);
+                // The air passes to the primary only when it is connected: when it has just
+                // come back from a departure, it is no longer gone (or its reconnect window
+                // would end the session it carries).
+                if *input == Input::Primary {
+                    open.publisher = Publisher::Connected;
+                }
             }
         }
         Event::SessionEnded { session_id, .. } => {

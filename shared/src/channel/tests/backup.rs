@@ -156,6 +156,26 @@ fn the_returning_primary_takes_over_after_the_backup_s_estimated_position() {
     let open = s.open(&after);
     assert_eq!(open.on_air, Input::Primary);
     assert!(open.backup_connected, "the backup goes back to standby");
+    // The primary is connected again: no reconnect window runs, and a second one is refused.
+    assert_eq!(open.publisher, Publisher::Connected);
+    let ChannelState::Exists(channel) = s.given(&after) else {
+        panic!("a channel")
+    };
+    assert!(
+        timers(&channel).iter().all(|(_, end)| !matches!(
+            end,
+            IngestAction::EndSession {
+                reason: EndReason::PublisherGone,
+                ..
+            }
+        )),
+        "{:?}",
+        timers(&channel)
+    );
+    assert_eq!(
+        s.when(&after, s.connect(KEY), 40),
+        Err(Rejection::PublisherAlreadyConnected)
+    );
 }
 
 #[test]
