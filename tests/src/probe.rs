@@ -94,7 +94,11 @@ pub async fn play_frames(input: &[&str], output: &[&str]) -> Vec<i64> {
         .output()
         .await
         .expect("ffmpeg is installed");
-    assert!(result.status.success(), "ffmpeg could not play {input:?}");
+    assert!(
+        result.status.success(),
+        "ffmpeg could not play {input:?}: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&result.stderr),
         "",

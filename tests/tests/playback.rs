@@ -317,8 +317,10 @@ async fn normal_latency_serves_long_segments_that_ffmpeg_plays() {
 
 /// A player that opens a channel the moment it goes live: until a rendition has a segment, the
 /// multivariant playlist is a 404 `not_ready` with `Retry-After: 1`, never a list of renditions
-/// with nothing in them (ffmpeg then finds no stream to map and gives up); every rendition the
-/// first 200 lists has a segment, and ffmpeg opened on it plays.
+/// with nothing in them (ffmpeg then finds no stream to map and gives up); each such answer
+/// comes only after the request has waited a second for the first segment (what lets a playback
+/// node a moment behind its peers answer 200 all the same); every rendition the first 200 lists
+/// has a segment, and ffmpeg opened on it plays.
 #[tokio::test]
 async fn a_player_joining_at_go_live_is_never_handed_an_empty_stream() {
     let dir = tempfile::tempdir().unwrap();
@@ -340,7 +342,9 @@ async fn a_player_joining_at_go_live_is_never_handed_an_empty_stream() {
             started.elapsed() < Duration::from_secs(30),
             "no multivariant playlist in 30 s"
         );
+        let asked = Instant::now();
         let response = reqwest::get(&index).await.unwrap();
+        let waited = asked.elapsed();
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -353,17 +357,27 @@ async fn a_player_joining_at_go_live_is_never_handed_an_empty_stream() {
         assert_eq!(status, 404, "{text}");
         if text.contains("\"not_ready\"") {
             assert_eq!(retry_after.as_deref(), Some("1"), "{text}");
+            assert!(
+                waited >= Duration::from_millis(990),
+                "not_ready after a second's wait, not {waited:?}"
+            );
             not_ready += 1;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(not_ready > 0, "the seconds before the first segment answer not_ready");
+    assert!(
+        not_ready > 0,
+        "the seconds before the first segment answer not_ready"
+    );
     let listed: Vec<&str> = top.lines().filter(|line| !line.starts_with('#')).collect();
     assert!(!listed.is_empty(), "{top}");
     for uri in listed {
         let (status, media) = get(&format!("{base}/{uri}")).await;
         assert_eq!(status, 200, "{uri}");
-        assert!(media.contains("#EXTINF"), "{uri} lists no segment:\n{media}");
+        assert!(
+            media.contains("#EXTINF"),
+            "{uri} lists no segment:\n{media}"
+        );
     }
     plays_two_seconds(&base).await;
 }

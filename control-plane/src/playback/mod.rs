@@ -115,6 +115,12 @@ const MAX_HELD_REQUESTS: usize = 10_000;
 /// segments, whatever durations a publisher's stream has.
 const MAX_HOLD: Duration = Duration::from_secs(12);
 
+/// How long a multivariant request waits for the channel's first segment before it is answered
+/// `not_ready`: long enough to ride out one playback node being a moment behind another (a
+/// balancer without sticky sessions sends a player's next request to the other), short of a
+/// whole first segment, so a player at go-live is told to retry rather than left hanging.
+const FIRST_SEGMENT_HOLD: Duration = Duration::from_secs(1);
+
 /// Why playback could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -257,7 +263,11 @@ impl Playback {
     ) -> Result<(), LogError> {
         let follower = self.clone();
         crate::follow::follow_events(log, &from, "playback access", move |envelope| {
-            let changed = follower.access.write().expect("access lock").apply(envelope);
+            let changed = follower
+                .access
+                .write()
+                .expect("access lock")
+                .apply(envelope);
             if let Changed::KeyRemoved(key) = changed {
                 follower.tokens.forget_key(&key);
             }
@@ -445,6 +455,18 @@ impl Playback {
         limit: Duration,
         ready: impl Fn(&LiveStream) -> bool,
     ) -> Waited {
+        self.wait_for_live(channel, limit, |live| live.rendition(name).map(&ready))
+            .await
+    }
+
+    /// Waits until `ready` holds for the channel's live state, as [`Self::wait_for`] does;
+    /// `ready` answers `None` when what the request waits on is gone.
+    async fn wait_for_live(
+        &self,
+        channel: &ChannelId,
+        limit: Duration,
+        ready: impl Fn(&ChannelLive) -> Option<bool>,
+    ) -> Waited {
         let deadline = tokio::time::Instant::now() + limit.min(MAX_HOLD);
         // Subscribed before the first look, so a change between the two is not missed.
         let mut changes = self
@@ -454,7 +476,8 @@ impl Playback {
             .entry(*channel)
             .or_insert_with(|| watch::channel(()).0)
             .subscribe();
-        if self.with_rendition(channel, name, &ready) == Some(true) {
+        let look = || self.with_live(channel, &ready).flatten();
+        if look() == Some(true) {
             return Waited::Ready;
         }
         // Counted while held; a client that hangs up drops the future, and the guard with it.
@@ -472,10 +495,10 @@ impl Playback {
             {
                 return Waited::TimedOut;
             }
-            match self.with_rendition(channel, name, &ready) {
+            match look() {
                 Some(true) => return Waited::Ready,
                 Some(false) => {}
-                // The channel was deleted while the request waited.
+                // The channel (or the rendition) was deleted while the request waited.
                 None => return Waited::Gone,
             }
         }
@@ -804,9 +827,23 @@ async fn multivariant(
         Ok(token) => token,
         Err(response) => return *response,
     };
-    let found = playback.with_live(&channel, |live| {
+    let render = |live: &ChannelLive| {
         playlist::multivariant(live, Some(&pass)).map(|text| (live.session_id, text))
-    });
+    };
+    let found = match playback.with_live(&channel, render) {
+        Some(None) => {
+            let playable = |live: &ChannelLive| Some(playlist::is_playable(live));
+            match playback
+                .wait_for_live(&channel, FIRST_SEGMENT_HOLD, playable)
+                .await
+            {
+                Waited::Ready => playback.with_live(&channel, render),
+                Waited::Gone => None,
+                Waited::TimedOut | Waited::Refused => Some(None),
+            }
+        }
+        found => found,
+    };
     match found {
         Some(Some((session, text))) => {
             playback.viewers.note(channel, player, session, now_ms());

@@ -16,14 +16,29 @@ const SEGMENTS_WITH_PARTS: usize = 3;
 /// What a variant is assumed to need before any of its segments is measured.
 const UNMEASURED_BANDWIDTH: u64 = 2_000_000;
 
+/// Whether a player can start on the channel: some rendition has a segment.
+pub fn is_playable(channel: &ChannelLive) -> bool {
+    channel
+        .renditions
+        .iter()
+        .any(|stream| !stream.segments.is_empty())
+}
+
 /// The multivariant playlist: every rendition that has a segment, the source first; `None`
 /// while none has (a player given a rendition with nothing in it yet finds no stream to play
 /// and gives up). `BANDWIDTH` is the measured peak (or the encoder's target, if higher, before
 /// measurements settle); `AVERAGE-BANDWIDTH` the measured mean. Rendition URLs carry the
 /// playback session, if any.
 pub fn multivariant(channel: &ChannelLive, playback: Option<&str>) -> Option<String> {
-    let playable = || channel.renditions.iter().filter(|stream| !stream.segments.is_empty());
-    playable().next()?;
+    if !is_playable(channel) {
+        return None;
+    }
+    let playable = || {
+        channel
+            .renditions
+            .iter()
+            .filter(|stream| !stream.segments.is_empty())
+    };
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for stream in playable() {
         let peak = match (stream.peak_bandwidth(), stream.declared_bandwidth) {
@@ -383,14 +398,20 @@ mod tests {
     #[test]
     fn only_renditions_with_a_segment_are_listed_and_none_before_the_first() {
         let starting = channel(0, &[("source", 180)]);
-        assert!(!starting.renditions[0].partial.is_empty(), "parts, no segment");
+        assert!(
+            !starting.renditions[0].partial.is_empty(),
+            "parts, no segment"
+        );
         assert_eq!(multivariant(&starting, None), None);
         let mut live = channel(2, &[("source", 180)]);
         live.renditions
             .extend(channel(0, &[("120p", 120)]).renditions);
         let top = multivariant(&live, None).unwrap();
         assert_eq!(top.matches("#EXT-X-STREAM-INF:").count(), 1, "{top}");
-        assert!(top.contains("\nsource.m3u8\n") && !top.contains("120p"), "{top}");
+        assert!(
+            top.contains("\nsource.m3u8\n") && !top.contains("120p"),
+            "{top}"
+        );
     }
 
     #[test]
