@@ -13,8 +13,8 @@ pub struct Nginx {
 impl Nginx {
     pub fn start(dir: &Path) -> Self {
         let (rtmp_port, http_port) = (
-            sigma_tests::process::free_port(),
-            sigma_tests::process::free_port(),
+            sigma_event_log::testing::free_port(),
+            sigma_event_log::testing::free_port(),
         );
         let hls = dir.join("hls");
         std::fs::create_dir_all(&hls).expect("the HLS dir");

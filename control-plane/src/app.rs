@@ -171,22 +171,105 @@ fn live_store(
 }
 
 /// Listens for RTMP publishers; their media go to `store`, their events to the log.
-async fn start_ingest(
+fn start_ingest(
+    listener: std::net::TcpListener,
     config: &Config,
     admission: crate::ingest::LogAdmission,
 ) -> Result<(), StartError> {
-    let listener = tokio::net::TcpListener::bind(config.rtmp_addr)
-        .await
-        .map_err(|source| StartError::RtmpListen {
-            addr: config.rtmp_addr,
-            source,
-        })?;
+    let listener = listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        .map_err(StartError::Serve)?;
     tokio::spawn(sigma_edge_worker::rtmp::serve(
         listener,
         Arc::new(admission),
         config.rtmp_limits,
     ));
     Ok(())
+}
+
+/// The process's listening sockets, bound before anything else starts: a port already taken
+/// fails the start at once, and an address with port 0 gets a free port from the system, which
+/// the public URLs and the ready line then name (so tests and supervisors need not guess one).
+struct Listeners {
+    http: std::net::TcpListener,
+    metrics: std::net::TcpListener,
+    /// RTMP ingest, on the roles that ingest.
+    rtmp: Option<std::net::TcpListener>,
+}
+
+impl Listeners {
+    fn bind(config: &Config, role: Role) -> Result<Self, StartError> {
+        let http =
+            std::net::TcpListener::bind(config.http_addr).map_err(|source| StartError::Listen {
+                addr: config.http_addr,
+                source,
+            })?;
+        let metrics = std::net::TcpListener::bind(config.metrics_addr).map_err(|source| {
+            StartError::MetricsListen {
+                addr: config.metrics_addr,
+                source,
+            }
+        })?;
+        let rtmp = match role {
+            Role::Platform | Role::Worker => Some(
+                std::net::TcpListener::bind(config.rtmp_addr).map_err(|source| {
+                    StartError::RtmpListen {
+                        addr: config.rtmp_addr,
+                        source,
+                    }
+                })?,
+            ),
+            Role::Playback => None,
+        };
+        Ok(Self {
+            http,
+            metrics,
+            rtmp,
+        })
+    }
+
+    /// Where each socket listens: the system's port where the configuration said 0.
+    fn bound(&self) -> Result<Bound, StartError> {
+        Ok(Bound {
+            http: self.http.local_addr().map_err(StartError::Serve)?,
+            metrics: self.metrics.local_addr().map_err(StartError::Serve)?,
+            rtmp: self
+                .rtmp
+                .as_ref()
+                .map(std::net::TcpListener::local_addr)
+                .transpose()
+                .map_err(StartError::Serve)?,
+        })
+    }
+}
+
+/// The addresses a process listens on.
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    pub http: SocketAddr,
+    /// Where `/metrics` is served.
+    pub metrics: SocketAddr,
+    /// `None` on a playback node, which takes no ingest.
+    pub rtmp: Option<SocketAddr>,
+}
+
+impl Bound {
+    /// The base URLs handed to viewers and broadcasters: the configured public ones, else
+    /// these addresses.
+    fn public_urls(&self, config: &Config) -> PublicUrls {
+        let rtmp = self.rtmp.unwrap_or(config.rtmp_addr);
+        PublicUrls {
+            http: config
+                .public_http_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.http)),
+            rtmp: config
+                .public_rtmp_url
+                .clone()
+                .unwrap_or_else(|| format!("rtmp://{rtmp}")),
+        }
+    }
 }
 
 /// Bounds of the pause before a failed component is restarted.
@@ -196,9 +279,7 @@ const RESTART_PAUSE_MAX: Duration = Duration::from_secs(30);
 /// What a started process tells its operator.
 pub struct Started {
     pub role: Role,
-    pub http_addr: SocketAddr,
-    /// Where `/metrics` is served.
-    pub metrics_addr: SocketAddr,
+    pub bound: Bound,
     /// Where the admin key is (`SIGMA_ADMIN_KEY`, or the file it is kept in); `None` on a
     /// worker or a playback node, which serve no API. Never the key itself: what is printed
     /// ends up in logs.
@@ -258,6 +339,13 @@ pub async fn run(
             return Err(StartError::NodeNeeds("SIGMA_OBJECT_STORE_URL"));
         }
     }
+    let listeners = Listeners::bind(&config, role)?;
+    let bound = listeners.bound()?;
+    let Listeners {
+        http,
+        metrics: metrics_listener,
+        rtmp,
+    } = listeners;
     let log = open_log(&config).await?;
     let db = crate::db::connect(&config.database_url).await?;
     let metrics = Metrics::new();
@@ -308,10 +396,7 @@ pub async fn run(
         publishing.clone(),
         config.heartbeat_interval,
     ));
-    let urls = PublicUrls {
-        http: config.public_http_url.clone(),
-        rtmp: config.public_rtmp_url.clone(),
-    };
+    let urls = bound.public_urls(&config);
     let system = web::Data::new(SystemState {
         db: db.clone(),
         log: log.clone(),
@@ -355,7 +440,13 @@ pub async fn run(
         let surface = Surface::Playback {
             playback: web::Data::new(playback),
         };
-        return serve(&config, role, system, surface, None, urls, announce).await;
+        let started = Started {
+            role,
+            bound,
+            admin_key_at: None,
+            urls,
+        };
+        return serve(http, metrics_listener, system, surface, started, announce).await;
     }
 
     let bus = CommandBus::start(log.clone(), progress).await?;
@@ -385,7 +476,8 @@ pub async fn run(
         thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
         publishing: publishing.clone(),
     };
-    start_ingest(&config, admission).await?;
+    let rtmp = rtmp.expect("the roles that ingest listen for RTMP");
+    start_ingest(rtmp, &config, admission)?;
     readiness.started(Component::Ingest);
     if role == Role::Platform {
         start_recorder(&shared, &live, &bus);
@@ -398,8 +490,7 @@ pub async fn run(
         Role::Worker | Role::Playback => (Surface::Worker, None),
         Role::Platform => {
             let (admin_key_at, mut auth) = platform_auth(&config, &metrics)?;
-            let (revocations, revocations_from) =
-                crate::api::auth::Revocations::load(&db).await?;
+            let (revocations, revocations_from) = crate::api::auth::Revocations::load(&db).await?;
             auth.revocations = revocations;
             let guard = guard()?;
             let playback_tokens = guard.platform.clone();
@@ -426,9 +517,12 @@ pub async fn run(
                 webhooks: config.webhooks.clone(),
             });
             let follower = api.clone();
-            crate::follow::follow_events(&log, &revocations_from, "token revocations", move |event| {
-                follower.auth.revocations.apply(event)
-            })
+            crate::follow::follow_events(
+                &log,
+                &revocations_from,
+                "token revocations",
+                move |event| follower.auth.revocations.apply(event),
+            )
             .await?;
             let forgetful = api.clone();
             tokio::spawn(async move {
@@ -442,40 +536,26 @@ pub async fn run(
             (Surface::Platform { api, playback }, Some(admin_key_at))
         }
     };
-    serve(&config, role, system, surface, admin_key_at, urls, announce).await
-}
-
-/// Listens and serves until the HTTP server stops.
-async fn serve(
-    config: &Config,
-    role: Role,
-    system: web::Data<SystemState>,
-    surface: Surface,
-    admin_key_at: Option<String>,
-    urls: PublicUrls,
-    announce: impl FnOnce(&Started),
-) -> Result<(), StartError> {
-    let listener =
-        std::net::TcpListener::bind(config.http_addr).map_err(|source| StartError::Listen {
-            addr: config.http_addr,
-            source,
-        })?;
-    let metrics = std::net::TcpListener::bind(config.metrics_addr).map_err(|source| {
-        StartError::MetricsListen {
-            addr: config.metrics_addr,
-            source,
-        }
-    })?;
-    let http_addr = listener.local_addr().map_err(StartError::Serve)?;
-    let metrics_addr = metrics.local_addr().map_err(StartError::Serve)?;
-    announce(&Started {
+    let started = Started {
         role,
-        http_addr,
-        metrics_addr,
+        bound,
         admin_key_at,
         urls,
-    });
-    crate::api::serve(system, surface, listener, metrics)
+    };
+    serve(http, metrics_listener, system, surface, started, announce).await
+}
+
+/// Says the process is running, then serves until the HTTP server stops.
+async fn serve(
+    http: std::net::TcpListener,
+    metrics: std::net::TcpListener,
+    system: web::Data<SystemState>,
+    surface: Surface,
+    started: Started,
+    announce: impl FnOnce(&Started),
+) -> Result<(), StartError> {
+    announce(&started);
+    crate::api::serve(system, surface, http, metrics)
         .await
         .map_err(StartError::Serve)
 }
@@ -660,14 +740,8 @@ fn start_node_monitor(shared: &Shared, bus: &Arc<CommandBus>, timeout: Duration)
     shared.supervise(Component::NodeMonitor, move |shared, ready| {
         let bus = bus.clone();
         async move {
-            crate::nodes::monitor::run(
-                shared.log.clone(),
-                bus,
-                shared.metrics,
-                timeout,
-                ready,
-            )
-            .await
+            crate::nodes::monitor::run(shared.log.clone(), bus, shared.metrics, timeout, ready)
+                .await
         }
     });
 }

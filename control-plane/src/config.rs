@@ -42,9 +42,10 @@ pub struct Config {
     pub secrets_key: Option<String>,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
-    /// Base of the URLs handed to viewers (playback) and broadcasters (ingest).
-    pub public_http_url: String,
-    pub public_rtmp_url: String,
+    /// Base of the URLs handed to viewers (playback) and broadcasters (ingest); `None`: the
+    /// address the process listens on (the port the system gave, for a port of 0).
+    pub public_http_url: Option<String>,
+    pub public_rtmp_url: Option<String>,
     /// Where media go: `s3://bucket[/prefix]` or `file:///…`; `None`: `SIGMA_DATA_DIR/media`.
     pub object_store_url: Option<String>,
     /// The ABR ladder of `transcode: abr` channels (`SIGMA_ABR_LADDER`).
@@ -261,10 +262,8 @@ impl Config {
             secrets_key: var("SIGMA_SECRETS_KEY"),
             rate_limit_per_second: parsed("SIGMA_RATE_LIMIT_PER_SECOND", 50)?,
             rate_limit_burst: parsed("SIGMA_RATE_LIMIT_BURST", 100)?,
-            public_http_url: var("SIGMA_PUBLIC_HTTP_URL")
-                .unwrap_or_else(|| format!("http://{http_addr}")),
-            public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL")
-                .unwrap_or_else(|| format!("rtmp://{rtmp_addr}")),
+            public_http_url: var("SIGMA_PUBLIC_HTTP_URL"),
+            public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL"),
             object_store_url: var("SIGMA_OBJECT_STORE_URL"),
             abr_ladder: {
                 let spec = var("SIGMA_ABR_LADDER").unwrap_or_else(|| DEFAULT_LADDER.into());

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sigma_control_plane::app::{self, Role, Started};
+use sigma_control_plane::app::{self, Bound, Role, Started};
 use sigma_control_plane::config::Config;
 
 #[derive(Parser)]
@@ -38,18 +38,32 @@ enum Action {
     Replay,
 }
 
+/// Where the process listens, as one line a supervisor (or a test) can read: `http ADDR, rtmp
+/// ADDR, metrics ADDR`, with the ports the system gave where the configuration said 0.
+fn listening(bound: &Bound) -> String {
+    let rtmp = bound
+        .rtmp
+        .map(|rtmp| format!(", rtmp {rtmp}"))
+        .unwrap_or_default();
+    format!(
+        "  Listening on:  http {}{rtmp}, metrics {}",
+        bound.http, bound.metrics
+    )
+}
+
 fn announce(started: &Started) {
     let http = &started.urls.http;
-    let metrics = format!("http://{}/metrics", started.metrics_addr);
+    let metrics = format!("http://{}/metrics", started.bound.metrics);
+    let listening = listening(&started.bound);
     if started.role == Role::Playback {
         println!(
-            "\nSigma Live playback node is running.\n  Playback:      {http}/live/<channel id>/index.m3u8\n  Health:        {http}/healthz   Metrics: {metrics}\n"
+            "\nSigma Live playback node is running.\n  Playback:      {http}/live/<channel id>/index.m3u8\n  Health:        {http}/healthz   Metrics: {metrics}\n{listening}\n"
         );
         return;
     }
     let Some(key_at) = &started.admin_key_at else {
         println!(
-            "\nSigma Live edge worker is running.\n  RTMP ingest:   {rtmp}/live/<stream_key>\n  Health:        {http}/healthz   Metrics: {metrics}\n",
+            "\nSigma Live edge worker is running.\n  RTMP ingest:   {rtmp}/live/<stream_key>\n  Health:        {http}/healthz   Metrics: {metrics}\n{listening}\n",
             rtmp = started.urls.rtmp
         );
         return;
@@ -57,6 +71,7 @@ fn announce(started: &Started) {
     println!(
         r#"
 Sigma Live is running.
+{listening}
   API and docs:  {http}/docs/
   Health:        {http}/healthz   Metrics: {metrics}
   RTMP ingest:   {rtmp}/live/<stream_key>

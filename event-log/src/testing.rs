@@ -34,6 +34,10 @@ const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
 /// A port nobody listens on right now, and that no other test process was handed lately: the
 /// ports are given out in turn, by a counter that every test process shares (a file under the
 /// temporary dir, locked while it is read and moved on).
+///
+/// Only for a server that must be told its port before it starts: tansu advertises its own
+/// address to clients, and nginx reads its from a config file. A process that can say which
+/// port it bound (`sigma`, s3s-fs, the tests' own listeners) is started on port 0 instead.
 pub fn free_port() -> u16 {
     use std::io::{Read, Seek, Write};
 

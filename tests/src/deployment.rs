@@ -30,7 +30,7 @@ pub struct Deployment {
 impl Deployment {
     /// Starts what `SIGMA_TEST_DEPLOYMENT` asks for, with `config`'s settings (on every process
     /// of the topology).
-    pub async fn start(config: SigmaConfig) -> Self {
+    pub async fn start(mut config: SigmaConfig) -> Self {
         if std::env::var(DEPLOYMENT_VAR).as_deref() == Ok("topology") {
             let settings: Vec<(String, String)> = config
                 .env

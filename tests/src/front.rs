@@ -37,14 +37,31 @@ fn is_api(path: &str) -> bool {
     path.starts_with("/v1/") || path.starts_with("/docs") || path == "/openapi.json"
 }
 
+/// A front listening, not yet forwarding: its URL is known before the nodes behind it start
+/// (the control planes hand it out as their public URL).
+pub struct Bound {
+    pub url: String,
+    listener: tokio::net::TcpListener,
+}
+
 impl Front {
-    /// Listens on a free loopback port in front of playback nodes `backends` and control
-    /// planes `api` (base URLs; they need not be up yet).
-    pub async fn start(backends: Vec<String>, api: Vec<String>) -> Self {
+    /// Listens on a port of the system's choosing.
+    pub async fn bind() -> Bound {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port");
         let address: SocketAddr = listener.local_addr().unwrap();
+        Bound {
+            url: format!("http://{address}"),
+            listener,
+        }
+    }
+}
+
+impl Bound {
+    /// Forwards to playback nodes `backends` and control planes `api` (base URLs).
+    pub fn serve(self, backends: Vec<String>, api: Vec<String>) -> Front {
+        let Self { url, listener } = self;
         let shared = Arc::new(Shared {
             served: backends.iter().map(|_| AtomicUsize::new(0)).collect(),
             backends,
@@ -74,13 +91,15 @@ impl Front {
                 });
             }
         });
-        Self {
-            url: format!("http://{address}"),
+        Front {
+            url,
             shared,
             server,
         }
     }
+}
 
+impl Front {
     /// Requests each backend has answered so far.
     pub fn served(&self) -> Vec<usize> {
         self.shared

@@ -38,11 +38,6 @@ pub const SHARED_SIGNING_KEYS: &str = "k-scale:scale-out-signing-secret-01234567
 pub const SHARED_SECRETS_KEY: &str =
     "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    sigma_event_log::testing::free_port()
-}
-
 /// A recipe for a `sigma` process: its environment. Start it as often as a test likes (a restart
 /// is a second start on the same data dir).
 #[derive(Clone, Debug)]
@@ -51,23 +46,23 @@ pub struct SigmaConfig {
     pub data_dir: PathBuf,
 }
 
+/// The variables of the addresses a process listens on.
+const LISTEN_VARS: [(&str, &str); 3] = [
+    ("http", "SIGMA_HTTP_ADDR"),
+    ("rtmp", "SIGMA_RTMP_ADDR"),
+    ("metrics", "SIGMA_METRICS_ADDR"),
+];
+
 impl SigmaConfig {
-    /// A standalone process (embedded log, SQLite) on `data_dir`, on free ports.
+    /// A standalone process (embedded log, SQLite) on `data_dir`, listening on ports the system
+    /// gives it when it starts (port 0): no port is guessed, so parallel tests never race for
+    /// one. The first start pins them (see [`Self::start`]).
     pub fn standalone(data_dir: &Path) -> Self {
         let mut env = BTreeMap::new();
         env.insert("SIGMA_DATA_DIR".into(), data_dir.display().to_string());
-        env.insert(
-            "SIGMA_HTTP_ADDR".into(),
-            format!("127.0.0.1:{}", free_port()),
-        );
-        env.insert(
-            "SIGMA_RTMP_ADDR".into(),
-            format!("127.0.0.1:{}", free_port()),
-        );
-        env.insert(
-            "SIGMA_METRICS_ADDR".into(),
-            format!("127.0.0.1:{}", free_port()),
-        );
+        for (_, name) in LISTEN_VARS {
+            env.insert(name.into(), "127.0.0.1:0".into());
+        }
         env.insert("RUST_LOG".into(), "info,sqlx=warn,sea_orm=warn".into());
         Self {
             env,
@@ -93,36 +88,48 @@ impl SigmaConfig {
         self
     }
 
-    pub fn http_url(&self) -> String {
-        format!("http://{}", self.env["SIGMA_HTTP_ADDR"])
+    /// Address `name` (`SIGMA_…_ADDR`), once the process has been started and has said where
+    /// it listens.
+    fn address(&self, name: &str) -> &str {
+        let address = &self.env[name];
+        assert!(
+            !address.ends_with(":0"),
+            "{name} is known once the process has started"
+        );
+        address
     }
 
-    /// Where the process serves `/metrics` (not on its public port).
-    pub fn metrics_url(&self) -> String {
-        format!("http://{}", self.env["SIGMA_METRICS_ADDR"])
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.address("SIGMA_HTTP_ADDR"))
     }
 
     /// `rtmp://…/live/{stream_key}` on this process's RTMP address.
     pub fn rtmp_url(&self, stream_key: &str) -> String {
-        format!("rtmp://{}/live/{stream_key}", self.env["SIGMA_RTMP_ADDR"])
+        format!(
+            "rtmp://{}/live/{stream_key}",
+            self.address("SIGMA_RTMP_ADDR")
+        )
     }
 
     /// Spawns `sigma` with `args` and waits until it prints that it is running.
-    pub async fn start(&self) -> Sigma {
+    pub async fn start(&mut self) -> Sigma {
         self.start_with_args(&[]).await
     }
 
     /// Spawns `sigma worker` (an edge worker: no API, so no admin key) and waits until it runs.
-    pub async fn start_worker(&self) -> Sigma {
+    pub async fn start_worker(&mut self) -> Sigma {
         self.start_with_args(&["worker"]).await
     }
 
     /// Spawns `sigma playback` (a playback node: no API) and waits until it runs.
-    pub async fn start_playback(&self) -> Sigma {
+    pub async fn start_playback(&mut self) -> Sigma {
         self.start_with_args(&["playback"]).await
     }
 
-    pub async fn start_with_args(&self, args: &[&str]) -> Sigma {
+    /// Spawns `sigma` and waits until it says it is running and where it listens. The ports the
+    /// system gave are pinned in the recipe: a restart listens where the process did before, as
+    /// an operator's restarted server would, so publishers and players that reconnect find it.
+    pub async fn start_with_args(&mut self, args: &[&str]) -> Sigma {
         std::fs::create_dir_all(&self.data_dir).expect("the data dir");
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -142,26 +149,38 @@ impl SigmaConfig {
             .spawn()
             .expect("spawning sigma");
         let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let (mut api, mut banner) = (false, String::new());
+        let (mut api, mut banner, mut listening) = (false, String::new(), None);
         let running = tokio::time::timeout(START_TIMEOUT, async {
+            let mut running = false;
             while let Some(line) = lines.next_line().await.expect("reading sigma's stdout") {
                 banner.push_str(&line);
                 banner.push('\n');
+                if let Some(addresses) = line.trim().strip_prefix("Listening on:") {
+                    listening = Some(listening_addresses(addresses));
+                }
                 if line.trim().starts_with("Admin key:") {
                     api = true;
-                    return true;
+                    running = true;
                 }
                 if line.contains("edge worker is running")
                     || line.contains("playback node is running")
                 {
+                    running = true;
+                }
+                if running && listening.is_some() {
                     return true;
                 }
             }
             false
         })
         .await;
-        if running != Ok(true) {
+        let (Ok(true), Some(listening)) = (running, listening) else {
             panic!("sigma did not start: {}", self.stderr_tail());
+        };
+        for (kind, name) in LISTEN_VARS {
+            if let Some(address) = listening.get(kind) {
+                self.env.insert(name.into(), address.clone());
+            }
         }
         // The process says where the admin key is, never what it is.
         let admin_key = if api { self.admin_key() } else { String::new() };
@@ -170,7 +189,8 @@ impl SigmaConfig {
         Sigma {
             child,
             url: self.http_url(),
-            metrics_url: self.metrics_url(),
+            metrics_url: format!("http://{}", listening["metrics"]),
+            rtmp_addr: listening.get("rtmp").cloned(),
             admin_key,
             banner,
             log: self.data_dir.join("sigma.stderr.log"),
@@ -214,12 +234,24 @@ impl SigmaConfig {
     }
 }
 
+/// `http ADDR, rtmp ADDR, metrics ADDR` (what follows `Listening on:` in the banner), by kind.
+fn listening_addresses(line: &str) -> BTreeMap<String, String> {
+    line.split(',')
+        .filter_map(|pair| {
+            let (kind, address) = pair.trim().split_once(' ')?;
+            Some((kind.to_owned(), address.trim().to_owned()))
+        })
+        .collect()
+}
+
 /// A running `sigma` process; killed when dropped.
 pub struct Sigma {
     child: Child,
     pub url: String,
     /// The base of its `/metrics`.
     pub metrics_url: String,
+    /// Where it takes RTMP (`None` on a playback node).
+    rtmp_addr: Option<String>,
     /// The admin key (empty for a worker or a playback node, which serve no API).
     pub admin_key: String,
     /// What the process printed when it started, up to where it says where the admin key is.
@@ -250,6 +282,15 @@ impl Drop for Sigma {
 }
 
 impl Sigma {
+    /// `rtmp://…/live/{stream_key}` on this process.
+    pub fn rtmp_url(&self, stream_key: &str) -> String {
+        let address = self
+            .rtmp_addr
+            .as_deref()
+            .expect("a process that takes RTMP");
+        format!("rtmp://{address}/live/{stream_key}")
+    }
+
     /// SIGKILL: no shutdown work at all, as a crash.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("killing sigma");

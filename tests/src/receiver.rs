@@ -1,7 +1,7 @@
 //! A webhook receiver for the tests: a real HTTP/1.1 server on 127.0.0.1 that records every
 //! request with its headers and arrival time, answers with a chosen status after a chosen delay,
-//! and can be taken down (its port then refuses connections) and brought up again on the same
-//! port. It verifies nothing itself; [`verify`] checks a signature the way a receiver should.
+//! and can start down (its port, already its own, refuses connections) and be brought up later.
+//! It verifies nothing itself; [`verify`] checks a signature the way a receiver should.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::task::JoinHandle;
 
 /// One request as it arrived.
@@ -45,16 +45,24 @@ impl Default for Behaviour {
 
 pub struct Receiver {
     pub port: u16,
+    /// The socket, bound but not listening, until [`Receiver::up`].
+    socket: Option<TcpSocket>,
     received: Arc<Mutex<Vec<Received>>>,
     behaviour: Behaviour,
     server: Option<JoinHandle<()>>,
 }
 
 impl Receiver {
-    /// A receiver on a free port, down until [`Receiver::up`].
+    /// A receiver down until [`Receiver::up`]: its socket is bound to a port of the system's
+    /// choosing, so the port is its own, but does not listen yet, so connections are refused.
     pub fn down(behaviour: Behaviour) -> Self {
+        let socket = TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind(([127, 0, 0, 1], 0).into())
+            .expect("a free port");
         Self {
-            port: crate::process::free_port(),
+            port: socket.local_addr().expect("a bound socket").port(),
+            socket: Some(socket),
             received: Arc::default(),
             behaviour,
             server: None,
@@ -72,8 +80,10 @@ impl Receiver {
         format!("http://127.0.0.1:{}/hooks", self.port)
     }
 
+    /// Starts listening (once).
     pub async fn up(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let socket = self.socket.take().expect("a receiver that is down");
+        let listener = socket.listen(1024).expect("listening");
         let (received, behaviour) = (self.received.clone(), self.behaviour);
         self.server = Some(tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
@@ -86,21 +96,17 @@ impl Receiver {
         }));
     }
 
-    /// Stops listening and drops every open connection.
-    pub fn take_down(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
-    }
-
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }
 
 impl Drop for Receiver {
+    /// Stops listening and drops every open connection.
     fn drop(&mut self) {
-        self.take_down();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
     }
 }
 

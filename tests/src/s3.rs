@@ -1,7 +1,7 @@
 //! A real S3-compatible server for tests: `s3s-fs` (the s3s project's file-system S3 server),
-//! a separate process on a free loopback port, with one bucket. Processes under test reach it
-//! through object_store's S3 client and the usual `AWS_*` variables, exactly as they would
-//! reach AWS or MinIO.
+//! a separate process on a loopback port of the system's choosing, with one bucket. Processes
+//! under test reach it through object_store's S3 client and the usual `AWS_*` variables, exactly
+//! as they would reach AWS or MinIO.
 //!
 //! The binary is found at `$SIGMA_S3_BIN`, else `$HOME/.cache/sigma/s3s/bin/s3s-fs`, where
 //! `make test` installs it.
@@ -9,9 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-use crate::process::free_port;
 
 pub const BUCKET: &str = "media";
 const ACCESS_KEY: &str = "sigma-test-access";
@@ -33,20 +32,18 @@ fn binary() -> PathBuf {
 }
 
 impl S3Server {
-    /// Starts the server with an empty bucket and waits until it answers.
+    /// Starts the server with an empty bucket, on port 0, and waits until it says where it
+    /// listens (its log, on stdout, names the port the system gave).
     pub async fn start() -> Self {
         let root = tempfile::tempdir().expect("a temporary dir");
         // s3s-fs keeps a bucket as a directory of its root.
         std::fs::create_dir(root.path().join(BUCKET)).expect("the bucket");
-        let port = free_port();
-        let log = std::fs::File::create(root.path().join("s3s.log")).expect("a log file");
-        let child = Command::new(binary())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        let mut child = Command::new(binary())
+            .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
             .arg(root.path())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
+            .env("RUST_LOG", "warn,s3s_fs=info")
+            .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|error| {
@@ -55,18 +52,34 @@ impl S3Server {
                     binary().display()
                 )
             });
-        let server = Self {
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let address = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = lines.next_line().await.ok()? {
+                if let Some((_, rest)) = line.split_once("server is running at http://") {
+                    return rest.split_whitespace().next().map(str::to_owned);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("the S3 server says where it listens");
+        let port = address
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .expect("an address with a port");
+        // The rest of its log goes to a file beside the bucket.
+        let log = root.path().join("s3s.log");
+        tokio::spawn(async move {
+            let mut file = tokio::fs::File::create(log).await.expect("a log file");
+            let _ = tokio::io::copy(&mut lines.into_inner(), &mut file).await;
+        });
+        Self {
             _child: child,
             port,
             root,
-        };
-        crate::wait::until(Duration::from_secs(20), "the S3 server answers", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-        })
-        .await;
-        server
+        }
     }
 
     /// The variables that point a process's object store at this server.

@@ -57,35 +57,38 @@ impl Topology {
             dirs.push(dir);
             config
         };
-        // Every address is drawn first: the front and the control planes' public URLs need them.
-        let worker_recipes: Vec<SigmaConfig> = (0..2).map(|_| config(&mut dirs)).collect();
-        let playback_recipes: Vec<SigmaConfig> = (0..2).map(|_| config(&mut dirs)).collect();
-        let control_plane_recipes: Vec<SigmaConfig> = (0..2).map(|_| config(&mut dirs)).collect();
-        let front = Front::start(
-            playback_recipes.iter().map(SigmaConfig::http_url).collect(),
-            control_plane_recipes
-                .iter()
-                .map(SigmaConfig::http_url)
-                .collect(),
-        )
-        .await;
-        let public_rtmp = format!("rtmp://{}", worker_recipes[0].env["SIGMA_RTMP_ADDR"]);
-        let mut control_planes = Vec::new();
-        for recipe in control_plane_recipes {
-            let recipe = recipe
-                .with("SIGMA_PUBLIC_HTTP_URL", front.url.clone())
-                .with("SIGMA_PUBLIC_RTMP_URL", public_rtmp.clone());
-            control_planes.push(recipe.start().await);
-        }
+        // Each process says where it listens once it runs; the control planes start last, as
+        // they hand out the front's URL and the first worker's as the public ones.
         let mut workers = Vec::new();
-        for recipe in worker_recipes {
+        for _ in 0..2 {
+            let mut recipe = config(&mut dirs);
             let worker = recipe.start_worker().await;
             workers.push((recipe, Some(worker)));
         }
         let mut playback_nodes = Vec::new();
-        for recipe in playback_recipes {
-            playback_nodes.push(Some(recipe.start_playback().await));
+        for _ in 0..2 {
+            playback_nodes.push(Some(config(&mut dirs).start_playback().await));
         }
+        let front = Front::bind().await;
+        let public_rtmp = format!("rtmp://{}", workers[0].0.env["SIGMA_RTMP_ADDR"]);
+        let mut control_planes = Vec::new();
+        for _ in 0..2 {
+            let mut recipe = config(&mut dirs)
+                .with("SIGMA_PUBLIC_HTTP_URL", front.url.clone())
+                .with("SIGMA_PUBLIC_RTMP_URL", public_rtmp.clone());
+            control_planes.push(recipe.start().await);
+        }
+        let front = front.serve(
+            playback_nodes
+                .iter()
+                .flatten()
+                .map(|node| node.url.clone())
+                .collect(),
+            control_planes
+                .iter()
+                .map(|plane| plane.url.clone())
+                .collect(),
+        );
         Self {
             broker,
             database,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
-use sigma_tests::process::{free_port, SigmaConfig};
+use sigma_tests::process::SigmaConfig;
 use sigma_tests::receiver::{Behaviour, Receiver};
 use sigma_tests::wait::until;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,8 +54,8 @@ struct Relay {
 
 impl Relay {
     async fn start(upstream: String) -> Self {
-        let port = free_port();
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
         let paused = Arc::new(AtomicBool::new(false));
         let gate = paused.clone();
         tokio::spawn(async move {

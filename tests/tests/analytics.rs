@@ -372,7 +372,7 @@ async fn invented_playback_sessions_are_served_but_never_counted() {
     use futures::StreamExt;
 
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path()).with("SIGMA_VIEWER_REPORT_MS", "1000");
+    let mut config = SigmaConfig::standalone(dir.path()).with("SIGMA_VIEWER_REPORT_MS", "1000");
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let (token, channel) = api

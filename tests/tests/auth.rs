@@ -180,7 +180,7 @@ async fn only_the_admin_key_creates_accounts_and_tokens() {
 async fn tokens_signed_by_a_retired_key_keep_working_while_it_is_still_listed() {
     let dir = tempfile::tempdir().unwrap();
     let old_only = format!("{}:{}", OLD_KEY.0, OLD_KEY.1);
-    let config = SigmaConfig::standalone(dir.path()).with("SIGMA_SIGNING_KEYS", old_only);
+    let mut config = SigmaConfig::standalone(dir.path()).with("SIGMA_SIGNING_KEYS", old_only);
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let (_, old_token) = api.account_with_token(&sigma.admin_key, "owner").await;
@@ -188,7 +188,7 @@ async fn tokens_signed_by_a_retired_key_keep_working_while_it_is_still_listed() 
     sigma.kill().await;
 
     // Rotate: the new key signs, the old one still verifies.
-    let rotated = config.clone().with(
+    let mut rotated = config.clone().with(
         "SIGMA_SIGNING_KEYS",
         format!("{}:{},{}:{}", NEW_KEY.0, NEW_KEY.1, OLD_KEY.0, OLD_KEY.1),
     );
@@ -216,7 +216,7 @@ async fn tokens_signed_by_a_retired_key_keep_working_while_it_is_still_listed() 
     sigma.kill().await;
 
     // Retire the old key: its tokens stop working, the new ones do not.
-    let retired = config.with("SIGMA_SIGNING_KEYS", format!("{}:{}", NEW_KEY.0, NEW_KEY.1));
+    let mut retired = config.with("SIGMA_SIGNING_KEYS", format!("{}:{}", NEW_KEY.0, NEW_KEY.1));
     let sigma = retired.start().await;
     let api = Api::new(&sigma.url);
     let answer = api.get("/v1/channels", &old_token).await;
@@ -297,7 +297,7 @@ async fn wrong_admin_keys_from_one_address_are_answered_429() {
 #[tokio::test]
 async fn revoked_tokens_are_refused_from_the_next_request_on() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let mut config = SigmaConfig::standalone(dir.path());
     let sigma = config.clone().start().await;
     let api = Api::new(&sigma.url);
     let (account, first) = api.account_with_token(&sigma.admin_key, "owner").await;

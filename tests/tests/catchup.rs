@@ -92,7 +92,7 @@ async fn a_session_with_a_reconnect_replays_whole_after_it_ends() {
 #[tokio::test]
 async fn an_ended_session_s_catch_up_is_served_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let mut config = SigmaConfig::standalone(dir.path());
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let settings = json!({ "name": "stored", "reconnect_window_seconds": 1 });

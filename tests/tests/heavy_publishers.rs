@@ -36,7 +36,7 @@ struct Server {
 impl Server {
     async fn start(config: impl FnOnce(SigmaConfig) -> SigmaConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = config(SigmaConfig::standalone(dir.path()));
+        let mut config = config(SigmaConfig::standalone(dir.path()));
         let sigma = config.start().await;
         let api = Api::new(&sigma.url);
         let (_, token) = api.account_with_token(&sigma.admin_key, "heavy").await;

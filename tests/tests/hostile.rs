@@ -80,7 +80,7 @@ async fn send(socket: &mut TcpStream, bytes: &[u8]) {
 
 async fn start() -> (Target, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path())
+    let mut config = SigmaConfig::standalone(dir.path())
         .with(
             "SIGMA_RTMP_HANDSHAKE_TIMEOUT_MS",
             HANDSHAKE_TIMEOUT.as_millis().to_string(),

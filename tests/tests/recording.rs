@@ -113,7 +113,7 @@ async fn a_session_with_a_reconnect_is_one_recording_that_decodes_whole() {
 #[tokio::test]
 async fn a_process_killed_mid_session_leaves_a_recording_up_to_its_last_piece() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let mut config = SigmaConfig::standalone(dir.path());
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let settings = json!({ "name": "studio", "record_source": true, "latency_mode": "low" });

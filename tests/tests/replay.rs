@@ -104,7 +104,7 @@ fn event_count(dump: &[(String, Vec<serde_json::Value>)]) -> u64 {
 #[tokio::test]
 async fn replay_rebuilds_the_same_read_models_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let mut config = SigmaConfig::standalone(dir.path());
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let (token, channels) = make_history(&api, &sigma.admin_key).await;
@@ -151,7 +151,7 @@ async fn replay_rebuilds_the_same_read_models_on_postgresql_with_kafka() {
     let broker = Tansu::start().await;
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::scale_out(dir.path(), &broker.brokers(), &database.url);
+    let mut config = SigmaConfig::scale_out(dir.path(), &broker.brokers(), &database.url);
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let (token, channels) = make_history(&api, &sigma.admin_key).await;

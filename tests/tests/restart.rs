@@ -8,7 +8,7 @@ use sigma_tests::process::SigmaConfig;
 #[tokio::test]
 async fn a_killed_and_restarted_process_keeps_every_channel_token_and_event() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let mut config = SigmaConfig::standalone(dir.path());
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let (_, token) = api.account_with_token(&sigma.admin_key, "owner").await;

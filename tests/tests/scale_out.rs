@@ -68,7 +68,7 @@ async fn open_sessions(api: &Api, token: &str, channel: &str) -> usize {
 }
 
 /// Two control planes, once they share the decider partitions.
-async fn two_control_planes([a, b]: [SigmaConfig; 2]) -> (Sigma, Sigma) {
+async fn two_control_planes([mut a, mut b]: [SigmaConfig; 2]) -> (Sigma, Sigma) {
     let (a, b) = (a.start().await, b.start().await);
     until(
         Duration::from_secs(60),

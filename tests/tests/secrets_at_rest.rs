@@ -30,7 +30,7 @@ use sigma_tests::wait::{until, until_some};
 async fn no_stream_key_or_webhook_secret_is_stored_or_shown_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let receiver = Receiver::start(Behaviour::default()).await;
-    let config = SigmaConfig::standalone(dir.path()).with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
+    let mut config = SigmaConfig::standalone(dir.path()).with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let minted = mint_and_use(&api, &sigma.admin_key, &receiver).await;

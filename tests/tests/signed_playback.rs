@@ -528,7 +528,7 @@ async fn players_need_only_the_first_url_and_a_removed_key_closes_its_tokens() {
 #[tokio::test]
 async fn who_may_watch_is_rebuilt_from_the_read_models_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let mut config = SigmaConfig::standalone(dir.path());
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let (_, owner) = api

@@ -146,7 +146,7 @@ async fn segments_served(playlist: &str) -> (usize, usize) {
 async fn a_filling_disk_refuses_new_publishers_holds_live_media_in_memory_and_recovers_without_a_restart(
 ) {
     let disk = SmallDisk::mount();
-    let config = SigmaConfig::standalone(&disk.path().join("data"))
+    let mut config = SigmaConfig::standalone(&disk.path().join("data"))
         .with("SIGMA_STORAGE_LOW_FREE_MB", LOW_MIB.to_string())
         .with("SIGMA_STORAGE_RESERVE_MB", RESERVE_MIB.to_string())
         .with("SIGMA_STORAGE_SPOOL_MB", (RESERVE_MIB / 2).to_string());

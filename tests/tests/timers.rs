@@ -23,7 +23,7 @@ struct Stage {
 impl Stage {
     async fn start(settings: Value) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = SigmaConfig::standalone(dir.path());
+        let mut config = SigmaConfig::standalone(dir.path());
         let sigma = config.start().await;
         let (token, channel) = Api::new(&sigma.url)
             .broadcaster_channel(&sigma.admin_key, settings)
@@ -38,7 +38,7 @@ impl Stage {
     }
 
     /// SIGKILL, then at once a new process on the same data dir.
-    async fn kill_and_restart(self) -> Self {
+    async fn kill_and_restart(mut self) -> Self {
         self.sigma.kill().await;
         let sigma = self.config.start().await;
         Self { sigma, ..self }

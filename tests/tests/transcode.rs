@@ -310,7 +310,7 @@ async fn a_killed_transcoder_raises_an_alert_restarts_and_the_source_never_stops
 async fn without_ffmpeg_an_abr_channel_plays_its_source_and_says_why() {
     let (dir, nothing) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // A PATH with no ffmpeg on it.
-    let config =
+    let mut config =
         SigmaConfig::standalone(dir.path()).with("PATH", nothing.path().display().to_string());
     let sigma = config.start().await;
     assert!(

@@ -39,7 +39,7 @@ fn promised_history(readme: &str) -> String {
 #[tokio::test]
 async fn the_readme_walkthrough_works_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
+    let mut config = SigmaConfig::standalone(dir.path());
     let sigma = config.start().await;
     let text = readme();
 
@@ -72,7 +72,7 @@ async fn a_generated_admin_key_is_kept_owner_only_in_a_private_data_dir_and_neve
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = SigmaConfig::standalone(&data);
+    let mut config = SigmaConfig::standalone(&data);
     let sigma = config.start().await;
     let api = sigma_tests::api::Api::new(&sigma.url);
     let (account, _) = api.account_with_token(&sigma.admin_key, "me").await;

@@ -289,7 +289,7 @@ async fn a_receiver_down_for_two_minutes_gets_everything_in_order_and_delays_no_
         ..Behaviour::default()
     })
     .await;
-    let config = SigmaConfig::standalone(dir.path())
+    let mut config = SigmaConfig::standalone(dir.path())
         .with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1")
         .with("SIGMA_WEBHOOK_TIMEOUT_MS", "2000")
         .with("SIGMA_WEBHOOK_BACKOFF_MAX_MS", "5000");
@@ -574,7 +574,7 @@ async fn targets_are_checked_again_at_delivery_and_redirects_are_not_followed() 
         ..Behaviour::default()
     })
     .await;
-    let lab = SigmaConfig::standalone(dir.path()).with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
+    let mut lab = SigmaConfig::standalone(dir.path()).with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
     let sigma = lab.start().await;
     let api = Api::new(&sigma.url);
     let (_, token) = api.account_with_token(&sigma.admin_key, "integrator").await;

@@ -43,7 +43,7 @@ async fn a_publisher_moving_to_another_worker_continues_the_same_session() {
         .with("SIGMA_OBJECT_STORE_URL", &store)
         .start()
         .await;
-    let worker_config = SigmaConfig::scale_out(worker_dir.path(), &broker.brokers(), &database.url)
+    let mut worker_config = SigmaConfig::scale_out(worker_dir.path(), &broker.brokers(), &database.url)
         .with("SIGMA_OBJECT_STORE_URL", &store);
     let worker = worker_config.start_worker().await;
 
@@ -160,7 +160,7 @@ async fn a_killed_worker_is_declared_lost_and_its_publisher_continues_on_another
             .with("SIGMA_NODE_TIMEOUT_MS", NODE_TIMEOUT_MS.to_string())
     };
     let platform = scale_out(platform_dir.path()).start().await;
-    let worker_config = scale_out(worker_dir.path());
+    let mut worker_config = scale_out(worker_dir.path());
     let worker = worker_config.start_worker().await;
 
     let api = Api::new(&platform.url);

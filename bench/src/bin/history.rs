@@ -142,7 +142,7 @@ fn stored_bytes(dir: &Path) -> u64 {
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let file = source(dir.path());
-    let config = SigmaConfig::standalone(dir.path()).with("RUST_LOG", "warn");
+    let mut config = SigmaConfig::standalone(dir.path()).with("RUST_LOG", "warn");
     let sigma = config.start().await;
     let api = Api::new(&sigma.url);
     let settings = json!({

@@ -50,7 +50,7 @@ async fn rename(api: &Api, token: &str, channel: &str, name: String) -> Duration
 }
 
 async fn measure(setup: &'static str, config: SigmaConfig) -> Run {
-    let config = config
+    let mut config = config
         .with("SIGMA_RATE_LIMIT_PER_SECOND", "1000000")
         .with("SIGMA_RATE_LIMIT_BURST", "1000000")
         .with("RUST_LOG", "warn");
