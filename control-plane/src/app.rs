@@ -228,20 +228,6 @@ impl Listeners {
             rtmp,
         })
     }
-
-    /// Where each socket listens: the system's port where the configuration said 0.
-    fn bound(&self) -> Result<Bound, StartError> {
-        Ok(Bound {
-            http: self.http.local_addr().map_err(StartError::Serve)?,
-            metrics: self.metrics.local_addr().map_err(StartError::Serve)?,
-            rtmp: self
-                .rtmp
-                .as_ref()
-                .map(std::net::TcpListener::local_addr)
-                .transpose()
-                .map_err(StartError::Serve)?,
-        })
-    }
 }
 
 /// The addresses a process listens on.
@@ -255,6 +241,22 @@ pub struct Bound {
 }
 
 impl Bound {
+    /// Where each socket listens: the system's port where the configuration said 0.
+    fn of(
+        http: &std::net::TcpListener,
+        metrics: &std::net::TcpListener,
+        rtmp: Option<&std::net::TcpListener>,
+    ) -> Result<Self, StartError> {
+        Ok(Self {
+            http: http.local_addr().map_err(StartError::Serve)?,
+            metrics: metrics.local_addr().map_err(StartError::Serve)?,
+            rtmp: rtmp
+                .map(std::net::TcpListener::local_addr)
+                .transpose()
+                .map_err(StartError::Serve)?,
+        })
+    }
+
     /// The base URLs handed to viewers and broadcasters: the configured public ones, else
     /// these addresses.
     fn public_urls(&self, config: &Config) -> PublicUrls {
@@ -328,10 +330,43 @@ pub async fn run(
     role: Role,
     announce: impl FnOnce(&Started),
 ) -> Result<(), StartError> {
-    private_dir(&config.data_dir).map_err(data_dir_error(&config))?;
+    check_role_needs(&config, role)?;
+    let Listeners {
+        http,
+        metrics,
+        rtmp,
+    } = Listeners::bind(&config, role)?;
+    let bound = Bound::of(&http, &metrics, rtmp.as_ref())?;
+    let urls = bound.public_urls(&config);
+    let base = Base::open(&config, role).await?;
+    let (surface, admin_key_at) = match (role, rtmp) {
+        (Role::Playback, _) => (start_playback_node(&config, &base).await?, None),
+        (Role::Worker, Some(rtmp)) => {
+            start_ingest_side(&config, &base, rtmp).await?;
+            (Surface::Worker, None)
+        }
+        (Role::Platform, Some(rtmp)) => {
+            let (surface, admin_key_at) = start_platform(&config, &base, rtmp, &urls).await?;
+            (surface, Some(admin_key_at))
+        }
+        (Role::Worker | Role::Platform, None) => {
+            unreachable!("Listeners::bind binds RTMP for the roles that ingest")
+        }
+    };
+    let started = Started {
+        role,
+        bound,
+        admin_key_at,
+        urls,
+    };
+    serve(http, metrics, base.system(role), surface, started, announce).await
+}
+
+/// The data dir is private; a worker or a playback node shares the deployment's log and media
+/// with the other processes (files of its own would be invisible to them).
+fn check_role_needs(config: &Config, role: Role) -> Result<(), StartError> {
+    private_dir(&config.data_dir).map_err(data_dir_error(config))?;
     if role != Role::Platform {
-        // A worker or a playback node shares the deployment's log, read models and media with
-        // the other processes; files of its own would be invisible to them.
         if !matches!(config.log, sigma_event_log::LogConfig::Kafka { .. }) {
             return Err(StartError::NodeNeeds("SIGMA_KAFKA_BROKERS"));
         }
@@ -339,17 +374,12 @@ pub async fn run(
             return Err(StartError::NodeNeeds("SIGMA_OBJECT_STORE_URL"));
         }
     }
-    let listeners = Listeners::bind(&config, role)?;
-    let bound = listeners.bound()?;
-    let Listeners {
-        http,
-        metrics: metrics_listener,
-        rtmp,
-    } = listeners;
-    let log = open_log(&config).await?;
-    let db = crate::db::connect(&config.database_url).await?;
-    let metrics = Metrics::new();
-    let readiness = Arc::new(Readiness::of(match role {
+    Ok(())
+}
+
+/// What each role must have started before it is ready.
+fn components(role: Role) -> &'static [Component] {
+    match role {
         Role::Platform => &[
             Component::Deciders,
             Component::Projector,
@@ -363,95 +393,136 @@ pub async fn run(
         ],
         Role::Worker => &[Component::CommandBus, Component::Ingest],
         Role::Playback => &[Component::Playback],
-    }));
-    let progress = Progress::new(db.clone());
-    let shared = Shared {
-        log: log.clone(),
-        db: db.clone(),
-        metrics: metrics.clone(),
-        readiness: readiness.clone(),
-    };
-    // Only the platform handles secrets: a worker knows a stream key by its fingerprint.
-    let secrets = match role {
-        Role::Platform => Some(Arc::new(secrets_key(&config)?)),
-        Role::Worker | Role::Playback => None,
-    };
-    if let Some(secrets) = &secrets {
-        start_deciders_and_projector(&shared, &progress, secrets);
-        start_webhooks(&shared, &config, secrets)?;
-        start_analytics(&shared);
-        tokio::spawn(crate::analytics::retention::prune(
-            db.clone(),
-            config.analytics_retention,
-        ));
     }
-    let (store, local_media) = media_store(&config)?;
-    // Every process says it is alive, with what it ingests; a platform process also watches.
-    let publishing = crate::nodes::Publishing::default();
-    let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
-    tokio::spawn(crate::nodes::heartbeat::run(
-        log.clone(),
-        node_id.clone(),
-        role.name(),
-        publishing.clone(),
-        config.heartbeat_interval,
-    ));
-    let urls = bound.public_urls(&config);
-    let system = web::Data::new(SystemState {
-        db: db.clone(),
-        log: log.clone(),
-        readiness: readiness.clone(),
-        metrics: metrics.clone(),
-        read_model_gauges: role == Role::Platform,
-    });
-    // Only the roles that serve playback need it (and the signing keys it is keyed from).
-    let reporting = || -> Result<_, StartError> {
-        Ok(crate::playback::Reporting {
-            node_id: node_id.clone(),
+}
+
+/// What every role opens first — the log, the database, the media store, metrics, readiness —
+/// and the heartbeat every process sends (with what it ingests).
+struct Base {
+    shared: Shared,
+    store: Arc<dyn ObjectStore>,
+    /// The media dir, when media are kept on this machine.
+    local_media: Option<std::path::PathBuf>,
+    node_id: String,
+    publishing: crate::nodes::Publishing,
+    /// How far the read models have got: the local projector reports to it, and the command
+    /// bus's read-your-writes waits on it, so both must share this one.
+    progress: Progress,
+}
+
+impl Base {
+    async fn open(config: &Config, role: Role) -> Result<Self, StartError> {
+        let log = open_log(config).await?;
+        let db = crate::db::connect(&config.database_url).await?;
+        let (store, local_media) = media_store(config)?;
+        let publishing = crate::nodes::Publishing::default();
+        let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
+        tokio::spawn(crate::nodes::heartbeat::run(
+            log.clone(),
+            node_id.clone(),
+            role.name(),
+            publishing.clone(),
+            config.heartbeat_interval,
+        ));
+        Ok(Self {
+            progress: Progress::new(db.clone()),
+            shared: Shared {
+                log,
+                db,
+                metrics: Metrics::new(),
+                readiness: Arc::new(Readiness::of(components(role))),
+            },
+            store,
+            local_media,
+            node_id,
+            publishing,
+        })
+    }
+
+    /// What the health, readiness and metrics routes read.
+    fn system(&self, role: Role) -> web::Data<SystemState> {
+        web::Data::new(SystemState {
+            db: self.shared.db.clone(),
+            log: self.shared.log.clone(),
+            readiness: self.shared.readiness.clone(),
+            metrics: self.shared.metrics.clone(),
+            read_model_gauges: role == Role::Platform,
+        })
+    }
+
+    /// Starts playback on this process: from the store, and from `unstored` (the media this
+    /// process ingests that are not stored yet) on a platform process.
+    async fn start_playback(
+        &self,
+        config: &Config,
+        unstored: Option<Arc<LiveStore>>,
+        guard: crate::playback::Guard,
+    ) -> Result<Arc<crate::playback::Playback>, StartError> {
+        let reporting = crate::playback::Reporting {
+            node_id: self.node_id.clone(),
             every: config.viewer_report_interval,
             passes: crate::playback::passes::PlaybackPasses::new(
-                signing_key_spec(&config)?.as_bytes(),
+                signing_key_spec(config)?.as_bytes(),
             ),
-        })
-    };
-    let guard = || -> Result<_, StartError> {
-        let pairs = Keyring::pairs(&signing_key_spec(&config)?)?;
-        Ok(crate::playback::Guard {
-            db: db.clone(),
-            platform: crate::playback::tokens::PlatformKeys::derive(
-                pairs
-                    .iter()
-                    .map(|(kid, secret)| (kid.as_str(), secret.as_slice())),
-            ),
-        })
-    };
-    if role == Role::Playback {
-        let playback = crate::playback::Playback::start(
-            log.clone(),
-            store,
-            None,
-            reporting()?,
-            guard()?,
-            metrics.clone(),
-            playback_since(&db).await?,
+        };
+        let shared = &self.shared;
+        Ok(crate::playback::Playback::start(
+            shared.log.clone(),
+            self.store.clone(),
+            unstored,
+            reporting,
+            guard,
+            shared.metrics.clone(),
+            playback_since(&shared.db).await?,
         )
-        .await?;
-        readiness.started(Component::Playback);
-        let surface = Surface::Playback {
-            playback: web::Data::new(playback),
-        };
-        let started = Started {
-            role,
-            bound,
-            admin_key_at: None,
-            urls,
-        };
-        return serve(http, metrics_listener, system, surface, started, announce).await;
+        .await?)
     }
+}
 
-    let bus = CommandBus::start(log.clone(), progress).await?;
-    readiness.started(Component::CommandBus);
+/// Who may watch what: the deployment's playback token keys (derived from the signing keys) and
+/// the database's signed channels.
+fn playback_guard(
+    config: &Config,
+    db: &sea_orm::DatabaseConnection,
+) -> Result<crate::playback::Guard, StartError> {
+    let pairs = Keyring::pairs(&signing_key_spec(config)?)?;
+    Ok(crate::playback::Guard {
+        db: db.clone(),
+        platform: crate::playback::tokens::PlatformKeys::derive(
+            pairs
+                .iter()
+                .map(|(kid, secret)| (kid.as_str(), secret.as_slice())),
+        ),
+    })
+}
 
+/// A playback node: playback from the log and the store, nothing else.
+async fn start_playback_node(config: &Config, base: &Base) -> Result<Surface, StartError> {
+    let guard = playback_guard(config, &base.shared.db)?;
+    let playback = base.start_playback(config, None, guard).await?;
+    base.shared.readiness.started(Component::Playback);
+    Ok(Surface::Playback {
+        playback: web::Data::new(playback),
+    })
+}
+
+/// What the ingest side of a process hands the rest of a platform process.
+struct Ingesting {
+    bus: Arc<CommandBus>,
+    live: Arc<LiveStore>,
+    quotas: Arc<crate::quotas::Quotas>,
+}
+
+/// The command bus and RTMP ingest (with its ladders and thumbnails where ffmpeg is installed):
+/// all a worker runs, and part of a platform process.
+async fn start_ingest_side(
+    config: &Config,
+    base: &Base,
+    rtmp: std::net::TcpListener,
+) -> Result<Ingesting, StartError> {
+    let shared = &base.shared;
+    let bus = CommandBus::start(shared.log.clone(), base.progress.clone()).await?;
+    shared.readiness.started(Component::CommandBus);
     let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
     if !ffmpeg {
         tracing::error!(
@@ -460,89 +531,97 @@ pub async fn run(
              thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
         );
     }
-    let live = live_store(&config, &store, local_media, &metrics);
+    let live = live_store(
+        config,
+        &base.store,
+        base.local_media.clone(),
+        &shared.metrics,
+    );
     let quotas = Arc::new(crate::quotas::Quotas::new(
         config.quotas,
-        metrics.limits_hit.clone(),
+        shared.metrics.limits_hit.clone(),
     ));
     let admission = crate::ingest::LogAdmission {
         quotas: quotas.clone(),
-        metrics: metrics.clone(),
+        metrics: shared.metrics.clone(),
         bus: bus.clone(),
-        log: log.clone(),
-        db: db.clone(),
+        log: shared.log.clone(),
+        db: shared.db.clone(),
         store: live.clone(),
         ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
         thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
-        publishing: publishing.clone(),
+        publishing: base.publishing.clone(),
     };
-    let rtmp = rtmp.expect("the roles that ingest listen for RTMP");
-    start_ingest(rtmp, &config, admission)?;
-    readiness.started(Component::Ingest);
-    if role == Role::Platform {
-        start_recorder(&shared, &live, &bus);
-        start_retention(&shared, &store, &bus, config.catchup_retention);
-        start_node_monitor(&shared, &bus, config.node_timeout);
-    }
+    start_ingest(rtmp, config, admission)?;
+    shared.readiness.started(Component::Ingest);
+    Ok(Ingesting { bus, live, quotas })
+}
 
-    let (surface, admin_key_at) = match role {
-        // (A playback node has been served above.)
-        Role::Worker | Role::Playback => (Surface::Worker, None),
-        Role::Platform => {
-            let (admin_key_at, mut auth) = platform_auth(&config, &metrics)?;
-            let (revocations, revocations_from) = crate::api::auth::Revocations::load(&db).await?;
-            auth.revocations = revocations;
-            let guard = guard()?;
-            let playback_tokens = guard.platform.clone();
-            let playback = crate::playback::Playback::start(
-                log.clone(),
-                store,
-                Some(live),
-                reporting()?,
-                guard,
-                metrics.clone(),
-                playback_since(&db).await?,
-            )
-            .await?;
-            let api = web::Data::new(AppState {
-                secrets: secrets
-                    .clone()
-                    .expect("a platform process has its secrets key"),
-                quotas,
-                playback_tokens,
-                bus,
-                db: db.clone(),
-                auth,
-                urls: urls.clone(),
-                webhooks: config.webhooks.clone(),
-            });
-            let follower = api.clone();
-            crate::follow::follow_events(
-                &log,
-                &revocations_from,
-                "token revocations",
-                move |event| follower.auth.revocations.apply(event),
-            )
-            .await?;
-            let forgetful = api.clone();
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    every.tick().await;
-                    forgetful.auth.forget_idle_limits();
-                }
-            });
-            let playback = web::Data::new(playback);
-            (Surface::Platform { api, playback }, Some(admin_key_at))
+/// The whole platform: deciders, projections, webhooks, analytics, ingest, recording, retention,
+/// the node monitor, playback and the API. Returns its surface and where its admin key is.
+async fn start_platform(
+    config: &Config,
+    base: &Base,
+    rtmp: std::net::TcpListener,
+    urls: &PublicUrls,
+) -> Result<(Surface, String), StartError> {
+    let shared = &base.shared;
+    // Only the platform handles secrets: a worker knows a stream key by its fingerprint.
+    let secrets = Arc::new(secrets_key(config)?);
+    start_deciders_and_projector(shared, &base.progress, &secrets);
+    start_webhooks(shared, config, &secrets)?;
+    start_analytics(shared);
+    tokio::spawn(crate::analytics::retention::prune(
+        shared.db.clone(),
+        config.analytics_retention,
+    ));
+    let Ingesting { bus, live, quotas } = start_ingest_side(config, base, rtmp).await?;
+    start_recorder(shared, &live, &bus);
+    start_retention(shared, &base.store, &bus, config.catchup_retention);
+    start_node_monitor(shared, &bus, config.node_timeout);
+
+    let (admin_key_at, mut auth) = platform_auth(config, &shared.metrics)?;
+    let (revocations, revocations_from) = crate::api::auth::Revocations::load(&shared.db).await?;
+    auth.revocations = revocations;
+    let guard = playback_guard(config, &shared.db)?;
+    let playback_tokens = guard.platform.clone();
+    let playback = base.start_playback(config, Some(live), guard).await?;
+    let api = web::Data::new(AppState {
+        secrets,
+        quotas,
+        playback_tokens,
+        bus,
+        db: shared.db.clone(),
+        auth,
+        urls: urls.clone(),
+        webhooks: config.webhooks.clone(),
+    });
+    keep_auth_current(&shared.log, &revocations_from, &api).await?;
+    let playback = web::Data::new(playback);
+    Ok((Surface::Platform { api, playback }, admin_key_at))
+}
+
+/// Follows token revocations on the log from `from` (where the read model the API loaded them
+/// from stands), and forgets idle rate limiters every minute.
+async fn keep_auth_current(
+    log: &Arc<dyn EventLog>,
+    from: &[(sigma_shared::log::Partition, sigma_shared::log::Offset)],
+    api: &web::Data<AppState>,
+) -> Result<(), StartError> {
+    let follower = api.clone();
+    crate::follow::follow_events(log, from, "token revocations", move |event| {
+        follower.auth.revocations.apply(event)
+    })
+    .await?;
+    let forgetful = api.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            forgetful.auth.forget_idle_limits();
         }
-    };
-    let started = Started {
-        role,
-        bound,
-        admin_key_at,
-        urls,
-    };
-    serve(http, metrics_listener, system, surface, started, announce).await
+    });
+    Ok(())
 }
 
 /// Says the process is running, then serves until the HTTP server stops.

@@ -215,49 +215,18 @@ fn spool_bytes(watermarks: &Watermarks) -> Result<usize, ConfigError> {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let http_addr: SocketAddr = parsed(
-            "SIGMA_HTTP_ADDR",
-            "127.0.0.1:8080".parse().expect("a socket address"),
-        )?;
-        let metrics_addr: SocketAddr = parsed(
-            "SIGMA_METRICS_ADDR",
-            "127.0.0.1:9464".parse().expect("a socket address"),
-        )?;
-        let rtmp_addr: SocketAddr = parsed(
-            "SIGMA_RTMP_ADDR",
-            "127.0.0.1:1935".parse().expect("a socket address"),
-        )?;
         let data_dir = PathBuf::from(var("SIGMA_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let watermarks = watermarks()?;
-        let partitions: u32 = parsed("SIGMA_LOG_PARTITIONS", 8)?;
-        if partitions == 0 || partitions > 1024 {
-            return Err(ConfigError::Invalid {
-                name: "SIGMA_LOG_PARTITIONS",
-                value: partitions.to_string(),
-                reason: "must be between 1 and 1024".into(),
-            });
-        }
-        let log = match var("SIGMA_KAFKA_BROKERS") {
-            Some(brokers) => LogConfig::Kafka {
-                brokers,
-                partitions,
-                fetch_wait_ms: parsed("SIGMA_KAFKA_FETCH_WAIT_MS", 10)?,
-            },
-            None => LogConfig::Embedded {
-                dir: data_dir.join("log"),
-                partitions,
-            },
-        };
         let database_url = var("SIGMA_DATABASE_URL").unwrap_or_else(|| {
             format!("sqlite://{}?mode=rwc", data_dir.join("sigma.db").display())
         });
         Ok(Self {
-            http_addr,
-            metrics_addr,
-            rtmp_addr,
+            http_addr: address("SIGMA_HTTP_ADDR", "127.0.0.1:8080")?,
+            metrics_addr: address("SIGMA_METRICS_ADDR", "127.0.0.1:9464")?,
+            rtmp_addr: address("SIGMA_RTMP_ADDR", "127.0.0.1:1935")?,
             admin_key: var("SIGMA_ADMIN_KEY"),
             database_url,
-            log,
+            log: log_config(&data_dir)?,
             signing_keys: var("SIGMA_SIGNING_KEYS"),
             secrets_key: var("SIGMA_SECRETS_KEY"),
             rate_limit_per_second: parsed("SIGMA_RATE_LIMIT_PER_SECOND", 50)?,
@@ -265,44 +234,9 @@ impl Config {
             public_http_url: var("SIGMA_PUBLIC_HTTP_URL"),
             public_rtmp_url: var("SIGMA_PUBLIC_RTMP_URL"),
             object_store_url: var("SIGMA_OBJECT_STORE_URL"),
-            abr_ladder: {
-                let spec = var("SIGMA_ABR_LADDER").unwrap_or_else(|| DEFAULT_LADDER.into());
-                parse_ladder(&spec).map_err(|error| ConfigError::Invalid {
-                    name: "SIGMA_ABR_LADDER",
-                    reason: error.to_string(),
-                    value: spec,
-                })?
-            },
-            thumbnail_width: {
-                let width: u32 = parsed("SIGMA_THUMBNAIL_WIDTH", 320)?;
-                if !(16..=1920).contains(&width) || !width.is_multiple_of(2) {
-                    return Err(ConfigError::Invalid {
-                        name: "SIGMA_THUMBNAIL_WIDTH",
-                        value: width.to_string(),
-                        reason: "must be even, 16 to 1920".into(),
-                    });
-                }
-                width
-            },
-            webhooks: WebhookConfig {
-                allow_private: matches!(
-                    var("SIGMA_WEBHOOK_ALLOW_PRIVATE").as_deref(),
-                    Some("1" | "true" | "yes")
-                ),
-                timeout: Duration::from_millis(positive("SIGMA_WEBHOOK_TIMEOUT_MS", 10_000)?),
-                retry_for: Duration::from_secs(positive(
-                    "SIGMA_WEBHOOK_RETRY_FOR_SECONDS",
-                    24 * 3600,
-                )?),
-                backoff_base: Duration::from_millis(positive(
-                    "SIGMA_WEBHOOK_BACKOFF_BASE_MS",
-                    1_000,
-                )?),
-                backoff_max: Duration::from_millis(positive(
-                    "SIGMA_WEBHOOK_BACKOFF_MAX_MS",
-                    3_600_000,
-                )?),
-            },
+            abr_ladder: abr_ladder()?,
+            thumbnail_width: thumbnail_width()?,
+            webhooks: webhook_config()?,
             heartbeat_interval: Duration::from_millis(positive(
                 "SIGMA_HEARTBEAT_INTERVAL_MS",
                 2_000,
@@ -326,4 +260,68 @@ impl Config {
             data_dir,
         })
     }
+}
+
+/// A socket address (`host:port`; port 0: one the system picks when the process binds).
+fn address(name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {
+    parsed(name, default.parse().expect("a socket address"))
+}
+
+/// Kafka when `SIGMA_KAFKA_BROKERS` is set, else the embedded log in the data dir; either way
+/// with `SIGMA_LOG_PARTITIONS` partitions (1 to 1024).
+fn log_config(data_dir: &std::path::Path) -> Result<LogConfig, ConfigError> {
+    let partitions: u32 = parsed("SIGMA_LOG_PARTITIONS", 8)?;
+    if partitions == 0 || partitions > 1024 {
+        return Err(ConfigError::Invalid {
+            name: "SIGMA_LOG_PARTITIONS",
+            value: partitions.to_string(),
+            reason: "must be between 1 and 1024".into(),
+        });
+    }
+    Ok(match var("SIGMA_KAFKA_BROKERS") {
+        Some(brokers) => LogConfig::Kafka {
+            brokers,
+            partitions,
+            fetch_wait_ms: parsed("SIGMA_KAFKA_FETCH_WAIT_MS", 10)?,
+        },
+        None => LogConfig::Embedded {
+            dir: data_dir.join("log"),
+            partitions,
+        },
+    })
+}
+
+fn abr_ladder() -> Result<Vec<Rung>, ConfigError> {
+    let spec = var("SIGMA_ABR_LADDER").unwrap_or_else(|| DEFAULT_LADDER.into());
+    parse_ladder(&spec).map_err(|error| ConfigError::Invalid {
+        name: "SIGMA_ABR_LADDER",
+        reason: error.to_string(),
+        value: spec,
+    })
+}
+
+/// Width of thumbnails and storyboard tiles: even (the encoder's chroma subsampling), 16 to 1920.
+fn thumbnail_width() -> Result<u32, ConfigError> {
+    let width: u32 = parsed("SIGMA_THUMBNAIL_WIDTH", 320)?;
+    if !(16..=1920).contains(&width) || !width.is_multiple_of(2) {
+        return Err(ConfigError::Invalid {
+            name: "SIGMA_THUMBNAIL_WIDTH",
+            value: width.to_string(),
+            reason: "must be even, 16 to 1920".into(),
+        });
+    }
+    Ok(width)
+}
+
+fn webhook_config() -> Result<WebhookConfig, ConfigError> {
+    Ok(WebhookConfig {
+        allow_private: matches!(
+            var("SIGMA_WEBHOOK_ALLOW_PRIVATE").as_deref(),
+            Some("1" | "true" | "yes")
+        ),
+        timeout: Duration::from_millis(positive("SIGMA_WEBHOOK_TIMEOUT_MS", 10_000)?),
+        retry_for: Duration::from_secs(positive("SIGMA_WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600)?),
+        backoff_base: Duration::from_millis(positive("SIGMA_WEBHOOK_BACKOFF_BASE_MS", 1_000)?),
+        backoff_max: Duration::from_millis(positive("SIGMA_WEBHOOK_BACKOFF_MAX_MS", 3_600_000)?),
+    })
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
+use sigma_shared::media::{MediaEvent, StreamRef, SOURCE_RENDITION};
 use sigma_shared::settings::LatencyMode;
 
 /// What a live playlist lists with DVR off, in segment targets: a player starts three target
@@ -78,6 +78,122 @@ pub struct LiveStream {
 }
 
 impl LiveStream {
+    /// The rendition an `InitReady` announces (`None` for any other event).
+    fn open(init: &MediaEvent, prefix: String) -> Option<Self> {
+        let MediaEvent::InitReady {
+            stream,
+            path,
+            codecs,
+            resolution,
+            latency_mode,
+            part_target_ms,
+            segment_target_ms,
+            bandwidth,
+            dvr_window_seconds,
+        } = init
+        else {
+            return None;
+        };
+        Some(Self {
+            name: stream.rendition.clone(),
+            session_id: stream.session_id,
+            latency_mode: *latency_mode,
+            part_target: f64::from(*part_target_ms) / 1000.0,
+            segment_target: f64::from(*segment_target_ms) / 1000.0,
+            codecs: codecs.clone(),
+            resolution: *resolution,
+            segments: VecDeque::new(),
+            dvr_window: f64::from(*dvr_window_seconds),
+            listed_seconds: 0.0,
+            listed_bytes: 0,
+            peak: None,
+            longest: 0.0,
+            partial: Vec::new(),
+            map: path.clone(),
+            prefix,
+            open_segment: 0,
+            pending_discontinuity: false,
+            publisher_gone: false,
+            ended: false,
+            declared_bandwidth: *bandwidth,
+            frames: 0,
+            seconds: 0.0,
+        })
+    }
+
+    /// The publisher came back: same session, a new connection with its own init segment, and
+    /// a discontinuity before its first segment.
+    fn reopen(&mut self, init: &MediaEvent, prefix: String) {
+        let MediaEvent::InitReady {
+            path,
+            codecs,
+            resolution,
+            bandwidth,
+            ..
+        } = init
+        else {
+            return;
+        };
+        self.pending_discontinuity = !self.segments.is_empty();
+        self.map = path.clone();
+        self.prefix = prefix;
+        self.open_segment = 0;
+        self.partial.clear();
+        self.publisher_gone = false;
+        self.codecs = codecs.clone();
+        self.resolution = *resolution;
+        self.declared_bandwidth = *bandwidth;
+    }
+
+    /// Folds in a part, a segment or the publisher's departure (other events are the
+    /// channel's, not the rendition's).
+    fn apply(&mut self, event: &MediaEvent) {
+        match event {
+            MediaEvent::PartReady {
+                segment,
+                duration,
+                independent,
+                path,
+                ..
+            } => {
+                self.open_segment = *segment;
+                self.partial.push(PartEntry {
+                    duration: *duration,
+                    independent: *independent,
+                    path: path.clone(),
+                });
+            }
+            MediaEvent::SegmentReady {
+                segment,
+                duration,
+                bytes,
+                path,
+                program_date_time,
+                frames,
+                ..
+            } => {
+                if *frames > 0 {
+                    self.frames += u64::from(*frames);
+                    self.seconds += *duration;
+                }
+                let segment_entry = Segment {
+                    msn: self.next_msn(),
+                    duration: *duration,
+                    bytes: *bytes,
+                    path: path.clone(),
+                    map: self.map.clone(),
+                    discontinuity: std::mem::take(&mut self.pending_discontinuity),
+                    program_date_time: *program_date_time,
+                    parts: std::mem::take(&mut self.partial),
+                };
+                self.list(segment_entry);
+                self.open_segment = segment + 1;
+            }
+            MediaEvent::StreamEnded { .. } => self.publisher_gone = true,
+            MediaEvent::InitReady { .. } | MediaEvent::ThumbnailReady { .. } => {}
+        }
+    }
+
     /// The media sequence number the segment in progress will get.
     pub fn next_msn(&self) -> u64 {
         self.segments.back().map_or(0, |segment| segment.msn + 1)
@@ -234,173 +350,87 @@ impl Streams {
 
     /// Folds one media event in; returns the channel it changed, if any.
     pub fn apply(&mut self, event: &MediaEvent) -> Option<ChannelId> {
-        let stream_ref = event.stream();
-        let channel = stream_ref.channel_id;
+        let stream = event.stream();
         let prefix = format!(
             "{}/{}/{}/",
-            stream_ref.session_id, stream_ref.connection, stream_ref.rendition
+            stream.session_id, stream.connection, stream.rendition
         );
-        if let MediaEvent::ThumbnailReady {
-            segment,
-            part,
-            width,
-            height,
-            sheet,
-            x,
-            y,
-            ..
-        } = event
-        {
-            let live = self
-                .channels
-                .get_mut(&channel)
-                .filter(|live| live.session_id == stream_ref.session_id)?;
-            live.version += 1;
-            live.thumbnails.push(Thumbnail {
-                prefix,
-                segment: *segment,
-                part: *part,
-                width: *width,
-                height: *height,
-                sheet: *sheet,
-                x: *x,
-                y: *y,
-            });
-            return Some(channel);
-        }
-        if let MediaEvent::InitReady {
-            path,
-            codecs,
-            resolution,
-            latency_mode,
-            part_target_ms,
-            segment_target_ms,
-            bandwidth,
-            dvr_window_seconds,
-            ..
-        } = event
-        {
-            self.sessions.insert(stream_ref.session_id, channel);
-            let fresh = || ChannelLive {
-                session_id: stream_ref.session_id,
-                renditions: Vec::new(),
-                thumbnails: Vec::new(),
-                version: 0,
-            };
-            let live = self.channels.entry(channel).or_insert_with(fresh);
-            if live.session_id != stream_ref.session_id {
-                // The channel's earlier session is over: only the current one is looked up.
-                self.sessions.remove(&live.session_id);
-                let version = live.version;
-                *live = fresh();
-                live.version = version;
+        match event {
+            MediaEvent::InitReady { .. } => self.open_rendition(event, prefix),
+            MediaEvent::ThumbnailReady {
+                segment,
+                part,
+                width,
+                height,
+                sheet,
+                x,
+                y,
+                ..
+            } => {
+                let live = self.current(stream)?;
+                live.version += 1;
+                live.thumbnails.push(Thumbnail {
+                    prefix,
+                    segment: *segment,
+                    part: *part,
+                    width: *width,
+                    height: *height,
+                    sheet: *sheet,
+                    x: *x,
+                    y: *y,
+                });
             }
-            live.version += 1;
-            match live
-                .renditions
-                .iter_mut()
-                .find(|rendition| rendition.name == stream_ref.rendition)
-            {
-                Some(rendition) => {
-                    // The publisher came back: same session, a discontinuity, a new init.
-                    rendition.pending_discontinuity = !rendition.segments.is_empty();
-                    rendition.map = path.clone();
-                    rendition.prefix = prefix;
-                    rendition.open_segment = 0;
-                    rendition.partial.clear();
-                    rendition.publisher_gone = false;
-                    rendition.codecs = codecs.clone();
-                    rendition.resolution = *resolution;
-                    rendition.declared_bandwidth = *bandwidth;
-                }
-                None => {
-                    live.renditions.push(LiveStream {
-                        name: stream_ref.rendition.clone(),
-                        session_id: stream_ref.session_id,
-                        latency_mode: *latency_mode,
-                        part_target: f64::from(*part_target_ms) / 1000.0,
-                        segment_target: f64::from(*segment_target_ms) / 1000.0,
-                        codecs: codecs.clone(),
-                        resolution: *resolution,
-                        segments: VecDeque::new(),
-                        dvr_window: f64::from(*dvr_window_seconds),
-                        listed_seconds: 0.0,
-                        listed_bytes: 0,
-                        peak: None,
-                        longest: 0.0,
-                        partial: Vec::new(),
-                        map: path.clone(),
-                        prefix,
-                        open_segment: 0,
-                        pending_discontinuity: false,
-                        publisher_gone: false,
-                        ended: false,
-                        declared_bandwidth: *bandwidth,
-                        frames: 0,
-                        seconds: 0.0,
-                    });
-                    live.sort();
-                }
+            MediaEvent::PartReady { .. }
+            | MediaEvent::SegmentReady { .. }
+            | MediaEvent::StreamEnded { .. } => {
+                let live = self.current(stream)?;
+                live.version += 1;
+                live.renditions
+                    .iter_mut()
+                    .find(|rendition| rendition.prefix == prefix)?
+                    .apply(event);
             }
-            return Some(channel);
         }
-        let channel_live = self
-            .channels
-            .get_mut(&channel)
-            .filter(|live| live.session_id == stream_ref.session_id)?;
-        channel_live.version += 1;
-        let live = channel_live
+        Some(stream.channel_id)
+    }
+
+    /// The live state of `stream`'s channel, while `stream` is of its current session.
+    fn current(&mut self, stream: &StreamRef) -> Option<&mut ChannelLive> {
+        self.channels
+            .get_mut(&stream.channel_id)
+            .filter(|live| live.session_id == stream.session_id)
+    }
+
+    /// An `InitReady` opens a rendition of the channel's session (a new session replaces the
+    /// channel's earlier one), or opens it again after the publisher came back.
+    fn open_rendition(&mut self, init: &MediaEvent, prefix: String) {
+        let stream = init.stream();
+        self.sessions.insert(stream.session_id, stream.channel_id);
+        let fresh = || ChannelLive {
+            session_id: stream.session_id,
+            renditions: Vec::new(),
+            thumbnails: Vec::new(),
+            version: 0,
+        };
+        let live = self.channels.entry(stream.channel_id).or_insert_with(fresh);
+        if live.session_id != stream.session_id {
+            // The channel's earlier session is over: only the current one is looked up.
+            self.sessions.remove(&live.session_id);
+            let version = live.version;
+            *live = fresh();
+            live.version = version;
+        }
+        live.version += 1;
+        match live
             .renditions
             .iter_mut()
-            .find(|rendition| rendition.prefix == prefix)?;
-        match event {
-            MediaEvent::PartReady {
-                segment,
-                duration,
-                independent,
-                path,
-                ..
-            } => {
-                live.open_segment = *segment;
-                live.partial.push(PartEntry {
-                    duration: *duration,
-                    independent: *independent,
-                    path: path.clone(),
-                });
-            }
-            MediaEvent::SegmentReady {
-                segment,
-                duration,
-                bytes,
-                path,
-                program_date_time,
-                frames,
-                ..
-            } => {
-                if *frames > 0 {
-                    live.frames += u64::from(*frames);
-                    live.seconds += *duration;
-                }
-                let msn = live.next_msn();
-                let parts = std::mem::take(&mut live.partial);
-                let discontinuity = std::mem::take(&mut live.pending_discontinuity);
-                live.list(Segment {
-                    msn,
-                    duration: *duration,
-                    bytes: *bytes,
-                    path: path.clone(),
-                    map: live.map.clone(),
-                    discontinuity,
-                    program_date_time: *program_date_time,
-                    parts,
-                });
-                live.open_segment = segment + 1;
-            }
-            MediaEvent::StreamEnded { .. } => live.publisher_gone = true,
-            MediaEvent::InitReady { .. } | MediaEvent::ThumbnailReady { .. } => {
-                unreachable!("handled above")
+            .find(|rendition| rendition.name == stream.rendition)
+        {
+            Some(rendition) => rendition.reopen(init, prefix),
+            None => {
+                live.renditions.extend(LiveStream::open(init, prefix));
+                live.sort();
             }
         }
-        Some(channel)
     }
 }
