@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sigma_edge_worker::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
+use sigma_media::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 use sigma_edge_worker::rtmp::RtmpLimits;
 use sigma_event_log::LogConfig;
 

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
-use crate::cmaf::{Output, PackagerConfig};
-use crate::health::HealthChange;
+use sigma_media::cmaf::{Output, PackagerConfig};
+use sigma_media::health::HealthChange;
 
 /// Why a publisher was turned away; the text goes back to the encoder.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -125,7 +125,7 @@ pub trait Publication: Send {
     /// channel, the maximum duration passed): the publisher is then disconnected. Taken once.
     fn stop_signal(&mut self) -> BoxFuture<'static, String>;
 
-    /// A stream-health rule was raised or cleared (see [`crate::health`]).
+    /// A stream-health rule was raised or cleared (see `sigma_media::health`).
     fn health(&mut self, _change: HealthChange) {}
 
     /// Takes what the packager produced, in order, while the stream is on air. Each time it

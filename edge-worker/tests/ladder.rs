@@ -8,9 +8,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sigma_edge_worker::cmaf::{Output, Packager, PackagerConfig};
-use sigma_edge_worker::flv;
-use sigma_edge_worker::ladder::{parse_ladder, plan, Ladder, LadderEvent, LadderInput, LadderSpec};
+use sigma_media::cmaf::{Output, Packager, PackagerConfig};
+use sigma_media::flv;
+use sigma_edge_worker::ladder::{Ladder, LadderEvent, LadderInput, LadderSpec};
+use sigma_media::ladder::{parse_ladder, plan};
 use sigma_tests::probe;
 use tokio::sync::mpsc;
 

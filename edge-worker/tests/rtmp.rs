@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sigma_edge_worker::cmaf::{Output, PackagerConfig};
+use sigma_media::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal};
 use sigma_edge_worker::rtmp::RtmpLimits;
 use tokio::io::AsyncWriteExt;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sigma_edge_worker::cmaf::{Output, PackagerConfig, VIDEO_TIMESCALE};
+use sigma_media::cmaf::{Output, PackagerConfig, VIDEO_TIMESCALE};
 use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal, Tally};
 use sigma_tests::publish::{publisher, Publish};
 use tokio::sync::{mpsc, watch};

@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sigma_edge_worker::cmaf::{AudioTrack, VideoTrack};
-use sigma_edge_worker::h264;
+use sigma_media::cmaf::{AudioTrack, VideoTrack};
+use sigma_media::h264;
 
 fuzz_target!(|data: &[u8]| {
     if let Some((width, height)) = h264::picture_size(data) {

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sigma_edge_worker::thumbs::jpeg::{JpegSplitter, MAX_PICTURE_BYTES};
+use sigma_media::thumbs::jpeg::{JpegSplitter, MAX_PICTURE_BYTES};
 
 fuzz_target!(|data: &[u8]| {
     let mut splitter = JpegSplitter::default();

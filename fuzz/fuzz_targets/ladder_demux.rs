@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sigma_edge_worker::ladder::demux::Demuxer;
+use sigma_media::ladder::demux::Demuxer;
 
 fuzz_target!(|data: &[u8]| {
     let mut demuxer = Demuxer::default();

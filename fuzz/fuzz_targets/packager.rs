@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sigma_edge_worker::cmaf::{Packager, PackagerConfig, MAX_SEGMENT_BYTES};
-use sigma_edge_worker::flv::Frame;
+use sigma_media::cmaf::{Packager, PackagerConfig, MAX_SEGMENT_BYTES};
+use sigma_media::flv::Frame;
 
 /// x264's configuration record for 320x180, High profile.
 const AVCC: &str =

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sigma_bench::report::write_section;
-use sigma_edge_worker::ladder::{parse_ladder, plan, Rendition, DEFAULT_LADDER};
+use sigma_media::ladder::{parse_ladder, plan, Rendition, DEFAULT_LADDER};
 
 /// Seconds of source media per run.
 const SECONDS: u32 = 20;
@@ -84,7 +84,7 @@ fn run(source: &Path, renditions: &[Rendition]) -> (Duration, Duration) {
     let before = children_cpu();
     let started = Instant::now();
     let mut child = Command::new("ffmpeg")
-        .args(sigma_edge_worker::ladder::plan::ffmpeg_args(
+        .args(sigma_media::ladder::plan::ffmpeg_args(
             renditions, true,
         ))
         .stdin(Stdio::piped())

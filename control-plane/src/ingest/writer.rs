@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use object_store::path::Path as StorePath;
-use sigma_edge_worker::cmaf::{Output, PackagerConfig};
+use sigma_media::cmaf::{Output, PackagerConfig};
 use sigma_edge_worker::ingest::OutputError;
 use sigma_shared::log::{EventLog, MEDIA_TOPIC};
 use sigma_shared::media::{MediaEvent, StreamRef};

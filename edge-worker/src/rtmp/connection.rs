@@ -20,10 +20,10 @@ use tokio::sync::watch;
 use super::ceiling::BitrateCeiling;
 use super::guard::{GuardError, InputGuard};
 use super::limits::RtmpLimits;
-use crate::cmaf::{AudioTrack, PackageError, Packager, VideoTrack};
-use crate::flv::{self, Frame};
-use crate::health::{HealthChange, StreamHealth, NO_MEDIA, PUBLISHER_DROPPED};
 use crate::ingest::{Admission, OutputError, Publication, PublishName, Tally};
+use sigma_media::cmaf::{AudioTrack, PackageError, Packager, VideoTrack};
+use sigma_media::flv::{self, Frame};
+use sigma_media::health::{HealthChange, StreamHealth, NO_MEDIA, PUBLISHER_DROPPED};
 
 /// How often a publication's stream health is judged.
 const HEALTH_CHECK_EVERY: Duration = Duration::from_secs(1);

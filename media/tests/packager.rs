@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use bytes::Bytes;
-use sigma_edge_worker::cmaf::{Output, Packager, PackagerConfig};
-use sigma_edge_worker::flv;
+use sigma_media::cmaf::{Output, Packager, PackagerConfig};
+use sigma_media::flv;
 use sigma_tests::probe;
 
 const SECONDS: u32 = 4;
@@ -64,7 +64,7 @@ fn encode_flv(dir: &Path, video: bool, audio: bool) -> Bytes {
 
 struct Packaged {
     file: std::path::PathBuf,
-    parts: Vec<sigma_edge_worker::cmaf::Part>,
+    parts: Vec<sigma_media::cmaf::Part>,
     segments: Vec<(u64, f64, u32)>,
 }
 
@@ -327,7 +327,7 @@ fn refused_after(p_frames: i64, frame: &flv::Frame, step_ms: i64) -> Option<(i64
     (1..=60_000 / step_ms).find_map(|step| {
         let ms = step * step_ms;
         let refused = packager.push(at(frame, 1_000 + ms)).err();
-        assert!(packager.held_bytes() <= sigma_edge_worker::cmaf::MAX_SEGMENT_BYTES);
+        assert!(packager.held_bytes() <= sigma_media::cmaf::MAX_SEGMENT_BYTES);
         refused.map(|error| (ms, error.code()))
     })
 }
@@ -340,7 +340,7 @@ fn a_stream_without_keyframes_is_refused_at_the_segment_cap() {
     let (ms, code) = refused.expect("60 s of P-frames were taken");
     assert_eq!(code, "no_keyframe");
     // The segment started at the keyframe, a second before.
-    let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS) - 1_000;
+    let cap = i64::from(sigma_media::cmaf::MAX_SEGMENT_MS) - 1_000;
     assert!((cap..cap + 200).contains(&ms), "refused at {ms} ms");
 }
 
@@ -350,7 +350,7 @@ fn audio_without_video_after_a_keyframe_is_refused_at_the_segment_cap() {
     let (_, _, _, audio) = real_pieces(dir.path());
     let (ms, code) = refused_after(29, &audio, 21).expect("60 s of audio alone were taken");
     assert_eq!(code, "video_stalled");
-    let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS);
+    let cap = i64::from(sigma_media::cmaf::MAX_SEGMENT_MS);
     assert!((cap..cap + 200).contains(&ms), "refused at {ms} ms");
 }
 
@@ -363,7 +363,7 @@ fn audio_after_a_lone_keyframe_is_refused_at_the_segment_cap() {
     let (_, _, _, audio) = real_pieces(dir.path());
     let (ms, code) = refused_after(0, &audio, 21).expect("60 s of audio alone were taken");
     assert_eq!(code, "video_stalled");
-    let cap = i64::from(sigma_edge_worker::cmaf::MAX_SEGMENT_MS) - 1_000;
+    let cap = i64::from(sigma_media::cmaf::MAX_SEGMENT_MS) - 1_000;
     assert!((cap..cap + 1_200).contains(&ms), "refused at {ms} ms");
 }
 

@@ -1,7 +1,7 @@
 //! The transcoding ladder of one session: ONE ffmpeg process (spawned with ffmpeg-sidecar) reads
 //! the source as the packager made it (init segment and parts, fragmented MP4 on its stdin),
-//! decodes it once and writes every rendition as one fragmented MP4 on its stdout; [`demux`]
-//! splits that back into frames and each rendition goes through its own [`Packager`], so the
+//! decodes it once and writes every rendition as one fragmented MP4 on its stdout; the media
+//! crate's `ladder::demux` splits that back into frames and each rendition goes through its own [`Packager`], so the
 //! renditions get the same parts, segments and LL-HLS treatment as the source.
 //!
 //! The process is supervised: when ffmpeg dies or cannot keep up, the ladder reports it and
@@ -10,23 +10,20 @@
 //!
 //! Depends on the packager and on ffmpeg; knows nothing of storage or the log.
 
-pub mod demux;
-pub mod plan;
-mod timeline;
-
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::cmaf::{Output, Packager, PackagerConfig};
+use sigma_media::cmaf::{Output, Packager, PackagerConfig};
+use sigma_media::flv::Frame;
+use sigma_media::ladder::timeline::Timeline;
+use sigma_media::ladder::{demux, plan, Rendition};
+
 use crate::ffmpeg::{read_chunks, Sidecar};
-use crate::flv::Frame;
-pub use plan::{parse_ladder, plan, Rendition, Rung, DEFAULT_LADDER};
-use timeline::Timeline;
 
 /// What the source packager produced, for the ladder.
 #[derive(Clone, Debug)]
@@ -150,9 +147,13 @@ impl Ladder {
     }
 }
 
+/// What ffmpeg's output reader returns when the output ends: the packagers (a restarted ffmpeg
+/// goes on with them) and how the output ended.
+type Returned = (Vec<Packager>, Result<(), String>);
+
 /// One ffmpeg process of the ladder, and the source timestamps of what it was given.
 struct Process {
-    sidecar: Sidecar<(Vec<Packager>, Result<(), String>)>,
+    sidecar: Sidecar<Returned>,
     /// Reads what ffmpeg is given, for the source's timestamps.
     source: demux::Demuxer,
     timeline: Arc<Mutex<Timeline>>,
@@ -179,6 +180,42 @@ impl Process {
             source: demux::Demuxer::default(),
             timeline,
         })
+    }
+
+    /// Gives ffmpeg the source until the source ends (`None`) or ffmpeg does (what its output
+    /// reader returned). A fresh decoder needs the init segment, then a keyframe: parts before
+    /// the first keyframe are passed over; `init` keeps the newest init segment for a restart.
+    async fn feed(
+        &mut self,
+        input: &mut InputQueue,
+        init: &mut Option<Bytes>,
+    ) -> Option<Result<Returned, oneshot::error::RecvError>> {
+        let mut synced = false;
+        loop {
+            tokio::select! {
+                piece = input.recv() => match piece {
+                    None => return None,
+                    Some(LadderInput::Init(bytes)) => {
+                        *init = Some(bytes.clone());
+                        if synced {
+                            self.write(bytes).await;
+                        }
+                    }
+                    Some(LadderInput::Part { bytes, independent }) => {
+                        if !synced && independent {
+                            if let Some(init) = init.as_ref() {
+                                self.write(init.clone()).await;
+                                synced = true;
+                            }
+                        }
+                        if synced {
+                            self.write(bytes).await;
+                        }
+                    }
+                },
+                ended = &mut self.sidecar.done => return Some(ended),
+            }
+        }
     }
 
     /// Gives ffmpeg a piece of the source, after noting the timestamps in it; waits while
@@ -317,34 +354,7 @@ async fn supervise(
         let _ = events.send(LadderEvent::Started {
             pid: process.sidecar.pid(),
         });
-        // A fresh decoder needs the init segment, then a keyframe.
-        let mut synced = false;
-        let ended = loop {
-            tokio::select! {
-                piece = input.recv() => match piece {
-                    None => break None,
-                    Some(LadderInput::Init(bytes)) => {
-                        init = Some(bytes.clone());
-                        if synced {
-                            process.write(bytes).await;
-                        }
-                    }
-                    Some(LadderInput::Part { bytes, independent }) => {
-                        if !synced && independent {
-                            if let Some(init) = &init {
-                                process.write(init.clone()).await;
-                                synced = true;
-                            }
-                        }
-                        if synced {
-                            process.write(bytes).await;
-                        }
-                    }
-                },
-                ended = &mut process.sidecar.done => break Some(ended),
-            }
-        };
-        let Some(ended) = ended else {
+        let Some(ended) = process.feed(&mut input, &mut init).await else {
             // Closing stdin lets ffmpeg flush; then the packagers close their last segments.
             process.sidecar.close_input();
             if let Ok((mut finished, _)) = (&mut process.sidecar.done).await {
@@ -373,23 +383,28 @@ async fn supervise(
         }
         restarts.push_back(now);
         packagers = returned;
-        // Meanwhile the source goes on: keep its newest init segment, let the rest pass.
-        let resume = tokio::time::sleep(pause);
-        tokio::pin!(resume);
-        loop {
-            tokio::select! {
-                _ = &mut resume => break,
-                piece = input.recv() => match piece {
-                    Some(LadderInput::Init(bytes)) => init = Some(bytes),
-                    Some(LadderInput::Part { .. }) => {}
-                    None => {
-                        finish(&mut packagers, &events);
-                        return;
-                    }
-                },
-            }
+        if !pass_over(&mut input, &mut init, pause).await {
+            finish(&mut packagers, &events);
+            return;
         }
         pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// While ffmpeg is restarted after a failure the source goes on: keeps its newest init segment,
+/// lets the rest pass, for `pause`; `false` if the source ended meanwhile.
+async fn pass_over(input: &mut InputQueue, init: &mut Option<Bytes>, pause: Duration) -> bool {
+    let resume = tokio::time::sleep(pause);
+    tokio::pin!(resume);
+    loop {
+        tokio::select! {
+            _ = &mut resume => return true,
+            piece = input.recv() => match piece {
+                Some(LadderInput::Init(bytes)) => *init = Some(bytes),
+                Some(LadderInput::Part { .. }) => {}
+                None => return false,
+            },
+        }
     }
 }
 

@@ -1,19 +1,18 @@
 //! Thumbnails of a live stream, cheaply: every N seconds the ingest hands the thumbnailer the
 //! source's init segment and ONE keyframe part; its ffmpeg (ffmpeg-sidecar) decodes keyframes
 //! only (`-skip_frame nokey`), scales them and writes JPEGs to stdout, one per keyframe given,
-//! so the n-th picture out belongs to the n-th keyframe in. [`jpeg`] splits the pictures,
-//! [`sprite`] lays them out in storyboard sheets.
+//! so the n-th picture out belongs to the n-th keyframe in. The media crate's `thumbs::jpeg`
+//! splits the pictures, and its `thumbs::sprite` lays them out in storyboard sheets.
 //!
 //! A crashed ffmpeg is reported and started again for the next keyframe, a bounded number of
 //! times. Depends on ffmpeg only; knows nothing of storage or the log.
-
-pub mod jpeg;
-pub mod sprite;
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+
+use sigma_media::thumbs::jpeg;
 
 use crate::ffmpeg::{read_chunks, Sidecar};
 

@@ -165,73 +165,76 @@ fn trak(
     }
 }
 
+/// The video track: H.264 (`avc1`) with the publisher's decoder configuration.
+fn video_trak(video: &VideoTrack) -> Trak {
+    let codec = Avc1 {
+        visual: Visual {
+            data_reference_index: 1,
+            width: video.width as u16,
+            height: video.height as u16,
+            ..Default::default()
+        },
+        avcc: video.avcc.clone(),
+        btrt: None,
+        colr: None,
+        pasp: None,
+        taic: None,
+        fiel: None,
+        spatial: Default::default(),
+    };
+    trak(
+        VIDEO_TRACK,
+        VIDEO_TIMESCALE,
+        b"vide",
+        codec.into(),
+        Some((video.width, video.height)),
+    )
+}
+
+/// The audio track: AAC (`mp4a`) with the publisher's AudioSpecificConfig, in the sample rate's
+/// timescale.
+fn audio_trak(audio: &AudioTrack) -> Trak {
+    let esds = Esds {
+        es_desc: mp4_atom::esds::EsDescriptor {
+            es_id: AUDIO_TRACK as u16,
+            dec_config: mp4_atom::esds::DecoderConfig {
+                object_type_indication: 0x40,
+                stream_type: 5,
+                dec_specific: Some(mp4_atom::esds::DecoderSpecific {
+                    profile: audio.object_type,
+                    freq_index: audio.frequency_index,
+                    chan_conf: audio.channels as u8,
+                    raw: audio.config.to_vec(),
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    };
+    let codec = Mp4a {
+        audio: Audio {
+            data_reference_index: 1,
+            channel_count: audio.channels,
+            sample_size: 16,
+            sample_rate: (audio.sample_rate.min(65_535) as u16).into(),
+        },
+        esds,
+        btrt: None,
+        taic: None,
+    };
+    trak(AUDIO_TRACK, audio.sample_rate, b"soun", codec.into(), None)
+}
+
 /// The init segment for the given tracks.
 pub fn init_segment(
     video: Option<&VideoTrack>,
     audio: Option<&AudioTrack>,
 ) -> Result<Bytes, PackageError> {
-    let mut traks = Vec::new();
-    if let Some(video) = video {
-        let codec = Avc1 {
-            visual: Visual {
-                data_reference_index: 1,
-                width: video.width as u16,
-                height: video.height as u16,
-                ..Default::default()
-            },
-            avcc: video.avcc.clone(),
-            btrt: None,
-            colr: None,
-            pasp: None,
-            taic: None,
-            fiel: None,
-            spatial: Default::default(),
-        };
-        traks.push(trak(
-            VIDEO_TRACK,
-            VIDEO_TIMESCALE,
-            b"vide",
-            codec.into(),
-            Some((video.width, video.height)),
-        ));
-    }
-    if let Some(audio) = audio {
-        let esds = Esds {
-            es_desc: mp4_atom::esds::EsDescriptor {
-                es_id: AUDIO_TRACK as u16,
-                dec_config: mp4_atom::esds::DecoderConfig {
-                    object_type_indication: 0x40,
-                    stream_type: 5,
-                    dec_specific: Some(mp4_atom::esds::DecoderSpecific {
-                        profile: audio.object_type,
-                        freq_index: audio.frequency_index,
-                        chan_conf: audio.channels as u8,
-                        raw: audio.config.to_vec(),
-                    }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        };
-        let codec = Mp4a {
-            audio: Audio {
-                data_reference_index: 1,
-                channel_count: audio.channels,
-                sample_size: 16,
-                sample_rate: (audio.sample_rate.min(65_535) as u16).into(),
-            },
-            esds,
-            btrt: None,
-            taic: None,
-        };
-        traks.push(trak(
-            AUDIO_TRACK,
-            audio.sample_rate,
-            b"soun",
-            codec.into(),
-            None,
-        ));
-    }
+    let traks: Vec<Trak> = video
+        .map(video_trak)
+        .into_iter()
+        .chain(audio.map(audio_trak))
+        .collect();
     if traks.is_empty() {
         return Err(PackageError::NoTracks);
     }

@@ -1,0 +1,71 @@
+//! The crate layout is the data flow (docs/ARCHITECTURE.md), and it stays so: `cargo tree` shows
+//! what each crate may reach. The media code is pure (no runtime, no storage, no network) and
+//! the edge worker reaches no database; a dependency that brings one back fails here.
+
+use std::process::Command;
+
+/// The packages `package` depends on (normal dependencies, its own included), by name.
+fn dependencies(package: &str) -> Vec<String> {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-p",
+            package,
+        ])
+        .args([
+            "--manifest-path",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"),
+        ])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn reaches(package: &str, forbidden: &[&str]) -> Vec<String> {
+    dependencies(package)
+        .into_iter()
+        .filter(|name| forbidden.contains(&name.as_str()))
+        .collect()
+}
+
+#[test]
+fn the_media_crate_does_no_io() {
+    let listed = dependencies("sigma-media");
+    assert!(listed.iter().any(|name| name == "mp4-atom"), "{listed:?}");
+    let io = [
+        "tokio",
+        "object_store",
+        "rdkafka",
+        "sea-orm",
+        "sqlx",
+        "reqwest",
+        "ffmpeg-sidecar",
+    ];
+    assert_eq!(reaches("sigma-media", &io), Vec::<String>::new());
+}
+
+#[test]
+fn the_edge_worker_crate_reaches_no_database() {
+    let listed = dependencies("sigma-edge-worker");
+    assert!(listed.iter().any(|name| name == "rml_rtmp"), "{listed:?}");
+    let database = ["sea-orm", "sqlx", "sea-orm-migration", "sigma-migrations"];
+    assert_eq!(
+        reaches("sigma-edge-worker", &database),
+        Vec::<String>::new()
+    );
+}
