@@ -116,7 +116,7 @@ const MAX_HELD_REQUESTS: usize = 10_000;
 const MAX_HOLD: Duration = Duration::from_secs(12);
 
 /// How long a multivariant request waits for the channel's first segment before it is answered
-/// `not_ready`: long enough to ride out one playback node being a moment behind another (a
+/// `not_ready` (and a media playlist request for its rendition's): long enough to ride out one playback node being a moment behind another (a
 /// balancer without sticky sessions sends a player's next request to the other), short of a
 /// whole first segment, so a player at go-live is told to retry rather than left hanging.
 const FIRST_SEGMENT_HOLD: Duration = Duration::from_secs(1);
@@ -831,6 +831,8 @@ async fn multivariant(
         playlist::multivariant(live, Some(&pass)).map(|text| (live.session_id, text))
     };
     let found = match playback.with_live(&channel, render) {
+        // A session that ended before its first segment will never have one.
+        Some(None) if playback.with_live(&channel, ChannelLive::ended) == Some(true) => None,
         Some(None) => {
             let playable = |live: &ChannelLive| Some(playlist::is_playable(live));
             match playback
@@ -878,6 +880,15 @@ async fn media_playlist(
         Ok(token) => token,
         Err(response) => return *response,
     };
+    // As for the multivariant playlist: a node a moment behind the one that listed this
+    // rendition waits for the rendition's first segment (a playlist with none, or a 404, would
+    // make a player give up).
+    let listed = |live: &ChannelLive| live.is_listed(&name);
+    if playback.with_live(&channel, |live| !listed(live) && !live.ended()) == Some(true) {
+        playback
+            .wait_for_live(&channel, FIRST_SEGMENT_HOLD, |live| Some(listed(live)))
+            .await;
+    }
     let Some((next_msn, target, session, ended)) =
         playback.with_rendition(&channel, &name, |stream| {
             (

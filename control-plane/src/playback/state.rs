@@ -290,6 +290,18 @@ pub struct ChannelLive {
 }
 
 impl ChannelLive {
+    /// The session is over: no segment will come any more.
+    pub fn ended(&self) -> bool {
+        self.renditions.iter().all(|rendition| rendition.ended)
+    }
+
+    /// Whether rendition `name` can be played from: it has a segment (or it is over, and its
+    /// playlist is final).
+    pub fn is_listed(&self, name: &str) -> bool {
+        self.rendition(name)
+            .is_some_and(|stream| stream.ended || !stream.segments.is_empty())
+    }
+
     pub fn rendition(&self, name: &str) -> Option<&LiveStream> {
         self.renditions
             .iter()
