@@ -172,14 +172,14 @@ fn live_store(
 
 /// Listens for RTMP publishers; their media go to `store`, their events to the log.
 fn start_ingest(
-    listener: std::net::TcpListener,
+    rtmp: tokio::net::TcpSocket,
     config: &Config,
     admission: crate::ingest::LogAdmission,
 ) -> Result<(), StartError> {
-    let listener = listener
-        .set_nonblocking(true)
-        .and_then(|()| tokio::net::TcpListener::from_std(listener))
-        .map_err(StartError::Serve)?;
+    let addr = rtmp.local_addr().map_err(StartError::Serve)?;
+    let listener = rtmp
+        .listen(BACKLOG)
+        .map_err(|source| StartError::RtmpListen { addr, source })?;
     tokio::spawn(sigma_edge_worker::rtmp::serve(
         listener,
         Arc::new(admission),
@@ -188,40 +188,53 @@ fn start_ingest(
     Ok(())
 }
 
-/// The process's listening sockets, bound before anything else starts: a port already taken
-/// fails the start at once, and an address with port 0 gets a free port from the system, which
-/// the public URLs and the ready line then name (so tests and supervisors need not guess one).
+/// How many connections wait to be accepted on each listening socket.
+const BACKLOG: u32 = 1024;
+
+/// A socket bound to `addr` but not listening: the port is the process's from its first moment
+/// (port 0: one the system picks), while connections are refused, not left hanging, until what
+/// serves them has started (a balancer's TCP check does not see a node that cannot serve yet).
+fn reserve(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // A restarted process takes its port back while the connections of the one before linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// The process's sockets, bound (not listening) before anything else starts: a port already
+/// taken fails the start at once, and an address with port 0 gets a free port from the system,
+/// which the public URLs and the ready line then name (so tests and supervisors need not guess).
 struct Listeners {
-    http: std::net::TcpListener,
-    metrics: std::net::TcpListener,
+    http: tokio::net::TcpSocket,
+    metrics: tokio::net::TcpSocket,
     /// RTMP ingest, on the roles that ingest.
-    rtmp: Option<std::net::TcpListener>,
+    rtmp: Option<tokio::net::TcpSocket>,
 }
 
 impl Listeners {
     fn bind(config: &Config, role: Role) -> Result<Self, StartError> {
-        let http =
-            std::net::TcpListener::bind(config.http_addr).map_err(|source| StartError::Listen {
-                addr: config.http_addr,
-                source,
-            })?;
-        let metrics = std::net::TcpListener::bind(config.metrics_addr).map_err(|source| {
-            StartError::MetricsListen {
-                addr: config.metrics_addr,
-                source,
-            }
+        let http = reserve(config.http_addr).map_err(|source| StartError::Listen {
+            addr: config.http_addr,
+            source,
         })?;
-        let rtmp = match role {
-            Role::Platform | Role::Worker => Some(
-                std::net::TcpListener::bind(config.rtmp_addr).map_err(|source| {
-                    StartError::RtmpListen {
+        let metrics = reserve(config.metrics_addr).map_err(|source| StartError::MetricsListen {
+            addr: config.metrics_addr,
+            source,
+        })?;
+        let rtmp =
+            match role {
+                Role::Platform | Role::Worker => Some(reserve(config.rtmp_addr).map_err(
+                    |source| StartError::RtmpListen {
                         addr: config.rtmp_addr,
                         source,
-                    }
-                })?,
-            ),
-            Role::Playback => None,
-        };
+                    },
+                )?),
+                Role::Playback => None,
+            };
         Ok(Self {
             http,
             metrics,
@@ -243,15 +256,15 @@ pub struct Bound {
 impl Bound {
     /// Where each socket listens: the system's port where the configuration said 0.
     fn of(
-        http: &std::net::TcpListener,
-        metrics: &std::net::TcpListener,
-        rtmp: Option<&std::net::TcpListener>,
+        http: &tokio::net::TcpSocket,
+        metrics: &tokio::net::TcpSocket,
+        rtmp: Option<&tokio::net::TcpSocket>,
     ) -> Result<Self, StartError> {
         Ok(Self {
             http: http.local_addr().map_err(StartError::Serve)?,
             metrics: metrics.local_addr().map_err(StartError::Serve)?,
             rtmp: rtmp
-                .map(std::net::TcpListener::local_addr)
+                .map(tokio::net::TcpSocket::local_addr)
                 .transpose()
                 .map_err(StartError::Serve)?,
         })
@@ -518,7 +531,7 @@ struct Ingesting {
 async fn start_ingest_side(
     config: &Config,
     base: &Base,
-    rtmp: std::net::TcpListener,
+    rtmp: tokio::net::TcpSocket,
 ) -> Result<Ingesting, StartError> {
     let shared = &base.shared;
     let bus = CommandBus::start(shared.log.clone(), base.progress.clone()).await?;
@@ -562,7 +575,7 @@ async fn start_ingest_side(
 async fn start_platform(
     config: &Config,
     base: &Base,
-    rtmp: std::net::TcpListener,
+    rtmp: tokio::net::TcpSocket,
     urls: &PublicUrls,
 ) -> Result<(Surface, String), StartError> {
     let shared = &base.shared;
@@ -626,13 +639,28 @@ async fn keep_auth_current(
 
 /// Says the process is running, then serves until the HTTP server stops.
 async fn serve(
-    http: std::net::TcpListener,
-    metrics: std::net::TcpListener,
+    http: tokio::net::TcpSocket,
+    metrics: tokio::net::TcpSocket,
     system: web::Data<SystemState>,
     surface: Surface,
     started: Started,
     announce: impl FnOnce(&Started),
 ) -> Result<(), StartError> {
+    let bound = started.bound;
+    let http = http
+        .listen(BACKLOG)
+        .and_then(tokio::net::TcpListener::into_std)
+        .map_err(|source| StartError::Listen {
+            addr: bound.http,
+            source,
+        })?;
+    let metrics = metrics
+        .listen(BACKLOG)
+        .and_then(tokio::net::TcpListener::into_std)
+        .map_err(|source| StartError::MetricsListen {
+            addr: bound.metrics,
+            source,
+        })?;
     announce(&started);
     crate::api::serve(system, surface, http, metrics)
         .await

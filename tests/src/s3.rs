@@ -38,12 +38,18 @@ impl S3Server {
         let root = tempfile::tempdir().expect("a temporary dir");
         // s3s-fs keeps a bucket as a directory of its root.
         std::fs::create_dir(root.path().join(BUCKET)).expect("the bucket");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.path().join("s3s.log"))
+            .expect("a log file");
         let mut child = Command::new(binary())
             .args(["--host", "127.0.0.1", "--port", "0"])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
             .arg(root.path())
             .env("RUST_LOG", "warn,s3s_fs=info")
             .stdout(std::process::Stdio::piped())
+            .stderr(log.try_clone().expect("the log file"))
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|error| {
@@ -69,11 +75,16 @@ impl S3Server {
             .rsplit_once(':')
             .and_then(|(_, port)| port.parse().ok())
             .expect("an address with a port");
-        // The rest of its log goes to a file beside the bucket.
-        let log = root.path().join("s3s.log");
-        tokio::spawn(async move {
-            let mut file = tokio::fs::File::create(log).await.expect("a log file");
-            let _ = tokio::io::copy(&mut lines.into_inner(), &mut file).await;
+        // The rest of its log goes to a file beside the bucket, copied by a thread of its own:
+        // a test that blocks its runtime must not leave the server blocked on a full pipe.
+        let stdout = lines
+            .into_inner()
+            .into_inner()
+            .into_owned_fd()
+            .expect("the server's stdout");
+        std::thread::spawn(move || {
+            let (mut stdout, mut log) = (std::fs::File::from(stdout), log);
+            let _ = std::io::copy(&mut stdout, &mut log);
         });
         Self {
             _child: child,

@@ -1,6 +1,6 @@
 //! The crate layout is the data flow (docs/ARCHITECTURE.md), and it stays so: `cargo tree` shows
-//! what each crate may reach. The media code is pure (no runtime, no storage, no network) and
-//! the edge worker reaches no database; a dependency that brings one back fails here.
+//! what each crate may reach. The media crate depends on no runtime, storage, network or process
+//! crate, and the edge worker on no database crate; a dependency that brings one back fails here.
 
 use std::process::Command;
 
@@ -10,6 +10,7 @@ fn dependencies(package: &str) -> Vec<String> {
         .args([
             "tree",
             "--offline",
+            "--locked",
             "-e",
             "normal",
             "--prefix",
