@@ -637,6 +637,11 @@ async fn keep_auth_current(
     Ok(())
 }
 
+/// Starts listening on a reserved socket, as actix takes it (a std listener).
+fn listen_std(socket: tokio::net::TcpSocket) -> std::io::Result<std::net::TcpListener> {
+    socket.listen(BACKLOG)?.into_std()
+}
+
 /// Says the process is running, then serves until the HTTP server stops.
 async fn serve(
     http: tokio::net::TcpSocket,
@@ -647,20 +652,14 @@ async fn serve(
     announce: impl FnOnce(&Started),
 ) -> Result<(), StartError> {
     let bound = started.bound;
-    let http = http
-        .listen(BACKLOG)
-        .and_then(tokio::net::TcpListener::into_std)
-        .map_err(|source| StartError::Listen {
-            addr: bound.http,
-            source,
-        })?;
-    let metrics = metrics
-        .listen(BACKLOG)
-        .and_then(tokio::net::TcpListener::into_std)
-        .map_err(|source| StartError::MetricsListen {
-            addr: bound.metrics,
-            source,
-        })?;
+    let http = listen_std(http).map_err(|source| StartError::Listen {
+        addr: bound.http,
+        source,
+    })?;
+    let metrics = listen_std(metrics).map_err(|source| StartError::MetricsListen {
+        addr: bound.metrics,
+        source,
+    })?;
     announce(&started);
     crate::api::serve(system, surface, http, metrics)
         .await
