@@ -7,9 +7,9 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use sigma_control_plane::playback::fixtures::{self, Recipe};
-use sigma_control_plane::playback::playlist;
-use sigma_control_plane::playback::tokens::{AccountKey, Audience, PlatformKeys, Target, Tokens};
+use sigma_playback::fixtures::{self, Recipe};
+use sigma_playback::playlist;
+use sigma_playback::tokens::{AccountKey, Audience, PlatformKeys, Target, Tokens};
 use sigma_shared::ids::{AccountId, ChannelId, PlaybackKeyId};
 
 const SECRET: &[u8] = b"a-token-signing-secret-of-bench-length";

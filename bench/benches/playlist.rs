@@ -5,9 +5,9 @@
 //! full playlist is rendered once per change, not once per viewer.)
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sigma_control_plane::playback::fixtures::{self, Recipe};
-use sigma_control_plane::playback::playlist;
-use sigma_control_plane::playback::state::Streams;
+use sigma_playback::fixtures::{self, Recipe};
+use sigma_playback::playlist;
+use sigma_playback::state::Streams;
 use sigma_shared::ids::ChannelId;
 
 /// A channel with `window` seconds of DVR, full, plus two parts of the next segment.

@@ -2,8 +2,9 @@
 //! bus, and serves the API. The same code runs standalone (embedded log, SQLite) and scaled out
 //! (Kafka, PostgreSQL); only the configuration differs.
 //!
-//! A process has a [`Role`]: the whole platform, or an edge worker (RTMP ingest with health and
-//! metrics) that joins a scaled-out deployment's log, database and object store.
+//! A process has a [`Role`]: the whole platform; or an edge worker (RTMP ingest with health and
+//! metrics) or a playback node, either of which joins a scaled-out deployment's log and object
+//! store only (neither opens a database).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,12 +24,15 @@ use crate::api::{AppState, Surface};
 use crate::commands::CommandBus;
 use crate::config::Config;
 use crate::health::{Component, Readiness};
+use crate::ingest::directory::Listing;
 use crate::metrics::Metrics;
 use crate::project::progress::Progress;
 use crate::sealing::SecretsKey;
 use crate::storage::disk::DiskWatch;
 use crate::storage::LiveStore;
 use crate::{decide, project, secrets};
+use sigma_playback::tokens::PlatformKeys;
+use sigma_playback::Playback;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -70,8 +74,6 @@ pub enum StartError {
     },
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
-    #[error("playback: {0}")]
-    Playback(#[from] crate::playback::StartError),
     #[error("SIGMA_OBJECT_STORE_URL={0:?}: use s3://bucket[/prefix] or file:///absolute/path")]
     StoreUrl(String),
     #[error("cannot build the webhook client: {0}")]
@@ -352,15 +354,17 @@ pub async fn run(
     let bound = Bound::of(&http, &metrics, rtmp.as_ref())?;
     let urls = bound.public_urls(&config);
     let base = Base::open(&config, role).await?;
-    let (surface, admin_key_at) = match (role, rtmp) {
-        (Role::Playback, _) => (start_playback_node(&config, &base).await?, None),
+    let (surface, admin_key_at, db) = match (role, rtmp) {
+        (Role::Playback, _) => (start_playback_node(&config, &base).await?, None, None),
         (Role::Worker, Some(rtmp)) => {
-            start_ingest_side(&config, &base, rtmp).await?;
-            (Surface::Worker, None)
+            start_ingest_side(&config, &base, None, rtmp).await?;
+            (Surface::Worker, None, None)
         }
         (Role::Platform, Some(rtmp)) => {
-            let (surface, admin_key_at) = start_platform(&config, &base, rtmp, &urls).await?;
-            (surface, Some(admin_key_at))
+            let shared = base.open_read_models(&config).await?;
+            let (surface, admin_key_at) =
+                start_platform(&config, &base, &shared, rtmp, &urls).await?;
+            (surface, Some(admin_key_at), Some(shared.db))
         }
         (Role::Worker | Role::Platform, None) => {
             unreachable!("Listeners::bind binds RTMP for the roles that ingest")
@@ -372,7 +376,15 @@ pub async fn run(
         admin_key_at,
         urls,
     };
-    serve(http, metrics, base.system(role), surface, started, announce).await
+    serve(
+        http,
+        metrics,
+        base.system(role, db),
+        surface,
+        started,
+        announce,
+    )
+    .await
 }
 
 /// The data dir is private; a worker or a playback node shares the deployment's log and media
@@ -409,24 +421,23 @@ fn components(role: Role) -> &'static [Component] {
     }
 }
 
-/// What every role opens first — the log, the database, the media store, metrics, readiness —
-/// and the heartbeat every process sends (with what it ingests).
+/// What every role opens first — the log, the media store, metrics, readiness — and the
+/// heartbeat every process sends (with what it ingests). Only the platform opens more (the
+/// read models).
 struct Base {
-    shared: Shared,
+    log: Arc<dyn EventLog>,
+    metrics: Metrics,
+    readiness: Arc<Readiness>,
     store: Arc<dyn ObjectStore>,
     /// The media dir, when media are kept on this machine.
     local_media: Option<std::path::PathBuf>,
     node_id: String,
     publishing: crate::nodes::Publishing,
-    /// How far the read models have got: the local projector reports to it, and the command
-    /// bus's read-your-writes waits on it, so both must share this one.
-    progress: Progress,
 }
 
 impl Base {
     async fn open(config: &Config, role: Role) -> Result<Self, StartError> {
         let log = open_log(config).await?;
-        let db = crate::db::connect(&config.database_url).await?;
         let (store, local_media) = media_store(config)?;
         let publishing = crate::nodes::Publishing::default();
         let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
@@ -438,13 +449,9 @@ impl Base {
             config.heartbeat_interval,
         ));
         Ok(Self {
-            progress: Progress::new(db.clone()),
-            shared: Shared {
-                log,
-                db,
-                metrics: Metrics::new(),
-                readiness: Arc::new(Readiness::of(components(role))),
-            },
+            log,
+            metrics: Metrics::new(),
+            readiness: Arc::new(Readiness::of(components(role))),
             store,
             local_media,
             node_id,
@@ -452,13 +459,29 @@ impl Base {
         })
     }
 
+    /// The read models, which the platform alone uses.
+    async fn open_read_models(&self, config: &Config) -> Result<Shared, StartError> {
+        let db = crate::db::connect(&config.database_url).await?;
+        Ok(Shared {
+            log: self.log.clone(),
+            progress: Progress::new(db.clone()),
+            db,
+            metrics: self.metrics.clone(),
+            readiness: self.readiness.clone(),
+        })
+    }
+
     /// What the health, readiness and metrics routes read.
-    fn system(&self, role: Role) -> web::Data<SystemState> {
+    fn system(
+        &self,
+        role: Role,
+        db: Option<sea_orm::DatabaseConnection>,
+    ) -> web::Data<SystemState> {
         web::Data::new(SystemState {
-            db: self.shared.db.clone(),
-            log: self.shared.log.clone(),
-            readiness: self.shared.readiness.clone(),
-            metrics: self.shared.metrics.clone(),
+            db,
+            log: self.log.clone(),
+            readiness: self.readiness.clone(),
+            metrics: self.metrics.clone(),
             read_model_gauges: role == Role::Platform,
         })
     }
@@ -469,51 +492,41 @@ impl Base {
         &self,
         config: &Config,
         unstored: Option<Arc<LiveStore>>,
-        guard: crate::playback::Guard,
-    ) -> Result<Arc<crate::playback::Playback>, StartError> {
-        let reporting = crate::playback::Reporting {
+    ) -> Result<Arc<Playback>, StartError> {
+        let reporting = sigma_playback::Reporting {
             node_id: self.node_id.clone(),
             every: config.viewer_report_interval,
-            passes: crate::playback::passes::PlaybackPasses::new(
+            passes: sigma_playback::passes::PlaybackPasses::new(
                 signing_key_spec(config)?.as_bytes(),
             ),
         };
-        let shared = &self.shared;
-        Ok(crate::playback::Playback::start(
-            shared.log.clone(),
+        let playback = Playback::start(
+            self.log.clone(),
             self.store.clone(),
-            unstored,
+            unstored.map(|live| live as Arc<dyn sigma_playback::Unstored>),
             reporting,
-            guard,
-            shared.metrics.clone(),
-            playback_since(&shared.db).await?,
+            playback_keys(config)?,
+            self.metrics.playback.clone(),
         )
-        .await?)
+        .await?;
+        Ok(playback)
     }
 }
 
-/// Who may watch what: the deployment's playback token keys (derived from the signing keys) and
-/// the database's signed channels.
-fn playback_guard(
-    config: &Config,
-    db: &sea_orm::DatabaseConnection,
-) -> Result<crate::playback::Guard, StartError> {
+/// The keys playback checks the tokens the API mints with, derived from the signing keys.
+fn playback_keys(config: &Config) -> Result<PlatformKeys, StartError> {
     let pairs = Keyring::pairs(&signing_key_spec(config)?)?;
-    Ok(crate::playback::Guard {
-        db: db.clone(),
-        platform: crate::playback::tokens::PlatformKeys::derive(
-            pairs
-                .iter()
-                .map(|(kid, secret)| (kid.as_str(), secret.as_slice())),
-        ),
-    })
+    Ok(PlatformKeys::derive(
+        pairs
+            .iter()
+            .map(|(kid, secret)| (kid.as_str(), secret.as_slice())),
+    ))
 }
 
 /// A playback node: playback from the log and the store, nothing else.
 async fn start_playback_node(config: &Config, base: &Base) -> Result<Surface, StartError> {
-    let guard = playback_guard(config, &base.shared.db)?;
-    let playback = base.start_playback(config, None, guard).await?;
-    base.shared.readiness.started(Component::Playback);
+    let playback = base.start_playback(config, None).await?;
+    base.readiness.started(Component::Playback);
     Ok(Surface::Playback {
         playback: web::Data::new(playback),
     })
@@ -527,15 +540,21 @@ struct Ingesting {
 }
 
 /// The command bus and RTMP ingest (with its ladders and thumbnails where ffmpeg is installed):
-/// all a worker runs, and part of a platform process.
+/// all a worker runs, and part of a platform process (whose commands also wait for its read
+/// models, at `progress`).
 async fn start_ingest_side(
     config: &Config,
     base: &Base,
+    progress: Option<Progress>,
     rtmp: tokio::net::TcpSocket,
 ) -> Result<Ingesting, StartError> {
-    let shared = &base.shared;
-    let bus = CommandBus::start(shared.log.clone(), base.progress.clone()).await?;
-    shared.readiness.started(Component::CommandBus);
+    let directory = Arc::new(Listing::default());
+    let fold = {
+        let directory = directory.clone();
+        Box::new(move |event: &_| directory.apply(event))
+    };
+    let bus = CommandBus::start(base.log.clone(), progress, fold).await?;
+    base.readiness.started(Component::CommandBus);
     let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
     if !ffmpeg {
         tracing::error!(
@@ -544,29 +563,24 @@ async fn start_ingest_side(
              thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
         );
     }
-    let live = live_store(
-        config,
-        &base.store,
-        base.local_media.clone(),
-        &shared.metrics,
-    );
+    let live = live_store(config, &base.store, base.local_media.clone(), &base.metrics);
     let quotas = Arc::new(crate::quotas::Quotas::new(
         config.quotas,
-        shared.metrics.limits_hit.clone(),
+        base.metrics.limits_hit.clone(),
     ));
     let admission = crate::ingest::LogAdmission {
         quotas: quotas.clone(),
-        metrics: shared.metrics.clone(),
+        metrics: base.metrics.clone(),
         bus: bus.clone(),
-        log: shared.log.clone(),
-        db: shared.db.clone(),
+        log: base.log.clone(),
+        directory,
         store: live.clone(),
         ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
         thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
         publishing: base.publishing.clone(),
     };
     start_ingest(rtmp, config, admission)?;
-    shared.readiness.started(Component::Ingest);
+    base.readiness.started(Component::Ingest);
     Ok(Ingesting { bus, live, quotas })
 }
 
@@ -575,20 +589,21 @@ async fn start_ingest_side(
 async fn start_platform(
     config: &Config,
     base: &Base,
+    shared: &Shared,
     rtmp: tokio::net::TcpSocket,
     urls: &PublicUrls,
 ) -> Result<(Surface, String), StartError> {
-    let shared = &base.shared;
     // Only the platform handles secrets: a worker knows a stream key by its fingerprint.
     let secrets = Arc::new(secrets_key(config)?);
-    start_deciders_and_projector(shared, &base.progress, &secrets);
+    start_deciders_and_projector(shared, &secrets);
     start_webhooks(shared, config, &secrets)?;
     start_analytics(shared);
     tokio::spawn(crate::analytics::retention::prune(
         shared.db.clone(),
         config.analytics_retention,
     ));
-    let Ingesting { bus, live, quotas } = start_ingest_side(config, base, rtmp).await?;
+    let Ingesting { bus, live, quotas } =
+        start_ingest_side(config, base, Some(shared.progress.clone()), rtmp).await?;
     start_recorder(shared, &live, &bus);
     start_retention(shared, &base.store, &bus, config.catchup_retention);
     start_node_monitor(shared, &bus, config.node_timeout);
@@ -596,13 +611,11 @@ async fn start_platform(
     let (admin_key_at, mut auth) = platform_auth(config, &shared.metrics)?;
     let (revocations, revocations_from) = crate::api::auth::Revocations::load(&shared.db).await?;
     auth.revocations = revocations;
-    let guard = playback_guard(config, &shared.db)?;
-    let playback_tokens = guard.platform.clone();
-    let playback = base.start_playback(config, Some(live), guard).await?;
+    let playback = base.start_playback(config, Some(live)).await?;
     let api = web::Data::new(AppState {
         secrets,
         quotas,
-        playback_tokens,
+        playback_tokens: playback_keys(config)?,
         bus,
         db: shared.db.clone(),
         auth,
@@ -622,7 +635,7 @@ async fn keep_auth_current(
     api: &web::Data<AppState>,
 ) -> Result<(), StartError> {
     let follower = api.clone();
-    crate::follow::follow_events(log, from, "token revocations", move |event| {
+    sigma_event_log::follow_events(log, from, "token revocations", move |event| {
         follower.auth.revocations.apply(event)
     })
     .await?;
@@ -737,11 +750,15 @@ fn no_other_key_sealed(kept: &std::path::Path, key: &SecretsKey) -> Result<(), S
     }
 }
 
-/// What the log-driven background components share; cheap to clone.
+/// What the log-driven background components of the ingest side and the platform share; cheap
+/// to clone.
 #[derive(Clone)]
 struct Shared {
     log: Arc<dyn EventLog>,
     db: sea_orm::DatabaseConnection,
+    /// How far the read models have got: the local projector reports to it, and the command
+    /// bus's read-your-writes waits on it, so both must share this one.
+    progress: Progress,
     metrics: Metrics,
     readiness: Arc<Readiness>,
 }
@@ -777,7 +794,7 @@ impl Shared {
 }
 
 /// The deciders and the projector.
-fn start_deciders_and_projector(shared: &Shared, progress: &Progress, secrets: &Arc<SecretsKey>) {
+fn start_deciders_and_projector(shared: &Shared, secrets: &Arc<SecretsKey>) {
     // The session timers of the partitions this process decides (fired by one task however
     // often the deciding loop restarts).
     let timers = Arc::new(decide::timers::Timers::default());
@@ -786,14 +803,12 @@ fn start_deciders_and_projector(shared: &Shared, progress: &Progress, secrets: &
         let timers = timers.clone();
         async move { decide::run(shared.log.as_ref(), shared.metrics, &timers, ready).await }
     });
-    let progress = progress.clone();
     let secrets = secrets.clone();
     shared.supervise(Component::Projector, move |shared, ready| {
-        let progress = progress.clone();
         let secrets = secrets.clone();
         async move {
             let read_models = project::projector::ReadModels {
-                progress,
+                progress: shared.progress.clone(),
                 metrics: shared.metrics.clone(),
                 secrets,
             };
@@ -874,19 +889,6 @@ fn start_retention(
         let expiries = expiries.clone();
         async move { shared.project(expiries.as_ref(), ready).await }
     });
-}
-
-/// Where playback starts reading the log (milliseconds, log time): a margin before the
-/// earliest running session started, or before now if none runs.
-async fn playback_since(db: &sea_orm::DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-    let earliest = crate::db::sessions::Entity::find()
-        .filter(crate::db::sessions::Column::EndedAt.is_null())
-        .order_by_asc(crate::db::sessions::Column::StartedAt)
-        .one(db)
-        .await?
-        .map_or_else(chrono::Utc::now, |session| session.started_at);
-    Ok(earliest.timestamp_millis() - crate::playback::catchup::LOG_CLOCK_MARGIN_MS)
 }
 
 /// The job that finalizes source recordings.

@@ -2,10 +2,14 @@
 //!
 //! `submit` appends the command keyed by its aggregate and waits for the decider's
 //! [`Decision`], which this process learns by following the events topic; if the command was
-//! accepted it then waits until the read models include it, so the caller reads its own write.
+//! accepted it then waits, where the process has read models, until they include it, so the
+//! caller reads its own write. An edge worker has none: its commands wait for their decision
+//! alone.
 //!
-//! Ingest connections also learn from the decisions what concerns them: that their session
-//! ended, and whether their input is on air ([`Tally`]).
+//! The bus reads the events from the start of the log, and hands each to the process's fold
+//! (admission's directory) before anyone hears of its decision. Ingest connections also learn
+//! from the decisions what concerns them: that their session ended, and whether their input is
+//! on air ([`Tally`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,12 +17,11 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt;
 use sigma_edge_worker::ingest::Tally;
 use sigma_shared::command::{Command, CommandEnvelope};
 use sigma_shared::event::{Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{ChannelId, CommandId, SessionId};
-use sigma_shared::log::{EventLog, LogError, Offset, Partition, COMMANDS_TOPIC, EVENTS_TOPIC};
+use sigma_shared::log::{EventLog, LogError, Offset, Partition, COMMANDS_TOPIC};
 use sigma_shared::rejection::Rejection;
 use sigma_shared::session::{EndReason, Input};
 use tokio::sync::{oneshot, watch};
@@ -43,9 +46,13 @@ pub enum SubmitError {
 /// A decision, with where it lies in the events topic.
 type Decided = (Decision, Partition, Offset);
 
+/// What a process keeps of every accepted event, folded before a waiter hears of its decision.
+pub type Fold = Box<dyn Fn(&EventEnvelope) + Send + Sync>;
+
 pub struct CommandBus {
     log: Arc<dyn EventLog>,
-    progress: Progress,
+    /// Where the read models stand, for the processes that have them.
+    progress: Option<Progress>,
     waiting: Mutex<HashMap<CommandId, oneshot::Sender<Decided>>>,
     /// Ingest connections waiting to hear that their session ended (owner stop, max duration):
     /// the primary's and the backup's.
@@ -114,15 +121,15 @@ impl Drop for TallyWatch {
 }
 
 impl CommandBus {
-    /// Starts following the events topic from its current end.
-    pub async fn start(log: Arc<dyn EventLog>, progress: Progress) -> Result<Arc<Self>, LogError> {
-        let mut from = Vec::new();
-        for partition in 0..log.partitions() {
-            from.push((partition, log.end_offset(EVENTS_TOPIC, partition).await?));
-        }
-        let mut decisions = log.follow(EVENTS_TOPIC, &from).await?;
+    /// Starts following the events topic from its start: `fold` has every event up to its end
+    /// before this returns.
+    pub async fn start(
+        log: Arc<dyn EventLog>,
+        progress: Option<Progress>,
+        fold: Fold,
+    ) -> Result<Arc<Self>, LogError> {
         let bus = Arc::new(Self {
-            log,
+            log: log.clone(),
             progress,
             waiting: Mutex::new(HashMap::new()),
             session_ends: Mutex::new(HashMap::new()),
@@ -130,47 +137,48 @@ impl CommandBus {
             next_tally: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&bus);
-        tokio::spawn(async move {
-            while let Some(record) = decisions.next().await {
-                let Some(bus) = weak.upgrade() else { return };
-                let record = match record {
-                    Ok(record) => record,
-                    Err(error) => {
-                        tracing::error!(%error, "following decisions failed");
-                        continue;
-                    }
-                };
-                let Ok(decision) = Decision::from_bytes(&record.payload) else {
-                    continue;
-                };
-                for event in decision.events() {
-                    if let Event::SessionEnded { session_id, reason } = &event.event {
-                        let watchers = bus
-                            .session_ends
-                            .lock()
-                            .expect("session watchers lock")
-                            .remove(session_id);
-                        for watcher in watchers.into_iter().flatten() {
-                            let _ = watcher.send(*reason);
-                        }
-                    }
-                    if let Some(channel_id) = event.channel_id {
-                        for (input, tally) in tally_changes(&event.event) {
-                            bus.set_tally(channel_id, input, tally);
-                        }
-                    }
+        sigma_event_log::follow_decisions(
+            &log,
+            &[],
+            "command bus",
+            move |decision, partition, offset| {
+                decision.events().iter().for_each(&fold);
+                if let Some(bus) = weak.upgrade() {
+                    bus.hear(decision, partition, offset);
                 }
-                let waiter = bus
-                    .waiting
+            },
+        )
+        .await?;
+        Ok(bus)
+    }
+
+    /// Tells whoever waits on `decision` (found at `offset` of `partition`).
+    fn hear(&self, decision: Decision, partition: Partition, offset: Offset) {
+        for event in decision.events() {
+            if let Event::SessionEnded { session_id, reason } = &event.event {
+                let watchers = self
+                    .session_ends
                     .lock()
-                    .expect("waiters lock")
-                    .remove(&decision.command_id);
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send((decision, record.partition, record.offset));
+                    .expect("session watchers lock")
+                    .remove(session_id);
+                for watcher in watchers.into_iter().flatten() {
+                    let _ = watcher.send(*reason);
                 }
             }
-        });
-        Ok(bus)
+            if let Some(channel_id) = event.channel_id {
+                for (input, tally) in tally_changes(&event.event) {
+                    self.set_tally(channel_id, input, tally);
+                }
+            }
+        }
+        let waiter = self
+            .waiting
+            .lock()
+            .expect("waiters lock")
+            .remove(&decision.command_id);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send((decision, partition, offset));
+        }
     }
 
     /// Resolves when a decision ends `session` (for whatever reason).
@@ -217,7 +225,8 @@ impl CommandBus {
         }
     }
 
-    /// Submits a command; returns its events once the read models hold them, or the rejection.
+    /// Submits a command; returns its events once the read models (where the process has them)
+    /// hold them, or the rejection.
     pub async fn submit(
         &self,
         command: Command,
@@ -251,12 +260,14 @@ impl CommandBus {
         match decision.outcome {
             Outcome::Rejected { rejection } => Ok(Err(rejection)),
             Outcome::Accepted { events } => {
-                tokio::time::timeout(
-                    DECISION_TIMEOUT,
-                    self.progress.wait_applied(partition, offset),
-                )
-                .await
-                .map_err(|_| SubmitError::Timeout(envelope.id))??;
+                if let Some(progress) = &self.progress {
+                    tokio::time::timeout(
+                        DECISION_TIMEOUT,
+                        progress.wait_applied(partition, offset),
+                    )
+                    .await
+                    .map_err(|_| SubmitError::Timeout(envelope.id))??;
+                }
                 Ok(Ok(events))
             }
         }

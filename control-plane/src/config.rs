@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sigma_media::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 use sigma_edge_worker::rtmp::RtmpLimits;
 use sigma_event_log::LogConfig;
+use sigma_media::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 
 use crate::quotas::QuotaLimits;
 use crate::storage::disk::Watermarks;

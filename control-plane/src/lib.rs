@@ -9,11 +9,10 @@
 //! - [`api`]: HTTP handlers, authentication, rate limits, OpenAPI and docs.
 //! - [`commands`]: the command bus — submit, wait for the decision and the projection.
 //! - [`decide`]: the deciders, one writer per partition.
-//! - [`follow`]: in-memory folds of the events, started from the read models.
+//! - [`follow`]: where in-memory folds of the events started from the read models go on from.
 //! - [`project`]: the projections (one file each), the live projector and replay.
 //! - [`db`]: the read-model tables.
 //! - [`ingest`]: RTMP ingest (the edge worker's server) wired to the log and the object store.
-//! - [`playback`]: live playlists and media for any stream, from the media topic.
 //! - [`analytics`]: viewer spans projected from the playback processes' activity reports,
 //!   and the audience reports (CCU, views, watch time) read from them.
 //! - [`quotas`]: what an account may have: channels, webhooks, sessions open at once.
@@ -27,7 +26,8 @@
 //! - [`secrets`]: the admin key, signing keys and secrets key kept in the data dir.
 //! - [`sealing`]: stream keys and webhook secrets sealed under the secrets key.
 //!
-//! It depends on `sigma-shared` for the domain and on `sigma-event-log` for the log adapters.
+//! It depends on `sigma-shared` for the domain, on `sigma-event-log` for the log adapters, and
+//! serves `sigma-playback` (live playlists and media for any stream, from the log) beside the API.
 
 pub mod analytics;
 pub mod api;
@@ -41,7 +41,6 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod nodes;
-pub mod playback;
 pub mod project;
 pub mod quotas;
 pub mod recording;

@@ -27,8 +27,8 @@ enum Action {
     /// Run the platform (the default).
     Run,
     /// Run an edge worker: RTMP ingest only, on a scaled-out deployment's log
-    /// (SIGMA_KAFKA_BROKERS), database (SIGMA_DATABASE_URL) and object store
-    /// (SIGMA_OBJECT_STORE_URL). Publishers may move between workers within the reconnect window.
+    /// (SIGMA_KAFKA_BROKERS) and object store (SIGMA_OBJECT_STORE_URL); no database. Publishers
+    /// may move between workers within the reconnect window.
     Worker,
     /// Run a playback node: live and catch-up playlists, media, thumbnails and recordings for
     /// any stream, from a scaled-out deployment's log and object store; no API, no ingest.

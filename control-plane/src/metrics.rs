@@ -5,14 +5,17 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use sigma_playback::PlaybackMetrics;
 
 /// Declares each metric once — its field, its type and how it is made (name, help, labels) —
-/// and makes [`Metrics`] with every one registered (by hand, each was written four times).
+/// and makes [`Metrics`] with every one registered (by hand, each was written four times), and
+/// with playback's, which its crate defines and which count their limits in `$limits`.
 macro_rules! metrics {
-    ($($(#[$doc:meta])* $field:ident: $kind:ty = $make:expr;)*) => {
+    (limits: $limits:ident; $($(#[$doc:meta])* $field:ident: $kind:ty = $make:expr;)*) => {
         #[derive(Clone)]
         pub struct Metrics {
             registry: Registry,
+            pub playback: PlaybackMetrics,
             $($(#[$doc])* pub $field: $kind,)*
         }
 
@@ -20,8 +23,10 @@ macro_rules! metrics {
             pub fn new() -> Self {
                 let registry =
                     Registry::new_custom(Some("sigma".into()), None).expect("a valid prefix");
+                $(let $field = registered(&registry, $make);)*
                 Self {
-                    $($field: registered(&registry, $make),)*
+                    playback: PlaybackMetrics::register(&registry, $limits.clone()),
+                    $($field,)*
                     registry,
                 }
             }
@@ -30,6 +35,7 @@ macro_rules! metrics {
 }
 
 metrics! {
+    limits: limits_hit;
     http_requests: IntCounterVec = counters(
         "http_requests_total",
         "HTTP requests by route and status",
@@ -101,28 +107,6 @@ metrics! {
         "Playback sessions watching each channel now (from the analytics projection; the same \
          figure on every platform process)",
         &["channel_id"],
-    );
-    playback_cache: IntCounterVec = counters(
-        "playback_cache_total",
-        "Media requests served from memory (hit), read from the object store (miss), or served \
-         from live media held while the store fails (held)",
-        &["result"],
-    );
-    playback_waiting: IntGauge = gauge(
-        "playback_waiting",
-        "Requests held open now: blocking playlist reloads, preload-hinted parts, multivariant \
-         playlists awaiting a first segment",
-    );
-    playback_refused: IntCounterVec = counters(
-        "playback_refused_total",
-        "Requests for a signed channel refused, by reason (token_required, token_expired, \
-         invalid_token, token_not_for_this_stream, token_wrong_audience)",
-        &["reason"],
-    );
-    playback_catchup_sessions: IntGauge = gauge(
-        "playback_catchup_sessions",
-        "Sessions whose catch-up timeline this process holds in memory: the running ones and the \
-         ended ones whose playlists the store does not have yet",
     );
     limits_hit: IntCounterVec = counters(
         "limits_hit_total",

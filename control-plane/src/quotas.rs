@@ -1,7 +1,9 @@
 //! Per-account quotas: channels and webhook subscriptions an account may have, and sessions
 //! it may have open at once (all of them, and those of ABR channels, each of which runs an
-//! ffmpeg ladder). Counted on the read models when something would be added: creations are
-//! rare, and a count there needs no aggregate spanning the account's channels.
+//! ffmpeg ladder). Counted when something would be added — channels and webhooks on the read
+//! models (creations are rare, and a count there needs no aggregate spanning the account's
+//! channels), open sessions on admission's [`Directory`](crate::ingest::directory::Directory)
+//! (an edge worker has no database).
 //!
 //! Creations of one account are taken one at a time per process (a stripe of locks held
 //! across the count and the command), so a burst cannot pass a quota there; processes of a
@@ -9,16 +11,13 @@
 //! planes may pass it by up to N − 1.
 
 use prometheus::IntCounterVec;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-};
-use sigma_shared::ids::{AccountId, ChannelId};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
+use sigma_shared::ids::AccountId;
 use sigma_shared::rejection::Rejection;
-use sigma_shared::session::SessionStatus;
-use sigma_shared::settings::TranscodeProfile;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::db;
+use crate::ingest::directory::OpenSessions;
 
 /// The quotas (`SIGMA_QUOTA_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,41 +131,26 @@ impl Quotas {
         count: impl std::future::Future<Output = Result<u64, DbErr>>,
     ) -> Result<MutexGuard<'_, ()>, QuotaError> {
         let serial = self.serial(account).await;
-        self.within(counted, count.await?)?;
+        self.within(counted, count.await?)
+            .map_err(QuotaError::Exceeded)?;
         Ok(serial)
     }
 
-    /// Room for `channel` to open a session (a broadcast that resumes its open session opens
-    /// none, so the channel's own session is not counted): hold the guard until the connect
-    /// is decided.
+    /// Room for a channel to open a session, given what `open` counts of the account's other
+    /// channels once the account's lock is held (a broadcast that resumes its open session
+    /// opens none, so the channel's own session is not counted), and one more ABR session for
+    /// an `abr` channel: hold the guard until the connect is decided.
     pub async fn session(
         &self,
-        db: &DatabaseConnection,
         account: AccountId,
-        channel: ChannelId,
         abr: bool,
-    ) -> Result<MutexGuard<'_, ()>, QuotaError> {
+        open: impl FnOnce() -> OpenSessions,
+    ) -> Result<MutexGuard<'_, ()>, Rejection> {
         let serial = self.serial(account).await;
-        let open: Vec<String> = db::sessions::Entity::find()
-            .select_only()
-            .column(db::sessions::Column::ChannelId)
-            .filter(db::sessions::Column::AccountId.eq(account.to_string()))
-            .filter(db::sessions::Column::Status.ne(SessionStatus::Ended.as_str()))
-            .filter(db::sessions::Column::ChannelId.ne(channel.to_string()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        self.within(Counted::LiveSessions, open.len() as u64)?;
+        let open = open();
+        self.within(Counted::LiveSessions, open.all)?;
         if abr {
-            let abr_channels = db::channels::Entity::find()
-                .filter(db::channels::Column::Id.is_in(open))
-                .filter(
-                    db::channels::Column::Transcode
-                        .eq(crate::project::channels::enum_text(&TranscodeProfile::Abr)),
-                )
-                .count(db)
-                .await?;
-            self.within(Counted::AbrSessions, abr_channels)?;
+            self.within(Counted::AbrSessions, open.abr)?;
         }
         Ok(serial)
     }
@@ -177,7 +161,7 @@ impl Quotas {
         self.stripes[hash as usize % STRIPES].lock().await
     }
 
-    fn within(&self, counted: Counted, count: u64) -> Result<(), QuotaError> {
+    fn within(&self, counted: Counted, count: u64) -> Result<(), Rejection> {
         let limit = match counted {
             Counted::Channels => self.limits.channels,
             Counted::Webhooks => self.limits.webhooks,
@@ -188,9 +172,9 @@ impl Quotas {
             return Ok(());
         }
         self.hit.with_label_values(&[counted.metric()]).inc();
-        Err(QuotaError::Exceeded(Rejection::QuotaExceeded {
+        Err(Rejection::QuotaExceeded {
             what: counted.what().into(),
             limit,
-        }))
+        })
     }
 }

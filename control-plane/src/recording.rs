@@ -32,9 +32,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::commands::CommandBus;
 use crate::db;
-use crate::playback::catchup::{self, LOG_CLOCK_MARGIN_MS};
 use crate::storage::disk::Level;
 use crate::storage::LiveStore;
+use sigma_playback::catchup::{self, LOG_CLOCK_MARGIN_MS};
 
 pub const GROUP: &str = "sigma-recordings";
 /// How often a waiting recorder looks at the storage again.
@@ -81,8 +81,8 @@ pub async fn run(
                     continue;
                 };
                 wait_for_storage(&live).await;
-                let deleted = close_session(log, &db, store.as_ref(), &bus, channel_id, *session_id)
-                    .await?;
+                let deleted =
+                    close_session(log, &db, store.as_ref(), &bus, channel_id, *session_id).await?;
                 if deleted || media_deleted(&db, *session_id).await? {
                     erase(store.as_ref(), channel_id, *session_id).await?;
                 }
@@ -119,7 +119,10 @@ async fn close_session(
 }
 
 /// Whether the owner deleted the session's media, as the sessions read model says.
-async fn media_deleted(db: &DatabaseConnection, session_id: SessionId) -> Result<bool, sea_orm::DbErr> {
+async fn media_deleted(
+    db: &DatabaseConnection,
+    session_id: SessionId,
+) -> Result<bool, sea_orm::DbErr> {
     Ok(db::sessions::Entity::find_by_id(session_id.to_string())
         .one(db)
         .await?

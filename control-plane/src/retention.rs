@@ -76,8 +76,7 @@ impl Projection for Expiries {
     ) -> Result<(), DbErr> {
         let retention = chrono::Duration::from_std(self.retention).unwrap_or_default();
         for event in decision.events() {
-            let (session_id, expires_at, with_recording) = match (&event.event, event.channel_id)
-            {
+            let (session_id, expires_at, with_recording) = match (&event.event, event.channel_id) {
                 (Event::SessionEnded { session_id, .. }, Some(_)) => {
                     (session_id, event.occurred_at + retention, false)
                 }
@@ -88,7 +87,10 @@ impl Projection for Expiries {
             };
             let row = media_expiry::Model {
                 session_id: session_id.to_string(),
-                channel_id: event.channel_id.map(|id| id.to_string()).unwrap_or_default(),
+                channel_id: event
+                    .channel_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
                 log_partition: partition as i32,
                 expires_at,
                 with_recording,

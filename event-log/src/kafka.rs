@@ -26,6 +26,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Offset as KafkaOffset, TopicPartitionList};
 use sigma_shared::log::{
     partition_for, EventLog, GroupConsumer, GroupEvent, LogError, Offset, Partition, Record,
+    COMMANDS_TOPIC, EVENTS_TOPIC,
 };
 use tokio::sync::mpsc;
 
@@ -211,7 +212,14 @@ impl EventLog for KafkaLog {
             .set("bootstrap.servers", &self.brokers)
             .create()
             .map_err(kafka_error)?;
-        let new_topic = NewTopic::new(topic, self.partitions as i32, TopicReplication::Fixed(1));
+        let mut new_topic =
+            NewTopic::new(topic, self.partitions as i32, TopicReplication::Fixed(1));
+        // The commands and the events are the source of truth (replay, and every playback node
+        // folds the events from the start): a broker's default retention (a week on Kafka)
+        // would lose them.
+        if [COMMANDS_TOPIC, EVENTS_TOPIC].contains(&topic) {
+            new_topic = new_topic.set("retention.ms", "-1");
+        }
         let results = admin
             .create_topics([&new_topic], &AdminOptions::new())
             .await

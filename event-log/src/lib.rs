@@ -6,12 +6,15 @@
 //! - [`kafka`]: Kafka through rdkafka, for scale-out: an idempotent producer, explicit
 //!   partitions from [`sigma_shared::log::partition_for`], consumer groups with committed offsets.
 //!
+//! [`follow_decisions`] and [`follow_events`] fold the events topic into a process's memory.
+//!
 //! With the `testing` feature, [`conformance`] is the suite both adapters must pass and
 //! [`testing`] starts a real Kafka-protocol broker (tansu) for it.
 //!
 //! This crate may depend on `sigma-shared` and I/O libraries; nothing here knows about channels.
 
 pub mod embedded;
+mod follow;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 
@@ -23,6 +26,8 @@ pub mod testing;
 use std::sync::Arc;
 
 use sigma_shared::log::{EventLog, LogError};
+
+pub use follow::{follow_decisions, follow_events};
 
 /// Where the log lives, from configuration.
 #[derive(Clone, Debug)]

@@ -364,6 +364,28 @@ pub struct EventEnvelope {
     pub event: Event,
 }
 
+#[cfg(any(test, feature = "testing"))]
+impl EventEnvelope {
+    /// `event` as a decider accepts it now, first in its stream: what a fold's tests feed it.
+    pub fn accepted_now(
+        account_id: AccountId,
+        channel_id: Option<ChannelId>,
+        event: Event,
+    ) -> Self {
+        Self {
+            id: EventId::generate(),
+            account_id,
+            channel_id,
+            session_id: event.session_id(),
+            sequence: 1,
+            occurred_at: Utc::now(),
+            command_id: CommandId::generate(),
+            schema_version: current_schema_version(event.type_name()),
+            event,
+        }
+    }
+}
+
 /// The stored shape, read before the data is upcast.
 #[derive(Deserialize)]
 struct StoredEnvelope {
@@ -517,7 +539,9 @@ mod tests {
                 settings: ChannelSettings::default(),
                 stream_key: StreamKeyAtRest {
                     fingerprint: KeyFingerprint::of("sk_written_in_clear_0123"),
-                    key: StoredSecret::Legacy("sk_written_in_clear_0123".to_owned().try_into().unwrap()),
+                    key: StoredSecret::Legacy(
+                        "sk_written_in_clear_0123".to_owned().try_into().unwrap()
+                    ),
                 },
             }
         );
@@ -536,7 +560,10 @@ mod tests {
         let Event::WebhookCreated { secret, .. } = read.event else {
             panic!("{read:?}")
         };
-        assert_eq!(secret, StoredSecret::Legacy("whsec_in_clear".to_owned().try_into().unwrap()));
+        assert_eq!(
+            secret,
+            StoredSecret::Legacy("whsec_in_clear".to_owned().try_into().unwrap())
+        );
     }
 
     #[test]

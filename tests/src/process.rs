@@ -88,6 +88,12 @@ impl SigmaConfig {
         self
     }
 
+    /// The recipe without variable `name` (a playback node is given no database).
+    pub fn without(mut self, name: &str) -> Self {
+        self.env.remove(name);
+        self
+    }
+
     /// Address `name` (`SIGMA_…_ADDR`), once the process has been started and has said where
     /// it listens.
     fn address(&self, name: &str) -> &str {

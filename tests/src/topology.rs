@@ -1,6 +1,7 @@
 //! The scaled-out deployment, on 127.0.0.1, of real processes: a Kafka-protocol broker (tansu),
-//! PostgreSQL, an S3-compatible server, two control planes, two edge workers, two playback
-//! nodes, and a round-robin front (playback to the playback nodes, the API to the control
+//! PostgreSQL, an S3-compatible server, two control planes, two edge workers and two playback
+//! nodes (the workers and nodes are given no database: they work from the log and the store
+//! alone), and a round-robin front (playback to the playback nodes, the API to the control
 //! planes; the control planes give out its URL, and a worker's RTMP URL, as the public ones).
 //! The binaries are the ones a laptop runs standalone; only their environment differs.
 
@@ -61,13 +62,14 @@ impl Topology {
         // they hand out the front's URL and the first worker's as the public ones.
         let mut workers = Vec::new();
         for _ in 0..2 {
-            let mut recipe = config(&mut dirs);
+            let mut recipe = config(&mut dirs).without("SIGMA_DATABASE_URL");
             let worker = recipe.start_worker().await;
             workers.push((recipe, Some(worker)));
         }
         let mut playback_nodes = Vec::new();
         for _ in 0..2 {
-            playback_nodes.push(Some(config(&mut dirs).start_playback().await));
+            let mut recipe = config(&mut dirs).without("SIGMA_DATABASE_URL");
+            playback_nodes.push(Some(recipe.start_playback().await));
         }
         let front = Front::bind().await;
         let public_rtmp = format!("rtmp://{}", workers[0].0.env["SIGMA_RTMP_ADDR"]);

@@ -1,7 +1,8 @@
 //! `compose.yaml` checked against the Compose specification (by the `compose_spec` parser, since
 //! no container engine runs here), and against what a Sigma deployment needs: the engines, two
-//! of each Sigma process kind, S3 for media, and every process on the same log, database,
-//! store and keys.
+//! of each Sigma process kind, S3 for media, every process on the same log, store and signing
+//! keys, the control planes on the same database and keys, and the workers and playback nodes
+//! with no database and no secret they do not use.
 
 use std::collections::BTreeMap;
 
@@ -60,25 +61,32 @@ fn the_compose_file_is_valid_and_runs_the_whole_topology() {
         let count = sigma.iter().filter(|name| role(name) == kind).count();
         assert_eq!(count, 2, "two `sigma {kind}` processes: {sigma:?}");
     }
-    // Every Sigma process shares the log, the database, the store and the keys.
-    let shared = [
+    // Every Sigma process shares the log, the store and the signing keys; the control planes
+    // also the database and the other keys, which workers and playback nodes are not given.
+    let everyone = [
         "SIGMA_KAFKA_BROKERS",
-        "SIGMA_DATABASE_URL",
         "SIGMA_OBJECT_STORE_URL",
-        "SIGMA_ADMIN_KEY",
         "SIGMA_SIGNING_KEYS",
-        "SIGMA_SECRETS_KEY",
         "AWS_ENDPOINT",
     ];
-    let first = environment(&compose, sigma[0]);
+    let platform_only = ["SIGMA_DATABASE_URL", "SIGMA_ADMIN_KEY", "SIGMA_SECRETS_KEY"];
+    let platform = sigma
+        .iter()
+        .find(|name| role(name) == "run")
+        .expect("a control plane");
+    let first = environment(&compose, platform);
     assert!(
         first["SIGMA_OBJECT_STORE_URL"].starts_with("s3://"),
         "{first:?}"
     );
     for name in &sigma {
         let env = environment(&compose, name);
-        for key in shared {
+        for key in everyone {
             assert_eq!(env.get(key), first.get(key), "{name}: {key}");
+        }
+        for key in platform_only {
+            let expected = (role(name) == "run").then(|| &first[key]);
+            assert_eq!(env.get(key), expected, "{name}: {key}");
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The crate layout is the data flow (docs/ARCHITECTURE.md), and it stays so: `cargo tree` shows
 //! what each crate may reach. The media crate depends on no runtime, storage, network or process
-//! crate, and the edge worker on no database crate; a dependency that brings one back fails here.
+//! crate, and neither the edge worker nor playback on a database crate (nor playback on the
+//! control plane or the worker, its peers and betters); a dependency that brings one back fails
+//! here.
 
 use std::process::Command;
 
@@ -60,13 +62,27 @@ fn the_media_crate_does_no_io() {
     assert_eq!(reaches("sigma-media", &io), Vec::<String>::new());
 }
 
+/// The crates that open a database.
+const DATABASE: [&str; 4] = ["sea-orm", "sqlx", "sea-orm-migration", "sigma-migrations"];
+
 #[test]
 fn the_edge_worker_crate_reaches_no_database() {
     let listed = dependencies("sigma-edge-worker");
     assert!(listed.iter().any(|name| name == "rml_rtmp"), "{listed:?}");
-    let database = ["sea-orm", "sqlx", "sea-orm-migration", "sigma-migrations"];
     assert_eq!(
-        reaches("sigma-edge-worker", &database),
+        reaches("sigma-edge-worker", &DATABASE),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn the_playback_crate_reaches_no_database_and_no_other_role() {
+    let listed = dependencies("sigma-playback");
+    assert!(listed.iter().any(|name| name == "actix-web"), "{listed:?}");
+    let forbidden = [
+        DATABASE.as_slice(),
+        &["sigma-control-plane", "sigma-edge-worker", "rdkafka"],
+    ]
+    .concat();
+    assert_eq!(reaches("sigma-playback", &forbidden), Vec::<String>::new());
 }

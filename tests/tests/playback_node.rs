@@ -1,6 +1,7 @@
-//! Playback nodes as their own processes (`sigma playback`): a node that ingests nothing and
-//! serves no API plays any stream from the shared log and object store, reports its viewers to
-//! the analytics, answers health and metrics, and is declared lost when its heartbeats stop.
+//! Playback nodes as their own processes (`sigma playback`): a node that ingests nothing, serves
+//! no API and is given no database plays any stream from the shared log and object store
+//! (one started after the stream went live too), reports its viewers to the analytics, answers
+//! health and metrics, and is declared lost when its heartbeats stop.
 
 use std::time::Duration;
 
@@ -19,7 +20,8 @@ use sigma_tests::wait::until;
 async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
     let broker = Tansu::start().await;
     let database = TestDatabase::create().await;
-    let (platform_dir, node_dir, media) = (
+    let (platform_dir, node_dir, late_dir, media) = (
+        tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
@@ -33,7 +35,10 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
             .with("SIGMA_NODE_TIMEOUT_MS", "4000")
     };
     let platform = scale_out(platform_dir.path()).start().await;
-    let node = scale_out(node_dir.path()).start_playback().await;
+    // No database at all: with one it could not reach, a process that opened it would not
+    // start; without, it would make a SQLite file in its data dir.
+    let playback_node = |dir: &std::path::Path| scale_out(dir).without("SIGMA_DATABASE_URL");
+    let node = playback_node(node_dir.path()).start_playback().await;
 
     // Health and metrics, and no API.
     for (path, status) in [("/healthz", 200), ("/readyz", 200), ("/v1/channels", 404)] {
@@ -62,6 +67,22 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         .expect("ffmpeg is installed");
     let media_url = format!("{}/live/{id}/source.m3u8", node.url);
     until_listed(&media_url, 2, Duration::from_secs(30)).await;
+
+    // A node started now learns the channel and its running session from the log alone.
+    let late = playback_node(late_dir.path()).start_playback().await;
+    until_listed(
+        &format!("{}/live/{id}/source.m3u8", late.url),
+        2,
+        Duration::from_secs(10),
+    )
+    .await;
+    for dir in [node_dir.path(), late_dir.path()] {
+        assert!(
+            !dir.join("sigma.db").exists(),
+            "a playback node opens no database"
+        );
+    }
+    late.kill().await;
 
     // A viewer watches through the node alone; the platform's analytics count it.
     let viewing = Viewing {

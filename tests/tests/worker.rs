@@ -1,6 +1,7 @@
-//! Edge workers as their own processes (`sigma worker`): a publisher that leaves one worker and
-//! comes back through another within the reconnect window continues the same session, with one
-//! playlist across both connections, served by a platform process that ingested none of the first.
+//! Edge workers as their own processes (`sigma worker`, given no database): a publisher that
+//! leaves one worker and comes back through another within the reconnect window continues the
+//! same session, with one playlist across both connections, served by a platform process that
+//! ingested none of the first.
 
 use std::time::Duration;
 
@@ -43,8 +44,12 @@ async fn a_publisher_moving_to_another_worker_continues_the_same_session() {
         .with("SIGMA_OBJECT_STORE_URL", &store)
         .start()
         .await;
-    let mut worker_config = SigmaConfig::scale_out(worker_dir.path(), &broker.brokers(), &database.url)
-        .with("SIGMA_OBJECT_STORE_URL", &store);
+    // No database at all: with none given, a process that opened one would make a SQLite file
+    // in its data dir.
+    let mut worker_config =
+        SigmaConfig::scale_out(worker_dir.path(), &broker.brokers(), &database.url)
+            .with("SIGMA_OBJECT_STORE_URL", &store)
+            .without("SIGMA_DATABASE_URL");
     let worker = worker_config.start_worker().await;
 
     // The worker serves health and metrics, and no API.
@@ -160,7 +165,7 @@ async fn a_killed_worker_is_declared_lost_and_its_publisher_continues_on_another
             .with("SIGMA_NODE_TIMEOUT_MS", NODE_TIMEOUT_MS.to_string())
     };
     let platform = scale_out(platform_dir.path()).start().await;
-    let mut worker_config = scale_out(worker_dir.path());
+    let mut worker_config = scale_out(worker_dir.path()).without("SIGMA_DATABASE_URL");
     let worker = worker_config.start_worker().await;
 
     let api = Api::new(&platform.url);

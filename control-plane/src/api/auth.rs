@@ -10,10 +10,10 @@
 //! `tokens.revoked` kept in memory) refuses the older ones without a database round trip.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::future::{ready, Ready};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::RwLock;
 
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Duration, Utc};
@@ -21,8 +21,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use prometheus::IntCounter;
-use serde::{Deserialize, Serialize};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use serde::{Deserialize, Serialize};
 use sigma_shared::event::{Event, EventEnvelope};
 use sigma_shared::ids::AccountId;
 use sigma_shared::log::{Offset, Partition};
@@ -238,7 +238,7 @@ impl Revocations {
     }
 
     /// The generations the accounts read model holds, and the events offsets it was
-    /// projected up to: [`crate::follow::follow_events`] goes on from there.
+    /// projected up to: [`sigma_event_log::follow_events`] goes on from there.
     pub async fn load(db: &DatabaseConnection) -> Result<(Self, Vec<(Partition, Offset)>), DbErr> {
         let offsets = crate::follow::projected_offsets(db).await?;
         let revocations = Self::default();
@@ -490,7 +490,8 @@ mod tests {
     #[test]
     fn expired_and_forged_tokens_are_refused() {
         let keyring = Keyring::parse(SPEC).unwrap();
-        let (expired, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::seconds(-5), 0);
+        let (expired, _) =
+            keyring.mint(AccountId::generate(), &Scope::ALL, Duration::seconds(-5), 0);
         assert_eq!(keyring.verify(&expired).unwrap_err().code, "token_expired");
         let (token, _) = keyring.mint(AccountId::generate(), &Scope::ALL, Duration::minutes(5), 0);
         let mut forged = token.clone();

@@ -62,7 +62,9 @@ fn open_stream_key(state: &AppState, row: &db::channels::Model) -> Option<String
         .map_err(SealingError::from)
         .and_then(|sealed| state.secrets.open(&sealed, Purpose::StreamKey(channel)));
     opened
-        .inspect_err(|error| tracing::error!(%channel, %error, "cannot open a channel's stream key"))
+        .inspect_err(
+            |error| tracing::error!(%channel, %error, "cannot open a channel's stream key"),
+        )
         .ok()
 }
 
@@ -133,10 +135,7 @@ pub async fn list(
     }
     let rows = query.all(&state.db).await?;
     Ok(HttpResponse::Ok().json(ChannelList {
-        data: rows
-            .iter()
-            .map(|row| view(&state, &caller, row))
-            .collect(),
+        data: rows.iter().map(|row| view(&state, &caller, row)).collect(),
     }))
 }
 
@@ -291,5 +290,11 @@ pub async fn rotate_stream_key(
     let stream_key = state
         .secrets
         .seal_stream_key(&new_stream_key(), channel_id(&id)?);
-    act(&state, &caller, &id, OwnerAction::RotateStreamKey { stream_key }).await
+    act(
+        &state,
+        &caller,
+        &id,
+        OwnerAction::RotateStreamKey { stream_key },
+    )
+    .await
 }

@@ -29,7 +29,7 @@ use self::auth::Auth;
 use self::system::SystemState;
 use self::views::PublicUrls;
 use crate::commands::CommandBus;
-use crate::playback::Playback;
+use sigma_playback::Playback;
 
 /// Largest JSON body accepted.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -41,7 +41,7 @@ pub struct AppState {
     pub urls: PublicUrls,
     pub webhooks: crate::config::WebhookConfig,
     /// Signs the playback tokens `POST …/playback-tokens` mints.
-    pub playback_tokens: crate::playback::tokens::PlatformKeys,
+    pub playback_tokens: sigma_playback::tokens::PlatformKeys,
     pub quotas: Arc<crate::quotas::Quotas>,
     /// Seals new stream keys and webhook secrets, and opens a stream key for its owner.
     pub secrets: Arc<crate::sealing::SecretsKey>,
@@ -154,12 +154,12 @@ pub async fn serve(
                 .app_data(api.clone())
                 .app_data(playback.clone())
                 .configure(configure)
-                .configure(crate::playback::configure);
+                .configure(sigma_playback::configure);
         }
         if let Surface::Playback { playback } = &surface {
             app = app
                 .app_data(playback.clone())
-                .configure(crate::playback::configure);
+                .configure(sigma_playback::configure);
         }
         let api = matches!(surface, Surface::Platform { .. });
         app.default_service(web::to(move |request: actix_web::HttpRequest| async move {
@@ -175,7 +175,9 @@ pub async fn serve(
 /// method it does not take, else 404.
 fn unrouted(api: bool, request: &actix_web::HttpRequest) -> HttpResponse {
     use actix_web::ResponseError;
-    let allowed = api.then(|| openapi::allowed_methods(request.path())).flatten();
+    let allowed = api
+        .then(|| openapi::allowed_methods(request.path()))
+        .flatten();
     match allowed {
         Some(methods) => {
             let error = error::ApiError::new(

@@ -2,8 +2,8 @@
 //! top of the repository is this document, checked in; a test fails when they differ.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::schema::{Object, Schema};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -101,9 +101,18 @@ struct CommonAnswers;
 impl Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            let changing = [&mut item.post, &mut item.patch, &mut item.delete, &mut item.put];
+            let changing = [
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+                &mut item.put,
+            ];
             for operation in changing.into_iter().flatten() {
-                add_answer(operation, "503", "The command was not decided in time; try again");
+                add_answer(
+                    operation,
+                    "503",
+                    "The command was not decided in time; try again",
+                );
             }
             let all = [
                 &mut item.get,
@@ -133,7 +142,11 @@ impl Modify for CommonAnswers {
                     add_answer(operation, "400", "Malformed JSON");
                     add_answer(operation, "413", "The body is over 64 KiB");
                     add_answer(operation, "415", "The body is not `application/json`");
-                    add_answer(operation, "422", "A missing or unknown field, or a value out of bounds");
+                    add_answer(
+                        operation,
+                        "422",
+                        "A missing or unknown field, or a value out of bounds",
+                    );
                 }
                 if has_query(operation) {
                     add_answer(operation, "400", "An unknown or malformed query parameter");
@@ -144,9 +157,11 @@ impl Modify for CommonAnswers {
 }
 
 fn has_query(operation: &Operation) -> bool {
-    operation.parameters.iter().flatten().any(|parameter| {
-        parameter.parameter_in == utoipa::openapi::path::ParameterIn::Query
-    })
+    operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|parameter| parameter.parameter_in == utoipa::openapi::path::ParameterIn::Query)
 }
 
 /// A type with a `#[serde(flatten)]`ed part is documented by utoipa as `allOf` its own fields
@@ -201,7 +216,11 @@ fn security_schemes(operation: &Operation) -> Vec<String> {
         .iter()
         .flatten()
         .filter_map(|requirement| serde_json::to_value(requirement).ok())
-        .filter_map(|value| value.as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()))
+        .filter_map(|value| {
+            value
+                .as_object()
+                .map(|map| map.keys().cloned().collect::<Vec<_>>())
+        })
         .flatten()
         .collect()
 }
@@ -262,10 +281,13 @@ pub fn allowed_methods(path: &str) -> Option<&'static [&'static str]> {
         .iter()
         .find(|(segments, _)| {
             segments.len() == asked.len()
-                && segments.iter().zip(&asked).all(|(segment, part)| match segment {
-                    Some(literal) => literal == part,
-                    None => !part.is_empty(),
-                })
+                && segments
+                    .iter()
+                    .zip(&asked)
+                    .all(|(segment, part)| match segment {
+                        Some(literal) => literal == part,
+                        None => !part.is_empty(),
+                    })
         })
         .map(|(_, methods)| methods.as_slice())
 }

@@ -3,7 +3,7 @@
 //! A playback key is an Ed25519 key pair drawn here; the private half is in the answer to its
 //! creation and kept nowhere, the public half goes into the log. With it an account mints
 //! playback tokens itself (a JWT with `kid`, `sub`, `aud`, `exp`: see
-//! [`crate::playback::tokens`]) without calling us; or it asks us for one
+//! [`sigma_playback::tokens`]) without calling us; or it asks us for one
 //! (`POST /v1/channels/{id}/playback-tokens`), signed with the deployment's own key.
 
 use actix_web::{delete, get, post, web, HttpResponse};
@@ -23,7 +23,7 @@ use super::error::{ApiError, ErrorBody};
 use super::sessions::owned_session;
 use super::AppState;
 use crate::db;
-use crate::playback::tokens::Audience;
+use sigma_playback::tokens::Audience;
 
 /// How long a minted token lives when the caller does not say, and at most.
 const DEFAULT_TTL_SECONDS: u32 = 3_600;

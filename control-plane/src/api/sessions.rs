@@ -99,7 +99,10 @@ pub async fn delete_media(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsWrite)?;
     let row = owned_session(&state, &caller, &id).await?;
-    let (Ok(session_id), Ok(channel_id)) = (row.id.parse::<SessionId>(), row.channel_id.parse::<ChannelId>()) else {
+    let (Ok(session_id), Ok(channel_id)) = (
+        row.id.parse::<SessionId>(),
+        row.channel_id.parse::<ChannelId>(),
+    ) else {
         return Err(ApiError::not_found("session"));
     };
     state

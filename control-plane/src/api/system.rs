@@ -15,7 +15,9 @@ use crate::metrics::Metrics;
 
 /// What the health and metrics routes look at.
 pub struct SystemState {
-    pub db: DatabaseConnection,
+    /// The read models, where the process uses them (a playback node does not): readiness
+    /// checks them.
+    pub db: Option<DatabaseConnection>,
     pub log: Arc<dyn EventLog>,
     pub readiness: Arc<Readiness>,
     pub metrics: Metrics,
@@ -51,17 +53,19 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// Readiness: the database, the log and the process's components (deciders, projector, ingest,
+/// Readiness: the database (where the process uses one), the log and the process's components (deciders, projector, ingest,
 /// as its role runs them) are all working.
 #[utoipa::path(tag = "system", responses((status = 200, body = HealthView), (status = 503, body = HealthView)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<SystemState>) -> HttpResponse {
-    let database = state
-        .db
-        .execute_unprepared("SELECT 1")
-        .await
-        .map(|_| ())
-        .map_err(|error| unready("database", error));
+    let database = match &state.db {
+        Some(db) => db
+            .execute_unprepared("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|error| unready("database", error)),
+        None => Ok(()),
+    };
     let log = state
         .log
         .check()
@@ -89,8 +93,8 @@ fn unready(part: &str, error: impl std::fmt::Display) -> String {
 #[utoipa::path(tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<SystemState>) -> HttpResponse {
-    if state.read_model_gauges {
-        if let Err(error) = read_model_gauges(&state).await {
+    if let (true, Some(db)) = (state.read_model_gauges, &state.db) {
+        if let Err(error) = read_model_gauges(&state.metrics, db).await {
             tracing::warn!(%error, "read-model gauges not refreshed for /metrics");
         }
     }
@@ -100,24 +104,22 @@ pub async fn metrics(state: web::Data<SystemState>) -> HttpResponse {
 }
 
 /// Refreshes the gauges whose figures live in the read models.
-async fn read_model_gauges(state: &SystemState) -> Result<(), sea_orm::DbErr> {
+async fn read_model_gauges(
+    figures: &Metrics,
+    db: &DatabaseConnection,
+) -> Result<(), sea_orm::DbErr> {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let watching = crate::analytics::report::watching_now(&state.db, now_ms).await?;
-    state.metrics.viewers.reset();
+    let watching = crate::analytics::report::watching_now(db, now_ms).await?;
+    figures.viewers.reset();
     for (channel, viewers) in watching {
-        state
-            .metrics
-            .viewers
-            .with_label_values(&[&channel])
-            .set(viewers);
+        figures.viewers.with_label_values(&[&channel]).set(viewers);
     }
     for status in [crate::webhooks::PENDING, crate::webhooks::FAILED] {
         let count = crate::db::webhook_deliveries::Entity::find()
             .filter(crate::db::webhook_deliveries::Column::Status.eq(status))
-            .count(&state.db)
+            .count(db)
             .await?;
-        state
-            .metrics
+        figures
             .webhook_deliveries
             .with_label_values(&[status])
             .set(count as i64);

@@ -92,7 +92,9 @@ pub async fn create(
             command: WebhookCommand::Create {
                 url,
                 event_types: input.event_types.unwrap_or_default(),
-                secret: state.secrets.seal(&secret, Purpose::WebhookSecret(webhook_id)),
+                secret: state
+                    .secrets
+                    .seal(&secret, Purpose::WebhookSecret(webhook_id)),
             },
         })
         .await??;
@@ -199,7 +201,9 @@ pub async fn rotate_secret(
             webhook_id,
             account_id: caller.account_id,
             command: WebhookCommand::RotateSecret {
-                secret: state.secrets.seal(&secret, Purpose::WebhookSecret(webhook_id)),
+                secret: state
+                    .secrets
+                    .seal(&secret, Purpose::WebhookSecret(webhook_id)),
                 overlap_seconds: body
                     .into_inner()
                     .overlap_seconds

@@ -3,9 +3,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use chrono::{DateTime, Utc};
 use sigma_shared::account::{self, AccountState};
 use sigma_shared::channel::{self, ChannelState};
-use chrono::{DateTime, Utc};
 use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope, IngestAction};
 use sigma_shared::event::{current_schema_version, Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{AccountId, ChannelId, CommandId, EventId};
@@ -77,8 +77,14 @@ impl PartitionDecider {
     /// The timers of the aggregate `stream`, if it is a channel (none once it has no session).
     pub fn timers_of(&self, stream: &str) -> Option<ChannelTimers> {
         let channel_id: ChannelId = stream.parse().ok()?;
-        let due = match self.aggregates.get(stream).map(|aggregate| &aggregate.state) {
-            Some(AggregateState::Channel(ChannelState::Exists(channel))) => channel::timers(channel),
+        let due = match self
+            .aggregates
+            .get(stream)
+            .map(|aggregate| &aggregate.state)
+        {
+            Some(AggregateState::Channel(ChannelState::Exists(channel))) => {
+                channel::timers(channel)
+            }
             _ => Vec::new(),
         };
         Some((channel_id, due))

@@ -4,9 +4,11 @@
 //! and driving the session through `init → processing → live`, then `DisconnectPublisher` and,
 //! once the reconnect window has passed without a return, `EndSession`.
 //!
+//! - [`directory`]: which channel a stream key opens, folded from the events.
 //! - [`writer`]: one rendition's pieces, stored then announced on the media topic.
 //! - [`transcode`]: the ABR ladder (one ffmpeg per session) fed from the source.
 
+pub mod directory;
 pub mod thumbnails;
 mod transcode;
 mod writer;
@@ -15,11 +17,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal, Tally};
 use sigma_media::cmaf::{Output, PackagerConfig};
 use sigma_media::health::HealthChange;
 use sigma_media::health::NO_MEDIA;
-use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal, Tally};
 use sigma_media::ladder::Rung;
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
 use sigma_shared::event::Event;
@@ -32,12 +33,11 @@ use sigma_shared::session::{EndReason, Input};
 use sigma_shared::settings::{LatencyMode, TranscodeProfile};
 use tokio::sync::watch;
 
+use self::directory::{Listed, Listing, KEY_PATIENCE};
 use self::thumbnails::Thumbnails;
 use self::transcode::{Alerts, Transcoding};
 use self::writer::{RenditionWriter, SegmentClock, Stored};
 use crate::commands::{CommandBus, TallyWatch};
-use crate::db;
-use crate::quotas::QuotaError;
 use crate::storage::disk::Level;
 use crate::storage::LiveStore;
 
@@ -45,7 +45,8 @@ pub struct LogAdmission {
     pub bus: Arc<CommandBus>,
     pub metrics: crate::metrics::Metrics,
     pub log: Arc<dyn EventLog>,
-    pub db: DatabaseConnection,
+    /// Kept current by the command bus.
+    pub directory: Arc<Listing>,
     /// Where live media go.
     pub store: Arc<LiveStore>,
     /// The ABR ladder's rungs; `None` when this process has no ffmpeg (ABR channels then play
@@ -63,19 +64,18 @@ impl LogAdmission {
     /// ABR channel): the guard is held until the connect is decided.
     async fn room_for_a_session(
         &self,
-        channel: &db::channels::Model,
+        channel: &Listed,
         channel_id: ChannelId,
-        transcode: TranscodeProfile,
     ) -> Result<tokio::sync::MutexGuard<'_, ()>, Refusal> {
-        let account = channel.account_id.parse().map_err(|_| Refusal::UnknownKey)?;
-        let abr = transcode == TranscodeProfile::Abr;
+        let abr = channel.settings.transcode == TranscodeProfile::Abr;
         self.quotas
-            .session(&self.db, account, channel_id, abr)
-            .await
-            .map_err(|error| match error {
-                QuotaError::Exceeded(rejection) => Refusal::QuotaExceeded(rejection.to_string()),
-                QuotaError::Database(error) => Refusal::Unavailable(error.to_string()),
+            .session(channel.account, abr, || {
+                self.directory
+                    .read()
+                    .open_sessions(channel.account, channel_id)
             })
+            .await
+            .map_err(|rejection| Refusal::QuotaExceeded(rejection.to_string()))
     }
 
     pub(crate) async fn ingest(
@@ -112,13 +112,11 @@ impl Admission for LogAdmission {
         // Keys are kept only as fingerprints (and sealed): the presented key is looked up by its
         // fingerprint.
         let stream_key = KeyFingerprint::of(&name.stream_key);
-        let channel = db::channels::Entity::find()
-            .filter(db::channels::Column::StreamKeyFingerprint.eq(stream_key.as_str()))
-            .one(&self.db)
+        let (channel_id, channel) = self
+            .directory
+            .find(&stream_key, KEY_PATIENCE)
             .await
-            .map_err(|error| Refusal::Unavailable(error.to_string()))?
             .ok_or(Refusal::UnknownKey)?;
-        let channel_id: ChannelId = channel.id.parse().map_err(|_| Refusal::UnknownKey)?;
         let input = if name.backup {
             Input::Backup
         } else {
@@ -127,10 +125,10 @@ impl Admission for LogAdmission {
         // Followed from before the connect is decided: a failover right after it is not missed.
         let tally = self.bus.tally(channel_id, input);
         let new_session_id = SessionId::generate();
-        let transcode: TranscodeProfile = crate::project::channels::text_enum(&channel.transcode);
+        let settings = &channel.settings;
         // A backup joins the primary's session: it opens none.
         let _room = match input {
-            Input::Primary => Some(self.room_for_a_session(&channel, channel_id, transcode).await?),
+            Input::Primary => Some(self.room_for_a_session(&channel, channel_id).await?),
             Input::Backup => None,
         };
         let action = match input {
@@ -153,7 +151,7 @@ impl Admission for LogAdmission {
             session_id,
             self.metrics.alerts.clone(),
         );
-        let rungs = match (transcode, &self.ladder) {
+        let rungs = match (settings.transcode, &self.ladder) {
             (TranscodeProfile::Passthrough, _) => None,
             (TranscodeProfile::Abr, Some(rungs)) => Some(rungs.clone()),
             (TranscodeProfile::Abr, None) => {
@@ -165,15 +163,14 @@ impl Admission for LogAdmission {
                 None
             }
         };
-        let latency_mode: LatencyMode = crate::project::channels::text_enum(&channel.latency_mode);
-        let interval = u32::try_from(channel.thumbnail_interval_seconds).unwrap_or(0);
+        let interval = settings.thumbnail_interval_seconds;
         let stream = StreamPlan {
             log: self.log.clone(),
             store: self.store.clone(),
             channel_id,
             session_id,
-            latency_mode,
-            dvr_window_seconds: u32::try_from(channel.dvr_window_seconds).unwrap_or(0),
+            latency_mode: settings.latency_mode,
+            dvr_window_seconds: settings.dvr_window_seconds,
             thumbnails: self
                 .thumbnail_width
                 .filter(|_| interval > 0)

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use prometheus::IntCounterVec;
-use sigma_media::cmaf::{Init, Output};
 use sigma_edge_worker::ladder::{Ladder, LadderEvent, LadderInput, LadderSpec};
+use sigma_media::cmaf::{Init, Output};
 use sigma_media::ladder::{plan, Rung};
 use sigma_shared::command::IngestAction;
 use sigma_shared::ids::{AlertId, ChannelId, SessionId};

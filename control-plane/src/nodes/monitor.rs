@@ -104,11 +104,7 @@ pub async fn run(
 /// timeline is taken as running on until now, so a returning publisher never overlaps what was
 /// stored), and an alert says why. The session ends if no publisher returns within the reconnect
 /// window: the deciders' timer (`decide::timers`).
-async fn release(
-    bus: Arc<CommandBus>,
-    node: Heartbeat,
-    ingesting: Ingesting,
-) {
+async fn release(bus: Arc<CommandBus>, node: Heartbeat, ingesting: Ingesting) {
     let Ingesting {
         channel_id,
         session_id,

@@ -51,6 +51,13 @@ pub struct LiveStore {
     metrics: Metrics,
 }
 
+/// Playback on this process serves what is held here, not yet stored.
+impl sigma_playback::Unstored for LiveStore {
+    fn held(&self, path: &str) -> Option<Bytes> {
+        self.spool.get(path)
+    }
+}
+
 impl LiveStore {
     /// A live store over `store`, holding up to `spool_bytes` in memory; starts the task that
     /// writes held media to the store.
@@ -87,11 +94,6 @@ impl LiveStore {
     /// reserve).
     pub fn failing(&self) -> bool {
         !self.spool.is_empty()
-    }
-
-    /// The bytes of `path` if they are held here, not yet stored.
-    pub fn held(&self, path: &str) -> Option<Bytes> {
-        self.spool.get(path)
     }
 
     fn at_reserve(&self) -> bool {

@@ -28,8 +28,8 @@ use super::backoff::Backoff;
 use super::{signature, target, DELIVERED, FAILED, PENDING};
 use crate::db::{webhook_attempts, webhook_deliveries, webhooks};
 use crate::metrics::Metrics;
-use crate::sealing::{Purpose, SealingError, SecretsKey};
 use crate::project::ownership::Owned;
+use crate::sealing::{Purpose, SealingError, SecretsKey};
 
 /// How often the dispatcher looks for pending lanes it was not woken for (manual
 /// redeliveries, deliveries queued by another process before a rebalance).

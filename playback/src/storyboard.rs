@@ -90,8 +90,8 @@ mod tests {
     use sigma_shared::settings::LatencyMode;
 
     use super::*;
-    use crate::playback::fixtures::{events, Recipe};
-    use crate::playback::state::Streams;
+    use crate::fixtures::{events, Recipe};
+    use crate::state::Streams;
 
     #[test]
     fn cues_follow_the_playlist_timeline_across_a_reconnect_without_gaps() {

@@ -239,8 +239,8 @@ mod tests {
     use sigma_shared::media::StreamRef;
 
     use super::*;
-    use crate::playback::fixtures::{events, Recipe};
-    use crate::playback::state::Streams;
+    use crate::fixtures::{events, Recipe};
+    use crate::state::Streams;
 
     /// A channel whose renditions (`source` first) each have `segments` one-second segments of
     /// five 200 ms parts (30 frames), plus two open parts, all in a day-long DVR window.

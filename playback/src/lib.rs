@@ -23,6 +23,7 @@ mod cache;
 pub mod catchup;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+mod metrics;
 pub mod passes;
 pub mod playlist;
 pub mod state;
@@ -35,7 +36,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path as StorePath;
@@ -52,8 +53,7 @@ use self::access::{Access, Changed};
 use self::passes::{Pass, PlaybackPasses};
 use self::state::{ChannelLive, LiveStream, Streams};
 use self::tokens::{Audience, PlatformKeys, Target, Tokens};
-use crate::metrics::Metrics;
-use crate::storage::LiveStore;
+pub use crate::metrics::PlaybackMetrics;
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
@@ -66,7 +66,7 @@ pub struct Playback {
     held: std::sync::atomic::AtomicUsize,
     store: Arc<dyn ObjectStore>,
     /// This process's ingest, whose live media may be held in memory while the store fails.
-    unstored: Option<Arc<LiveStore>>,
+    unstored: Option<Arc<dyn Unstored>>,
     cache: cache::MediaCache,
     misses: cache::RecentMisses,
     /// Media playlists rendered once per version of their channel: (channel, rendition,
@@ -80,7 +80,14 @@ pub struct Playback {
     /// Channels, sessions and playback keys, for signed playback and takedown.
     access: RwLock<Access>,
     tokens: Tokens,
-    metrics: Metrics,
+    metrics: PlaybackMetrics,
+}
+
+/// Live media an ingest in this process holds in memory while the object store fails: served
+/// from there until stored.
+pub trait Unstored: Send + Sync {
+    /// The media object at `key`, if it is held.
+    fn held(&self, key: &str) -> Option<Bytes>;
 }
 
 /// Who this playback process is, for its viewer activity reports.
@@ -90,13 +97,6 @@ pub struct Reporting {
     pub every: Duration,
     /// Signs and checks the playback sessions that viewers are counted by.
     pub passes: passes::PlaybackPasses,
-}
-
-/// What playback checks signed requests with: the read models it starts its [`Access`]
-/// from, and the deployment's keys for the tokens the API mints.
-pub struct Guard {
-    pub db: sea_orm::DatabaseConnection,
-    pub platform: PlatformKeys,
 }
 
 /// A rendered media playlist's key: channel, rendition, delta update or not.
@@ -120,15 +120,6 @@ const MAX_HOLD: Duration = Duration::from_secs(12);
 /// balancer without sticky sessions sends a player's next request to the other), short of a
 /// whole first segment, so a player at go-live is told to retry rather than left hanging.
 const FIRST_SEGMENT_HOLD: Duration = Duration::from_secs(1);
-
-/// Why playback could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("event log: {0}")]
-    Log(#[from] LogError),
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
-}
 
 /// The offset of every partition of `topic` at `since_ms`.
 async fn offsets_at(
@@ -155,21 +146,20 @@ enum Waited {
 }
 
 impl Playback {
-    /// Starts following the media and domain topics from `since_ms` (log time): a little
-    /// before the earliest running session started. Older sessions have ended, and their
-    /// catch-up playlists are in the store. The media up to now are read before this returns
-    /// and before the domain events are followed, so every session a `session.ended` names is
-    /// whole in memory when it comes (and is let go once stored, not kept for good).
+    /// Starts playback from the log alone. [`Access`] is folded from the start of the events
+    /// first; then the media and domain topics are followed from a little before the earliest
+    /// running session started (older sessions have ended, and their catch-up playlists are in
+    /// the store). The media up to now are read before this returns and before the domain
+    /// events are followed, so every session a `session.ended` names is whole in memory when
+    /// it comes (and is let go once stored, not kept for good).
     pub async fn start(
         log: Arc<dyn EventLog>,
         store: Arc<dyn ObjectStore>,
-        unstored: Option<Arc<LiveStore>>,
+        unstored: Option<Arc<dyn Unstored>>,
         reporting: Reporting,
-        guard: Guard,
-        metrics: Metrics,
-        since_ms: i64,
-    ) -> Result<Arc<Self>, StartError> {
-        let (access, access_from) = Access::load(&guard.db).await?;
+        platform: PlatformKeys,
+        metrics: PlaybackMetrics,
+    ) -> Result<Arc<Self>, LogError> {
         let playback = Arc::new(Self {
             streams: RwLock::default(),
             wakers: Mutex::default(),
@@ -182,16 +172,17 @@ impl Playback {
             catchup: RwLock::default(),
             viewers: Arc::new(viewers::Viewers::new(reporting.node_id)),
             passes: reporting.passes,
-            access: RwLock::new(access),
+            access: RwLock::default(),
             tokens: Tokens::new(
-                guard.platform,
+                platform,
                 metrics
                     .limits_hit
                     .with_label_values(&["playback_tokens_kept"]),
             ),
             metrics,
         });
-        playback.follow_access(&log, access_from).await?;
+        playback.follow_access(&log).await?;
+        let since_ms = playback.media_since();
         let mut caught_up = Vec::new();
         for (partition, from) in offsets_at(log.as_ref(), MEDIA_TOPIC, since_ms).await? {
             let end = log.end_offset(MEDIA_TOPIC, partition).await?;
@@ -254,15 +245,10 @@ impl Playback {
         Ok(playback)
     }
 
-    /// Brings [`Access`] up to the end of the events from `from` (where the read models it was
-    /// loaded from stood), then keeps it current.
-    async fn follow_access(
-        self: &Arc<Self>,
-        log: &Arc<dyn EventLog>,
-        from: Vec<(Partition, Offset)>,
-    ) -> Result<(), LogError> {
+    /// Folds [`Access`] from the start of the events up to their end, then keeps it current.
+    async fn follow_access(self: &Arc<Self>, log: &Arc<dyn EventLog>) -> Result<(), LogError> {
         let follower = self.clone();
-        crate::follow::follow_events(log, &from, "playback access", move |envelope| {
+        sigma_event_log::follow_events(log, &[], "playback access", move |envelope| {
             let changed = follower
                 .access
                 .write()
@@ -273,6 +259,13 @@ impl Playback {
             }
         })
         .await
+    }
+
+    /// Where the media topic is read from (milliseconds, log time): a margin before the
+    /// earliest running session started, or before now if none runs.
+    fn media_since(&self) -> i64 {
+        let earliest = self.access.read().expect("access lock").earliest_running();
+        earliest.unwrap_or_else(chrono::Utc::now).timestamp_millis() - catchup::LOG_CLOCK_MARGIN_MS
     }
 
     /// Whether the request may open `audience` of the channel (of its session `session`, for
@@ -340,17 +333,16 @@ impl Playback {
             Ok(()) => Ok(token.map(str::to_owned)),
             Err(refusal) => {
                 self.metrics
-                    .playback_refused
+                    .refused
                     .with_label_values(&[refusal.code()])
                     .inc();
-                Err(Box::new(
-                    HttpResponse::build(refusal.status())
-                        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-                        .insert_header((header::CACHE_CONTROL, "no-store"))
-                        .json(serde_json::json!({
-                            "error": { "code": refusal.code(), "message": refusal.message() }
-                        })),
-                ))
+                let mut answer = HttpResponse::build(refusal.status());
+                answer.insert_header((header::CACHE_CONTROL, "no-store"));
+                Err(Box::new(error_answer(
+                    answer,
+                    refusal.code(),
+                    refusal.message(),
+                )))
             }
         }
     }
@@ -390,9 +382,7 @@ impl Playback {
     fn with_catchup(&self, change: impl FnOnce(&mut catchup::Sessions)) {
         let mut catchup = self.catchup.write().expect("catch-up lock");
         change(&mut catchup);
-        self.metrics
-            .playback_catchup_sessions
-            .set(catchup.held() as i64);
+        self.metrics.catchup_sessions.set(catchup.held() as i64);
     }
 
     /// Lets an ended session's catch-up go once the recorder has stored its playlists
@@ -531,17 +521,20 @@ struct Held<'a> {
 
 impl<'a> Held<'a> {
     /// `None` when as many requests are held as may be.
-    fn new(count: &'a std::sync::atomic::AtomicUsize, metrics: &'a Metrics) -> Option<Self> {
+    fn new(
+        count: &'a std::sync::atomic::AtomicUsize,
+        metrics: &'a PlaybackMetrics,
+    ) -> Option<Self> {
         use std::sync::atomic::Ordering;
         count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
                 (held < MAX_HELD_REQUESTS).then_some(held + 1)
             })
             .ok()?;
-        metrics.playback_waiting.inc();
+        metrics.waiting.inc();
         Some(Self {
             count,
-            gauge: &metrics.playback_waiting,
+            gauge: &metrics.waiting,
         })
     }
 }
@@ -734,36 +727,44 @@ fn signed_text(text: String, token: Option<&str>) -> String {
     }
 }
 
+/// An error answer as every Sigma route gives one (`{"error": {"code", "message"}}`), which a
+/// player on another origin may read.
+fn error_answer(mut answer: HttpResponseBuilder, code: &str, message: &str) -> HttpResponse {
+    answer
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(serde_json::json!({ "error": { "code": code, "message": message } }))
+}
+
 /// A failure of the store behind playback: logged with a reference, which is all the viewer
 /// gets (the error names paths and buckets).
 fn internal_error(error: impl std::fmt::Display) -> HttpResponse {
-    let mut response = crate::api::error::ApiError::internal(error).error_response();
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        header::HeaderValue::from_static("*"),
-    );
-    response
+    let reference = uuid::Uuid::new_v4().simple().to_string();
+    tracing::error!(%error, %reference, "internal error");
+    error_answer(
+        HttpResponse::InternalServerError(),
+        "internal",
+        &format!("an internal error occurred; it was logged under reference {reference}"),
+    )
 }
 
 fn not_found() -> HttpResponse {
-    HttpResponse::NotFound()
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .json(serde_json::json!({ "error": { "code": "not_found", "message": "no live stream here" } }))
+    error_answer(HttpResponse::NotFound(), "not_found", "no live stream here")
 }
 
 /// The channel is live but none of its renditions has a segment yet (it went live a moment
 /// ago): a player retries, where an empty stream list would make it give up.
 fn not_ready() -> HttpResponse {
-    HttpResponse::NotFound()
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .insert_header((header::RETRY_AFTER, "1"))
-        .json(serde_json::json!({ "error": { "code": "not_ready", "message": "the stream is starting: no segment is ready yet; retry in a second" } }))
+    let mut answer = HttpResponse::NotFound();
+    answer.insert_header((header::RETRY_AFTER, "1"));
+    error_answer(
+        answer,
+        "not_ready",
+        "the stream is starting: no segment is ready yet; retry in a second",
+    )
 }
 
 fn bad_request(message: &str) -> HttpResponse {
-    HttpResponse::BadRequest()
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .json(serde_json::json!({ "error": { "code": "bad_request", "message": message } }))
+    error_answer(HttpResponse::BadRequest(), "bad_request", message)
 }
 
 fn playlist_response(body: Bytes, cache: &str) -> HttpResponse {
@@ -1062,11 +1063,7 @@ async fn media_file(
         (None, Some(_)) => "hit",
         (None, None) => "miss",
     };
-    playback
-        .metrics
-        .playback_cache
-        .with_label_values(&[result])
-        .inc();
+    playback.metrics.cache.with_label_values(&[result]).inc();
     // What the live connection stores next may be asked for a moment before it exists (a
     // preload hint another node gave): only misses elsewhere are remembered.
     let live = playback

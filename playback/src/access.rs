@@ -1,21 +1,20 @@
 //! Who may watch what, as playback needs it for every request: each channel's owner and
-//! playback policy, each session's channel, each account's playback keys. A fold of the
-//! events, started from the read models (with the offsets they were projected up to) and kept
-//! current by following the events from there, so a request is checked against memory only.
+//! playback policy, each session's channel, each account's playback keys; and which sessions
+//! run now (playback reads the media topic from the earliest one's start). A fold of the
+//! events from the start of the log, kept current by following them, so a request is checked
+//! against memory only and a playback node needs no database.
 //!
 //! A channel playback does not know is not served: a deleted one (its sessions with it), or
 //! one created a moment ago whose event has not arrived yet.
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use chrono::{DateTime, Utc};
 use sigma_shared::event::{Event, EventEnvelope};
 use sigma_shared::ids::{AccountId, ChannelId, PlaybackKeyId, SessionId};
-use sigma_shared::log::{Offset, Partition};
 use sigma_shared::settings::PlaybackPolicy;
 
 use super::tokens::AccountKey;
-use crate::db;
 
 /// What playback needs of a channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +27,8 @@ pub struct ChannelAccess {
 pub struct Access {
     channels: HashMap<ChannelId, ChannelAccess>,
     sessions: HashMap<SessionId, ChannelId>,
+    /// When each session that has not ended started.
+    running: HashMap<SessionId, DateTime<Utc>>,
     keys: HashMap<PlaybackKeyId, AccountKey>,
 }
 
@@ -55,8 +56,12 @@ impl Access {
         self.keys.get(key).cloned()
     }
 
-    /// Folds one event in. Applying an event again (the fold starts from rows that may be
-    /// newer than their offsets) leaves the same state.
+    /// When the earliest session that has not ended started, if one runs.
+    pub fn earliest_running(&self) -> Option<DateTime<Utc>> {
+        self.running.values().min().copied()
+    }
+
+    /// Folds one event in. Applying an event again leaves the same state.
     pub fn apply(&mut self, envelope: &EventEnvelope) -> Changed {
         let channel = envelope.channel_id;
         match (&envelope.event, channel) {
@@ -75,12 +80,23 @@ impl Access {
             }
             (Event::ChannelDeleted {}, Some(channel)) => {
                 self.channels.remove(&channel);
+                let sessions = &self.sessions;
+                self.running
+                    .retain(|session, _| sessions.get(session) != Some(&channel));
                 self.sessions.retain(|_, of| *of != channel);
             }
-            (Event::SessionStarted { session_id, .. }, Some(channel))
-                if self.channels.contains_key(&channel) =>
-            {
+            (
+                Event::SessionStarted {
+                    session_id,
+                    started_at,
+                },
+                Some(channel),
+            ) if self.channels.contains_key(&channel) => {
                 self.sessions.insert(*session_id, channel);
+                self.running.insert(*session_id, *started_at);
+            }
+            (Event::SessionEnded { session_id, .. }, _) => {
+                self.running.remove(session_id);
             }
             // Its recording and catch-up are gone: none of its routes opens again.
             (Event::SessionMediaDeleted { session_id }, _) => {
@@ -99,71 +115,16 @@ impl Access {
         }
         Changed::Nothing
     }
-
-    /// The state the read models hold, and the events offsets (per partition) it was projected
-    /// up to: the fold goes on from there.
-    pub async fn load(db: &DatabaseConnection) -> Result<(Self, Vec<(Partition, Offset)>), DbErr> {
-        let offsets = crate::follow::projected_offsets(db).await?;
-        let mut access = Self::default();
-        for row in db::channels::Entity::find().all(db).await? {
-            let (Ok(channel), Ok(owner)) = (row.id.parse(), row.account_id.parse()) else {
-                continue;
-            };
-            let policy: PlaybackPolicy = crate::project::channels::text_enum(&row.playback_policy);
-            let signed = policy == PlaybackPolicy::Signed;
-            access
-                .channels
-                .insert(channel, ChannelAccess { owner, signed });
-        }
-        let sessions: Vec<(String, String)> = db::sessions::Entity::find()
-            .filter(db::sessions::Column::MediaDeletedAt.is_null())
-            .select_only()
-            .column(db::sessions::Column::Id)
-            .column(db::sessions::Column::ChannelId)
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (session, channel) in sessions {
-            if let (Ok(session), Ok(channel)) = (session.parse(), channel.parse()) {
-                if access.channels.contains_key(&channel) {
-                    access.sessions.insert(session, channel);
-                }
-            }
-        }
-        for row in db::playback_keys::Entity::find().all(db).await? {
-            let (Ok(key_id), Ok(account)) = (row.id.parse(), row.account_id.parse()) else {
-                continue;
-            };
-            if let Some(key) = AccountKey::from_hex(account, &row.public_key) {
-                access.keys.insert(key_id, key);
-            }
-        }
-        Ok((access, offsets))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use sigma_shared::event::current_schema_version;
-    use sigma_shared::ids::{CommandId, EventId};
+    use sigma_shared::secret::{KeyFingerprint, StoredSecret, StreamKeyAtRest};
+    use sigma_shared::session::EndReason;
     use sigma_shared::settings::ChannelSettings;
 
     use super::*;
-
-    fn envelope(account: AccountId, channel: Option<ChannelId>, event: Event) -> EventEnvelope {
-        EventEnvelope {
-            id: EventId::generate(),
-            account_id: account,
-            channel_id: channel,
-            session_id: event.session_id(),
-            sequence: 1,
-            occurred_at: Utc::now(),
-            command_id: CommandId::generate(),
-            schema_version: current_schema_version(event.type_name()),
-            event,
-        }
-    }
 
     fn settings(policy: PlaybackPolicy) -> ChannelSettings {
         ChannelSettings {
@@ -180,27 +141,30 @@ mod tests {
             SessionId::generate(),
         );
         let key = PlaybackKeyId::generate();
+        let started = Utc::now();
         let history = [
-            envelope(
+            EventEnvelope::accepted_now(
                 account,
                 Some(channel),
                 Event::ChannelCreated {
                     name: "stage".into(),
                     settings: settings(PlaybackPolicy::Public),
-                    stream_key: crate::sealing::SecretsKey::generate()
-                        .seal_stream_key("sk_stage", channel)
-                        .at_rest(),
+                    // Playback never reads the key: any will do.
+                    stream_key: StreamKeyAtRest {
+                        fingerprint: KeyFingerprint::of("sk_stage"),
+                        key: StoredSecret::Legacy("sk_stage".to_owned().try_into().unwrap()),
+                    },
                 },
             ),
-            envelope(
+            EventEnvelope::accepted_now(
                 account,
                 Some(channel),
                 Event::SessionStarted {
                     session_id: session,
-                    started_at: Utc::now(),
+                    started_at: started,
                 },
             ),
-            envelope(
+            EventEnvelope::accepted_now(
                 account,
                 Some(channel),
                 Event::ChannelUpdated {
@@ -208,7 +172,7 @@ mod tests {
                     settings: settings(PlaybackPolicy::Signed),
                 },
             ),
-            envelope(
+            EventEnvelope::accepted_now(
                 account,
                 None,
                 Event::PlaybackKeyCreated {
@@ -228,9 +192,10 @@ mod tests {
         assert_eq!(access.channel(&channel), Some(expected));
         assert_eq!(access.session(&session), Some((channel, expected)));
         assert_eq!(access.key(&key).map(|key| key.account), Some(account));
+        assert_eq!(access.earliest_running(), Some(started));
 
         assert_eq!(
-            access.apply(&envelope(
+            access.apply(&EventEnvelope::accepted_now(
                 account,
                 None,
                 Event::PlaybackKeyDeleted { key_id: key }
@@ -238,7 +203,25 @@ mod tests {
             Changed::KeyRemoved(key)
         );
         assert!(access.key(&key).is_none());
-        access.apply(&envelope(account, Some(channel), Event::ChannelDeleted {}));
+        access.apply(&EventEnvelope::accepted_now(
+            account,
+            Some(channel),
+            Event::SessionEnded {
+                session_id: session,
+                reason: EndReason::PublisherGone,
+            },
+        ));
+        assert_eq!(
+            access.earliest_running(),
+            None,
+            "an ended session runs no more"
+        );
+        assert!(access.session(&session).is_some(), "its catch-up plays on");
+        access.apply(&EventEnvelope::accepted_now(
+            account,
+            Some(channel),
+            Event::ChannelDeleted {},
+        ));
         assert_eq!(access.channel(&channel), None);
         assert_eq!(
             access.session(&session),

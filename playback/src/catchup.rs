@@ -270,7 +270,7 @@ mod tests {
     use sigma_shared::media::StreamRef;
 
     use super::*;
-    use crate::playback::fixtures::{events, Recipe};
+    use crate::fixtures::{events, Recipe};
 
     /// Folds `segments` whole segments of one connection's rendition in.
     fn fold(
