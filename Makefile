@@ -29,7 +29,7 @@ test:
 ## The arithmetic a client or publisher controls, again in a release build (no overflow checks
 ## there): Range positions, crafted SPS sizes, and the 1 GiB downloads against a release `sigma`.
 test-release:
-	cargo build --release -p sigma-control-plane --bin sigma
+	cargo build --release -p sigma --bin sigma
 	cargo nextest run --release -p sigma-shared -p sigma-media -p sigma-edge-worker -E 'test(/range|crafted|sps|codec_config|overflow/)'
 	SIGMA_BIN=$(CARGO_TARGET_DIR)/release/sigma cargo nextest run -p sigma-tests --test downloads
 

@@ -55,11 +55,16 @@ if [[ "$mode" == "test" || "$mode" == "bench" ]]; then
     cargo install cargo-nextest --locked --quiet
   fi
   # schemathesis (PyPI), run against the API's OpenAPI document by tests/tests/schemathesis.rs.
+  # anyio is pinned: 4.16's lazy importer compiles its own source at import, which trips
+  # CPython 3.11.7's "AST constructor recursion depth mismatch" inside schemathesis' workers.
   schemathesis="$cache/schemathesis/bin/schemathesis"
-  if [[ ! -x "$schemathesis" ]]; then
-    echo "deps: installing schemathesis 4.32.5 into $cache/schemathesis"
+  pins="schemathesis==4.32.5 anyio==4.11.0"
+  if [[ ! -x "$schemathesis" || "$(cat "$cache/schemathesis/pins" 2>/dev/null)" != "$pins" ]]; then
+    echo "deps: installing $pins into $cache/schemathesis"
     python3 -m venv "$cache/schemathesis"
-    "$cache/schemathesis/bin/pip" install --quiet schemathesis==4.32.5
+    # shellcheck disable=SC2086 # one argument per pin
+    "$cache/schemathesis/bin/pip" install --quiet $pins
+    echo "$pins" > "$cache/schemathesis/pins"
   fi
   # hls.js and playwright-core for the browser tests (Debian's chromium is the browser).
   node_dir="$cache/node"

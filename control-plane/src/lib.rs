@@ -4,8 +4,6 @@
 //! decider that owns their partition, and projected into the read models the API serves.
 //!
 //! # Layout
-//! - [`config`]: `SIGMA_*` environment configuration.
-//! - [`app`]: wiring of everything below into one process.
 //! - [`api`]: HTTP handlers, authentication, rate limits, OpenAPI and docs.
 //! - [`commands`]: the command bus — submit, wait for the decision and the projection.
 //! - [`decide`]: the deciders, one writer per partition.
@@ -28,12 +26,11 @@
 //!
 //! It depends on `sigma-shared` for the domain, on `sigma-event-log` for the log adapters, and
 //! serves `sigma-playback` (live playlists and media for any stream, from the log) beside the API.
+//! The `sigma` crate wires it into processes.
 
 pub mod analytics;
 pub mod api;
-pub mod app;
 pub mod commands;
-pub mod config;
 pub mod db;
 pub mod decide;
 pub mod follow;

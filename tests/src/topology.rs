@@ -1,6 +1,6 @@
 //! The scaled-out deployment, on 127.0.0.1, of real processes: a Kafka-protocol broker (tansu),
 //! PostgreSQL, an S3-compatible server, two control planes, two edge workers and two playback
-//! nodes (the workers and nodes are given no database: they work from the log and the store
+//! nodes (given no database and no key they do not use: they work from the log and the store
 //! alone), and a round-robin front (playback to the playback nodes, the API to the control
 //! planes; the control planes give out its URL, and a worker's RTMP URL, as the public ones).
 //! The binaries are the ones a laptop runs standalone; only their environment differs.
@@ -62,13 +62,20 @@ impl Topology {
         // they hand out the front's URL and the first worker's as the public ones.
         let mut workers = Vec::new();
         for _ in 0..2 {
-            let mut recipe = config(&mut dirs).without("SIGMA_DATABASE_URL");
+            let mut recipe = config(&mut dirs)
+                .without("SIGMA_DATABASE_URL")
+                .without("SIGMA_ADMIN_KEY")
+                .without("SIGMA_SECRETS_KEY")
+                .without("SIGMA_SIGNING_KEYS");
             let worker = recipe.start_worker().await;
             workers.push((recipe, Some(worker)));
         }
         let mut playback_nodes = Vec::new();
         for _ in 0..2 {
-            let mut recipe = config(&mut dirs).without("SIGMA_DATABASE_URL");
+            let mut recipe = config(&mut dirs)
+                .without("SIGMA_DATABASE_URL")
+                .without("SIGMA_ADMIN_KEY")
+                .without("SIGMA_SECRETS_KEY");
             playback_nodes.push(Some(recipe.start_playback().await));
         }
         let front = Front::bind().await;

@@ -1,8 +1,8 @@
 //! `compose.yaml` checked against the Compose specification (by the `compose_spec` parser, since
 //! no container engine runs here), and against what a Sigma deployment needs: the engines, two
-//! of each Sigma process kind, S3 for media, every process on the same log, store and signing
-//! keys, the control planes on the same database and keys, and the workers and playback nodes
-//! with no database and no secret they do not use.
+//! of each Sigma process kind, S3 for media, every process on the same log and store, the
+//! control planes on the same database and keys, the playback nodes on the same signing keys,
+//! and no process given a database or a key it does not use.
 
 use std::collections::BTreeMap;
 
@@ -61,15 +61,19 @@ fn the_compose_file_is_valid_and_runs_the_whole_topology() {
         let count = sigma.iter().filter(|name| role(name) == kind).count();
         assert_eq!(count, 2, "two `sigma {kind}` processes: {sigma:?}");
     }
-    // Every Sigma process shares the log, the store and the signing keys; the control planes
-    // also the database and the other keys, which workers and playback nodes are not given.
-    let everyone = [
-        "SIGMA_KAFKA_BROKERS",
-        "SIGMA_OBJECT_STORE_URL",
+    // Every Sigma process shares the log and the store; the control planes also the database
+    // and the keys, of which playback nodes have the signing keys and workers none.
+    let everyone = ["SIGMA_KAFKA_BROKERS", "SIGMA_OBJECT_STORE_URL", "AWS_ENDPOINT"];
+    let given = |key: &str, role: &str| match key {
+        "SIGMA_SIGNING_KEYS" => role != "worker",
+        _ => role == "run",
+    };
+    let keys = [
+        "SIGMA_DATABASE_URL",
+        "SIGMA_ADMIN_KEY",
+        "SIGMA_SECRETS_KEY",
         "SIGMA_SIGNING_KEYS",
-        "AWS_ENDPOINT",
     ];
-    let platform_only = ["SIGMA_DATABASE_URL", "SIGMA_ADMIN_KEY", "SIGMA_SECRETS_KEY"];
     let platform = sigma
         .iter()
         .find(|name| role(name) == "run")
@@ -84,8 +88,8 @@ fn the_compose_file_is_valid_and_runs_the_whole_topology() {
         for key in everyone {
             assert_eq!(env.get(key), first.get(key), "{name}: {key}");
         }
-        for key in platform_only {
-            let expected = (role(name) == "run").then(|| &first[key]);
+        for key in keys {
+            let expected = given(key, &role(name)).then(|| &first[key]);
             assert_eq!(env.get(key), expected, "{name}: {key}");
         }
     }

@@ -68,7 +68,9 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
     let media_url = format!("{}/live/{id}/source.m3u8", node.url);
     until_listed(&media_url, 2, Duration::from_secs(30)).await;
 
-    // A node started now learns the channel and its running session from the log alone.
+    // A node started now learns the channel and its running session from the log alone, and
+    // reads the media from the session's start: its catch-up begins where the first node's
+    // does.
     let late = playback_node(late_dir.path()).start_playback().await;
     until_listed(
         &format!("{}/live/{id}/source.m3u8", late.url),
@@ -76,6 +78,22 @@ async fn a_playback_node_plays_any_stream_and_reports_its_viewers() {
         Duration::from_secs(10),
     )
     .await;
+    let session = api.first_session(&token, &id).await;
+    let catchup = format!("/vod/{}/source.m3u8", session["id"].as_str().unwrap());
+    let first_segment = |url: String| async move {
+        let text = reqwest::get(url)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|line| line.contains(".m4s"))
+            .map(str::to_owned)
+    };
+    let from_start = first_segment(format!("{}{catchup}", node.url)).await;
+    assert!(from_start.is_some(), "the first node has the catch-up");
+    assert_eq!(first_segment(format!("{}{catchup}", late.url)).await, from_start);
     for dir in [node_dir.path(), late_dir.path()] {
         assert!(
             !dir.join("sigma.db").exists(),

@@ -57,6 +57,10 @@ async fn a_publisher_moving_to_another_worker_continues_the_same_session() {
         let answer = reqwest::get(format!("{}{path}", worker.url)).await.unwrap();
         assert_eq!(answer.status().as_u16(), status, "{path} on the worker");
     }
+    assert!(
+        !worker_dir.path().join("sigma.db").exists(),
+        "a worker opens no database"
+    );
 
     let api = Api::new(&platform.url);
     let (_, token) = api

@@ -39,7 +39,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Auth,
     pub urls: PublicUrls,
-    pub webhooks: crate::config::WebhookConfig,
+    pub webhooks: crate::webhooks::WebhookConfig,
     /// Signs the playback tokens `POST …/playback-tokens` mints.
     pub playback_tokens: sigma_playback::tokens::PlatformKeys,
     pub quotas: Arc<crate::quotas::Quotas>,

@@ -29,6 +29,21 @@ pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 
+/// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Allow loopback and private-range targets (`SIGMA_WEBHOOK_ALLOW_PRIVATE=1`).
+    pub allow_private: bool,
+    /// Per-attempt timeout (`SIGMA_WEBHOOK_TIMEOUT_MS`, default 10 s).
+    pub timeout: Duration,
+    /// How long a delivery is retried (`SIGMA_WEBHOOK_RETRY_FOR_SECONDS`, default 24 h).
+    pub retry_for: Duration,
+    /// First retry pause, doubled per failure (`SIGMA_WEBHOOK_BACKOFF_BASE_MS`, default 1 s)…
+    pub backoff_base: Duration,
+    /// …up to this (`SIGMA_WEBHOOK_BACKOFF_MAX_MS`, default 1 h).
+    pub backoff_max: Duration,
+}
+
 /// Starts the dispatcher; returns the outbox projection for the projector to run.
 pub fn start(
     db: sea_orm::DatabaseConnection,

@@ -9,8 +9,9 @@ use sigma_edge_worker::rtmp::RtmpLimits;
 use sigma_event_log::LogConfig;
 use sigma_media::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 
-use crate::quotas::QuotaLimits;
-use crate::storage::disk::Watermarks;
+use sigma_control_plane::quotas::QuotaLimits;
+use sigma_control_plane::storage::disk::Watermarks;
+use sigma_control_plane::webhooks::WebhookConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -31,14 +32,14 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     pub rtmp_addr: SocketAddr,
     pub data_dir: PathBuf,
-    /// `None` until resolved from the data dir (see [`crate::secrets`]).
+    /// `None` until resolved from the data dir (see [`sigma_control_plane::secrets`]).
     pub admin_key: Option<String>,
     pub database_url: String,
     pub log: LogConfig,
     /// `kid:secret` pairs; the first signs. `None`: a key kept in the data dir.
     pub signing_keys: Option<String>,
     /// 64 hex digits: the key stream keys and webhook secrets are sealed under
-    /// ([`crate::sealing`]). `None`: a key kept in the data dir.
+    /// ([`sigma_control_plane::sealing`]). `None`: a key kept in the data dir.
     pub secrets_key: Option<String>,
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
@@ -76,20 +77,6 @@ pub struct Config {
     pub quotas: QuotaLimits,
 }
 
-/// How webhooks are delivered (`SIGMA_WEBHOOK_*`).
-#[derive(Clone, Debug)]
-pub struct WebhookConfig {
-    /// Allow loopback and private-range targets (`SIGMA_WEBHOOK_ALLOW_PRIVATE=1`).
-    pub allow_private: bool,
-    /// Per-attempt timeout (`SIGMA_WEBHOOK_TIMEOUT_MS`, default 10 s).
-    pub timeout: Duration,
-    /// How long a delivery is retried (`SIGMA_WEBHOOK_RETRY_FOR_SECONDS`, default 24 h).
-    pub retry_for: Duration,
-    /// First retry pause, doubled per failure (`SIGMA_WEBHOOK_BACKOFF_BASE_MS`, default 1 s)…
-    pub backoff_base: Duration,
-    /// …up to this (`SIGMA_WEBHOOK_BACKOFF_MAX_MS`, default 1 h).
-    pub backoff_max: Duration,
-}
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name)

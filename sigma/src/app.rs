@@ -17,20 +17,20 @@ use sigma_shared::log::{
     EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, HEARTBEATS_TOPIC, MEDIA_TOPIC, VIEWERS_TOPIC,
 };
 
-use crate::api::auth::{Auth, Keyring, KeyringError};
-use crate::api::system::SystemState;
-use crate::api::views::PublicUrls;
-use crate::api::{AppState, Surface};
-use crate::commands::CommandBus;
+use sigma_control_plane::api::auth::{Auth, Keyring, KeyringError};
+use sigma_control_plane::api::system::SystemState;
+use sigma_control_plane::api::views::PublicUrls;
+use sigma_control_plane::api::{AppState, Surface};
+use sigma_control_plane::commands::CommandBus;
 use crate::config::Config;
-use crate::health::{Component, Readiness};
-use crate::ingest::directory::Listing;
-use crate::metrics::Metrics;
-use crate::project::progress::Progress;
-use crate::sealing::SecretsKey;
-use crate::storage::disk::DiskWatch;
-use crate::storage::LiveStore;
-use crate::{decide, project, secrets};
+use sigma_control_plane::health::{Component, Readiness};
+use sigma_control_plane::ingest::directory::Listing;
+use sigma_control_plane::metrics::Metrics;
+use sigma_control_plane::project::progress::Progress;
+use sigma_control_plane::sealing::SecretsKey;
+use sigma_control_plane::storage::disk::DiskWatch;
+use sigma_control_plane::storage::LiveStore;
+use sigma_control_plane::{decide, project, secrets};
 use sigma_playback::tokens::PlatformKeys;
 use sigma_playback::Playback;
 
@@ -50,7 +50,7 @@ pub enum StartError {
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
     #[error("SIGMA_SECRETS_KEY: {0}")]
-    SecretsKey(#[from] crate::sealing::SealingError),
+    SecretsKey(#[from] sigma_control_plane::sealing::SealingError),
     #[error("SIGMA_SECRETS_KEY differs from the key in {0}, which sealed this deployment's stream keys and webhook secrets: set SIGMA_SECRETS_KEY to that file's content")]
     OtherSecretsKey(String),
     #[error("cannot listen on {addr}: {source} (set SIGMA_HTTP_ADDR to a free address)")]
@@ -176,7 +176,7 @@ fn live_store(
 fn start_ingest(
     rtmp: tokio::net::TcpSocket,
     config: &Config,
-    admission: crate::ingest::LogAdmission,
+    admission: sigma_control_plane::ingest::LogAdmission,
 ) -> Result<(), StartError> {
     let addr = rtmp.local_addr().map_err(StartError::Serve)?;
     let listener = rtmp
@@ -432,16 +432,16 @@ struct Base {
     /// The media dir, when media are kept on this machine.
     local_media: Option<std::path::PathBuf>,
     node_id: String,
-    publishing: crate::nodes::Publishing,
+    publishing: sigma_control_plane::nodes::Publishing,
 }
 
 impl Base {
     async fn open(config: &Config, role: Role) -> Result<Self, StartError> {
         let log = open_log(config).await?;
         let (store, local_media) = media_store(config)?;
-        let publishing = crate::nodes::Publishing::default();
+        let publishing = sigma_control_plane::nodes::Publishing::default();
         let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
-        tokio::spawn(crate::nodes::heartbeat::run(
+        tokio::spawn(sigma_control_plane::nodes::heartbeat::run(
             log.clone(),
             node_id.clone(),
             role.name(),
@@ -461,7 +461,7 @@ impl Base {
 
     /// The read models, which the platform alone uses.
     async fn open_read_models(&self, config: &Config) -> Result<Shared, StartError> {
-        let db = crate::db::connect(&config.database_url).await?;
+        let db = sigma_control_plane::db::connect(&config.database_url).await?;
         Ok(Shared {
             log: self.log.clone(),
             progress: Progress::new(db.clone()),
@@ -536,7 +536,7 @@ async fn start_playback_node(config: &Config, base: &Base) -> Result<Surface, St
 struct Ingesting {
     bus: Arc<CommandBus>,
     live: Arc<LiveStore>,
-    quotas: Arc<crate::quotas::Quotas>,
+    quotas: Arc<sigma_control_plane::quotas::Quotas>,
 }
 
 /// The command bus and RTMP ingest (with its ladders and thumbnails where ffmpeg is installed):
@@ -564,11 +564,11 @@ async fn start_ingest_side(
         );
     }
     let live = live_store(config, &base.store, base.local_media.clone(), &base.metrics);
-    let quotas = Arc::new(crate::quotas::Quotas::new(
+    let quotas = Arc::new(sigma_control_plane::quotas::Quotas::new(
         config.quotas,
         base.metrics.limits_hit.clone(),
     ));
-    let admission = crate::ingest::LogAdmission {
+    let admission = sigma_control_plane::ingest::LogAdmission {
         quotas: quotas.clone(),
         metrics: base.metrics.clone(),
         bus: bus.clone(),
@@ -598,7 +598,7 @@ async fn start_platform(
     start_deciders_and_projector(shared, &secrets);
     start_webhooks(shared, config, &secrets)?;
     start_analytics(shared);
-    tokio::spawn(crate::analytics::retention::prune(
+    tokio::spawn(sigma_control_plane::analytics::retention::prune(
         shared.db.clone(),
         config.analytics_retention,
     ));
@@ -609,7 +609,7 @@ async fn start_platform(
     start_node_monitor(shared, &bus, config.node_timeout);
 
     let (admin_key_at, mut auth) = platform_auth(config, &shared.metrics)?;
-    let (revocations, revocations_from) = crate::api::auth::Revocations::load(&shared.db).await?;
+    let (revocations, revocations_from) = sigma_control_plane::api::auth::Revocations::load(&shared.db).await?;
     auth.revocations = revocations;
     let playback = base.start_playback(config, Some(live)).await?;
     let api = web::Data::new(AppState {
@@ -674,7 +674,7 @@ async fn serve(
         source,
     })?;
     announce(&started);
-    crate::api::serve(system, surface, http, metrics)
+    sigma_control_plane::api::serve(system, surface, http, metrics)
         .await
         .map_err(StartError::Serve)
 }
@@ -824,11 +824,11 @@ fn start_webhooks(
     secrets: &Arc<SecretsKey>,
 ) -> Result<(), StartError> {
     let webhooks = &config.webhooks;
-    let outbox = crate::webhooks::start(
+    let outbox = sigma_control_plane::webhooks::start(
         shared.db.clone(),
-        crate::webhooks::dispatch::DeliverySettings {
+        sigma_control_plane::webhooks::dispatch::DeliverySettings {
             timeout: webhooks.timeout,
-            backoff: crate::webhooks::backoff::Backoff {
+            backoff: sigma_control_plane::webhooks::backoff::Backoff {
                 base: webhooks.backoff_base,
                 max: webhooks.backoff_max,
             },
@@ -850,7 +850,7 @@ fn start_webhooks(
 fn start_analytics(shared: &Shared) {
     shared.supervise(Component::Analytics, |shared, ready| async move {
         shared
-            .project(&crate::analytics::projection::Analytics, ready)
+            .project(&sigma_control_plane::analytics::projection::Analytics, ready)
             .await
     });
 }
@@ -861,7 +861,7 @@ fn start_node_monitor(shared: &Shared, bus: &Arc<CommandBus>, timeout: Duration)
     shared.supervise(Component::NodeMonitor, move |shared, ready| {
         let bus = bus.clone();
         async move {
-            crate::nodes::monitor::run(shared.log.clone(), bus, shared.metrics, timeout, ready)
+            sigma_control_plane::nodes::monitor::run(shared.log.clone(), bus, shared.metrics, timeout, ready)
                 .await
         }
     });
@@ -875,13 +875,13 @@ fn start_retention(
     retention: Duration,
 ) {
     let (ownership, owned) = project::ownership::Ownership::new();
-    tokio::spawn(crate::retention::sweep(
+    tokio::spawn(sigma_control_plane::retention::sweep(
         shared.db.clone(),
         store.clone(),
         bus.clone(),
         owned,
     ));
-    let expiries = Arc::new(crate::retention::Expiries {
+    let expiries = Arc::new(sigma_control_plane::retention::Expiries {
         ownership,
         retention,
     });
@@ -896,7 +896,7 @@ fn start_recorder(shared: &Shared, live: &Arc<LiveStore>, bus: &Arc<CommandBus>)
     let (live, bus) = (live.clone(), bus.clone());
     shared.supervise(Component::Recorder, move |shared, ready| {
         let (live, bus) = (live.clone(), bus.clone());
-        async move { crate::recording::run(shared.log.as_ref(), shared.db, live, bus, ready).await }
+        async move { sigma_control_plane::recording::run(shared.log.as_ref(), shared.db, live, bus, ready).await }
     });
 }
 

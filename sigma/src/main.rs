@@ -2,14 +2,21 @@
 //! scaled-out deployment (`sigma worker`, `sigma playback`), or rebuilds the read models from the
 //! log (`sigma replay`).
 //! Configuration comes from `SIGMA_*` variables; see the README.
+//!
+//! This crate is configuration ([`config`]) and wiring ([`app`]: what each role starts, in
+//! what order); what runs is in the crates it wires: `sigma-control-plane` (API, deciders,
+//! projections, ingest), `sigma-playback`, `sigma-edge-worker`, `sigma-event-log`.
+
+mod app;
+mod config;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use app::{Bound, Role, Started};
 use clap::{Parser, Subcommand};
-use sigma_control_plane::app::{self, Bound, Role, Started};
-use sigma_control_plane::config::Config;
+use config::Config;
 
 #[derive(Parser)]
 #[command(
