@@ -5,6 +5,7 @@ use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use sigma_edge_worker::metrics::IngestMetrics;
 use sigma_playback::PlaybackMetrics;
 
 /// Declares each metric once — its field, its type and how it is made (name, help, labels) —
@@ -196,6 +197,22 @@ fn histograms(
 }
 
 impl Metrics {
+    /// The handles ingest reports into.
+    pub fn ingest(&self) -> IngestMetrics {
+        IngestMetrics {
+            ingest_dropped: self.ingest_dropped.clone(),
+            ingest_publishers: self.ingest_publishers.clone(),
+            ingest_bytes: self.ingest_bytes.clone(),
+            alerts: self.alerts.clone(),
+            packaged: self.packaged.clone(),
+            packaging_seconds: self.packaging_seconds.clone(),
+            storage_free_bytes: self.storage_free_bytes.clone(),
+            storage_level: self.storage_level.clone(),
+            storage_held_bytes: self.storage_held_bytes.clone(),
+            limits_hit: self.limits_hit.clone(),
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

@@ -30,10 +30,10 @@ use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
 use sigma_shared::rejection::Rejection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::commands::CommandBus;
 use crate::db;
-use crate::storage::disk::Level;
-use crate::storage::LiveStore;
+use sigma_edge_worker::bus::CommandBus;
+use sigma_edge_worker::storage::disk::Level;
+use sigma_edge_worker::storage::LiveStore;
 use sigma_playback::catchup::{self, LOG_CLOCK_MARGIN_MS};
 
 pub const GROUP: &str = "sigma-recordings";
@@ -199,7 +199,8 @@ async fn finish_storyboard(
     channel_id: ChannelId,
     session_id: SessionId,
 ) -> bool {
-    let thumbnails = crate::ingest::thumbnails::stored_count(store, session_id).await;
+    let thumbnails =
+        sigma_edge_worker::publication::thumbnails::stored_count(store, session_id).await;
     if thumbnails == 0 {
         return false;
     }

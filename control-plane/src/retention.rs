@@ -30,10 +30,10 @@ use sigma_shared::ids::{ChannelId, SessionId};
 use sigma_shared::log::{Offset, Partition};
 use sigma_shared::rejection::Rejection;
 
-use crate::commands::CommandBus;
 use crate::db::media_expiry;
 use crate::project::ownership::{Owned, Ownership};
 use crate::project::projector::Projection;
+use sigma_edge_worker::bus::CommandBus;
 
 pub const GROUP: &str = "sigma-retention";
 /// The longest the sweeper sleeps without looking (a new expiry wakes it sooner).

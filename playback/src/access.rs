@@ -68,7 +68,8 @@ impl Access {
             (Event::ChannelCreated { settings, .. }, Some(channel)) => {
                 let signed = settings.playback_policy == PlaybackPolicy::Signed;
                 let owner = envelope.account_id;
-                self.channels.insert(channel, ChannelAccess { owner, signed });
+                self.channels
+                    .insert(channel, ChannelAccess { owner, signed });
             }
             (Event::ChannelUpdated { settings, .. }, Some(channel)) => {
                 if let Some(access) = self.channels.get_mut(&channel) {

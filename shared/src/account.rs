@@ -37,11 +37,9 @@ pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Even
             })?;
             Ok(vec![Event::AccountCreated { name: name.clone() }])
         }
-        (AccountState::Exists(_), AccountCommand::Create { .. }) => {
-            Err(Rejection::AlreadyExists {
-                what: "account".into(),
-            })
-        }
+        (AccountState::Exists(_), AccountCommand::Create { .. }) => Err(Rejection::AlreadyExists {
+            what: "account".into(),
+        }),
         (AccountState::Absent, _) => Err(Rejection::not_found("account")),
         (
             AccountState::Exists(Account { playback_keys, .. }),

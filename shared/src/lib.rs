@@ -19,6 +19,7 @@
 //! - [`rejection`]: why a command was refused.
 //! - [`log`]: the event-log port.
 //! - [`media`]: media events, the facts edge workers publish for playback.
+//! - [`heartbeat`]: what a node's heartbeat says.
 //! - [`audience`]: viewer activity reports and the arithmetic of concurrency, views and
 //!   watch time.
 //! - [`request`]: what players put in HTTP requests (byte ranges, playlist queries), read by
@@ -29,12 +30,13 @@ pub mod audience;
 pub mod channel;
 pub mod command;
 pub mod event;
+pub mod heartbeat;
 pub mod ids;
 pub mod log;
 pub mod media;
 pub mod rejection;
-pub mod secret;
 pub mod request;
+pub mod secret;
 pub mod session;
 pub mod settings;
 pub mod webhook;

@@ -17,20 +17,20 @@ use sigma_shared::log::{
     EventLog, LogError, COMMANDS_TOPIC, EVENTS_TOPIC, HEARTBEATS_TOPIC, MEDIA_TOPIC, VIEWERS_TOPIC,
 };
 
+use crate::config::Config;
 use sigma_control_plane::api::auth::{Auth, Keyring, KeyringError};
 use sigma_control_plane::api::system::SystemState;
 use sigma_control_plane::api::views::PublicUrls;
 use sigma_control_plane::api::{AppState, Surface};
-use sigma_control_plane::commands::CommandBus;
-use crate::config::Config;
 use sigma_control_plane::health::{Component, Readiness};
-use sigma_control_plane::ingest::directory::Listing;
 use sigma_control_plane::metrics::Metrics;
 use sigma_control_plane::project::progress::Progress;
 use sigma_control_plane::sealing::SecretsKey;
-use sigma_control_plane::storage::disk::DiskWatch;
-use sigma_control_plane::storage::LiveStore;
 use sigma_control_plane::{decide, project, secrets};
+use sigma_edge_worker::bus::{CommandBus, ReadModels};
+use sigma_edge_worker::publication::directory::Listing;
+use sigma_edge_worker::storage::disk::DiskWatch;
+use sigma_edge_worker::storage::LiveStore;
 use sigma_playback::tokens::PlatformKeys;
 use sigma_playback::Playback;
 
@@ -162,13 +162,13 @@ fn live_store(
     let watched = std::iter::once(config.data_dir.clone())
         .chain(local_media)
         .collect();
-    let disk = DiskWatch::start(watched, config.watermarks, metrics.clone());
+    let disk = DiskWatch::start(watched, config.watermarks, metrics.ingest());
     LiveStore::start(
         store.clone(),
         disk,
         local,
         config.spool_bytes,
-        metrics.clone(),
+        metrics.ingest(),
     )
 }
 
@@ -176,7 +176,7 @@ fn live_store(
 fn start_ingest(
     rtmp: tokio::net::TcpSocket,
     config: &Config,
-    admission: sigma_control_plane::ingest::LogAdmission,
+    admission: sigma_edge_worker::publication::LogAdmission,
 ) -> Result<(), StartError> {
     let addr = rtmp.local_addr().map_err(StartError::Serve)?;
     let listener = rtmp
@@ -432,16 +432,16 @@ struct Base {
     /// The media dir, when media are kept on this machine.
     local_media: Option<std::path::PathBuf>,
     node_id: String,
-    publishing: sigma_control_plane::nodes::Publishing,
+    publishing: sigma_edge_worker::node::Publishing,
 }
 
 impl Base {
     async fn open(config: &Config, role: Role) -> Result<Self, StartError> {
         let log = open_log(config).await?;
         let (store, local_media) = media_store(config)?;
-        let publishing = sigma_control_plane::nodes::Publishing::default();
+        let publishing = sigma_edge_worker::node::Publishing::default();
         let node_id = format!("nd_{}", uuid::Uuid::now_v7().simple());
-        tokio::spawn(sigma_control_plane::nodes::heartbeat::run(
+        tokio::spawn(sigma_edge_worker::node::heartbeat(
             log.clone(),
             node_id.clone(),
             role.name(),
@@ -503,13 +503,22 @@ impl Base {
         let playback = Playback::start(
             self.log.clone(),
             self.store.clone(),
-            unstored.map(|live| live as Arc<dyn sigma_playback::Unstored>),
+            unstored.map(|live| Arc::new(Held(live)) as Arc<dyn sigma_playback::Unstored>),
             reporting,
             playback_keys(config)?,
             self.metrics.playback.clone(),
         )
         .await?;
         Ok(playback)
+    }
+}
+
+/// What a platform process's ingest holds in memory, not stored yet: its playback serves it.
+struct Held(Arc<LiveStore>);
+
+impl sigma_playback::Unstored for Held {
+    fn held(&self, key: &str) -> Option<bytes::Bytes> {
+        self.0.held(key)
     }
 }
 
@@ -536,7 +545,7 @@ async fn start_playback_node(config: &Config, base: &Base) -> Result<Surface, St
 struct Ingesting {
     bus: Arc<CommandBus>,
     live: Arc<LiveStore>,
-    quotas: Arc<sigma_control_plane::quotas::Quotas>,
+    quotas: Arc<sigma_edge_worker::quotas::Quotas>,
 }
 
 /// The command bus and RTMP ingest (with its ladders and thumbnails where ffmpeg is installed):
@@ -545,7 +554,7 @@ struct Ingesting {
 async fn start_ingest_side(
     config: &Config,
     base: &Base,
-    progress: Option<Progress>,
+    progress: Option<Arc<dyn ReadModels>>,
     rtmp: tokio::net::TcpSocket,
 ) -> Result<Ingesting, StartError> {
     let directory = Arc::new(Listing::default());
@@ -564,13 +573,13 @@ async fn start_ingest_side(
         );
     }
     let live = live_store(config, &base.store, base.local_media.clone(), &base.metrics);
-    let quotas = Arc::new(sigma_control_plane::quotas::Quotas::new(
+    let quotas = Arc::new(sigma_edge_worker::quotas::Quotas::new(
         config.quotas,
         base.metrics.limits_hit.clone(),
     ));
-    let admission = sigma_control_plane::ingest::LogAdmission {
+    let admission = sigma_edge_worker::publication::LogAdmission {
         quotas: quotas.clone(),
-        metrics: base.metrics.clone(),
+        metrics: base.metrics.ingest(),
         bus: bus.clone(),
         log: base.log.clone(),
         directory,
@@ -603,13 +612,14 @@ async fn start_platform(
         config.analytics_retention,
     ));
     let Ingesting { bus, live, quotas } =
-        start_ingest_side(config, base, Some(shared.progress.clone()), rtmp).await?;
+        start_ingest_side(config, base, Some(Arc::new(shared.progress.clone())), rtmp).await?;
     start_recorder(shared, &live, &bus);
     start_retention(shared, &base.store, &bus, config.catchup_retention);
     start_node_monitor(shared, &bus, config.node_timeout);
 
     let (admin_key_at, mut auth) = platform_auth(config, &shared.metrics)?;
-    let (revocations, revocations_from) = sigma_control_plane::api::auth::Revocations::load(&shared.db).await?;
+    let (revocations, revocations_from) =
+        sigma_control_plane::api::auth::Revocations::load(&shared.db).await?;
     auth.revocations = revocations;
     let playback = base.start_playback(config, Some(live)).await?;
     let api = web::Data::new(AppState {
@@ -850,7 +860,10 @@ fn start_webhooks(
 fn start_analytics(shared: &Shared) {
     shared.supervise(Component::Analytics, |shared, ready| async move {
         shared
-            .project(&sigma_control_plane::analytics::projection::Analytics, ready)
+            .project(
+                &sigma_control_plane::analytics::projection::Analytics,
+                ready,
+            )
             .await
     });
 }
@@ -861,8 +874,14 @@ fn start_node_monitor(shared: &Shared, bus: &Arc<CommandBus>, timeout: Duration)
     shared.supervise(Component::NodeMonitor, move |shared, ready| {
         let bus = bus.clone();
         async move {
-            sigma_control_plane::nodes::monitor::run(shared.log.clone(), bus, shared.metrics, timeout, ready)
-                .await
+            sigma_control_plane::nodes::monitor::run(
+                shared.log.clone(),
+                bus,
+                shared.metrics,
+                timeout,
+                ready,
+            )
+            .await
         }
     });
 }
@@ -896,7 +915,10 @@ fn start_recorder(shared: &Shared, live: &Arc<LiveStore>, bus: &Arc<CommandBus>)
     let (live, bus) = (live.clone(), bus.clone());
     shared.supervise(Component::Recorder, move |shared, ready| {
         let (live, bus) = (live.clone(), bus.clone());
-        async move { sigma_control_plane::recording::run(shared.log.as_ref(), shared.db, live, bus, ready).await }
+        async move {
+            sigma_control_plane::recording::run(shared.log.as_ref(), shared.db, live, bus, ready)
+                .await
+        }
     });
 }
 

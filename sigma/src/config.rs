@@ -9,9 +9,9 @@ use sigma_edge_worker::rtmp::RtmpLimits;
 use sigma_event_log::LogConfig;
 use sigma_media::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 
-use sigma_control_plane::quotas::QuotaLimits;
-use sigma_control_plane::storage::disk::Watermarks;
 use sigma_control_plane::webhooks::WebhookConfig;
+use sigma_edge_worker::quotas::QuotaLimits;
+use sigma_edge_worker::storage::disk::Watermarks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -76,7 +76,6 @@ pub struct Config {
     /// What an account may have (`SIGMA_QUOTA_*`, see [`quota_limits`]).
     pub quotas: QuotaLimits,
 }
-
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name)

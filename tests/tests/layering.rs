@@ -1,8 +1,7 @@
 //! The crate layout is the data flow (docs/ARCHITECTURE.md), and it stays so: `cargo tree` shows
 //! what each crate may reach. The media crate depends on no runtime, storage, network or process
-//! crate, and neither the edge worker nor playback on a database crate (nor playback on the
-//! control plane or the worker, its peers and betters); a dependency that brings one back fails
-//! here.
+//! crate, and neither the edge worker nor playback on a database crate, the Kafka client (each
+//! is handed the log) or another role's crate; a dependency that brings one back fails here.
 
 use std::process::Command;
 
@@ -66,11 +65,16 @@ fn the_media_crate_does_no_io() {
 const DATABASE: [&str; 4] = ["sea-orm", "sqlx", "sea-orm-migration", "sigma-migrations"];
 
 #[test]
-fn the_edge_worker_crate_reaches_no_database() {
+fn the_edge_worker_crate_reaches_no_database_and_no_other_role() {
     let listed = dependencies("sigma-edge-worker");
     assert!(listed.iter().any(|name| name == "rml_rtmp"), "{listed:?}");
+    let forbidden = [
+        DATABASE.as_slice(),
+        &["sigma-control-plane", "sigma-playback", "rdkafka"],
+    ]
+    .concat();
     assert_eq!(
-        reaches("sigma-edge-worker", &DATABASE),
+        reaches("sigma-edge-worker", &forbidden),
         Vec::<String>::new()
     );
 }

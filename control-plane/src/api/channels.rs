@@ -93,7 +93,8 @@ pub async fn create(
     let name = input
         .name
         .ok_or_else(|| ApiError::unprocessable("missing_field", "name is required"))?;
-    let _room = state.quotas.channel(&state.db, caller.account_id).await?;
+    let _room =
+        crate::quotas::room_for_a_channel(&state.quotas, &state.db, caller.account_id).await?;
     let channel_id = ChannelId::generate();
     let command = ChannelCommand::Create {
         account_id: caller.account_id,

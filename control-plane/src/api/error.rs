@@ -6,7 +6,7 @@ use serde::Serialize;
 use sigma_shared::rejection::{Rejection, RejectionKind};
 use utoipa::ToSchema;
 
-use crate::commands::SubmitError;
+use sigma_edge_worker::bus::SubmitError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -131,7 +131,7 @@ impl From<crate::quotas::QuotaError> for ApiError {
     fn from(error: crate::quotas::QuotaError) -> Self {
         match error {
             crate::quotas::QuotaError::Exceeded(rejection) => rejection.into(),
-            crate::quotas::QuotaError::Database(error) => error.into(),
+            crate::quotas::QuotaError::Count(error) => error.into(),
         }
     }
 }

@@ -28,7 +28,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use self::auth::Auth;
 use self::system::SystemState;
 use self::views::PublicUrls;
-use crate::commands::CommandBus;
+use sigma_edge_worker::bus::CommandBus;
 use sigma_playback::Playback;
 
 /// Largest JSON body accepted.
@@ -42,7 +42,7 @@ pub struct AppState {
     pub webhooks: crate::webhooks::WebhookConfig,
     /// Signs the playback tokens `POST …/playback-tokens` mints.
     pub playback_tokens: sigma_playback::tokens::PlatformKeys,
-    pub quotas: Arc<crate::quotas::Quotas>,
+    pub quotas: Arc<sigma_edge_worker::quotas::Quotas>,
     /// Seals new stream keys and webhook secrets, and opens a stream key for its owner.
     pub secrets: Arc<crate::sealing::SecretsKey>,
 }

@@ -81,7 +81,8 @@ pub async fn create(
             .await
             .map_err(|error| ApiError::unprocessable("invalid_target", error.to_string()))?;
     }
-    let _room = state.quotas.webhook(&state.db, caller.account_id).await?;
+    let _room =
+        crate::quotas::room_for_a_webhook(&state.quotas, &state.db, caller.account_id).await?;
     let webhook_id = WebhookId::generate();
     let secret = new_secret();
     state

@@ -19,9 +19,9 @@ use tokio::sync::mpsc;
 
 use super::liveness::Liveness;
 use super::{Heartbeat, Ingesting};
-use crate::commands::CommandBus;
-use crate::ingest::LogAdmission;
 use crate::metrics::Metrics;
+use sigma_edge_worker::bus::CommandBus;
+use sigma_edge_worker::publication::LogAdmission;
 
 pub const GROUP: &str = "sigma-nodes";
 /// How often silence is judged.

@@ -1,4 +1,5 @@
-//! How far the read models have got, per partition — what read-your-writes waits on.
+//! How far the read models have got, per partition — what read-your-writes waits on (the
+//! command bus's [`ReadModels`]).
 //!
 //! The local projector reports each applied offset here, which wakes waiters at once. In
 //! scale-out another process may own the partition, so a waiter also looks at the offsets table
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sigma_edge_worker::bus::ReadModels;
 use sigma_shared::log::{Offset, Partition};
 use tokio::sync::watch;
 
@@ -67,5 +69,14 @@ impl Progress {
             .one(&self.db)
             .await?;
         Ok(row.map_or(0, |row| row.next_offset as Offset))
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadModels for Progress {
+    async fn wait_applied(&self, partition: Partition, offset: Offset) -> Result<(), String> {
+        Progress::wait_applied(self, partition, offset)
+            .await
+            .map_err(|error| error.to_string())
     }
 }

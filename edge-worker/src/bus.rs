@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use crate::ingest::Tally;
 use chrono::Utc;
-use sigma_edge_worker::ingest::Tally;
 use sigma_shared::command::{Command, CommandEnvelope};
 use sigma_shared::event::{Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{ChannelId, CommandId, SessionId};
@@ -25,8 +25,6 @@ use sigma_shared::log::{EventLog, LogError, Offset, Partition, COMMANDS_TOPIC};
 use sigma_shared::rejection::Rejection;
 use sigma_shared::session::{EndReason, Input};
 use tokio::sync::{oneshot, watch};
-
-use crate::project::progress::Progress;
 
 /// How long a caller waits for its command to be decided and projected before it is told to
 /// look again later: long enough to ride out a control-plane takeover (about 10 s after a
@@ -40,7 +38,16 @@ pub enum SubmitError {
     #[error("command {0} was not decided within {DECISION_TIMEOUT:?}; it may still take effect")]
     Timeout(CommandId),
     #[error("read models: {0}")]
-    Database(#[from] sea_orm::DbErr),
+    ReadModels(String),
+}
+
+/// How far a process's read models have got, where it has them (the platform's, in the control
+/// plane): an accepted command's caller is answered once they hold it, so it reads its own
+/// write.
+#[async_trait::async_trait]
+pub trait ReadModels: Send + Sync {
+    /// Waits until the read models include the record at `offset` of `partition`.
+    async fn wait_applied(&self, partition: Partition, offset: Offset) -> Result<(), String>;
 }
 
 /// A decision, with where it lies in the events topic.
@@ -52,7 +59,7 @@ pub type Fold = Box<dyn Fn(&EventEnvelope) + Send + Sync>;
 pub struct CommandBus {
     log: Arc<dyn EventLog>,
     /// Where the read models stand, for the processes that have them.
-    progress: Option<Progress>,
+    progress: Option<Arc<dyn ReadModels>>,
     waiting: Mutex<HashMap<CommandId, oneshot::Sender<Decided>>>,
     /// Ingest connections waiting to hear that their session ended (owner stop, max duration):
     /// the primary's and the backup's.
@@ -125,7 +132,7 @@ impl CommandBus {
     /// before this returns.
     pub async fn start(
         log: Arc<dyn EventLog>,
-        progress: Option<Progress>,
+        progress: Option<Arc<dyn ReadModels>>,
         fold: Fold,
     ) -> Result<Arc<Self>, LogError> {
         let bus = Arc::new(Self {
@@ -266,7 +273,8 @@ impl CommandBus {
                         progress.wait_applied(partition, offset),
                     )
                     .await
-                    .map_err(|_| SubmitError::Timeout(envelope.id))??;
+                    .map_err(|_| SubmitError::Timeout(envelope.id))?
+                    .map_err(SubmitError::ReadModels)?;
                 }
                 Ok(Ok(events))
             }

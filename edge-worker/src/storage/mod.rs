@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 
 use self::disk::{DiskWatch, Level};
 use self::spool::{MediaSpool, SpoolFull};
-use crate::metrics::Metrics;
+use crate::metrics::IngestMetrics;
 
 /// A put that takes longer than this, plus [`PUT_TIME_PER_MIB`] for each MiB, is taken as a
 /// failure (the piece is held instead): a live part must not wait on a store that hangs, and a
@@ -48,17 +48,16 @@ pub struct LiveStore {
     /// Whether media go to the watched file system (so its reserve is kept from them).
     local: bool,
     flush: Notify,
-    metrics: Metrics,
-}
-
-/// Playback on this process serves what is held here, not yet stored.
-impl sigma_playback::Unstored for LiveStore {
-    fn held(&self, path: &str) -> Option<Bytes> {
-        self.spool.get(path)
-    }
+    metrics: IngestMetrics,
 }
 
 impl LiveStore {
+    /// The bytes of `path` if they are held here, not yet stored (playback on this process
+    /// serves them from here).
+    pub fn held(&self, path: &str) -> Option<Bytes> {
+        self.spool.get(path)
+    }
+
     /// A live store over `store`, holding up to `spool_bytes` in memory; starts the task that
     /// writes held media to the store.
     pub fn start(
@@ -66,7 +65,7 @@ impl LiveStore {
         disk: Arc<DiskWatch>,
         local: bool,
         spool_bytes: usize,
-        metrics: Metrics,
+        metrics: IngestMetrics,
     ) -> Arc<Self> {
         let live = Arc::new(Self {
             store,

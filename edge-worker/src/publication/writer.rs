@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use object_store::path::Path as StorePath;
-use sigma_edge_worker::ingest::OutputError;
 use sigma_media::cmaf::{Output, PackagerConfig};
 use sigma_shared::log::{EventLog, MEDIA_TOPIC};
 use sigma_shared::media::{MediaEvent, StreamRef};
 use sigma_shared::settings::LatencyMode;
 
-use crate::metrics::Metrics;
+use crate::ingest::OutputError;
+use crate::metrics::IngestMetrics;
 use crate::storage::LiveStore;
 
 /// Program date-times of a connection's segments, by segment number, set by the source and
@@ -79,7 +79,7 @@ pub struct RenditionWriter {
     pub dvr_window_seconds: u32,
     pub clock: SegmentClock,
     /// Where packaging is counted and timed (`None` in tools that only package).
-    pub metrics: Option<Metrics>,
+    pub metrics: Option<IngestMetrics>,
     /// The current segment's parts, concatenated into the segment when it ends.
     segment_parts: Vec<Bytes>,
     /// The current segment's date-time, taken at its first part.

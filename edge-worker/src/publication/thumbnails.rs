@@ -12,7 +12,6 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, PutPayload};
-use sigma_edge_worker::thumbs::{ThumbnailEvent, Thumbnailer};
 use sigma_media::cmaf::Output;
 use sigma_media::thumbs::sprite::{self, Sheet};
 use sigma_shared::command::IngestAction;
@@ -23,6 +22,7 @@ use tokio::sync::mpsc;
 
 use super::transcode::Alerts;
 use super::writer::{announce, RenditionWriter};
+use crate::thumbs::{ThumbnailEvent, Thumbnailer};
 
 pub struct Thumbnails {
     thumbnailer: Thumbnailer,

@@ -1,4 +1,4 @@
-//! Ingest wired into a platform or worker process: the edge worker's [`Admission`] port
+//! The ingest ports answered by the log and the object store: the [`Admission`] port
 //! answered by the command log (a publisher is a `ConnectPublisher` command its channel's
 //! decider accepts or rejects) and its [`Publication`] port storing media in the object store
 //! and driving the session through `init → processing → live`, then `DisconnectPublisher` and,
@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use sigma_edge_worker::ingest::{Admission, OutputError, Publication, PublishName, Refusal, Tally};
 use sigma_media::cmaf::{Output, PackagerConfig};
 use sigma_media::health::HealthChange;
 use sigma_media::health::NO_MEDIA;
@@ -37,13 +36,17 @@ use self::directory::{Listed, Listing, KEY_PATIENCE};
 use self::thumbnails::Thumbnails;
 use self::transcode::{Alerts, Transcoding};
 use self::writer::{RenditionWriter, SegmentClock, Stored};
-use crate::commands::{CommandBus, TallyWatch};
+use crate::bus::{CommandBus, TallyWatch};
+use crate::ingest::{Admission, OutputError, Publication, PublishName, Refusal, Tally};
+use crate::metrics::IngestMetrics;
+use crate::node::Publishing;
+use crate::quotas::Quotas;
 use crate::storage::disk::Level;
 use crate::storage::LiveStore;
 
 pub struct LogAdmission {
     pub bus: Arc<CommandBus>,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: IngestMetrics,
     pub log: Arc<dyn EventLog>,
     /// Kept current by the command bus.
     pub directory: Arc<Listing>,
@@ -55,8 +58,8 @@ pub struct LogAdmission {
     /// Thumbnail width in pixels; `None` when this process has no ffmpeg.
     pub thumbnail_width: Option<u32>,
     /// What this process ingests, for its heartbeats.
-    pub publishing: crate::nodes::Publishing,
-    pub quotas: Arc<crate::quotas::Quotas>,
+    pub publishing: Publishing,
+    pub quotas: Arc<Quotas>,
 }
 
 impl LogAdmission {
@@ -78,7 +81,7 @@ impl LogAdmission {
             .map_err(|rejection| Refusal::QuotaExceeded(rejection.to_string()))
     }
 
-    pub(crate) async fn ingest(
+    pub async fn ingest(
         bus: &CommandBus,
         channel_id: ChannelId,
         action: IngestAction,
@@ -308,7 +311,7 @@ struct StreamPlan {
     thumbnails: Option<(u32, u32)>,
     /// The ABR ladder's rungs; `None` for passthrough.
     rungs: Option<Arc<Vec<Rung>>>,
-    metrics: crate::metrics::Metrics,
+    metrics: IngestMetrics,
 }
 
 /// One time on air of a publisher connection: a stream of the session of its own (a new
@@ -420,7 +423,7 @@ struct StoredPublication {
     media_flowing: bool,
     live: bool,
     /// This process's publications (for heartbeats), and where this one's media got to (ms).
-    publishing: crate::nodes::Publishing,
+    publishing: Publishing,
     position: Arc<std::sync::atomic::AtomicU64>,
 }
 

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use prometheus::IntCounterVec;
-use sigma_edge_worker::ladder::{Ladder, LadderEvent, LadderInput, LadderSpec};
 use sigma_media::cmaf::{Init, Output};
 use sigma_media::ladder::{plan, Rung};
 use sigma_shared::command::IngestAction;
@@ -16,7 +15,8 @@ use tokio::sync::mpsc;
 
 use super::writer::RenditionWriter;
 use super::LogAdmission;
-use crate::commands::CommandBus;
+use crate::bus::CommandBus;
+use crate::ladder::{Ladder, LadderEvent, LadderInput, LadderSpec};
 
 /// Bits per second the playlists add for a rendition's copied audio.
 const AUDIO_BANDWIDTH: u64 = 128_000;
