@@ -201,9 +201,13 @@ fn reserve(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
-    // A restarted process takes its port back while the connections of the one before linger.
-    socket.set_reuseaddr(true)?;
+    // A restarted process takes its port back while the connections of the one before linger
+    // (they keep the flag the socket had when they were accepted). But port 0 is picked with
+    // the flag off: were it on, the system could pick a port another process has reserved
+    // (bound, not listening yet), and whichever of the two listened second would fail.
+    socket.set_reuseaddr(addr.port() != 0)?;
     socket.bind(addr)?;
+    socket.set_reuseaddr(true)?;
     Ok(socket)
 }
 

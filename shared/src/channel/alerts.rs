@@ -1,4 +1,5 @@
-//! The decisions about a session's alerts: one open alert per code, cleared by code.
+//! The decisions about a session's alerts — one open alert per code, cleared by code — and the
+//! events that record them.
 
 use super::*;
 use crate::ids::AlertId;
@@ -40,4 +41,28 @@ pub(super) fn clear_alert(
         alert_id: *alert_id,
         code: code.to_owned(),
     }])
+}
+
+/// Applies an alert raised (with its id) or cleared.
+pub(super) fn evolve(channel: &mut Channel, event: &Event) {
+    match event {
+        Event::AlertRaised {
+            session_id,
+            alert_id: Some(alert_id),
+            code,
+            ..
+        } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                open.alerts.insert(code.clone(), *alert_id);
+            }
+        }
+        Event::AlertCleared {
+            session_id, code, ..
+        } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                open.alerts.remove(code);
+            }
+        }
+        _ => {}
+    }
 }

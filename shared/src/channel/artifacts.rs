@@ -1,5 +1,5 @@
-//! The decisions about what a session leaves behind: its recording, thumbnail, storyboard, and
-//! its catch-up media's expiry.
+//! The decisions about what a session leaves behind — its recording, thumbnail, storyboard, and
+//! its catch-up media's expiry — and the events the channel keeps of them.
 
 use super::*;
 
@@ -59,4 +59,19 @@ pub(super) fn finish_storyboard(
         session_id: *session_id,
         thumbnails: *thumbnails,
     }])
+}
+
+/// Applies a session's first thumbnail, and its media's deletion.
+pub(super) fn evolve(channel: &mut Channel, event: &Event) {
+    match event {
+        Event::ThumbnailReady { session_id, .. } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                open.thumbnail_ready = true;
+            }
+        }
+        Event::SessionMediaDeleted { session_id } => {
+            channel.media_deleted.insert(*session_id);
+        }
+        _ => {}
+    }
 }

@@ -1,5 +1,5 @@
-//! The decisions about a channel's inputs: publishers and backups connecting and leaving, and
-//! the air passing between them when one stalls or recovers.
+//! The decisions about a channel's inputs — publishers and backups connecting and leaving, and
+//! the air passing between them when one stalls or recovers — and the events that record them.
 
 use super::*;
 
@@ -190,5 +190,73 @@ pub(super) fn disconnect_publisher(
         Publisher::Gone { .. } => Err(Rejection::TooEarly {
             message: "the publisher is already disconnected".into(),
         }),
+    }
+}
+
+/// Applies an input's departure or return, and the air passing between the inputs.
+pub(super) fn evolve(channel: &mut Channel, event: &Event) {
+    match event {
+        Event::PublisherDisconnected {
+            session_id,
+            at,
+            media_end_ms,
+        } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                open.publisher = Publisher::Gone { since: *at };
+                open.media_end_ms = open.media_end_ms.max(*media_end_ms);
+            }
+        }
+        Event::SessionRestreamed { session_id, .. } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                open.publisher = Publisher::Connected;
+            }
+        }
+        Event::BackupConnected { session_id } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                open.backup_connected = true;
+            }
+        }
+        Event::BackupDisconnected {
+            session_id,
+            at,
+            media_end_ms,
+        } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                backup_gone(open, *at, *media_end_ms);
+            }
+        }
+        Event::SessionFailedOver {
+            session_id,
+            input,
+            at,
+            resume_at_ms,
+        } => {
+            if let Some(open) = open_mut(channel, *session_id) {
+                open.on_air = *input;
+                open.on_air_since = *at;
+                open.media_end_ms = open.media_end_ms.max(*resume_at_ms);
+                // The air passes to the primary only when it is connected: when it has just
+                // come back from a departure, it is no longer gone (or its reconnect window
+                // would end the session it carries).
+                if *input == Input::Primary {
+                    open.publisher = Publisher::Connected;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The backup left at `at`: if it had the air, the air goes back to the primary, and when no
+/// input is left the reconnect window runs from now.
+fn backup_gone(open: &mut OpenSession, at: DateTime<Utc>, media_end_ms: u64) {
+    open.backup_connected = false;
+    if open.on_air == Input::Backup {
+        open.media_end_ms = open.media_end_ms.max(media_end_ms);
+        open.on_air = Input::Primary;
+        open.on_air_since = at;
+        if let Publisher::Gone { since } = &mut open.publisher {
+            *since = at;
+        }
     }
 }

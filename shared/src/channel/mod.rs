@@ -288,128 +288,24 @@ pub fn evolve(
         (other, _) => return other,
     };
     match event {
-        Event::ChannelUpdated { name, settings } => {
-            channel.name = name.clone();
-            channel.settings = settings.clone();
+        Event::ChannelUpdated { .. }
+        | Event::ChannelStopped {}
+        | Event::ChannelResumed {}
+        | Event::StreamKeyRotated { .. } => evolve_owner_change(&mut channel, event),
+        Event::SessionStarted { .. }
+        | Event::SessionProcessing { .. }
+        | Event::SessionLive { .. }
+        | Event::SessionEnded { .. } => lifecycle::evolve(&mut channel, event),
+        Event::PublisherDisconnected { .. }
+        | Event::SessionRestreamed { .. }
+        | Event::BackupConnected { .. }
+        | Event::BackupDisconnected { .. }
+        | Event::SessionFailedOver { .. } => inputs::evolve(&mut channel, event),
+        Event::AlertRaised { .. } | Event::AlertCleared { .. } => {
+            alerts::evolve(&mut channel, event)
         }
-        Event::ChannelStopped {} => channel.stopped = true,
-        Event::ChannelResumed {} => channel.stopped = false,
-        Event::StreamKeyRotated { stream_key } => {
-            channel.stream_key = stream_key.fingerprint.clone();
-        }
-        Event::SessionStarted {
-            session_id,
-            started_at,
-        } => {
-            channel.session = Some(OpenSession {
-                id: *session_id,
-                status: SessionStatus::Init,
-                started_at: *started_at,
-                publisher: Publisher::Connected,
-                backup_connected: false,
-                on_air: Input::Primary,
-                on_air_since: *started_at,
-                media_end_ms: 0,
-                thumbnail_ready: false,
-                alerts: Default::default(),
-            });
-        }
-        Event::SessionProcessing { session_id } => {
-            set_status(&mut channel, *session_id, SessionStatus::Processing)
-        }
-        Event::SessionLive { session_id } => {
-            set_status(&mut channel, *session_id, SessionStatus::Live)
-        }
-        Event::PublisherDisconnected {
-            session_id,
-            at,
-            media_end_ms,
-        } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.publisher = Publisher::Gone { since: *at };
-                open.media_end_ms = open.media_end_ms.max(*media_end_ms);
-            }
-        }
-        Event::SessionRestreamed { session_id, .. } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.publisher = Publisher::Connected;
-            }
-        }
-        Event::BackupConnected { session_id } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.backup_connected = true;
-            }
-        }
-        Event::BackupDisconnected {
-            session_id,
-            at,
-            media_end_ms,
-        } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.backup_connected = false;
-                if open.on_air == Input::Backup {
-                    open.media_end_ms = open.media_end_ms.max(*media_end_ms);
-                    open.on_air = Input::Primary;
-                    open.on_air_since = *at;
-                    // No input is left: the reconnect window runs from now.
-                    if let Publisher::Gone { since } = &mut open.publisher {
-                        *since = *at;
-                    }
-                }
-            }
-        }
-        Event::SessionFailedOver {
-            session_id,
-            input,
-            at,
-            resume_at_ms,
-        } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.on_air = *input;
-                open.on_air_since = *at;
-                open.media_end_ms = open.media_end_ms.max(*resume_at_ms);
-                // The air passes to the primary only when it is connected: when it has just
-                // come back from a departure, it is no longer gone (or its reconnect window
-                // would end the session it carries).
-                if *input == Input::Primary {
-                    open.publisher = Publisher::Connected;
-                }
-            }
-        }
-        Event::SessionEnded { session_id, .. } => {
-            if channel
-                .session
-                .as_ref()
-                .is_some_and(|open| open.id == *session_id)
-            {
-                channel.session = None;
-                channel.ended_sessions.insert(*session_id);
-            }
-        }
-        Event::SessionMediaDeleted { session_id } => {
-            channel.media_deleted.insert(*session_id);
-        }
-        Event::AlertRaised {
-            session_id,
-            alert_id: Some(alert_id),
-            code,
-            ..
-        } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.alerts.insert(code.clone(), *alert_id);
-            }
-        }
-        Event::AlertCleared {
-            session_id, code, ..
-        } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.alerts.remove(code);
-            }
-        }
-        Event::ThumbnailReady { session_id, .. } => {
-            if let Some(open) = open_mut(&mut channel, *session_id) {
-                open.thumbnail_ready = true;
-            }
+        Event::ThumbnailReady { .. } | Event::SessionMediaDeleted { .. } => {
+            artifacts::evolve(&mut channel, event)
         }
         // `session.error` is always followed by `session.ended` in the same decision.
         Event::SessionErrored { .. }
@@ -418,7 +314,6 @@ pub fn evolve(
         | Event::WebhookCreated { .. }
         | Event::WebhookSecretRotated { .. }
         | Event::WebhookDeleted { .. }
-        | Event::AlertRaised { .. }
         | Event::RecordingReady { .. }
         | Event::AccountCreated { .. }
         | Event::PlaybackKeyCreated { .. }
@@ -428,6 +323,22 @@ pub fn evolve(
         | Event::ChannelDeleted {} => {}
     }
     ChannelState::Exists(channel)
+}
+
+/// Applies what the owner changed: the settings, stopped or not, the stream key.
+fn evolve_owner_change(channel: &mut Channel, event: &Event) {
+    match event {
+        Event::ChannelUpdated { name, settings } => {
+            channel.name = name.clone();
+            channel.settings = settings.clone();
+        }
+        Event::ChannelStopped {} => channel.stopped = true,
+        Event::ChannelResumed {} => channel.stopped = false,
+        Event::StreamKeyRotated { stream_key } => {
+            channel.stream_key = stream_key.fingerprint.clone();
+        }
+        _ => {}
+    }
 }
 
 /// The session has ended and its media were not deleted: what is made of it after its end
