@@ -21,10 +21,7 @@ fn decide_apply_encode(c: &mut Criterion) {
     };
     let created = decider
         .decide(&CommandEnvelope::new(
-            Command::Channel {
-                channel_id,
-                command: create,
-            },
+            Command::channel(channel_id, create),
             Utc::now(),
         ))
         .unwrap();
@@ -39,10 +36,7 @@ fn decide_apply_encode(c: &mut Criterion) {
                 patch: SettingsPatch::default(),
             };
             let envelope = CommandEnvelope::new(
-                Command::Channel {
-                    channel_id,
-                    command: ChannelCommand::Owner { account_id, action },
-                },
+                Command::channel(channel_id, ChannelCommand::Owner { account_id, action }),
                 Utc::now(),
             );
             let decision = decider.decide(&envelope).unwrap();

@@ -4,18 +4,20 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use sigma_event_log::testing::ReservedPort;
+
 pub struct Nginx {
     child: Child,
     pub rtmp_port: u16,
     pub http_port: u16,
+    /// The ports, held for as long as nginx runs.
+    _reserved: [ReservedPort; 2],
 }
 
 impl Nginx {
     pub fn start(dir: &Path) -> Self {
-        let (rtmp_port, http_port) = (
-            sigma_event_log::testing::free_port(),
-            sigma_event_log::testing::free_port(),
-        );
+        let reserved = [ReservedPort::new(), ReservedPort::new()];
+        let (rtmp_port, http_port) = (reserved[0].port(), reserved[1].port());
         let hls = dir.join("hls");
         std::fs::create_dir_all(&hls).expect("the HLS dir");
         let config = format!(
@@ -74,6 +76,7 @@ http {{
             child,
             rtmp_port,
             http_port,
+            _reserved: reserved,
         }
     }
 }

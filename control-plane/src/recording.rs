@@ -249,10 +249,7 @@ async fn submit(
     action: IngestAction,
     what: &str,
 ) -> bool {
-    let command = Command::Channel {
-        channel_id,
-        command: ChannelCommand::Ingest { action },
-    };
+    let command = Command::channel(channel_id, ChannelCommand::Ingest { action });
     match bus.submit(command).await {
         Ok(Ok(_)) => tracing::info!(%session_id, what, "ready"),
         Ok(Err(Rejection::MediaDeleted { .. })) => return true,

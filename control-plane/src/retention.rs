@@ -239,12 +239,12 @@ async fn record_expiry(
     channel_id: ChannelId,
     session_id: SessionId,
 ) -> Result<(), SweepError> {
-    let command = sigma_shared::command::Command::Channel {
+    let command = sigma_shared::command::Command::channel(
         channel_id,
-        command: sigma_shared::command::ChannelCommand::Ingest {
+        sigma_shared::command::ChannelCommand::Ingest {
             action: IngestAction::ExpireMedia { session_id },
         },
-    };
+    );
     match bus.submit(command).await {
         // A deleted channel's sessions expire too, silently.
         Ok(Ok(_)) | Ok(Err(Rejection::NotFound { .. })) => Ok(()),

@@ -1,22 +1,54 @@
-//! What ingest counts, in the process's registry (its `/metrics`): the process registers these
-//! with the rest of its metrics and hands ingest its handles.
+//! What ingest counts, registered in its process's registry (served at `/metrics`) wherever the
+//! process ingests: a worker, or the whole platform.
 
-use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
+use sigma_metrics::prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
 
-#[derive(Clone)]
-pub struct IngestMetrics {
-    /// `ingest_dropped_total{reason}`: connections dropped, by reason.
-    pub ingest_dropped: IntCounterVec,
-    pub ingest_publishers: IntGauge,
-    pub ingest_bytes: IntCounter,
-    /// `alerts_total{code, transition}`: stream alerts raised and cleared here.
-    pub alerts: IntCounterVec,
-    /// `packaged_total{kind}` and `packaging_seconds{kind}`: pieces stored and announced.
-    pub packaged: IntCounterVec,
-    pub packaging_seconds: HistogramVec,
-    pub storage_free_bytes: IntGauge,
-    pub storage_level: IntGauge,
-    pub storage_held_bytes: IntGauge,
-    /// The process's `limits_hit_total{limit}`.
-    pub limits_hit: IntCounterVec,
+sigma_metrics::metrics! {
+    pub struct IngestMetrics {
+        ingest_dropped: IntCounterVec = counters(
+            "ingest_dropped_total",
+            "RTMP connections dropped, by reason (refusals, garbage, silence, ...)",
+            &["reason"],
+        );
+        ingest_publishers: IntGauge = gauge(
+            "ingest_publishers",
+            "Publishers streaming into this process",
+        );
+        ingest_bytes: IntCounter = counter(
+            "ingest_bytes_total",
+            "Bytes of publishers' media received and packaged here (rate() gives the bitrate)",
+        );
+        alerts: IntCounterVec = counters(
+            "alerts_total",
+            "Stream alerts raised and cleared by this process, by code",
+            &["code", "transition"],
+        );
+        packaged: IntCounterVec = counters(
+            "packaged_total",
+            "Init segments, parts and segments stored and announced, every rendition",
+            &["kind"],
+        );
+        packaging_seconds: HistogramVec = histograms(
+            "packaging_seconds",
+            "From the frame that completes a part or segment arriving to it being stored and \
+             announced to playback",
+            &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0],
+            &["kind"],
+        );
+        storage_free_bytes: IntGauge = gauge(
+            "storage_free_bytes",
+            "Free bytes on the fullest file system the process writes to (the data dir, local \
+             media)",
+        );
+        storage_level: IntGauge = gauge(
+            "storage_level",
+            "0: room; 1: below the low watermark (new publishers refused); 2: down to the \
+             reserve (live media held in memory)",
+        );
+        storage_held_bytes: IntGauge = gauge(
+            "storage_held_bytes",
+            "Live media held in memory because the object store failed or the disk is at its \
+             reserve",
+        );
+    }
 }

@@ -1,17 +1,16 @@
-//! A real Kafka-protocol broker for tests: tansu, started on a free loopback port with its
+//! A real Kafka-protocol broker for tests: tansu, started on a loopback port held for it with its
 //! SQLite storage engine (records and committed offsets survive a broker restart).
 //!
 //! The binary is found at `$SIGMA_TANSU_BIN`, else `$HOME/.cache/sigma/tansu/bin/tansu`, where
 //! `make test` installs it.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Tansu {
     child: Option<Child>,
-    port: u16,
+    port: ReservedPort,
     dir: tempfile::TempDir,
 }
 
@@ -26,49 +25,39 @@ pub fn tansu_binary() -> PathBuf {
         })
 }
 
-/// Where test ports are handed out from: below Linux's ephemeral range (32768 and up), so no
-/// outgoing connection takes one as its source port between the pick and the server's bind
-/// (a port the kernel picked for `bind(0)` can be, when a test opens a thousand connections).
-const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
-
-/// A port nobody listens on right now, and that no other test process was handed lately: the
-/// ports are given out in turn, by a counter that every test process shares (a file under the
-/// temporary dir, locked while it is read and moved on).
+/// A loopback port held for a server that must be told its port before it starts (tansu
+/// advertises its own address to clients, nginx reads its from a config file): a socket bound
+/// to it, never listening, kept for as long as the server may run — across its restarts too.
 ///
-/// Only for a server that must be told its port before it starts: tansu advertises its own
-/// address to clients, and nginx reads its from a config file. A process that can say which
-/// port it bound (`sigma`, s3s-fs, the tests' own listeners) is started on port 0 instead.
-pub fn free_port() -> u16 {
-    use std::io::{Read, Seek, Write};
+/// While it is held nobody else is given the port: the system picks it for `bind(0)` with
+/// `SO_REUSEADDR` off, so no other process's port-0 bind and no outgoing connection's source
+/// port can land on it. The flag is set once it is bound, so the server — which binds its
+/// listener with the flag on, as tokio and nginx both do — can bind and listen beside it
+/// (Linux refuses a second bind only beside a socket that listens). A process that can say
+/// which port it bound (`sigma`, s3s-fs, the tests' own listeners) is started on port 0 instead.
+pub struct ReservedPort {
+    socket: tokio::net::TcpSocket,
+}
 
-    let path = std::env::temp_dir().join("sigma-test-ports");
-    let mut counter = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .expect("the test port counter");
-    counter.lock().expect("locking the test port counter");
-    let mut text = String::new();
-    counter
-        .read_to_string(&mut text)
-        .expect("reading the test port counter");
-    let mut next = text.trim().parse().unwrap_or(TEST_PORTS.start);
-    for _ in TEST_PORTS {
-        if !TEST_PORTS.contains(&next) {
-            next = TEST_PORTS.start;
-        }
-        let port = next;
-        next += 1;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            counter.set_len(0).expect("the test port counter");
-            counter.rewind().expect("the test port counter");
-            write!(counter, "{next}").expect("writing the test port counter");
-            return port;
-        }
+impl ReservedPort {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind(([127, 0, 0, 1], 0).into())
+            .expect("a loopback port");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        Self { socket }
     }
-    panic!("no free port in {TEST_PORTS:?}");
+
+    pub fn port(&self) -> u16 {
+        self.socket.local_addr().expect("a bound socket").port()
+    }
+}
+
+impl Default for ReservedPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Tansu {
@@ -76,7 +65,7 @@ impl Tansu {
     pub async fn start() -> Self {
         let mut broker = Self {
             child: None,
-            port: free_port(),
+            port: ReservedPort::new(),
             dir: tempfile::tempdir().expect("a temporary dir"),
         };
         broker.resume().await;
@@ -84,7 +73,7 @@ impl Tansu {
     }
 
     pub fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.port.port())
     }
 
     /// Where the broker keeps its topics (its SQLite storage) and its log.
@@ -109,7 +98,8 @@ impl Tansu {
     /// Starts the broker on its port and storage and waits until it accepts connections.
     pub async fn resume(&mut self) {
         let binary = tansu_binary();
-        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let port = self.port.port();
+        let url = format!("tcp://127.0.0.1:{port}");
         let log =
             std::fs::File::create(self.dir.path().join("tansu.log")).expect("broker log file");
         let child = Command::new(&binary)
@@ -130,14 +120,13 @@ impl Tansu {
             });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
         {
             assert!(
                 Instant::now() < deadline,
-                "tansu did not listen on {} within 30 s",
-                self.port
+                "tansu did not listen on {port} within 30 s"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

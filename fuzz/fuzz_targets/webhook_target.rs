@@ -5,26 +5,25 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sigma_shared::command::WebhookCommand;
-use sigma_shared::ids::{AccountId, WebhookId};
+use sigma_shared::aggregate::Aggregate;
+use sigma_shared::command::{ToWebhook, WebhookCommand};
 use sigma_shared::event::Event;
+use sigma_shared::ids::{AccountId, WebhookId};
 use sigma_shared::secret::Sealed;
-use sigma_shared::webhook::{decide, normalize_url, WebhookState};
+use sigma_shared::webhook::{normalize_url, WebhookState};
 
 fuzz_target!(|input: (&str, Vec<String>)| {
     let (url, event_types) = input;
-    let command = WebhookCommand::Create {
-        url: url.to_owned(),
-        event_types,
-        secret: Sealed::try_from("v1.fuzz.sealed".to_owned()).expect("a sealed shape"),
+    let command = ToWebhook {
+        webhook_id: WebhookId::generate(),
+        account_id: AccountId::generate(),
+        command: WebhookCommand::Create {
+            url: url.to_owned(),
+            event_types,
+            secret: Sealed::try_from("v1.fuzz.sealed".to_owned()).expect("a sealed shape"),
+        },
     };
-    let accepted = decide(
-        &WebhookState::Absent,
-        WebhookId::generate(),
-        AccountId::generate(),
-        &command,
-        chrono::DateTime::UNIX_EPOCH,
-    );
+    let accepted = WebhookState::Absent.decide(&command, chrono::DateTime::UNIX_EPOCH);
     if let Ok(events) = accepted {
         let Event::WebhookCreated { url: kept, .. } = &events[0] else {
             panic!("a creation: {events:?}");

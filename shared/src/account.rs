@@ -4,9 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::command::AccountCommand;
-use crate::event::Event;
-use crate::ids::PlaybackKeyId;
+use chrono::{DateTime, Utc};
+
+use crate::aggregate::Aggregate;
+use crate::command::{AccountCommand, ToAccount};
+use crate::event::{Event, EventEnvelope};
+use crate::ids::{AccountId, PlaybackKeyId};
 use crate::rejection::Rejection;
 
 /// Playback keys one account may have at once: enough to rotate (add the new key, move the
@@ -28,7 +31,23 @@ pub struct Account {
     pub token_generation: u32,
 }
 
-pub fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Event>, Rejection> {
+impl Aggregate for AccountState {
+    type Command = ToAccount;
+
+    fn decide(&self, to: &ToAccount, _now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+        decide(self, &to.command)
+    }
+
+    fn owner(&self, to: &ToAccount) -> Option<AccountId> {
+        Some(to.account_id)
+    }
+
+    fn evolve(self, event: &EventEnvelope) -> Self {
+        evolve(self, &event.event)
+    }
+}
+
+fn decide(state: &AccountState, command: &AccountCommand) -> Result<Vec<Event>, Rejection> {
     match (state, command) {
         (AccountState::Absent, AccountCommand::Create { name }) => {
             crate::settings::validate_name(name).map_err(|invalid| Rejection::Invalid {
@@ -96,7 +115,7 @@ fn is_public_key(text: &str) -> bool {
             .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
 }
 
-pub fn evolve(state: AccountState, event: &Event) -> AccountState {
+fn evolve(state: AccountState, event: &Event) -> AccountState {
     match (state, event) {
         (_, Event::AccountCreated { name }) => AccountState::Exists(Account {
             name: name.clone(),
@@ -123,96 +142,111 @@ pub fn evolve(state: AccountState, event: &Event) -> AccountState {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chrono::TimeZone;
 
-    fn created() -> AccountState {
-        evolve(
-            AccountState::Absent,
-            &Event::AccountCreated {
-                name: "acme".into(),
-            },
-        )
+    use super::*;
+    use crate::aggregate::testing::Given;
+
+    fn absent() -> Given<AccountState> {
+        Given::absent(AccountId::generate(), None)
     }
 
-    fn add(key_id: PlaybackKeyId) -> AccountCommand {
-        AccountCommand::AddPlaybackKey {
+    fn created() -> Given<AccountState> {
+        absent().given(&[Event::AccountCreated {
+            name: "acme".into(),
+        }])
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap()
+    }
+
+    fn to(command: AccountCommand) -> ToAccount {
+        ToAccount {
+            account_id: AccountId::generate(),
+            command,
+        }
+    }
+
+    fn add(key_id: PlaybackKeyId) -> ToAccount {
+        to(AccountCommand::AddPlaybackKey {
             key_id,
             public_key: "ab".repeat(32),
-        }
+        })
     }
 
     #[test]
     fn an_account_is_created_once() {
-        let create = AccountCommand::Create {
+        let create = to(AccountCommand::Create {
             name: "acme".into(),
-        };
-        let events = decide(&AccountState::Absent, &create).unwrap();
-        let state = events.iter().fold(AccountState::Absent, evolve);
-        assert_eq!(state, created());
+        });
+        let account = absent().accept(&create, now());
+        assert_eq!(account.state, created().state);
         assert!(matches!(
-            decide(&state, &create),
+            account.when(&create, now()),
             Err(Rejection::AlreadyExists { .. })
         ));
     }
 
     #[test]
     fn a_blank_name_is_invalid() {
-        let create = AccountCommand::Create { name: "".into() };
+        let create = to(AccountCommand::Create { name: "".into() });
         assert!(matches!(
-            decide(&AccountState::Absent, &create),
+            absent().when(&create, now()),
             Err(Rejection::Invalid { .. })
         ));
     }
 
     #[test]
     fn playback_keys_are_added_up_to_the_quota_and_removed_once() {
-        let mut state = created();
+        let mut account = created();
         let mut keys = Vec::new();
         for _ in 0..MAX_PLAYBACK_KEYS {
             let key_id = PlaybackKeyId::generate();
-            let events = decide(&state, &add(key_id)).unwrap();
-            state = events.iter().fold(state, evolve);
+            account = account.accept(&add(key_id), now());
             keys.push(key_id);
         }
         assert_eq!(
-            decide(&state, &add(PlaybackKeyId::generate())),
+            account.when(&add(PlaybackKeyId::generate()), now()),
             Err(Rejection::QuotaExceeded {
                 what: "playback keys".into(),
                 limit: MAX_PLAYBACK_KEYS as u32
             })
         );
         assert!(matches!(
-            decide(&state, &add(keys[0])),
+            account.when(&add(keys[0]), now()),
             Err(Rejection::AlreadyExists { .. })
         ));
-        let remove = AccountCommand::RemovePlaybackKey { key_id: keys[0] };
-        let events = decide(&state, &remove).unwrap();
-        assert_eq!(events, vec![Event::PlaybackKeyDeleted { key_id: keys[0] }]);
-        state = events.iter().fold(state, evolve);
+        let remove = to(AccountCommand::RemovePlaybackKey { key_id: keys[0] });
         assert_eq!(
-            decide(&state, &remove),
+            account.when(&remove, now()),
+            Ok(vec![Event::PlaybackKeyDeleted { key_id: keys[0] }])
+        );
+        let account = account.accept(&remove, now());
+        assert_eq!(
+            account.when(&remove, now()),
             Err(Rejection::NotFound {
                 what: "playback key".into()
             })
         );
-        assert!(decide(&state, &add(PlaybackKeyId::generate())).is_ok());
+        assert!(account.when(&add(PlaybackKeyId::generate()), now()).is_ok());
     }
 
     #[test]
     fn revoking_tokens_moves_the_generation_on_each_time() {
-        let mut state = created();
+        let revoke = to(AccountCommand::RevokeTokens);
+        let mut account = created();
         for expected in 1..=3 {
-            let events = decide(&state, &AccountCommand::RevokeTokens).unwrap();
             assert_eq!(
-                events,
-                vec![Event::TokensRevoked {
+                account.when(&revoke, now()),
+                Ok(vec![Event::TokensRevoked {
                     generation: expected
-                }]
+                }])
             );
-            state = events.iter().fold(state, evolve);
+            account = account.accept(&revoke, now());
         }
         assert!(matches!(
-            decide(&AccountState::Absent, &AccountCommand::RevokeTokens),
+            absent().when(&revoke, now()),
             Err(Rejection::NotFound { .. })
         ));
     }
@@ -225,17 +259,20 @@ mod tests {
             "ab".repeat(31).as_str(),
             "zz".repeat(32).as_str(),
         ] {
-            let command = AccountCommand::AddPlaybackKey {
+            let command = to(AccountCommand::AddPlaybackKey {
                 key_id: PlaybackKeyId::generate(),
                 public_key: bad.into(),
-            };
+            });
             assert!(
-                matches!(decide(&created(), &command), Err(Rejection::Invalid { .. })),
+                matches!(
+                    created().when(&command, now()),
+                    Err(Rejection::Invalid { .. })
+                ),
                 "{bad}"
             );
         }
         assert_eq!(
-            decide(&AccountState::Absent, &add(PlaybackKeyId::generate())),
+            absent().when(&add(PlaybackKeyId::generate()), now()),
             Err(Rejection::NotFound {
                 what: "account".into()
             })

@@ -34,34 +34,69 @@ impl CommandEnvelope {
     }
 }
 
-/// A command for one aggregate.
+/// A command for one aggregate. Each variant's fields sit beside the tag in the log (the
+/// newtype variants serialize as their structs' fields).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "aggregate", rename_all = "snake_case")]
 pub enum Command {
-    Account {
-        account_id: AccountId,
-        command: AccountCommand,
-    },
-    Channel {
-        channel_id: ChannelId,
-        command: ChannelCommand,
-    },
-    /// A webhook subscription; `account_id` is the caller, who must own it.
-    Webhook {
-        webhook_id: WebhookId,
-        account_id: AccountId,
-        command: WebhookCommand,
-    },
+    Account(ToAccount),
+    Channel(ToChannel),
+    Webhook(ToWebhook),
 }
 
 impl Command {
     pub fn stream(&self) -> String {
         match self {
-            Self::Account { account_id, .. } => account_id.to_string(),
-            Self::Channel { channel_id, .. } => channel_id.to_string(),
-            Self::Webhook { webhook_id, .. } => webhook_id.to_string(),
+            Self::Account(to) => to.account_id.to_string(),
+            Self::Channel(to) => to.channel_id.to_string(),
+            Self::Webhook(to) => to.webhook_id.to_string(),
         }
     }
+
+    pub fn account(account_id: AccountId, command: AccountCommand) -> Self {
+        Self::Account(ToAccount {
+            account_id,
+            command,
+        })
+    }
+
+    pub fn channel(channel_id: ChannelId, command: ChannelCommand) -> Self {
+        Self::Channel(ToChannel {
+            channel_id,
+            command,
+        })
+    }
+
+    /// `account_id` is the caller, who must own the subscription.
+    pub fn webhook(webhook_id: WebhookId, account_id: AccountId, command: WebhookCommand) -> Self {
+        Self::Webhook(ToWebhook {
+            webhook_id,
+            account_id,
+            command,
+        })
+    }
+}
+
+/// A command to one account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToAccount {
+    pub account_id: AccountId,
+    pub command: AccountCommand,
+}
+
+/// A command to one channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToChannel {
+    pub channel_id: ChannelId,
+    pub command: ChannelCommand,
+}
+
+/// A command to one webhook subscription; `account_id` is the caller, who must own it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToWebhook {
+    pub webhook_id: WebhookId,
+    pub account_id: AccountId,
+    pub command: WebhookCommand,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

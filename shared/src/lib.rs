@@ -12,6 +12,8 @@
 //! - [`ids`]: typed identifiers.
 //! - [`settings`]: channel settings, their defaults, validation and patches.
 //! - [`session`]: session status, end reasons and the open-session record.
+//! - [`aggregate`]: what every aggregate is (`decide`, `owner`, `evolve`) and the
+//!   given/when/then harness their tests share.
 //! - [`channel`]: the channel aggregate — `decide` and `evolve` — which owns its sessions.
 //! - [`account`]: the account aggregate.
 //! - [`webhook`]: the webhook-subscription aggregate.
@@ -26,6 +28,7 @@
 //!   bounded code.
 
 pub mod account;
+pub mod aggregate;
 pub mod audience;
 pub mod channel;
 pub mod command;

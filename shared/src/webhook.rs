@@ -9,8 +9,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::command::WebhookCommand;
-use crate::event::Event;
+use crate::aggregate::Aggregate;
+use crate::command::{ToWebhook, WebhookCommand};
+use crate::event::{Event, EventEnvelope};
 use crate::ids::{AccountId, WebhookId};
 use crate::rejection::Rejection;
 use crate::secret::StoredSecret;
@@ -65,7 +66,24 @@ pub struct Webhook {
     pub event_types: Vec<String>,
 }
 
-pub fn decide(
+impl Aggregate for WebhookState {
+    type Command = ToWebhook;
+
+    fn decide(&self, to: &ToWebhook, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+        decide(self, to.webhook_id, to.account_id, &to.command, now)
+    }
+
+    /// The caller: `decide` accepts nothing from anyone else.
+    fn owner(&self, to: &ToWebhook) -> Option<AccountId> {
+        Some(to.account_id)
+    }
+
+    fn evolve(self, event: &EventEnvelope) -> Self {
+        evolve(self, event.account_id, &event.event)
+    }
+}
+
+fn decide(
     state: &WebhookState,
     webhook_id: WebhookId,
     account_id: AccountId,
@@ -125,16 +143,7 @@ pub fn decide(
     }
 }
 
-/// The owner of an existing or deleted subscription.
-pub fn owner(state: &WebhookState) -> Option<AccountId> {
-    match state {
-        WebhookState::Absent => None,
-        WebhookState::Exists(webhook) => Some(webhook.account_id),
-        WebhookState::Deleted { account_id } => Some(*account_id),
-    }
-}
-
-pub fn evolve(state: WebhookState, account_id: AccountId, event: &Event) -> WebhookState {
+fn evolve(state: WebhookState, account_id: AccountId, event: &Event) -> WebhookState {
     match event {
         Event::WebhookCreated {
             url, event_types, ..
@@ -222,56 +231,61 @@ fn validate_event_types(event_types: &[String]) -> Result<(), Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::testing::Given;
     use crate::secret::Sealed;
 
     fn sealed(text: &str) -> Sealed {
         Sealed::try_from(text.to_owned()).unwrap()
     }
 
-    fn create(url: &str, event_types: &[&str]) -> WebhookCommand {
-        WebhookCommand::Create {
-            url: url.into(),
-            event_types: event_types.iter().map(|t| t.to_string()).collect(),
-            secret: sealed("sealed_one"),
+    fn hook() -> WebhookId {
+        WebhookId::from_uuid(uuid::Uuid::from_u128(7))
+    }
+
+    /// `command` to the subscription [`hook`], asked by `caller`.
+    fn by(caller: AccountId, command: WebhookCommand) -> ToWebhook {
+        ToWebhook {
+            webhook_id: hook(),
+            account_id: caller,
+            command,
         }
     }
 
-    fn hook() -> WebhookId {
-        WebhookId::from_uuid(uuid::Uuid::from_u128(7))
+    fn create(caller: AccountId, url: &str, event_types: &[&str]) -> ToWebhook {
+        by(
+            caller,
+            WebhookCommand::Create {
+                url: url.into(),
+                event_types: event_types.iter().map(|t| t.to_string()).collect(),
+                secret: sealed("sealed_one"),
+            },
+        )
     }
 
     fn now() -> DateTime<Utc> {
         "2026-11-24T12:00:00Z".parse().unwrap()
     }
 
-    fn given(account: AccountId, events: &[Event]) -> WebhookState {
-        events.iter().fold(WebhookState::Absent, |state, event| {
-            evolve(state, account, event)
-        })
+    fn absent(owner: AccountId) -> Given<WebhookState> {
+        Given::absent(owner, None)
     }
 
     #[test]
     fn a_subscription_is_created_with_its_filter_and_secret() {
         let account = AccountId::generate();
-        let events = decide(
-            &WebhookState::Absent,
-            hook(),
+        let create = create(
             account,
-            &create(
-                "https://example.com/hooks",
-                &["session.live", "session.ended"],
-            ),
-            now(),
-        )
-        .unwrap();
+            "https://example.com/hooks",
+            &["session.live", "session.ended"],
+        );
         assert_eq!(
-            events,
-            vec![Event::WebhookCreated {
+            absent(account).when(&create, now()),
+            Ok(vec![Event::WebhookCreated {
                 webhook_id: hook(),
                 url: "https://example.com/hooks".into(),
                 event_types: vec!["session.live".into(), "session.ended".into()],
                 secret: StoredSecret::Sealed(sealed("sealed_one")),
-            }]
+            }])
         );
     }
 
@@ -286,25 +300,14 @@ mod tests {
             "https://example.com/a b",
             "https://example.com/#frag",
         ] {
-            let refused = decide(
-                &WebhookState::Absent,
-                hook(),
-                account,
-                &create(url, &[]),
-                now(),
-            );
+            let refused = absent(account).when(&create(account, url, &[]), now());
             assert!(
                 matches!(refused, Err(Rejection::Invalid { ref field, .. }) if field == "url"),
                 "{url}: {refused:?}"
             );
         }
-        let refused = decide(
-            &WebhookState::Absent,
-            hook(),
-            account,
-            &create("https://example.com/", &["session.everything"]),
-            now(),
-        );
+        let unknown_type = create(account, "https://example.com/", &["session.everything"]);
+        let refused = absent(account).when(&unknown_type, now());
         assert!(
             matches!(refused, Err(Rejection::Invalid { ref field, .. }) if field == "event_types")
         );
@@ -327,14 +330,10 @@ mod tests {
                 "{kept} is already normal"
             );
         }
-        let created = decide(
-            &WebhookState::Absent,
-            hook(),
-            AccountId::generate(),
-            &create("HTTP://2130706433:9000/in", &[]),
-            now(),
-        )
-        .unwrap();
+        let account = AccountId::generate();
+        let created = absent(account)
+            .when(&create(account, "HTTP://2130706433:9000/in", &[]), now())
+            .unwrap();
         assert!(
             matches!(&created[0], Event::WebhookCreated { url, .. } if url == "http://127.0.0.1:9000/in")
         );
@@ -343,35 +342,32 @@ mod tests {
     #[test]
     fn a_rotation_keeps_the_previous_secret_for_the_overlap() {
         let account = AccountId::generate();
-        let state = given(
+        let hook_of_account =
+            absent(account).accept(&create(account, "https://e.com/", &[]), now());
+        let rotate = by(
             account,
-            &decide(
-                &WebhookState::Absent,
-                hook(),
-                account,
-                &create("https://e.com/", &[]),
-                now(),
-            )
-            .unwrap(),
+            WebhookCommand::RotateSecret {
+                secret: sealed("sealed_two"),
+                overlap_seconds: 3600,
+            },
         );
-        let rotate = WebhookCommand::RotateSecret {
-            secret: sealed("sealed_two"),
-            overlap_seconds: 3600,
-        };
         assert_eq!(
-            decide(&state, hook(), account, &rotate, now()).unwrap(),
-            vec![Event::WebhookSecretRotated {
+            hook_of_account.when(&rotate, now()),
+            Ok(vec![Event::WebhookSecretRotated {
                 webhook_id: hook(),
                 secret: StoredSecret::Sealed(sealed("sealed_two")),
                 previous_valid_until: now() + Duration::hours(1),
-            }]
+            }])
         );
-        let too_long = WebhookCommand::RotateSecret {
-            secret: sealed("sealed_two"),
-            overlap_seconds: MAX_OVERLAP_SECONDS + 1,
-        };
+        let too_long = by(
+            account,
+            WebhookCommand::RotateSecret {
+                secret: sealed("sealed_two"),
+                overlap_seconds: MAX_OVERLAP_SECONDS + 1,
+            },
+        );
         assert!(matches!(
-            decide(&state, hook(), account, &too_long, now()),
+            hook_of_account.when(&too_long, now()),
             Err(Rejection::Invalid { .. })
         ));
     }
@@ -379,36 +375,23 @@ mod tests {
     #[test]
     fn another_account_sees_no_subscription_and_a_deleted_one_is_gone() {
         let owner = AccountId::generate();
-        let state = given(
-            owner,
-            &decide(
-                &WebhookState::Absent,
-                hook(),
-                owner,
-                &create("https://e.com/", &[]),
-                now(),
-            )
-            .unwrap(),
-        );
+        let owned = absent(owner).accept(&create(owner, "https://e.com/", &[]), now());
         let stranger = AccountId::generate();
         assert!(matches!(
-            decide(&state, hook(), stranger, &WebhookCommand::Delete, now()),
+            owned.when(&by(stranger, WebhookCommand::Delete), now()),
             Err(Rejection::NotFound { .. })
         ));
-        let deleted = given(
-            owner,
-            &[
-                Event::WebhookCreated {
-                    webhook_id: hook(),
-                    url: "https://e.com/".into(),
-                    event_types: vec![],
-                    secret: StoredSecret::Sealed(sealed("s")),
-                },
-                Event::WebhookDeleted { webhook_id: hook() },
-            ],
-        );
+        let deleted = absent(owner).given(&[
+            Event::WebhookCreated {
+                webhook_id: hook(),
+                url: "https://e.com/".into(),
+                event_types: vec![],
+                secret: StoredSecret::Sealed(sealed("s")),
+            },
+            Event::WebhookDeleted { webhook_id: hook() },
+        ]);
         assert!(matches!(
-            decide(&deleted, hook(), owner, &WebhookCommand::Delete, now()),
+            deleted.when(&by(owner, WebhookCommand::Delete), now()),
             Err(Rejection::NotFound { .. })
         ));
     }

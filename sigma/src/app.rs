@@ -2,9 +2,10 @@
 //! bus, and serves the API. The same code runs standalone (embedded log, SQLite) and scaled out
 //! (Kafka, PostgreSQL); only the configuration differs.
 //!
-//! A process has a [`Role`]: the whole platform; or an edge worker (RTMP ingest with health and
-//! metrics) or a playback node, either of which joins a scaled-out deployment's log and object
-//! store only (neither opens a database).
+//! A process has a [`Role`]: the whole platform; the control plane alone (the platform without
+//! ingest and playback); or an edge worker (RTMP ingest with health and metrics) or a playback
+//! node, either of which joins a scaled-out deployment's log and object store only (neither
+//! opens a database).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,11 +29,12 @@ use sigma_control_plane::project::progress::Progress;
 use sigma_control_plane::sealing::SecretsKey;
 use sigma_control_plane::{decide, project, secrets};
 use sigma_edge_worker::bus::{CommandBus, ReadModels};
+use sigma_edge_worker::metrics::IngestMetrics;
 use sigma_edge_worker::publication::directory::Listing;
 use sigma_edge_worker::storage::disk::DiskWatch;
 use sigma_edge_worker::storage::LiveStore;
 use sigma_playback::tokens::PlatformKeys;
-use sigma_playback::Playback;
+use sigma_playback::{Playback, PlaybackMetrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -78,7 +80,9 @@ pub enum StartError {
     StoreUrl(String),
     #[error("cannot build the webhook client: {0}")]
     WebhookClient(reqwest::Error),
-    #[error("an edge worker or a playback node joins a scaled-out deployment: set {0}")]
+    #[error(
+        "a control plane, an edge worker or a playback node joins a scaled-out deployment: set {0}"
+    )]
     NodeNeeds(&'static str),
 }
 
@@ -87,6 +91,10 @@ pub enum StartError {
 pub enum Role {
     /// Everything: API, deciders, projections, ingest and playback.
     Platform,
+    /// The control plane of a scaled-out deployment: API, deciders, projections, webhooks,
+    /// analytics, recording, retention and the node monitor; no ingest, no playback (its
+    /// workers and playback nodes do those).
+    Control,
     /// RTMP ingest only, plus `/healthz`, `/readyz` and `/metrics`.
     Worker,
     /// Playback only (live and catch-up playlists, media, thumbnails, recordings), plus
@@ -99,6 +107,7 @@ impl Role {
     fn name(self) -> &'static str {
         match self {
             Role::Platform => "platform",
+            Role::Control => "control",
             Role::Worker => "worker",
             Role::Playback => "playback",
         }
@@ -156,19 +165,19 @@ fn live_store(
     config: &Config,
     store: &Arc<dyn ObjectStore>,
     local_media: Option<std::path::PathBuf>,
-    metrics: &Metrics,
+    metrics: &IngestMetrics,
 ) -> Arc<LiveStore> {
     let local = local_media.is_some();
     let watched = std::iter::once(config.data_dir.clone())
         .chain(local_media)
         .collect();
-    let disk = DiskWatch::start(watched, config.watermarks, metrics.ingest());
+    let disk = DiskWatch::start(watched, config.watermarks, metrics.clone());
     LiveStore::start(
         store.clone(),
         disk,
         local,
         config.spool_bytes,
-        metrics.ingest(),
+        metrics.clone(),
     )
 }
 
@@ -239,7 +248,7 @@ impl Listeners {
                         source,
                     },
                 )?),
-                Role::Playback => None,
+                Role::Control | Role::Playback => None,
             };
         Ok(Self {
             http,
@@ -358,20 +367,17 @@ pub async fn run(
     let bound = Bound::of(&http, &metrics, rtmp.as_ref())?;
     let urls = bound.public_urls(&config);
     let base = Base::open(&config, role).await?;
-    let (surface, admin_key_at, db) = match (role, rtmp) {
-        (Role::Playback, _) => (start_playback_node(&config, &base).await?, None, None),
-        (Role::Worker, Some(rtmp)) => {
+    let (surface, admin_key_at, read_models) = match role {
+        Role::Playback => (start_playback_node(&config, &base).await?, None, None),
+        Role::Worker => {
             start_ingest_side(&config, &base, None, rtmp).await?;
             (Surface::Worker, None, None)
         }
-        (Role::Platform, Some(rtmp)) => {
+        Role::Platform | Role::Control => {
             let shared = base.open_read_models(&config).await?;
             let (surface, admin_key_at) =
                 start_platform(&config, &base, &shared, rtmp, &urls).await?;
-            (surface, Some(admin_key_at), Some(shared.db))
-        }
-        (Role::Worker | Role::Platform, None) => {
-            unreachable!("Listeners::bind binds RTMP for the roles that ingest")
+            (surface, Some(admin_key_at), Some(shared))
         }
     };
     let started = Started {
@@ -383,7 +389,7 @@ pub async fn run(
     serve(
         http,
         metrics,
-        base.system(role, db),
+        base.system(read_models.as_ref()),
         surface,
         started,
         announce,
@@ -391,8 +397,9 @@ pub async fn run(
     .await
 }
 
-/// The data dir is private; a worker or a playback node shares the deployment's log and media
-/// with the other processes (files of its own would be invisible to them).
+/// The data dir is private; a control plane, a worker or a playback node shares the
+/// deployment's log and media with the other processes (files of its own would be invisible to
+/// them).
 fn check_role_needs(config: &Config, role: Role) -> Result<(), StartError> {
     private_dir(&config.data_dir).map_err(data_dir_error(config))?;
     if role != Role::Platform {
@@ -420,6 +427,16 @@ fn components(role: Role) -> &'static [Component] {
             Component::NodeMonitor,
             Component::Analytics,
         ],
+        Role::Control => &[
+            Component::Deciders,
+            Component::Projector,
+            Component::CommandBus,
+            Component::Recorder,
+            Component::Webhooks,
+            Component::Retention,
+            Component::NodeMonitor,
+            Component::Analytics,
+        ],
         Role::Worker => &[Component::CommandBus, Component::Ingest],
         Role::Playback => &[Component::Playback],
     }
@@ -430,7 +447,8 @@ fn components(role: Role) -> &'static [Component] {
 /// read models).
 struct Base {
     log: Arc<dyn EventLog>,
-    metrics: Metrics,
+    /// The process's registry, into which each part the role runs registers its metrics.
+    metrics: sigma_metrics::Process,
     readiness: Arc<Readiness>,
     store: Arc<dyn ObjectStore>,
     /// The media dir, when media are kept on this machine.
@@ -454,7 +472,7 @@ impl Base {
         ));
         Ok(Self {
             log,
-            metrics: Metrics::new(),
+            metrics: sigma_metrics::Process::new(),
             readiness: Arc::new(Readiness::of(components(role))),
             store,
             local_media,
@@ -470,23 +488,20 @@ impl Base {
             log: self.log.clone(),
             progress: Progress::new(db.clone()),
             db,
-            metrics: self.metrics.clone(),
+            metrics: Metrics::register(&self.metrics),
             readiness: self.readiness.clone(),
         })
     }
 
-    /// What the health, readiness and metrics routes read.
-    fn system(
-        &self,
-        role: Role,
-        db: Option<sea_orm::DatabaseConnection>,
-    ) -> web::Data<SystemState> {
+    /// What the health, readiness and metrics routes read: the read models too on the
+    /// platform.
+    fn system(&self, read_models: Option<&Shared>) -> web::Data<SystemState> {
         web::Data::new(SystemState {
-            db,
+            db: read_models.map(|shared| shared.db.clone()),
             log: self.log.clone(),
             readiness: self.readiness.clone(),
             metrics: self.metrics.clone(),
-            read_model_gauges: role == Role::Platform,
+            read_model_gauges: read_models.map(|shared| shared.metrics.clone()),
         })
     }
 
@@ -510,7 +525,7 @@ impl Base {
             unstored.map(|live| Arc::new(Held(live)) as Arc<dyn sigma_playback::Unstored>),
             reporting,
             playback_keys(config)?,
-            self.metrics.playback.clone(),
+            PlaybackMetrics::register(&self.metrics),
         )
         .await?;
         Ok(playback)
@@ -552,14 +567,15 @@ struct Ingesting {
     quotas: Arc<sigma_edge_worker::quotas::Quotas>,
 }
 
-/// The command bus and RTMP ingest (with its ladders and thumbnails where ffmpeg is installed):
-/// all a worker runs, and part of a platform process (whose commands also wait for its read
-/// models, at `progress`).
+/// The command bus, the live store and, on `rtmp` where the process ingests, RTMP ingest (with
+/// its ladders and thumbnails where ffmpeg is installed): all a worker runs, and part of a
+/// platform process or control plane (whose commands also wait for its read models, at
+/// `progress`; a control plane's live store writes the recordings).
 async fn start_ingest_side(
     config: &Config,
     base: &Base,
     progress: Option<Arc<dyn ReadModels>>,
-    rtmp: tokio::net::TcpSocket,
+    rtmp: Option<tokio::net::TcpSocket>,
 ) -> Result<Ingesting, StartError> {
     let directory = Arc::new(Listing::default());
     let fold = {
@@ -568,6 +584,15 @@ async fn start_ingest_side(
     };
     let bus = CommandBus::start(base.log.clone(), progress, fold).await?;
     base.readiness.started(Component::CommandBus);
+    let metrics = IngestMetrics::register(&base.metrics);
+    let live = live_store(config, &base.store, base.local_media.clone(), &metrics);
+    let quotas = Arc::new(sigma_edge_worker::quotas::Quotas::new(
+        config.quotas,
+        metrics.limits_hit.clone(),
+    ));
+    let Some(rtmp) = rtmp else {
+        return Ok(Ingesting { bus, live, quotas });
+    };
     let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
     if !ffmpeg {
         tracing::error!(
@@ -576,14 +601,9 @@ async fn start_ingest_side(
              thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
         );
     }
-    let live = live_store(config, &base.store, base.local_media.clone(), &base.metrics);
-    let quotas = Arc::new(sigma_edge_worker::quotas::Quotas::new(
-        config.quotas,
-        base.metrics.limits_hit.clone(),
-    ));
     let admission = sigma_edge_worker::publication::LogAdmission {
         quotas: quotas.clone(),
-        metrics: base.metrics.ingest(),
+        metrics,
         bus: bus.clone(),
         log: base.log.clone(),
         directory,
@@ -598,14 +618,16 @@ async fn start_ingest_side(
 }
 
 /// The whole platform: deciders, projections, webhooks, analytics, ingest, recording, retention,
-/// the node monitor, playback and the API. Returns its surface and where its admin key is.
+/// the node monitor, playback and the API — or, with no `rtmp` to ingest on, the control plane
+/// alone (neither ingest nor playback). Returns its surface and where its admin key is.
 async fn start_platform(
     config: &Config,
     base: &Base,
     shared: &Shared,
-    rtmp: tokio::net::TcpSocket,
+    rtmp: Option<tokio::net::TcpSocket>,
     urls: &PublicUrls,
 ) -> Result<(Surface, String), StartError> {
+    let whole = rtmp.is_some();
     // Only the platform handles secrets: a worker knows a stream key by its fingerprint.
     let secrets = Arc::new(secrets_key(config)?);
     start_deciders_and_projector(shared, &secrets);
@@ -625,7 +647,13 @@ async fn start_platform(
     let (revocations, revocations_from) =
         sigma_control_plane::api::auth::Revocations::load(&shared.db).await?;
     auth.revocations = revocations;
-    let playback = base.start_playback(config, Some(live)).await?;
+    let playback = if whole {
+        Some(web::Data::new(
+            base.start_playback(config, Some(live)).await?,
+        ))
+    } else {
+        None
+    };
     let api = web::Data::new(AppState {
         secrets,
         quotas,
@@ -637,7 +665,6 @@ async fn start_platform(
         webhooks: config.webhooks.clone(),
     });
     keep_auth_current(&shared.log, &revocations_from, &api).await?;
-    let playback = web::Data::new(playback);
     Ok((Surface::Platform { api, playback }, admin_key_at))
 }
 

@@ -41,6 +41,10 @@ enum Action {
     /// any stream, from a scaled-out deployment's log and object store; no API, no ingest.
     /// Viewers need no sticky sessions: any node serves any request.
     Playback,
+    /// Run a control plane: the API, deciders, projections, webhooks, analytics, recording,
+    /// retention and the node monitor of a scaled-out deployment whose edge workers ingest and
+    /// whose playback nodes serve viewers; no ingest, no playback here.
+    Control,
     /// Rebuild every read model from the event log. Stop the platform first.
     Replay,
 }
@@ -75,6 +79,12 @@ fn announce(started: &Started) {
         );
         return;
     };
+    if started.role == Role::Control {
+        println!(
+            "\nSigma Live control plane is running.\n  API and docs:  {http}/docs/\n  Health:        {http}/healthz   Metrics: {metrics}\n  Admin key:     in {key_at}\n{listening}\n"
+        );
+        return;
+    }
     println!(
         r#"
 Sigma Live is running.
@@ -111,6 +121,9 @@ async fn main() -> anyhow::Result<()> {
         Action::Run => app::run(config, Role::Platform, announce)
             .await
             .context("running the platform"),
+        Action::Control => app::run(config, Role::Control, announce)
+            .await
+            .context("running the control plane"),
         Action::Worker => app::run(config, Role::Worker, announce)
             .await
             .context("running the edge worker"),

@@ -41,10 +41,7 @@ impl EdgeStandIn {
     pub async fn submit(&self, channel_id: &str, action: IngestAction) -> Outcome {
         let channel_id: ChannelId = channel_id.parse().expect("a channel id");
         let envelope = CommandEnvelope::new(
-            Command::Channel {
-                channel_id,
-                command: ChannelCommand::Ingest { action },
-            },
+            Command::channel(channel_id, ChannelCommand::Ingest { action }),
             Utc::now(),
         );
         let key = envelope.stream();

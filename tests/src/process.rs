@@ -127,6 +127,11 @@ impl SigmaConfig {
         self.start_with_args(&["worker"]).await
     }
 
+    /// Spawns `sigma control` (a control plane: no ingest, no playback) and waits until it runs.
+    pub async fn start_control(&mut self) -> Sigma {
+        self.start_with_args(&["control"]).await
+    }
+
     /// Spawns `sigma playback` (a playback node: no API) and waits until it runs.
     pub async fn start_playback(&mut self) -> Sigma {
         self.start_with_args(&["playback"]).await

@@ -1,5 +1,6 @@
 //! The scaled-out deployment, on 127.0.0.1, of real processes: a Kafka-protocol broker (tansu),
-//! PostgreSQL, an S3-compatible server, two control planes, two edge workers and two playback
+//! PostgreSQL, an S3-compatible server, two control planes (`sigma control`: no ingest, no
+//! playback), two edge workers and two playback
 //! nodes (given no database and no key they do not use: they work from the log and the store
 //! alone), and a round-robin front (playback to the playback nodes, the API to the control
 //! planes; the control planes give out its URL, and a worker's RTMP URL, as the public ones).
@@ -85,7 +86,7 @@ impl Topology {
             let mut recipe = config(&mut dirs)
                 .with("SIGMA_PUBLIC_HTTP_URL", front.url.clone())
                 .with("SIGMA_PUBLIC_RTMP_URL", public_rtmp.clone());
-            control_planes.push(recipe.start().await);
+            control_planes.push(recipe.start_control().await);
         }
         let front = front.serve(
             playback_nodes

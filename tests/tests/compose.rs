@@ -57,16 +57,20 @@ fn the_compose_file_is_valid_and_runs_the_whole_topology() {
             _ => "run".to_owned(),
         }
     };
-    for kind in ["run", "worker", "playback"] {
+    for kind in ["control", "worker", "playback"] {
         let count = sigma.iter().filter(|name| role(name) == kind).count();
         assert_eq!(count, 2, "two `sigma {kind}` processes: {sigma:?}");
     }
     // Every Sigma process shares the log and the store; the control planes also the database
     // and the keys, of which playback nodes have the signing keys and workers none.
-    let everyone = ["SIGMA_KAFKA_BROKERS", "SIGMA_OBJECT_STORE_URL", "AWS_ENDPOINT"];
+    let everyone = [
+        "SIGMA_KAFKA_BROKERS",
+        "SIGMA_OBJECT_STORE_URL",
+        "AWS_ENDPOINT",
+    ];
     let given = |key: &str, role: &str| match key {
         "SIGMA_SIGNING_KEYS" => role != "worker",
-        _ => role == "run",
+        _ => role == "control",
     };
     let keys = [
         "SIGMA_DATABASE_URL",
@@ -76,7 +80,7 @@ fn the_compose_file_is_valid_and_runs_the_whole_topology() {
     ];
     let platform = sigma
         .iter()
-        .find(|name| role(name) == "run")
+        .find(|name| role(name) == "control")
         .expect("a control plane");
     let first = environment(&compose, platform);
     assert!(

@@ -57,12 +57,12 @@ async fn fill_log(dir: &Path) -> u64 {
     };
     let account_id = AccountId::generate();
     let secrets = SecretsKey::generate();
-    let mut records = vec![submit(Command::Account {
+    let mut records = vec![submit(Command::account(
         account_id,
-        command: AccountCommand::Create {
+        AccountCommand::Create {
             name: "bench".into(),
         },
-    })];
+    ))];
     for n in 0..CHANNELS {
         let channel_id = ChannelId::generate();
         let create = ChannelCommand::Create {
@@ -71,22 +71,19 @@ async fn fill_log(dir: &Path) -> u64 {
             settings: ChannelSettings::default(),
             stream_key: secrets.seal_stream_key(&format!("sk_bench_{n:016}"), channel_id),
         };
-        records.push(submit(Command::Channel {
-            channel_id,
-            command: create,
-        }));
+        records.push(submit(Command::channel(channel_id, create)));
         for u in 0..UPDATES_PER_CHANNEL {
             let update = OwnerAction::Update {
                 name: Some(format!("channel {n} v{u}")),
                 patch: SettingsPatch::default(),
             };
-            records.push(submit(Command::Channel {
+            records.push(submit(Command::channel(
                 channel_id,
-                command: ChannelCommand::Owner {
+                ChannelCommand::Owner {
                     account_id,
                     action: update,
                 },
-            }));
+            )));
         }
     }
     for (key, payload) in records {

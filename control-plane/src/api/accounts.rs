@@ -35,12 +35,12 @@ pub async fn create_account(
     body: JsonBody<CreateAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = AccountId::generate();
-    let command = Command::Account {
+    let command = Command::account(
         account_id,
-        command: AccountCommand::Create {
+        AccountCommand::Create {
             name: body.into_inner().name,
         },
-    };
+    );
     state.bus.submit(command).await??;
     let row = db::accounts::Entity::find_by_id(account_id.to_string())
         .one(&state.db)
@@ -138,10 +138,7 @@ pub async fn revoke_tokens(
         .map_err(|_| ApiError::not_found("account"))?;
     let events = state
         .bus
-        .submit(Command::Account {
-            account_id,
-            command: AccountCommand::RevokeTokens,
-        })
+        .submit(Command::account(account_id, AccountCommand::RevokeTokens))
         .await??;
     for envelope in &events {
         if let Event::TokensRevoked { generation } = envelope.event {

@@ -104,10 +104,7 @@ pub async fn create(
     };
     state
         .bus
-        .submit(Command::Channel {
-            channel_id,
-            command,
-        })
+        .submit(Command::channel(channel_id, command))
         .await??;
     let row = owned_channel(&state, &caller, channel_id).await?;
     Ok(HttpResponse::Created().json(view(&state, &caller, &row)))
@@ -173,10 +170,7 @@ async fn act(
     };
     state
         .bus
-        .submit(Command::Channel {
-            channel_id,
-            command,
-        })
+        .submit(Command::channel(channel_id, command))
         .await??;
     let row = owned_channel(state, caller, channel_id).await?;
     Ok(HttpResponse::Ok().json(view(state, caller, &row)))
@@ -235,10 +229,7 @@ pub async fn remove(
     };
     state
         .bus
-        .submit(Command::Channel {
-            channel_id: channel_id(&id)?,
-            command,
-        })
+        .submit(Command::channel(channel_id(&id)?, command))
         .await??;
     Ok(HttpResponse::NoContent().finish())
 }

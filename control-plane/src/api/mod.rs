@@ -50,10 +50,10 @@ pub struct AppState {
 /// What a process serves over HTTP besides health and metrics.
 #[derive(Clone)]
 pub enum Surface {
-    /// The API, its docs and playback.
+    /// The API and its docs, and playback on the whole platform (not on a control plane).
     Platform {
         api: web::Data<AppState>,
-        playback: web::Data<Arc<Playback>>,
+        playback: Option<web::Data<Arc<Playback>>>,
     },
     /// An edge worker: health and metrics only.
     Worker,
@@ -149,14 +149,15 @@ pub async fn serve(
                     Ok(response)
                 }
             });
-        if let Surface::Platform { api, playback } = &surface {
-            app = app
-                .app_data(api.clone())
-                .app_data(playback.clone())
-                .configure(configure)
-                .configure(sigma_playback::configure);
-        }
-        if let Surface::Playback { playback } = &surface {
+        let playback = match &surface {
+            Surface::Platform { api, playback } => {
+                app = app.app_data(api.clone()).configure(configure);
+                playback.as_ref()
+            }
+            Surface::Playback { playback } => Some(playback),
+            Surface::Worker => None,
+        };
+        if let Some(playback) = playback {
             app = app
                 .app_data(playback.clone())
                 .configure(sigma_playback::configure);

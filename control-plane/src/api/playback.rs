@@ -110,13 +110,13 @@ pub async fn create_key(
     let key_id = PlaybackKeyId::generate();
     state
         .bus
-        .submit(Command::Account {
-            account_id: caller.account_id,
-            command: AccountCommand::AddPlaybackKey {
+        .submit(Command::account(
+            caller.account_id,
+            AccountCommand::AddPlaybackKey {
                 key_id,
                 public_key: hex::encode(signing.verifying_key().to_bytes()),
             },
-        })
+        ))
         .await??;
     let row = db::playback_keys::Entity::find_by_id(key_id.to_string())
         .one(&state.db)
@@ -170,12 +170,12 @@ pub async fn remove_key(
     caller.require(Scope::ChannelsWrite)?;
     state
         .bus
-        .submit(Command::Account {
-            account_id: caller.account_id,
-            command: AccountCommand::RemovePlaybackKey {
+        .submit(Command::account(
+            caller.account_id,
+            AccountCommand::RemovePlaybackKey {
                 key_id: key_id(&id)?,
             },
-        })
+        ))
         .await??;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -107,13 +107,13 @@ pub async fn delete_media(
     };
     state
         .bus
-        .submit(Command::Channel {
+        .submit(Command::channel(
             channel_id,
-            command: ChannelCommand::Owner {
+            ChannelCommand::Owner {
                 account_id: caller.account_id,
                 action: OwnerAction::DeleteSessionMedia { session_id },
             },
-        })
+        ))
         .await??;
     Ok(HttpResponse::NoContent().finish())
 }

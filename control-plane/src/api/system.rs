@@ -20,10 +20,12 @@ pub struct SystemState {
     pub db: Option<DatabaseConnection>,
     pub log: Arc<dyn EventLog>,
     pub readiness: Arc<Readiness>,
-    pub metrics: Metrics,
-    /// Whether `/metrics` carries gauges read from the read models — the live audience, webhook
-    /// deliveries by status (a platform process's do; the figures are deployment-wide).
-    pub read_model_gauges: bool,
+    /// The process's registry, which `/metrics` renders.
+    pub metrics: sigma_metrics::Process,
+    /// The control plane's metrics where the process runs it: `/metrics` then refreshes the
+    /// gauges read from the read models — the live audience, webhook deliveries by status (the
+    /// figures are deployment-wide).
+    pub read_model_gauges: Option<Metrics>,
 }
 
 /// Registers the health routes (on the public port).
@@ -93,8 +95,8 @@ fn unready(part: &str, error: impl std::fmt::Display) -> String {
 #[utoipa::path(tag = "system", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<SystemState>) -> HttpResponse {
-    if let (true, Some(db)) = (state.read_model_gauges, &state.db) {
-        if let Err(error) = read_model_gauges(&state.metrics, db).await {
+    if let (Some(figures), Some(db)) = (&state.read_model_gauges, &state.db) {
+        if let Err(error) = read_model_gauges(figures, db).await {
             tracing::warn!(%error, "read-model gauges not refreshed for /metrics");
         }
     }

@@ -87,17 +87,17 @@ pub async fn create(
     let secret = new_secret();
     state
         .bus
-        .submit(Command::Webhook {
+        .submit(Command::webhook(
             webhook_id,
-            account_id: caller.account_id,
-            command: WebhookCommand::Create {
+            caller.account_id,
+            WebhookCommand::Create {
                 url,
                 event_types: input.event_types.unwrap_or_default(),
                 secret: state
                     .secrets
                     .seal(&secret, Purpose::WebhookSecret(webhook_id)),
             },
-        })
+        ))
         .await??;
     let row = owned_webhook(&state, &caller, webhook_id, false).await?;
     Ok(HttpResponse::Created().json(NewWebhookView {
@@ -168,11 +168,11 @@ pub async fn remove(
     caller.require(Scope::WebhooksWrite)?;
     state
         .bus
-        .submit(Command::Webhook {
-            webhook_id: webhook_id(&id)?,
-            account_id: caller.account_id,
-            command: WebhookCommand::Delete,
-        })
+        .submit(Command::webhook(
+            webhook_id(&id)?,
+            caller.account_id,
+            WebhookCommand::Delete,
+        ))
         .await??;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -198,10 +198,10 @@ pub async fn rotate_secret(
     let secret = new_secret();
     state
         .bus
-        .submit(Command::Webhook {
+        .submit(Command::webhook(
             webhook_id,
-            account_id: caller.account_id,
-            command: WebhookCommand::RotateSecret {
+            caller.account_id,
+            WebhookCommand::RotateSecret {
                 secret: state
                     .secrets
                     .seal(&secret, Purpose::WebhookSecret(webhook_id)),
@@ -210,7 +210,7 @@ pub async fn rotate_secret(
                     .overlap_seconds
                     .unwrap_or(DEFAULT_OVERLAP_SECONDS),
             },
-        })
+        ))
         .await??;
     let row = owned_webhook(&state, &caller, webhook_id, false).await?;
     Ok(HttpResponse::Ok().json(NewWebhookView {

@@ -4,12 +4,14 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
-use sigma_shared::account::{self, AccountState};
+use sigma_shared::account::AccountState;
+use sigma_shared::aggregate::Aggregate;
 use sigma_shared::channel::{self, ChannelState};
-use sigma_shared::command::{ChannelCommand, Command, CommandEnvelope, IngestAction};
+use sigma_shared::command::{Command, CommandEnvelope, IngestAction};
 use sigma_shared::event::{current_schema_version, Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{AccountId, ChannelId, CommandId, EventId};
-use sigma_shared::webhook::{self, WebhookState};
+use sigma_shared::rejection::Rejection;
+use sigma_shared::webhook::WebhookState;
 
 /// How many recent command ids a partition remembers. A command is redelivered only when a
 /// decider died between appending its decision and committing the command's offset, so only
@@ -18,7 +20,7 @@ const REMEMBERED_COMMANDS: usize = 100_000;
 
 #[derive(Default)]
 pub struct PartitionDecider {
-    aggregates: HashMap<String, Aggregate>,
+    aggregates: HashMap<String, Entry>,
     decided: RecentIds,
 }
 
@@ -45,12 +47,14 @@ impl RecentIds {
     }
 }
 
-struct Aggregate {
+/// One aggregate of the partition.
+struct Entry {
     state: AggregateState,
     /// The sequence of the aggregate's last event.
     sequence: u64,
 }
 
+/// The state of one aggregate, of whichever kind.
 enum AggregateState {
     Account(AccountState),
     Channel(ChannelState),
@@ -68,6 +72,54 @@ impl AggregateState {
             Self::Account(AccountState::Absent)
         }
     }
+
+    fn evolve(self, event: &EventEnvelope) -> Self {
+        match self {
+            Self::Account(state) => Self::Account(state.evolve(event)),
+            Self::Channel(state) => Self::Channel(state.evolve(event)),
+            Self::Webhook(state) => Self::Webhook(state.evolve(event)),
+        }
+    }
+}
+
+/// An aggregate kind as the partition keeps it: one variant of [`AggregateState`].
+trait Kept: Aggregate {
+    fn kept(state: &AggregateState) -> Option<&Self>;
+}
+
+macro_rules! kept_as {
+    ($variant:ident, $state:ty) => {
+        impl Kept for $state {
+            fn kept(state: &AggregateState) -> Option<&Self> {
+                match state {
+                    AggregateState::$variant(state) => Some(state),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+kept_as!(Account, AccountState);
+kept_as!(Channel, ChannelState);
+kept_as!(Webhook, WebhookState);
+
+/// Decides `command` against the aggregate's state (absent if it has none of this kind yet):
+/// the account the events belong to, and the events.
+fn decide_kept<A: Kept>(
+    aggregate: Option<&Entry>,
+    command: &A::Command,
+    now: DateTime<Utc>,
+) -> Result<(AccountId, Vec<Event>), Rejection> {
+    let absent = A::default();
+    let state = aggregate
+        .and_then(|aggregate| A::kept(&aggregate.state))
+        .unwrap_or(&absent);
+    let events = state.decide(command, now)?;
+    let owner = state.owner(command).ok_or_else(|| Rejection::NotFound {
+        what: "aggregate".into(),
+    })?;
+    Ok((owner, events))
 }
 
 /// A channel's session timers: when each timed end is due (see [`super::timers`]).
@@ -112,50 +164,19 @@ impl PartitionDecider {
         let stream = envelope.stream();
         let aggregate = self.aggregates.get(&stream);
         let sequence = aggregate.map_or(0, |aggregate| aggregate.sequence);
+        let now = envelope.issued_at;
         let decided = match &envelope.command {
-            Command::Account {
-                account_id,
-                command,
-            } => {
-                let state = match aggregate.map(|a| &a.state) {
-                    Some(AggregateState::Account(state)) => state.clone(),
-                    _ => AccountState::Absent,
-                };
-                account::decide(&state, command).map(|events| (*account_id, None, events))
-            }
-            Command::Channel {
-                channel_id,
-                command,
-            } => {
-                let state = match aggregate.map(|a| &a.state) {
-                    Some(AggregateState::Channel(state)) => state.clone(),
-                    _ => ChannelState::Absent,
-                };
-                channel::decide(&state, *channel_id, command, envelope.issued_at)
-                    .map(|events| (owner(&state, command), Some(*channel_id), events))
-            }
-            Command::Webhook {
-                webhook_id,
-                account_id,
-                command,
-            } => {
-                let state = match aggregate.map(|a| &a.state) {
-                    Some(AggregateState::Webhook(state)) => state.clone(),
-                    _ => WebhookState::Absent,
-                };
-                webhook::decide(
-                    &state,
-                    *webhook_id,
-                    *account_id,
-                    command,
-                    envelope.issued_at,
-                )
-                .map(|events| (*account_id, None, events))
-            }
+            Command::Account(to) => decide_kept::<AccountState>(aggregate, to, now),
+            Command::Channel(to) => decide_kept::<ChannelState>(aggregate, to, now),
+            Command::Webhook(to) => decide_kept::<WebhookState>(aggregate, to, now),
+        };
+        let channel_id = match &envelope.command {
+            Command::Channel(to) => Some(to.channel_id),
+            Command::Account(_) | Command::Webhook(_) => None,
         };
         let outcome = match decided {
             Err(rejection) => Outcome::Rejected { rejection },
-            Ok((account_id, channel_id, events)) => Outcome::Accepted {
+            Ok((account_id, events)) => Outcome::Accepted {
                 events: events
                     .into_iter()
                     .zip(sequence + 1..)
@@ -179,41 +200,17 @@ impl PartitionDecider {
             let aggregate = self
                 .aggregates
                 .entry(decision.stream.clone())
-                .or_insert_with(|| Aggregate {
+                .or_insert_with(|| Entry {
                     state: AggregateState::absent_for(event),
                     sequence: 0,
                 });
             aggregate.sequence = event.sequence;
-            aggregate.state = match (
-                std::mem::replace(
-                    &mut aggregate.state,
-                    AggregateState::Account(AccountState::Absent),
-                ),
-                event.channel_id,
-            ) {
-                (AggregateState::Account(state), _) => {
-                    AggregateState::Account(account::evolve(state, &event.event))
-                }
-                (AggregateState::Channel(state), Some(channel_id)) => AggregateState::Channel(
-                    channel::evolve(state, channel_id, event.account_id, &event.event),
-                ),
-                (AggregateState::Channel(state), None) => AggregateState::Channel(state),
-                (AggregateState::Webhook(state), _) => {
-                    AggregateState::Webhook(webhook::evolve(state, event.account_id, &event.event))
-                }
-            };
+            let state = std::mem::replace(
+                &mut aggregate.state,
+                AggregateState::Account(AccountState::Absent),
+            );
+            aggregate.state = state.evolve(event);
         }
-    }
-}
-
-/// The account that owns the channel: named by `Create`, known from the state after that.
-fn owner(state: &ChannelState, command: &ChannelCommand) -> AccountId {
-    match (state, command) {
-        (ChannelState::Exists(channel), _) => channel.account_id,
-        (_, ChannelCommand::Create { account_id, .. }) => *account_id,
-        (_, ChannelCommand::Owner { account_id, .. }) => *account_id,
-        // `decide` refuses ingest commands for a channel that does not exist.
-        (_, ChannelCommand::Ingest { .. }) => unreachable!("no events for a missing channel"),
     }
 }
 
@@ -240,7 +237,7 @@ fn envelope_of(
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use sigma_shared::command::AccountCommand;
+    use sigma_shared::command::{AccountCommand, ChannelCommand};
     use sigma_shared::settings::ChannelSettings;
 
     use super::*;
@@ -249,12 +246,12 @@ mod tests {
     fn a_redelivered_command_is_not_decided_again() {
         let mut decider = PartitionDecider::default();
         let command = CommandEnvelope::new(
-            Command::Account {
-                account_id: AccountId::generate(),
-                command: AccountCommand::Create {
+            Command::account(
+                AccountId::generate(),
+                AccountCommand::Create {
                     name: "acme".into(),
                 },
-            },
+            ),
             Utc::now(),
         );
         let decision = decider.decide(&command).unwrap();
@@ -267,28 +264,28 @@ mod tests {
         let mut decider = PartitionDecider::default();
         let (account_id, channel_id) = (AccountId::generate(), ChannelId::generate());
         let create = CommandEnvelope::new(
-            Command::Channel {
+            Command::channel(
                 channel_id,
-                command: ChannelCommand::Create {
+                ChannelCommand::Create {
                     account_id,
                     name: "studio".into(),
                     settings: ChannelSettings::default(),
                     stream_key: crate::sealing::SecretsKey::generate()
                         .seal_stream_key("sk_aaaaaaaaaaaaaaaaaaaa", channel_id),
                 },
-            },
+            ),
             Utc::now(),
         );
         let first = decider.decide(&create).unwrap();
         decider.apply(&first);
         let stop = CommandEnvelope::new(
-            Command::Channel {
+            Command::channel(
                 channel_id,
-                command: ChannelCommand::Owner {
+                ChannelCommand::Owner {
                     account_id,
                     action: sigma_shared::command::OwnerAction::Stop,
                 },
-            },
+            ),
             Utc::now(),
         );
         let second = decider.decide(&stop).unwrap();

@@ -150,10 +150,7 @@ async fn submit(
     now: DateTime<Utc>,
 ) -> Result<(), sigma_shared::log::LogError> {
     let envelope = CommandEnvelope::new(
-        Command::Channel {
-            channel_id,
-            command: ChannelCommand::Ingest { action },
-        },
+        Command::channel(channel_id, ChannelCommand::Ingest { action }),
         now,
     );
     let payload = serde_json::to_vec(&envelope).expect("a command serializes");

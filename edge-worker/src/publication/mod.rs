@@ -86,10 +86,7 @@ impl LogAdmission {
         channel_id: ChannelId,
         action: IngestAction,
     ) -> Result<Vec<Event>, Refusal> {
-        let command = Command::Channel {
-            channel_id,
-            command: ChannelCommand::Ingest { action },
-        };
+        let command = Command::channel(channel_id, ChannelCommand::Ingest { action });
         match bus.submit(command).await {
             Ok(Ok(events)) => Ok(events.into_iter().map(|envelope| envelope.event).collect()),
             Ok(Err(rejection)) => Err(match rejection {

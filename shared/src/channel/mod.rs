@@ -1,5 +1,5 @@
 //! The channel aggregate: `decide(state, command, now) -> events | rejection` and
-//! `evolve(state, event) -> state`, both pure.
+//! `evolve(state, event) -> state`, both pure (its [`Aggregate`] implementation).
 //!
 //! A channel owns its sessions because the rule that binds them — at most one open session per
 //! channel, and an ended session never comes back — can only be kept by one writer that sees
@@ -12,8 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::command::{ChannelCommand, IngestAction, OwnerAction};
-use crate::event::Event;
+use crate::aggregate::Aggregate;
+use crate::command::{ChannelCommand, IngestAction, OwnerAction, ToChannel};
+use crate::event::{Event, EventEnvelope};
 use crate::ids::{AccountId, ChannelId, SessionId};
 use crate::rejection::Rejection;
 use crate::secret::KeyFingerprint;
@@ -84,8 +85,37 @@ impl Channel {
     }
 }
 
+impl Aggregate for ChannelState {
+    type Command = ToChannel;
+
+    fn decide(&self, to: &ToChannel, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+        decide(self, to.channel_id, &to.command, now)
+    }
+
+    /// Named by `Create` (and by the owner's commands, which are refused unless it is the
+    /// owner), known from the state after that.
+    fn owner(&self, to: &ToChannel) -> Option<AccountId> {
+        match (self, &to.command) {
+            (ChannelState::Exists(channel), _) => Some(channel.account_id),
+            (
+                _,
+                ChannelCommand::Create { account_id, .. }
+                | ChannelCommand::Owner { account_id, .. },
+            ) => Some(*account_id),
+            (_, ChannelCommand::Ingest { .. }) => None,
+        }
+    }
+
+    fn evolve(self, event: &EventEnvelope) -> Self {
+        match event.channel_id {
+            Some(channel_id) => evolve(self, channel_id, event.account_id, &event.event),
+            None => self,
+        }
+    }
+}
+
 /// Decides a command against the channel's state at instant `now` (the command's issue time).
-pub fn decide(
+fn decide(
     state: &ChannelState,
     channel_id: ChannelId,
     command: &ChannelCommand,
@@ -254,9 +284,8 @@ fn decide_ingest(
     }
 }
 
-/// Applies one event. Events are facts: an event that does not fit the state (which `decide`
-/// never produces) leaves the state as it was rather than failing a replay.
-pub fn evolve(
+/// Applies one event (see [`Aggregate::evolve`]).
+fn evolve(
     state: ChannelState,
     channel_id: ChannelId,
     account_id: AccountId,

@@ -5,6 +5,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::*;
 
 mod backup;
+mod properties;
+use crate::aggregate::testing::Given;
+use crate::command::ToChannel;
 use crate::ids::AlertId;
 use crate::secret::{Sealed, SealedStreamKey};
 use crate::settings::SettingsPatch;
@@ -42,9 +45,11 @@ impl Scenario {
     }
 
     fn given(&self, events: &[Event]) -> ChannelState {
-        events.iter().fold(ChannelState::Absent, |state, event| {
-            evolve(state, self.channel_id, self.owner, event)
-        })
+        self.channel(events).state
+    }
+
+    fn channel(&self, events: &[Event]) -> Given<ChannelState> {
+        Given::absent(self.owner, Some(self.channel_id)).given(events)
     }
 
     fn when(
@@ -53,12 +58,11 @@ impl Scenario {
         command: ChannelCommand,
         seconds: i64,
     ) -> Result<Vec<Event>, Rejection> {
-        decide(
-            &self.given(past),
-            self.channel_id,
-            &command,
-            self.at(seconds),
-        )
+        let command = ToChannel {
+            channel_id: self.channel_id,
+            command,
+        };
+        self.channel(past).when(&command, self.at(seconds))
     }
 
     fn created(&self) -> Event {

@@ -3,15 +3,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::aggregate::testing::Given;
+use crate::aggregate::Aggregate;
+use crate::channel::{ChannelState, ChannelStatus};
+use crate::command::{ChannelCommand, IngestAction, OwnerAction, ToChannel};
+use crate::event::Event;
+use crate::ids::{AccountId, ChannelId, SessionId};
+use crate::secret::{KeyFingerprint, Sealed, SealedStreamKey};
+use crate::session::{EndReason, Input, SessionStatus};
+use crate::settings::{ChannelSettings, SettingsPatch};
 use chrono::{Duration, TimeZone, Utc};
 use proptest::prelude::*;
-use sigma_shared::channel::{decide, evolve, ChannelState, ChannelStatus};
-use sigma_shared::command::{ChannelCommand, IngestAction, OwnerAction};
-use sigma_shared::event::Event;
-use sigma_shared::ids::{AccountId, ChannelId, SessionId};
-use sigma_shared::secret::{KeyFingerprint, Sealed, SealedStreamKey};
-use sigma_shared::session::{EndReason, Input, SessionStatus};
-use sigma_shared::settings::{ChannelSettings, SettingsPatch};
 use uuid::Uuid;
 
 const KEYS: [&str; 3] = [
@@ -187,7 +189,7 @@ proptest! {
         let channel_id = ChannelId::generate();
         let owner = AccountId::generate();
         let mut now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let mut state = ChannelState::Absent;
+        let mut channel = Given::<ChannelState>::absent(owner, Some(channel_id));
         let mut open: BTreeSet<SessionId> = BTreeSet::new();
         let mut ended: BTreeSet<SessionId> = BTreeSet::new();
         let mut statuses: HashMap<SessionId, SessionStatus> = HashMap::new();
@@ -198,10 +200,10 @@ proptest! {
 
         for (step, advance) in steps {
             now += Duration::seconds(advance);
-            let command = command(&step, owner);
-            let decided = decide(&state, channel_id, &command, now);
+            let command = ToChannel { channel_id, command: command(&step, owner) };
+            let decided = channel.when(&command, now);
             // Deciding is a pure function of state, command and time.
-            prop_assert_eq!(&decided, &decide(&state, channel_id, &command, now));
+            prop_assert_eq!(&decided, &channel.state.decide(&command, now));
             let Ok(events) = decided else { continue };
             prop_assert!(!events.is_empty(), "an accepted command always says what happened");
 
@@ -260,10 +262,10 @@ proptest! {
                     }
                     _ => {}
                 }
-                state = evolve(state, channel_id, owner, event);
+                channel = channel.given([event]);
             }
 
-            match &state {
+            match &channel.state {
                 ChannelState::Exists(channel) => {
                     prop_assert_eq!(channel.session.as_ref().map(|s| s.id), open.iter().next().copied());
                     match channel.status() {
