@@ -1,5 +1,6 @@
 //! What ingest counts, registered in its process's registry (served at `/metrics`) wherever the
-//! process ingests: a worker, or the whole platform.
+//! process ingests (a worker, the whole platform); and what the live store counts, wherever one
+//! writes media (those and a control plane, whose recorder writes the recordings).
 
 use sigma_metrics::prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
 
@@ -35,6 +36,11 @@ sigma_metrics::metrics! {
             &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0],
             &["kind"],
         );
+    }
+}
+
+sigma_metrics::metrics! {
+    pub struct StorageMetrics {
         storage_free_bytes: IntGauge = gauge(
             "storage_free_bytes",
             "Free bytes on the fullest file system the process writes to (the data dir, local \

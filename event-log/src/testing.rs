@@ -33,7 +33,9 @@ pub fn tansu_binary() -> PathBuf {
 /// `SO_REUSEADDR` off, so no other process's port-0 bind and no outgoing connection's source
 /// port can land on it. The flag is set once it is bound, so the server — which binds its
 /// listener with the flag on, as tokio and nginx both do — can bind and listen beside it
-/// (Linux refuses a second bind only beside a socket that listens). A process that can say
+/// (Linux refuses a second bind only beside a socket that listens; this is Linux's rule — BSD
+/// and macOS would refuse it — and a process binding this very port with the flag on could
+/// still take it, which no test does). A process that can say
 /// which port it bound (`sigma`, s3s-fs, the tests' own listeners) is started on port 0 instead.
 pub struct ReservedPort {
     socket: tokio::net::TcpSocket,

@@ -267,3 +267,47 @@ impl IngestAction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commands stay in the log: each aggregate's shape is the tag beside the target's fields,
+    /// as it has been since the first release, and it reads back to the same command.
+    #[test]
+    fn the_logged_shape_of_every_command_is_kept() {
+        let account_id = AccountId::from_uuid(uuid::Uuid::from_u128(1));
+        let channel_id = ChannelId::from_uuid(uuid::Uuid::from_u128(2));
+        let webhook_id = WebhookId::from_uuid(uuid::Uuid::from_u128(3));
+        let logged = [
+            (
+                Command::account(account_id, AccountCommand::RevokeTokens),
+                format!(
+                    r#"{{"aggregate":"account","account_id":"{account_id}","command":{{"type":"revoke_tokens"}}}}"#
+                ),
+            ),
+            (
+                Command::channel(
+                    channel_id,
+                    ChannelCommand::Owner {
+                        account_id,
+                        action: OwnerAction::Stop,
+                    },
+                ),
+                format!(
+                    r#"{{"aggregate":"channel","channel_id":"{channel_id}","command":{{"type":"owner","account_id":"{account_id}","action":{{"type":"stop"}}}}}}"#
+                ),
+            ),
+            (
+                Command::webhook(webhook_id, account_id, WebhookCommand::Delete),
+                format!(
+                    r#"{{"aggregate":"webhook","webhook_id":"{webhook_id}","account_id":"{account_id}","command":{{"type":"delete"}}}}"#
+                ),
+            ),
+        ];
+        for (command, json) in logged {
+            assert_eq!(serde_json::to_string(&command).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), command);
+        }
+    }
+}

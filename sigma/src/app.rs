@@ -29,7 +29,7 @@ use sigma_control_plane::project::progress::Progress;
 use sigma_control_plane::sealing::SecretsKey;
 use sigma_control_plane::{decide, project, secrets};
 use sigma_edge_worker::bus::{CommandBus, ReadModels};
-use sigma_edge_worker::metrics::IngestMetrics;
+use sigma_edge_worker::metrics::{IngestMetrics, StorageMetrics};
 use sigma_edge_worker::publication::directory::Listing;
 use sigma_edge_worker::storage::disk::DiskWatch;
 use sigma_edge_worker::storage::LiveStore;
@@ -165,7 +165,7 @@ fn live_store(
     config: &Config,
     store: &Arc<dyn ObjectStore>,
     local_media: Option<std::path::PathBuf>,
-    metrics: &IngestMetrics,
+    metrics: &StorageMetrics,
 ) -> Arc<LiveStore> {
     let local = local_media.is_some();
     let watched = std::iter::once(config.data_dir.clone())
@@ -399,18 +399,35 @@ pub async fn run(
 
 /// The data dir is private; a control plane, a worker or a playback node shares the
 /// deployment's log and media with the other processes (files of its own would be invisible to
-/// them).
+/// them). A control plane also shares the keys with the other control planes (a key drawn into
+/// its data dir would be its own: another's tokens and sealed secrets would not open), and
+/// hands out the public URLs of the workers and playback nodes (its own addresses serve
+/// neither).
 fn check_role_needs(config: &Config, role: Role) -> Result<(), StartError> {
     private_dir(&config.data_dir).map_err(data_dir_error(config))?;
-    if role != Role::Platform {
-        if !matches!(config.log, sigma_event_log::LogConfig::Kafka { .. }) {
-            return Err(StartError::NodeNeeds("SIGMA_KAFKA_BROKERS"));
-        }
-        if config.object_store_url.is_none() {
-            return Err(StartError::NodeNeeds("SIGMA_OBJECT_STORE_URL"));
-        }
+    if role == Role::Platform {
+        return Ok(());
     }
-    Ok(())
+    let mut needs = vec![
+        (
+            "SIGMA_KAFKA_BROKERS",
+            matches!(config.log, sigma_event_log::LogConfig::Kafka { .. }),
+        ),
+        ("SIGMA_OBJECT_STORE_URL", config.object_store_url.is_some()),
+    ];
+    if role == Role::Control {
+        needs.extend([
+            ("SIGMA_ADMIN_KEY", config.admin_key.is_some()),
+            ("SIGMA_SIGNING_KEYS", config.signing_keys.is_some()),
+            ("SIGMA_SECRETS_KEY", config.secrets_key.is_some()),
+            ("SIGMA_PUBLIC_HTTP_URL", config.public_http_url.is_some()),
+            ("SIGMA_PUBLIC_RTMP_URL", config.public_rtmp_url.is_some()),
+        ]);
+    }
+    match needs.into_iter().find(|(_, given)| !given) {
+        Some((missing, _)) => Err(StartError::NodeNeeds(missing)),
+        None => Ok(()),
+    }
 }
 
 /// What each role must have started before it is ready.
@@ -577,20 +594,21 @@ async fn start_ingest_side(
     progress: Option<Arc<dyn ReadModels>>,
     rtmp: Option<tokio::net::TcpSocket>,
 ) -> Result<Ingesting, StartError> {
-    let directory = Arc::new(Listing::default());
-    let fold = {
-        let directory = directory.clone();
-        Box::new(move |event: &_| directory.apply(event))
+    // Admission's directory, folded from the events: only where publishers are admitted.
+    let directory = rtmp.as_ref().map(|_| Arc::new(Listing::default()));
+    let fold: sigma_edge_worker::bus::Fold = match directory.clone() {
+        Some(directory) => Box::new(move |event: &_| directory.apply(event)),
+        None => Box::new(|_: &_| {}),
     };
     let bus = CommandBus::start(base.log.clone(), progress, fold).await?;
     base.readiness.started(Component::CommandBus);
-    let metrics = IngestMetrics::register(&base.metrics);
-    let live = live_store(config, &base.store, base.local_media.clone(), &metrics);
+    let storage = StorageMetrics::register(&base.metrics);
+    let live = live_store(config, &base.store, base.local_media.clone(), &storage);
     let quotas = Arc::new(sigma_edge_worker::quotas::Quotas::new(
         config.quotas,
-        metrics.limits_hit.clone(),
+        storage.limits_hit.clone(),
     ));
-    let Some(rtmp) = rtmp else {
+    let (Some(rtmp), Some(directory)) = (rtmp, directory) else {
         return Ok(Ingesting { bus, live, quotas });
     };
     let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
@@ -603,7 +621,7 @@ async fn start_ingest_side(
     }
     let admission = sigma_edge_worker::publication::LogAdmission {
         quotas: quotas.clone(),
-        metrics,
+        metrics: IngestMetrics::register(&base.metrics),
         bus: bus.clone(),
         log: base.log.clone(),
         directory,

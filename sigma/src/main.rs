@@ -80,6 +80,8 @@ fn announce(started: &Started) {
         return;
     };
     if started.role == Role::Control {
+        // Its own address: the public one is the front of the playback nodes.
+        let http = format!("http://{}", started.bound.http);
         println!(
             "\nSigma Live control plane is running.\n  API and docs:  {http}/docs/\n  Health:        {http}/healthz   Metrics: {metrics}\n  Admin key:     in {key_at}\n{listening}\n"
         );

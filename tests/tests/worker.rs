@@ -10,7 +10,7 @@ use sigma_event_log::testing::Tansu;
 use sigma_tests::api::Api;
 use sigma_tests::database::TestDatabase;
 use sigma_tests::hls::validate_media;
-use sigma_tests::process::{sigma_binary, SigmaConfig};
+use sigma_tests::process::SigmaConfig;
 use sigma_tests::publish::{publisher, Publish};
 use sigma_tests::wait::until;
 
@@ -132,23 +132,6 @@ async fn a_publisher_moving_to_another_worker_continues_the_same_session() {
         .unwrap();
     assert_eq!(bytes.status().as_u16(), 200, "{first_segment}");
     assert!(!bytes.bytes().await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn a_worker_without_a_shared_log_refuses_to_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = SigmaConfig::standalone(dir.path());
-    let output = tokio::process::Command::new(sigma_binary())
-        .arg("worker")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&config.env)
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("SIGMA_KAFKA_BROKERS"), "{stderr}");
 }
 
 #[tokio::test]

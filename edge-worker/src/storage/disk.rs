@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::metrics::IngestMetrics;
+use crate::metrics::StorageMetrics;
 
 /// How often free space is read.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -102,7 +102,7 @@ impl DiskWatch {
 
     /// Watches the file systems holding `paths`: reads their free space now and every second
     /// after, in the background.
-    pub fn start(paths: Vec<PathBuf>, marks: Watermarks, metrics: IngestMetrics) -> Arc<Self> {
+    pub fn start(paths: Vec<PathBuf>, marks: Watermarks, metrics: StorageMetrics) -> Arc<Self> {
         let watch = Self::unwatched();
         watch.check(&paths, marks, &metrics);
         let watcher = watch.clone();
@@ -120,7 +120,7 @@ impl DiskWatch {
         Level::from_u8(self.level.load(Ordering::Relaxed))
     }
 
-    fn check(&self, paths: &[PathBuf], marks: Watermarks, metrics: &IngestMetrics) {
+    fn check(&self, paths: &[PathBuf], marks: Watermarks, metrics: &StorageMetrics) {
         let Some(free) = paths.iter().filter_map(|path| free_bytes(path)).min() else {
             return;
         };

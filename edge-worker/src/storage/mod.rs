@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 
 use self::disk::{DiskWatch, Level};
 use self::spool::{MediaSpool, SpoolFull};
-use crate::metrics::IngestMetrics;
+use crate::metrics::StorageMetrics;
 
 /// A put that takes longer than this, plus [`PUT_TIME_PER_MIB`] for each MiB, is taken as a
 /// failure (the piece is held instead): a live part must not wait on a store that hangs, and a
@@ -48,7 +48,7 @@ pub struct LiveStore {
     /// Whether media go to the watched file system (so its reserve is kept from them).
     local: bool,
     flush: Notify,
-    metrics: IngestMetrics,
+    metrics: StorageMetrics,
 }
 
 impl LiveStore {
@@ -65,7 +65,7 @@ impl LiveStore {
         disk: Arc<DiskWatch>,
         local: bool,
         spool_bytes: usize,
-        metrics: IngestMetrics,
+        metrics: StorageMetrics,
     ) -> Arc<Self> {
         let live = Arc::new(Self {
             store,
