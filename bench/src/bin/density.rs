@@ -53,6 +53,14 @@ async fn main() {
         .with("RUST_LOG", "warn")
         .with("SIGMA_RATE_LIMIT_PER_SECOND", "100000")
         .with("SIGMA_RATE_LIMIT_BURST", "100000")
+        // Every publisher comes from 127.0.0.1, and each round's sessions stay open for their
+        // reconnect window while the next round starts: the per-address and per-account
+        // limits (docs/SECURITY.md) are raised past what the rounds add up to.
+        .with("SIGMA_RTMP_MAX_CONNECTIONS_PER_ADDRESS", "1000")
+        .with(
+            "SIGMA_QUOTA_LIVE_SESSIONS",
+            STREAMS.iter().sum::<usize>().to_string(),
+        )
         .start()
         .await;
     let api = Api::new(&sigma.url);
