@@ -29,7 +29,6 @@ pub mod analytics;
 pub mod api;
 pub mod db;
 pub mod decide;
-pub mod follow;
 pub mod health;
 pub mod metrics;
 pub mod nodes;

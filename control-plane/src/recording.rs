@@ -23,9 +23,11 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectMeta, ObjectStore};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use sigma_shared::command::{ChannelCommand, Command, IngestAction};
-use sigma_shared::event::{Decision, Event};
+use sigma_shared::event::{Decision, Event, EventEnvelope};
 use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::log::{partition_for, EventLog, GroupEvent, LogError, EVENTS_TOPIC, MEDIA_TOPIC};
+use sigma_shared::log::{
+    partition_for, Checkpoints, EventLog, GroupEvent, LogError, EVENTS_TOPIC, MEDIA_TOPIC,
+};
 use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
 use sigma_shared::rejection::Rejection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -69,26 +71,41 @@ pub async fn run(
     let store = live.store().clone();
     let mut member = log.join(EVENTS_TOPIC, GROUP).await?;
     ready();
+    let mut checkpoints = Checkpoints::every(COMMIT_EVERY);
     loop {
         let GroupEvent::Record(record) = member.next().await? else {
             continue;
         };
-        if let Ok(decision) = Decision::from_bytes(&record.payload) {
-            for envelope in decision.events() {
-                let (Event::SessionEnded { session_id, .. }, Some(channel_id)) =
-                    (&envelope.event, envelope.channel_id)
-                else {
-                    continue;
-                };
-                wait_for_storage(&live).await;
-                let deleted =
-                    close_session(log, &db, store.as_ref(), &bus, channel_id, *session_id).await?;
-                if deleted || media_deleted(&db, *session_id).await? {
-                    erase(store.as_ref(), channel_id, *session_id).await?;
-                }
+        let ended = Decision::from_bytes(&record.payload).map_or(Vec::new(), |decision| {
+            decision.events().iter().filter_map(ended_session).collect()
+        });
+        // Records that end no session are committed only now and then: reading them again
+        // after a restart does nothing. A session closed is committed at once.
+        if !checkpoints.due(record.partition) && ended.is_empty() {
+            continue;
+        }
+        for (channel_id, session_id) in ended {
+            wait_for_storage(&live).await;
+            let deleted =
+                close_session(log, &db, store.as_ref(), &bus, channel_id, session_id).await?;
+            if deleted || media_deleted(&db, session_id).await? {
+                erase(store.as_ref(), channel_id, session_id).await?;
             }
         }
         member.commit(record.partition, record.offset + 1).await?;
+    }
+}
+
+/// How many records that end no session pass at most between two commits of the group.
+const COMMIT_EVERY: u32 = 100;
+
+/// The channel and session an event ends, if it is a `session.ended`.
+fn ended_session(envelope: &EventEnvelope) -> Option<(ChannelId, SessionId)> {
+    match (&envelope.event, envelope.channel_id) {
+        (Event::SessionEnded { session_id, .. }, Some(channel_id)) => {
+            Some((channel_id, *session_id))
+        }
+        _ => None,
     }
 }
 

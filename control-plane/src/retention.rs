@@ -123,6 +123,15 @@ impl Projection for Expiries {
     fn applied(&self, _partition: Partition, _next: Offset) {
         self.ownership.nudge();
     }
+
+    fn wants(&self) -> Option<fn(&Event) -> bool> {
+        Some(|event| {
+            matches!(
+                event,
+                Event::SessionEnded { .. } | Event::SessionMediaDeleted { .. }
+            )
+        })
+    }
 }
 
 /// Deletes the media that are due, in the partitions this process owns, for the life of the

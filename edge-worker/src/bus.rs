@@ -6,8 +6,9 @@
 //! caller reads its own write. An edge worker has none: its commands wait for their decision
 //! alone.
 //!
-//! The bus reads the events from the start of the log, and hands each to the process's fold
-//! (admission's directory) before anyone hears of its decision. Ingest connections also learn
+//! The bus hears the decisions from the process's [`EventsFeed`], after the folds added to the
+//! feed before it (admission's directory), so they are current when a waiter hears of its
+//! decision. Ingest connections also learn
 //! from the decisions what concerns them: that their session ended, and whether their input is
 //! on air ([`Tally`]).
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use crate::ingest::Tally;
 use chrono::Utc;
+use sigma_event_log::EventsFeed;
 use sigma_shared::command::{Command, CommandEnvelope};
 use sigma_shared::event::{Decision, Event, EventEnvelope, Outcome};
 use sigma_shared::ids::{ChannelId, CommandId, SessionId};
@@ -52,9 +54,6 @@ pub trait ReadModels: Send + Sync {
 
 /// A decision, with where it lies in the events topic.
 type Decided = (Decision, Partition, Offset);
-
-/// What a process keeps of every accepted event, folded before a waiter hears of its decision.
-pub type Fold = Box<dyn Fn(&EventEnvelope) + Send + Sync>;
 
 pub struct CommandBus {
     log: Arc<dyn EventLog>,
@@ -128,15 +127,15 @@ impl Drop for TallyWatch {
 }
 
 impl CommandBus {
-    /// Starts following the events topic from its start: `fold` has every event up to its end
-    /// before this returns.
-    pub async fn start(
+    /// A bus that learns its decisions from `feed` (folds added to the feed before this one are
+    /// current when a waiter hears of a decision); it hears nothing until the feed starts.
+    pub fn new(
         log: Arc<dyn EventLog>,
         progress: Option<Arc<dyn ReadModels>>,
-        fold: Fold,
-    ) -> Result<Arc<Self>, LogError> {
+        feed: &mut EventsFeed,
+    ) -> Arc<Self> {
         let bus = Arc::new(Self {
-            log: log.clone(),
+            log,
             progress,
             waiting: Mutex::new(HashMap::new()),
             session_ends: Mutex::new(HashMap::new()),
@@ -144,23 +143,16 @@ impl CommandBus {
             next_tally: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&bus);
-        sigma_event_log::follow_decisions(
-            &log,
-            &[],
-            "command bus",
-            move |decision, partition, offset| {
-                decision.events().iter().for_each(&fold);
-                if let Some(bus) = weak.upgrade() {
-                    bus.hear(decision, partition, offset);
-                }
-            },
-        )
-        .await?;
-        Ok(bus)
+        feed.fold_decisions("command bus", move |decision, partition, offset| {
+            if let Some(bus) = weak.upgrade() {
+                bus.hear(decision, partition, offset);
+            }
+        });
+        bus
     }
 
     /// Tells whoever waits on `decision` (found at `offset` of `partition`).
-    fn hear(&self, decision: Decision, partition: Partition, offset: Offset) {
+    fn hear(&self, decision: &Decision, partition: Partition, offset: Offset) {
         for event in decision.events() {
             if let Event::SessionEnded { session_id, reason } = &event.event {
                 let watchers = self
@@ -184,7 +176,7 @@ impl CommandBus {
             .expect("waiters lock")
             .remove(&decision.command_id);
         if let Some(waiter) = waiter {
-            let _ = waiter.send((decision, partition, offset));
+            let _ = waiter.send((decision.clone(), partition, offset));
         }
     }
 

@@ -6,7 +6,7 @@
 //! - [`kafka`]: Kafka through rdkafka, for scale-out: an idempotent producer, explicit
 //!   partitions from [`sigma_shared::log::partition_for`], consumer groups with committed offsets.
 //!
-//! [`follow_decisions`] and [`follow_events`] fold the events topic into a process's memory.
+//! [`EventsFeed`] folds the events topic into a process's memory, with one follower per process.
 //!
 //! With the `testing` feature, [`conformance`] is the suite both adapters must pass and
 //! [`testing`] starts a real Kafka-protocol broker (tansu) for it.
@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use sigma_shared::log::{EventLog, LogError};
 
-pub use follow::{follow_decisions, follow_events};
+pub use follow::{CaughtUp, EventsFeed};
 
 /// Where the log lives, from configuration.
 #[derive(Clone, Debug)]

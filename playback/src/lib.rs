@@ -41,7 +41,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
-use sigma_shared::event::{Decision, Event};
+use sigma_event_log::EventsFeed;
+use sigma_shared::event::{Decision, Event, EventEnvelope};
 use sigma_shared::ids::{ChannelId, PlaybackId, SessionId};
 use sigma_shared::log::{EventLog, LogError, Offset, Partition, EVENTS_TOPIC, MEDIA_TOPIC};
 use sigma_shared::media::MediaEvent;
@@ -146,20 +147,18 @@ enum Waited {
 }
 
 impl Playback {
-    /// Starts playback from the log alone. [`Access`] is folded from the start of the events
-    /// first; then the media and domain topics are followed from a little before the earliest
-    /// running session started (older sessions have ended, and their catch-up playlists are in
-    /// the store). The media up to now are read before this returns and before the domain
-    /// events are followed, so every session a `session.ended` names is whole in memory when
-    /// it comes (and is let go once stored, not kept for good).
-    pub async fn start(
-        log: Arc<dyn EventLog>,
+    /// Playback from the log alone: [`Access`] is folded by `feed` (from the start of the
+    /// events), and what ends a session reacts to it; once the feed has caught up,
+    /// [`Playback::start`] reads the media.
+    pub fn new(
+        log: &Arc<dyn EventLog>,
         store: Arc<dyn ObjectStore>,
         unstored: Option<Arc<dyn Unstored>>,
         reporting: Reporting,
         platform: PlatformKeys,
         metrics: PlaybackMetrics,
-    ) -> Result<Arc<Self>, LogError> {
+        feed: &mut EventsFeed,
+    ) -> Arc<Self> {
         let playback = Arc::new(Self {
             streams: RwLock::default(),
             wakers: Mutex::default(),
@@ -181,25 +180,51 @@ impl Playback {
             ),
             metrics,
         });
-        playback.follow_access(&log).await?;
-        let since_ms = playback.media_since();
-        let mut caught_up = Vec::new();
-        for (partition, from) in offsets_at(log.as_ref(), MEDIA_TOPIC, since_ms).await? {
-            let end = log.end_offset(MEDIA_TOPIC, partition).await?;
-            let mut records = log.read(MEDIA_TOPIC, partition, from, end).await?;
-            while let Some(record) = records.next().await {
-                playback.apply_media(&record?.payload);
-            }
-            caught_up.push((partition, end));
-        }
-        let mut records = log.follow(MEDIA_TOPIC, &caught_up).await?;
         tokio::spawn(
             playback
                 .viewers
                 .clone()
                 .publish(log.clone(), reporting.every),
         );
-        let follower = playback.clone();
+        let follower = Arc::downgrade(&playback);
+        feed.fold_events("playback access", move |envelope| {
+            if let Some(playback) = follower.upgrade() {
+                playback.apply_access(envelope);
+            }
+        });
+        let follower = Arc::downgrade(&playback);
+        feed.react_to_events("playback ends", move |envelope| {
+            if let Some(playback) = follower.upgrade() {
+                playback.apply_end(envelope);
+            }
+        });
+        playback
+    }
+
+    /// Starts serving from the media, once the feed has folded [`Access`] up to `caught_up`
+    /// (each partition's next offset) and before it follows the events: the media are read from
+    /// a little before the earliest running session started (older sessions have ended, and
+    /// their catch-up playlists are in the store), then the events since then up to
+    /// `caught_up`, which end what they end; the feed's reaction goes on from there. So every
+    /// session a `session.ended` names is whole in memory when it comes (and is let go once
+    /// stored, not kept for good).
+    pub async fn start(
+        self: &Arc<Self>,
+        log: &Arc<dyn EventLog>,
+        caught_up: &[(Partition, Offset)],
+    ) -> Result<(), LogError> {
+        let since_ms = self.media_since();
+        let mut media_caught_up = Vec::new();
+        for (partition, from) in offsets_at(log.as_ref(), MEDIA_TOPIC, since_ms).await? {
+            let end = log.end_offset(MEDIA_TOPIC, partition).await?;
+            let mut records = log.read(MEDIA_TOPIC, partition, from, end).await?;
+            while let Some(record) = records.next().await {
+                self.apply_media(&record?.payload);
+            }
+            media_caught_up.push((partition, end));
+        }
+        let mut records = log.follow(MEDIA_TOPIC, &media_caught_up).await?;
+        let follower = self.clone();
         tokio::spawn(async move {
             while let Some(record) = records.next().await {
                 if let Ok(record) = record {
@@ -207,58 +232,53 @@ impl Playback {
                 }
             }
         });
-        // Ended sessions turn their catch-up playlists into VOD, kept until the store has
-        // them; expired ones lose them.
-        let mut decisions = log
-            .follow(
-                EVENTS_TOPIC,
-                &offsets_at(log.as_ref(), EVENTS_TOPIC, since_ms).await?,
-            )
-            .await?;
-        let follower = playback.clone();
-        tokio::spawn(async move {
-            while let Some(record) = decisions.next().await {
-                let Ok(decision) = record.map(|r| Decision::from_bytes(&r.payload)) else {
+        for (partition, from) in offsets_at(log.as_ref(), EVENTS_TOPIC, since_ms).await? {
+            let until = caught_up
+                .iter()
+                .find(|(of, _)| *of == partition)
+                .map_or(from, |(_, end)| *end);
+            let mut records = log.read(EVENTS_TOPIC, partition, from, until).await?;
+            while let Some(record) = records.next().await {
+                let Ok(decision) = Decision::from_bytes(&record?.payload) else {
                     continue;
                 };
-                for envelope in decision.iter().flat_map(Decision::events) {
-                    match envelope.event {
-                        Event::SessionEnded { session_id, .. } => {
-                            follower.end_live(&session_id);
-                            follower.with_catchup(|catchup| catchup.end(session_id));
-                            tokio::spawn(follower.clone().let_go_once_stored(session_id));
-                        }
-                        Event::ChannelDeleted {} => {
-                            if let Some(channel) = envelope.channel_id {
-                                follower.forget_channel(&channel);
-                            }
-                        }
-                        Event::SessionMediaExpired { session_id }
-                        | Event::SessionMediaDeleted { session_id } => {
-                            follower.with_catchup(|catchup| catchup.forget(session_id));
-                        }
-                        _ => {}
-                    }
-                }
+                decision
+                    .events()
+                    .iter()
+                    .for_each(|event| self.apply_end(event));
             }
-        });
-        Ok(playback)
+        }
+        Ok(())
     }
 
-    /// Folds [`Access`] from the start of the events up to their end, then keeps it current.
-    async fn follow_access(self: &Arc<Self>, log: &Arc<dyn EventLog>) -> Result<(), LogError> {
-        let follower = self.clone();
-        sigma_event_log::follow_events(log, &[], "playback access", move |envelope| {
-            let changed = follower
-                .access
-                .write()
-                .expect("access lock")
-                .apply(envelope);
-            if let Changed::KeyRemoved(key) = changed {
-                follower.tokens.forget_key(&key);
+    /// Folds one event into [`Access`]; a playback key deleted takes its tokens with it.
+    fn apply_access(&self, envelope: &EventEnvelope) {
+        let changed = self.access.write().expect("access lock").apply(envelope);
+        if let Changed::KeyRemoved(key) = changed {
+            self.tokens.forget_key(&key);
+        }
+    }
+
+    /// What an event ends: a session's live playlists (its catch-up becomes VOD), a deleted
+    /// channel's live state, an expired or deleted session's catch-up.
+    fn apply_end(self: &Arc<Self>, envelope: &EventEnvelope) {
+        match envelope.event {
+            Event::SessionEnded { session_id, .. } => {
+                self.end_live(&session_id);
+                self.with_catchup(|catchup| catchup.end(session_id));
+                tokio::spawn(self.clone().let_go_once_stored(session_id));
             }
-        })
-        .await
+            Event::ChannelDeleted {} => {
+                if let Some(channel) = envelope.channel_id {
+                    self.forget_channel(&channel);
+                }
+            }
+            Event::SessionMediaExpired { session_id }
+            | Event::SessionMediaDeleted { session_id } => {
+                self.with_catchup(|catchup| catchup.forget(session_id));
+            }
+            _ => {}
+        }
     }
 
     /// Where the media topic is read from (milliseconds, log time): a margin before the

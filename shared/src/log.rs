@@ -5,6 +5,8 @@
 //! partitions, and consumer groups with committed offsets and rebalances. Adapters live in
 //! `sigma-event-log`; one conformance suite holds both to this contract.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
@@ -85,6 +87,36 @@ pub trait GroupConsumer: Send {
     async fn commit(&mut self, partition: Partition, next_offset: Offset) -> Result<(), LogError>;
 }
 
+/// When a group member commits: after every `every`-th record of a partition, not after each.
+/// For members that may see a record again at no cost (a decider remembers the commands it
+/// decided; a projection stores its own offsets with its rows): a member that takes a
+/// partition over reads at most `every - 1` records again, and the broker takes one commit per
+/// `every` records rather than one per record, each a write on its side.
+pub struct Checkpoints {
+    every: u32,
+    since: HashMap<Partition, u32>,
+}
+
+impl Checkpoints {
+    pub fn every(every: u32) -> Self {
+        Self {
+            every: every.max(1),
+            since: HashMap::new(),
+        }
+    }
+
+    /// Whether to commit now, one more record of `partition` being done.
+    pub fn due(&mut self, partition: Partition) -> bool {
+        let since = self.since.entry(partition).or_default();
+        *since += 1;
+        if *since < self.every {
+            return false;
+        }
+        *since = 0;
+        true
+    }
+}
+
 #[async_trait]
 pub trait EventLog: Send + Sync + 'static {
     /// Partitions per topic (the same for every topic).
@@ -151,5 +183,20 @@ mod tests {
             assert!(partition < 8);
             assert_eq!(partition, partition_for(key, 8));
         }
+    }
+
+    #[test]
+    fn a_checkpoint_falls_due_every_so_many_records_of_each_partition() {
+        let mut checkpoints = Checkpoints::every(3);
+        let due: Vec<bool> = [0, 0, 1, 0, 1, 1, 0, 0]
+            .into_iter()
+            .map(|partition| checkpoints.due(partition))
+            .collect();
+        assert_eq!(
+            due,
+            [false, false, false, true, false, true, false, false],
+            "the third record of partition 0, the third of partition 1, counted apart"
+        );
+        assert!(Checkpoints::every(0).due(5), "every record at the least");
     }
 }

@@ -33,6 +33,7 @@ use sigma_edge_worker::metrics::{IngestMetrics, StorageMetrics};
 use sigma_edge_worker::publication::directory::Listing;
 use sigma_edge_worker::storage::disk::DiskWatch;
 use sigma_edge_worker::storage::LiveStore;
+use sigma_event_log::{CaughtUp, EventsFeed};
 use sigma_playback::tokens::PlatformKeys;
 use sigma_playback::{Playback, PlaybackMetrics};
 
@@ -370,7 +371,10 @@ pub async fn run(
     let (surface, admin_key_at, read_models) = match role {
         Role::Playback => (start_playback_node(&config, &base).await?, None, None),
         Role::Worker => {
-            start_ingest_side(&config, &base, None, rtmp).await?;
+            let mut feed = EventsFeed::default();
+            let ingesting = ingest_side(&config, &base, None, rtmp, &mut feed);
+            let caught_up = feed.catch_up(&base.log).await?;
+            ingesting.start(caught_up, &config, &base).await?;
             (Surface::Worker, None, None)
         }
         Role::Platform | Role::Control => {
@@ -522,12 +526,14 @@ impl Base {
         })
     }
 
-    /// Starts playback on this process: from the store, and from `unstored` (the media this
-    /// process ingests that are not stored yet) on a platform process.
-    async fn start_playback(
+    /// Playback on this process, from the store and from `unstored` (the media this process
+    /// ingests that are not stored yet) on a platform process; it folds access from `feed`, and
+    /// is started once the feed is.
+    fn playback(
         &self,
         config: &Config,
         unstored: Option<Arc<LiveStore>>,
+        feed: &mut EventsFeed,
     ) -> Result<Arc<Playback>, StartError> {
         let reporting = sigma_playback::Reporting {
             node_id: self.node_id.clone(),
@@ -536,16 +542,15 @@ impl Base {
                 signing_key_spec(config)?.as_bytes(),
             ),
         };
-        let playback = Playback::start(
-            self.log.clone(),
+        Ok(Playback::new(
+            &self.log,
             self.store.clone(),
             unstored.map(|live| Arc::new(Held(live)) as Arc<dyn sigma_playback::Unstored>),
             reporting,
             playback_keys(config)?,
             PlaybackMetrics::register(&self.metrics),
-        )
-        .await?;
-        Ok(playback)
+            feed,
+        ))
     }
 }
 
@@ -570,69 +575,114 @@ fn playback_keys(config: &Config) -> Result<PlatformKeys, StartError> {
 
 /// A playback node: playback from the log and the store, nothing else.
 async fn start_playback_node(config: &Config, base: &Base) -> Result<Surface, StartError> {
-    let playback = base.start_playback(config, None).await?;
+    let mut feed = EventsFeed::default();
+    let playback = base.playback(config, None, &mut feed)?;
+    let caught_up = feed.catch_up(&base.log).await?;
+    playback.start(&base.log, caught_up.positions()).await?;
+    caught_up.follow(&base.log).await?;
     base.readiness.started(Component::Playback);
     Ok(Surface::Playback {
         playback: web::Data::new(playback),
     })
 }
 
-/// What the ingest side of a process hands the rest of a platform process.
-struct Ingesting {
+/// The ingest side of a process, before it starts: what it hands the rest of a platform
+/// process, and where it admits publishers, if it does.
+struct IngestSide {
     bus: Arc<CommandBus>,
     live: Arc<LiveStore>,
     quotas: Arc<sigma_edge_worker::quotas::Quotas>,
+    admitting: Option<(
+        tokio::net::TcpSocket,
+        sigma_edge_worker::publication::LogAdmission,
+    )>,
 }
 
-/// The command bus, the live store and, on `rtmp` where the process ingests, RTMP ingest (with
-/// its ladders and thumbnails where ffmpeg is installed): all a worker runs, and part of a
-/// platform process or control plane (whose commands also wait for its read models, at
-/// `progress`; a control plane's live store writes the recordings).
-async fn start_ingest_side(
+/// The command bus and the live store, and, on `rtmp` where the process ingests, RTMP
+/// admission (with its ladders and thumbnails where ffmpeg is installed) and its directory,
+/// folded by `feed`: all a worker runs, and part of a platform process or control plane (whose
+/// commands also wait for its read models, at `progress`; a control plane's live store writes
+/// the recordings).
+fn ingest_side(
     config: &Config,
     base: &Base,
     progress: Option<Arc<dyn ReadModels>>,
     rtmp: Option<tokio::net::TcpSocket>,
-) -> Result<Ingesting, StartError> {
-    // Admission's directory, folded from the events: only where publishers are admitted.
-    let directory = rtmp.as_ref().map(|_| Arc::new(Listing::default()));
-    let fold: sigma_edge_worker::bus::Fold = match directory.clone() {
-        Some(directory) => Box::new(move |event: &_| directory.apply(event)),
-        None => Box::new(|_: &_| {}),
-    };
-    let bus = CommandBus::start(base.log.clone(), progress, fold).await?;
-    base.readiness.started(Component::CommandBus);
+    feed: &mut EventsFeed,
+) -> IngestSide {
+    // Admission's directory, folded from the events before the bus hears of them (a publisher's
+    // connect waits for its decision, then finds its key): only where publishers are admitted.
+    let directory = rtmp.as_ref().map(|_| {
+        let directory = Arc::new(Listing::default());
+        let folded = directory.clone();
+        feed.fold_events("admission directory", move |event| folded.apply(event));
+        directory
+    });
+    let bus = CommandBus::new(base.log.clone(), progress, feed);
     let storage = StorageMetrics::register(&base.metrics);
     let live = live_store(config, &base.store, base.local_media.clone(), &storage);
     let quotas = Arc::new(sigma_edge_worker::quotas::Quotas::new(
         config.quotas,
         storage.limits_hit.clone(),
     ));
-    let (Some(rtmp), Some(directory)) = (rtmp, directory) else {
-        return Ok(Ingesting { bus, live, quotas });
-    };
-    let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
-    if !ffmpeg {
-        tracing::error!(
-            "ffmpeg is not installed (no `ffmpeg` on PATH): channels with `transcode: abr` will \
-             play their source only and raise a `transcoder_unavailable` alert, and no \
-             thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
-        );
+    let admitting = rtmp.zip(directory).map(|(rtmp, directory)| {
+        let ffmpeg = ffmpeg_sidecar::command::ffmpeg_is_installed();
+        if !ffmpeg {
+            tracing::error!(
+                "ffmpeg is not installed (no `ffmpeg` on PATH): channels with `transcode: abr` will \
+                 play their source only and raise a `transcoder_unavailable` alert, and no \
+                 thumbnails are taken; passthrough playback is not affected. Install ffmpeg (Debian: apt install ffmpeg)."
+            );
+        }
+        let admission = sigma_edge_worker::publication::LogAdmission {
+            quotas: quotas.clone(),
+            metrics: IngestMetrics::register(&base.metrics),
+            bus: bus.clone(),
+            log: base.log.clone(),
+            directory,
+            store: live.clone(),
+            ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
+            thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
+            publishing: base.publishing.clone(),
+        };
+        (rtmp, admission)
+    });
+    IngestSide {
+        bus,
+        live,
+        quotas,
+        admitting,
     }
-    let admission = sigma_edge_worker::publication::LogAdmission {
-        quotas: quotas.clone(),
-        metrics: IngestMetrics::register(&base.metrics),
-        bus: bus.clone(),
-        log: base.log.clone(),
-        directory,
-        store: live.clone(),
-        ladder: ffmpeg.then(|| Arc::new(config.abr_ladder.clone())),
-        thumbnail_width: ffmpeg.then_some(config.thumbnail_width),
-        publishing: base.publishing.clone(),
-    };
-    start_ingest(rtmp, config, admission)?;
-    base.readiness.started(Component::Ingest);
-    Ok(Ingesting { bus, live, quotas })
+}
+
+/// The ingest side of a process, started: what it hands the rest of a platform process.
+struct Ingesting {
+    bus: Arc<CommandBus>,
+    live: Arc<LiveStore>,
+    quotas: Arc<sigma_edge_worker::quotas::Quotas>,
+}
+
+impl IngestSide {
+    /// Follows the events from where the feed `caught_up` (so the bus hears decisions), then
+    /// admits publishers where this process ingests.
+    async fn start(
+        self,
+        caught_up: CaughtUp,
+        config: &Config,
+        base: &Base,
+    ) -> Result<Ingesting, StartError> {
+        caught_up.follow(&base.log).await?;
+        base.readiness.started(Component::CommandBus);
+        if let Some((rtmp, admission)) = self.admitting {
+            start_ingest(rtmp, config, admission)?;
+            base.readiness.started(Component::Ingest);
+        }
+        Ok(Ingesting {
+            bus: self.bus,
+            live: self.live,
+            quotas: self.quotas,
+        })
+    }
 }
 
 /// The whole platform: deciders, projections, webhooks, analytics, ingest, recording, retention,
@@ -655,23 +705,29 @@ async fn start_platform(
         shared.db.clone(),
         config.analytics_retention,
     ));
-    let Ingesting { bus, live, quotas } =
-        start_ingest_side(config, base, Some(Arc::new(shared.progress.clone())), rtmp).await?;
+    let mut feed = EventsFeed::default();
+    let ingest = ingest_side(
+        config,
+        base,
+        Some(Arc::new(shared.progress.clone())),
+        rtmp,
+        &mut feed,
+    );
+    let (admin_key_at, auth) = platform_auth(config, &shared.metrics)?;
+    let revocations = auth.revocations.clone();
+    feed.fold_events("token revocations", move |event| revocations.apply(event));
+    let playback = whole
+        .then(|| base.playback(config, Some(ingest.live.clone()), &mut feed))
+        .transpose()?;
+    let caught_up = feed.catch_up(&base.log).await?;
+    if let Some(playback) = &playback {
+        playback.start(&base.log, caught_up.positions()).await?;
+    }
+    let Ingesting { bus, live, quotas } = ingest.start(caught_up, config, base).await?;
     start_recorder(shared, &live, &bus);
     start_retention(shared, &base.store, &bus, config.catchup_retention);
     start_node_monitor(shared, &bus, config.node_timeout);
 
-    let (admin_key_at, mut auth) = platform_auth(config, &shared.metrics)?;
-    let (revocations, revocations_from) =
-        sigma_control_plane::api::auth::Revocations::load(&shared.db).await?;
-    auth.revocations = revocations;
-    let playback = if whole {
-        Some(web::Data::new(
-            base.start_playback(config, Some(live)).await?,
-        ))
-    } else {
-        None
-    };
     let api = web::Data::new(AppState {
         secrets,
         quotas,
@@ -682,22 +738,18 @@ async fn start_platform(
         urls: urls.clone(),
         webhooks: config.webhooks.clone(),
     });
-    keep_auth_current(&shared.log, &revocations_from, &api).await?;
-    Ok((Surface::Platform { api, playback }, admin_key_at))
+    forget_idle_limits(&api);
+    Ok((
+        Surface::Platform {
+            api,
+            playback: playback.map(web::Data::new),
+        },
+        admin_key_at,
+    ))
 }
 
-/// Follows token revocations on the log from `from` (where the read model the API loaded them
-/// from stands), and forgets idle rate limiters every minute.
-async fn keep_auth_current(
-    log: &Arc<dyn EventLog>,
-    from: &[(sigma_shared::log::Partition, sigma_shared::log::Offset)],
-    api: &web::Data<AppState>,
-) -> Result<(), StartError> {
-    let follower = api.clone();
-    sigma_event_log::follow_events(log, from, "token revocations", move |event| {
-        follower.auth.revocations.apply(event)
-    })
-    .await?;
+/// Forgets idle rate limiters every minute.
+fn forget_idle_limits(api: &web::Data<AppState>) {
     let forgetful = api.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -706,7 +758,6 @@ async fn keep_auth_current(
             forgetful.auth.forget_idle_limits();
         }
     });
-    Ok(())
 }
 
 /// Starts listening on a reserved socket, as actix takes it (a std listener).

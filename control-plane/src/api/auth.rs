@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::future::{ready, Ready};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Duration, Utc};
@@ -21,15 +21,12 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use prometheus::IntCounter;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use sigma_shared::event::{Event, EventEnvelope};
 use sigma_shared::ids::AccountId;
-use sigma_shared::log::{Offset, Partition};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::db;
 
 pub const ISSUER: &str = "sigma-live";
 /// The shortest secret accepted: HS256 needs at least 256 bits.
@@ -209,7 +206,8 @@ pub struct Auth {
     failures: DefaultKeyedRateLimiter<IpAddr>,
     /// `sigma_limits_hit_total{limit="auth_failures"}`.
     failures_limited: IntCounter,
-    pub revocations: Revocations,
+    /// Shared with the process's fold of the events, which keeps it current.
+    pub revocations: Arc<Revocations>,
 }
 
 /// Each account's token generation, for those that revoked their tokens (the others are at
@@ -236,27 +234,6 @@ impl Revocations {
             self.raise(envelope.account_id, generation);
         }
     }
-
-    /// The generations the accounts read model holds, and the events offsets it was
-    /// projected up to: [`sigma_event_log::follow_events`] goes on from there.
-    pub async fn load(db: &DatabaseConnection) -> Result<(Self, Vec<(Partition, Offset)>), DbErr> {
-        let offsets = crate::follow::projected_offsets(db).await?;
-        let revocations = Self::default();
-        let rows: Vec<(String, i64)> = db::accounts::Entity::find()
-            .select_only()
-            .column(db::accounts::Column::Id)
-            .column(db::accounts::Column::TokenGeneration)
-            .filter(db::accounts::Column::TokenGeneration.gt(0))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (account, generation) in rows {
-            if let (Ok(account), Ok(generation)) = (account.parse(), u32::try_from(generation)) {
-                revocations.raise(account, generation);
-            }
-        }
-        Ok((revocations, offsets))
-    }
 }
 
 impl Auth {
@@ -277,7 +254,7 @@ impl Auth {
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
             failures: RateLimiter::keyed(failures),
             failures_limited,
-            revocations: Revocations::default(),
+            revocations: Arc::default(),
         }
     }
 

@@ -3,9 +3,10 @@
 //! Every control-plane process runs one member of the `sigma-deciders` group on the commands
 //! topic. The member that owns a partition owns every aggregate keyed to it: on assignment it
 //! rebuilds their state from the same partition of the events topic, then decides each command
-//! and appends the [`Decision`] before committing the command's offset. A command redelivered
-//! after a crash finds its id among the decided ones and is skipped, so each command is decided
-//! exactly once.
+//! and appends the [`Decision`]; it commits the commands' offset every [`COMMIT_EVERY`]
+//! commands of a partition (a commit is a write on the broker's side, and would be one per
+//! command). A command redelivered after a crash or a takeover finds its id among the decided
+//! ones and is skipped, so each command is decided exactly once.
 
 pub mod partition;
 pub mod timers;
@@ -15,13 +16,19 @@ use std::collections::HashMap;
 use futures::StreamExt;
 use sigma_shared::command::CommandEnvelope;
 use sigma_shared::event::Decision;
-use sigma_shared::log::{EventLog, GroupEvent, LogError, Partition, COMMANDS_TOPIC, EVENTS_TOPIC};
+use sigma_shared::log::{
+    Checkpoints, EventLog, GroupEvent, LogError, Partition, COMMANDS_TOPIC, EVENTS_TOPIC,
+};
 
 pub use self::partition::PartitionDecider;
 use self::timers::Timers;
 use crate::metrics::Metrics;
 
 pub const GROUP: &str = "sigma-deciders";
+
+/// Commands of a partition decided between two commits of the group: far fewer than the
+/// command ids a partition remembers, so every command read again is known.
+const COMMIT_EVERY: u32 = 100;
 
 /// Runs until the log fails, keeping `timers` to the owned channels' deadlines. `ready` is
 /// called once the member has joined.
@@ -37,6 +44,7 @@ pub async fn run(
     // A member that stopped owns nothing: the gauge must not keep its last assignment.
     let _owned_gauge = OwnedGauge(&metrics);
     let mut owned: HashMap<Partition, PartitionDecider> = HashMap::new();
+    let mut checkpoints = Checkpoints::every(COMMIT_EVERY);
     loop {
         match member.next().await? {
             GroupEvent::Assigned(partitions) => {
@@ -95,6 +103,9 @@ pub async fn run(
                 // command, redelivered to whoever owns the partition next, is skipped there.
                 // Stopping the member instead would throw this assignment away and rejoin with
                 // a growing pause, delaying every command of the partition.
+                if !checkpoints.due(record.partition) {
+                    continue;
+                }
                 if let Err(error) = member.commit(record.partition, record.offset + 1).await {
                     metrics.decider_commits_refused.inc();
                     tracing::warn!(partition = record.partition, offset = record.offset, %error, "a command's offset was not committed; a redelivery will be skipped");

@@ -14,8 +14,9 @@ use sigma_shared::rejection::Rejection;
 use sigma_shared::webhook::WebhookState;
 
 /// How many recent command ids a partition remembers. A command is redelivered only when a
-/// decider died between appending its decision and committing the command's offset, so only
-/// the commands just before the committed offset can come again; the rest may be forgotten.
+/// decider stopped after appending its decision and before the next commit of the commands'
+/// offset, so only the commands after the committed offset (at most the deciders'
+/// `COMMIT_EVERY`, and a few the commit raced) can come again; the rest may be forgotten.
 const REMEMBERED_COMMANDS: usize = 100_000;
 
 #[derive(Default)]

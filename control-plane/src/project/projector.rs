@@ -12,8 +12,10 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
 };
-use sigma_shared::event::{Decision, DecodeError};
-use sigma_shared::log::{EventLog, GroupEvent, LogError, Offset, Partition, Record, EVENTS_TOPIC};
+use sigma_shared::event::{Decision, DecodeError, Event};
+use sigma_shared::log::{
+    Checkpoints, EventLog, GroupEvent, LogError, Offset, Partition, Record, EVENTS_TOPIC,
+};
 
 use super::progress::Progress;
 use super::{apply_decision, PROJECTION};
@@ -42,6 +44,11 @@ pub trait Projection: Send + Sync {
     fn owned(&self, _partitions: &HashMap<Partition, Offset>) {}
     /// A record of `partition` is applied and committed; `next` follows it.
     fn applied(&self, _partition: Partition, _next: Offset) {}
+    /// The events this projection changes its tables for, if not all of them: a decision with
+    /// none of them is passed over without a transaction (see [`run`]).
+    fn wants(&self) -> Option<fn(&Event) -> bool> {
+        None
+    }
 }
 
 /// What the projector runs: any projection of decisions ([`Projection`]), or one of another
@@ -62,6 +69,12 @@ pub trait RecordProjection: Send + Sync {
     fn owned(&self, _partitions: &HashMap<Partition, Offset>) {}
     /// See [`Projection::applied`].
     fn applied(&self, _partition: Partition, _next: Offset) {}
+    /// Whether applying `record` would change nothing (see [`Projection::wants`]): it must
+    /// say so from the record alone, so that reading it again after a restart is passed over
+    /// again.
+    fn passes_over(&self, _record: &Record) -> bool {
+        false
+    }
 }
 
 #[async_trait::async_trait]
@@ -109,6 +122,14 @@ impl<P: Projection> RecordProjection for P {
 
     fn applied(&self, partition: Partition, next: Offset) {
         Projection::applied(self, partition, next)
+    }
+
+    fn passes_over(&self, record: &Record) -> bool {
+        let Some(wants) = Projection::wants(self) else {
+            return false;
+        };
+        Decision::from_bytes(&record.payload)
+            .is_ok_and(|decision| !decision.events().iter().any(|event| wants(&event.event)))
     }
 }
 
@@ -189,6 +210,8 @@ pub async fn run(
         .consumer_lag
         .with_label_values(&[projection.group()]);
     let mut applied: HashMap<Partition, Offset> = HashMap::new();
+    let mut passed_over = PassedOver::default();
+    let mut checkpoints = Checkpoints::every(COMMIT_EVERY);
     // A restarted member owns nothing until the group assigns it partitions again.
     projection.owned(&applied);
     let mut member = log.join(projection.topic(), projection.group()).await?;
@@ -215,7 +238,9 @@ pub async fn run(
                 let Some(next) = applied.get(&record.partition).copied() else {
                     continue;
                 };
-                if record.offset >= next {
+                if record.offset >= next && passed_over.pass(projection, &record) {
+                    applied.insert(record.partition, record.offset + 1);
+                } else if record.offset >= next {
                     apply_record(&db, projection, &record).await?;
                     // How long the record waited in the log: the group's lag, in time (a
                     // broker's offsets are not needed, and tansu's high watermark is wrong).
@@ -224,9 +249,39 @@ pub async fn run(
                     applied.insert(record.partition, record.offset + 1);
                     projection.applied(record.partition, record.offset + 1);
                 }
-                member.commit(record.partition, record.offset + 1).await?;
+                // The stored offsets say what is applied; the group's only where a member
+                // that takes the partition over starts reading (it passes over what is below
+                // them).
+                if checkpoints.due(record.partition) {
+                    member.commit(record.partition, record.offset + 1).await?;
+                }
             }
         }
+    }
+}
+
+/// How many records of a partition a projector applies between two commits of its group.
+const COMMIT_EVERY: u32 = 100;
+
+/// Records passed over without a transaction, per partition since the last one applied. Neither
+/// their offset nor the group's is stored, so a restart reads them again (and passes over them
+/// again); after [`PassedOver::AT_MOST`] in a row one is applied anyway (changing nothing but
+/// the stored offset), which bounds what a restart reads again.
+#[derive(Default)]
+struct PassedOver(HashMap<Partition, u32>);
+
+impl PassedOver {
+    const AT_MOST: u32 = 1000;
+
+    /// Whether `record` is passed over.
+    fn pass(&mut self, projection: &dyn RecordProjection, record: &Record) -> bool {
+        let count = self.0.entry(record.partition).or_default();
+        if *count < Self::AT_MOST && projection.passes_over(record) {
+            *count += 1;
+            return true;
+        }
+        *count = 0;
+        false
     }
 }
 
@@ -293,4 +348,98 @@ async fn stored_offsets(
         .iter()
         .map(|p| (*p, stored.get(p).copied().unwrap_or(0)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sigma_shared::event::{EventEnvelope, Outcome};
+    use sigma_shared::ids::{AccountId, ChannelId, CommandId, SessionId};
+    use sigma_shared::session::EndReason;
+
+    use super::*;
+    use crate::project::ownership::Ownership;
+    use crate::retention::Expiries;
+
+    fn record(offset: Offset, event: Event) -> Record {
+        let decision = Decision {
+            command_id: CommandId::generate(),
+            stream: "ch".to_owned(),
+            outcome: Outcome::Accepted {
+                events: vec![EventEnvelope::accepted_now(
+                    AccountId::generate(),
+                    Some(ChannelId::generate()),
+                    event,
+                )],
+            },
+        };
+        Record {
+            partition: 0,
+            offset,
+            key: "ch".to_owned(),
+            payload: decision.to_bytes(),
+            timestamp_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_projection_passes_over_what_it_does_not_want_but_stores_its_place_every_thousand() {
+        let expiries = Expiries {
+            ownership: Ownership::new().0,
+            retention: Duration::from_secs(60),
+        };
+        let ended = record(
+            0,
+            Event::SessionEnded {
+                session_id: SessionId::generate(),
+                reason: EndReason::PublisherGone,
+            },
+        );
+        let stopped = |offset| record(offset, Event::ChannelStopped {});
+        let mut passed_over = PassedOver::default();
+        assert!(
+            !passed_over.pass(&expiries, &ended),
+            "a session's end is applied"
+        );
+        for offset in 1..=PassedOver::AT_MOST as Offset {
+            assert!(passed_over.pass(&expiries, &stopped(offset)), "{offset}");
+        }
+        assert!(
+            !passed_over.pass(&expiries, &stopped(1001)),
+            "the thousand-and-first in a row is applied, storing the offset"
+        );
+        assert!(
+            passed_over.pass(&expiries, &stopped(1002)),
+            "then the count starts again"
+        );
+        assert!(
+            !passed_over.pass(&ReadModelsLike, &stopped(1003)),
+            "a projection that wants everything passes over nothing"
+        );
+    }
+
+    /// A projection of every event, as the read models are.
+    struct ReadModelsLike;
+
+    #[async_trait::async_trait]
+    impl Projection for ReadModelsLike {
+        fn group(&self) -> &'static str {
+            "everything"
+        }
+
+        fn name(&self) -> &'static str {
+            "everything"
+        }
+
+        async fn apply(
+            &self,
+            _: &DatabaseTransaction,
+            _: &Decision,
+            _: Partition,
+            _: Offset,
+        ) -> Result<(), DbErr> {
+            Ok(())
+        }
+    }
 }
