@@ -6,9 +6,9 @@
 //! caller reads its own write. An edge worker has none: its commands wait for their decision
 //! alone.
 //!
-//! The bus hears the decisions from the process's [`EventsFeed`], after the folds added to the
-//! feed before it (admission's directory), so they are current when a waiter hears of its
-//! decision. Ingest connections also learn
+//! The bus hears the decisions from the process's [`EventsFeed`], after every other fold of
+//! the process (admission's directory, playback's access, token revocations), so they are
+//! current when a waiter hears of its decision. Ingest connections also learn
 //! from the decisions what concerns them: that their session ended, and whether their input is
 //! on air ([`Tally`]).
 
@@ -127,28 +127,28 @@ impl Drop for TallyWatch {
 }
 
 impl CommandBus {
-    /// A bus that learns its decisions from `feed` (folds added to the feed before this one are
-    /// current when a waiter hears of a decision); it hears nothing until the feed starts.
-    pub fn new(
-        log: Arc<dyn EventLog>,
-        progress: Option<Arc<dyn ReadModels>>,
-        feed: &mut EventsFeed,
-    ) -> Arc<Self> {
-        let bus = Arc::new(Self {
+    /// A bus that hears nothing until it [listens](CommandBus::listen) to the process's feed.
+    pub fn new(log: Arc<dyn EventLog>, progress: Option<Arc<dyn ReadModels>>) -> Arc<Self> {
+        Arc::new(Self {
             log,
             progress,
             waiting: Mutex::new(HashMap::new()),
             session_ends: Mutex::new(HashMap::new()),
             tallies: Mutex::new(HashMap::new()),
             next_tally: AtomicU64::new(0),
-        });
-        let weak = Arc::downgrade(&bus);
+        })
+    }
+
+    /// Hears the decisions from `feed`. Add it after every other fold of the process, so they
+    /// are all current when a waiter hears of its decision (a caller told its playback key is
+    /// deleted finds playback refusing it).
+    pub fn listen(self: &Arc<Self>, feed: &mut EventsFeed) {
+        let weak = Arc::downgrade(self);
         feed.fold_decisions("command bus", move |decision, partition, offset| {
             if let Some(bus) = weak.upgrade() {
                 bus.hear(decision, partition, offset);
             }
         });
-        bus
     }
 
     /// Tells whoever waits on `decision` (found at `offset` of `partition`).

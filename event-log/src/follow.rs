@@ -123,12 +123,24 @@ impl CaughtUp {
     }
 }
 
-/// Hands the decision in `payload` to each of `folds`.
+/// Hands the decision in `payload` to each of `folds`. A fold that panics is told the next
+/// decision all the same, and the others go on: one task carries every fold of the process, and
+/// a bug in one must not silence the command bus and the rest.
 fn apply(folds: &[(&'static str, Fold)], payload: &[u8], partition: Partition, offset: Offset) {
     match Decision::from_bytes(payload) {
         Ok(decision) => {
-            for (_, fold) in folds {
-                fold(&decision, partition, offset);
+            for (what, fold) in folds {
+                let folded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    fold(&decision, partition, offset)
+                }));
+                if folded.is_err() {
+                    tracing::error!(
+                        what,
+                        partition,
+                        offset,
+                        "a fold of the events panicked on this decision"
+                    );
+                }
             }
         }
         Err(error) => {
@@ -238,5 +250,32 @@ mod tests {
             ],
             "a decision appended after the catch-up, to the folds, then the reaction"
         );
+    }
+
+    #[tokio::test]
+    async fn a_fold_that_panics_leaves_the_others_their_decisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let log: Arc<dyn EventLog> = Arc::new(EmbeddedLog::open(dir.path(), 4).unwrap());
+        log.ensure_topic(EVENTS_TOPIC).await.unwrap();
+        let first = decide(&log, rejected()).await;
+        let (told, mut heard) = mpsc::unbounded_channel();
+        let mut feed = EventsFeed::default();
+        feed.fold_decisions("broken", |_, _, _| panic!("a bug in one fold"));
+        feed.fold_decisions("sound", move |decision, _, _| {
+            let _ = told.send(decision.command_id);
+        });
+        feed.catch_up(&log)
+            .await
+            .unwrap()
+            .follow(&log)
+            .await
+            .unwrap();
+        let second = decide(&log, rejected()).await;
+        for expected in [first, second] {
+            let got = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
+                .await
+                .expect("the sound fold goes on hearing");
+            assert_eq!(got, Some(expected));
+        }
     }
 }

@@ -373,7 +373,7 @@ pub async fn run(
         Role::Worker => {
             let mut feed = EventsFeed::default();
             let ingesting = ingest_side(&config, &base, None, rtmp, &mut feed);
-            let caught_up = feed.catch_up(&base.log).await?;
+            let caught_up = ingesting.catch_up(feed, &base.log).await?;
             ingesting.start(caught_up, &config, &base).await?;
             (Surface::Worker, None, None)
         }
@@ -618,7 +618,7 @@ fn ingest_side(
         feed.fold_events("admission directory", move |event| folded.apply(event));
         directory
     });
-    let bus = CommandBus::new(base.log.clone(), progress, feed);
+    let bus = CommandBus::new(base.log.clone(), progress);
     let storage = StorageMetrics::register(&base.metrics);
     let live = live_store(config, &base.store, base.local_media.clone(), &storage);
     let quotas = Arc::new(sigma_edge_worker::quotas::Quotas::new(
@@ -663,6 +663,17 @@ struct Ingesting {
 }
 
 impl IngestSide {
+    /// Adds the bus to `feed`, after every other fold (see [`CommandBus::listen`]), and catches
+    /// the feed up with the events.
+    async fn catch_up(
+        &self,
+        mut feed: EventsFeed,
+        log: &Arc<dyn EventLog>,
+    ) -> Result<CaughtUp, StartError> {
+        self.bus.listen(&mut feed);
+        Ok(feed.catch_up(log).await?)
+    }
+
     /// Follows the events from where the feed `caught_up` (so the bus hears decisions), then
     /// admits publishers where this process ingests.
     async fn start(
@@ -719,7 +730,7 @@ async fn start_platform(
     let playback = whole
         .then(|| base.playback(config, Some(ingest.live.clone()), &mut feed))
         .transpose()?;
-    let caught_up = feed.catch_up(&base.log).await?;
+    let caught_up = ingest.catch_up(feed, &base.log).await?;
     if let Some(playback) = &playback {
         playback.start(&base.log, caught_up.positions()).await?;
     }

@@ -40,7 +40,11 @@ async fn run(url: &str, bearer: &str, filter: &[&str]) -> String {
             .args(["--phases", "examples,coverage,fuzzing,stateful"])
             .args(["--max-examples", "30"])
             .args(["--seed", "1"])
-            .args(["--workers", "2"])
+            // One worker thread: CPython 3.11's AST construction can miscount its recursion
+            // depth when threads parse at once (hypothesis parses the source of its filters to
+            // describe them) and fails at random with "AST constructor recursion depth
+            // mismatch" (python/cpython#106905); it failed a CI run here with two workers.
+            .args(["--workers", "1"])
             .args(["--request-timeout", "20"])
             .args(["--header", &format!("Authorization: Bearer {bearer}")])
             .args(filter)

@@ -238,16 +238,16 @@ pub async fn run(
                 let Some(next) = applied.get(&record.partition).copied() else {
                     continue;
                 };
-                if record.offset >= next && passed_over.pass(projection, &record) {
+                if record.offset >= next {
+                    if !passed_over.pass(projection, &record) {
+                        apply_record(&db, projection, &record).await?;
+                        projection.applied(record.partition, record.offset + 1);
+                    }
                     applied.insert(record.partition, record.offset + 1);
-                } else if record.offset >= next {
-                    apply_record(&db, projection, &record).await?;
                     // How long the record waited in the log: the group's lag, in time (a
                     // broker's offsets are not needed, and tansu's high watermark is wrong).
                     let waited_ms = chrono::Utc::now().timestamp_millis() - record.timestamp_ms;
                     lag.set(waited_ms.max(0) as f64 / 1e3);
-                    applied.insert(record.partition, record.offset + 1);
-                    projection.applied(record.partition, record.offset + 1);
                 }
                 // The stored offsets say what is applied; the group's only where a member
                 // that takes the partition over starts reading (it passes over what is below
