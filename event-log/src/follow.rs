@@ -100,15 +100,19 @@ impl CaughtUp {
     }
 
     /// Hands the folds, then the reactions, every decision as it is appended, for as long as
-    /// the process runs.
-    pub async fn follow(self, log: &Arc<dyn EventLog>) -> Result<(), LogError> {
+    /// the process runs; returns the task that does, which ends only if the log's stream does
+    /// (the caller watches it: the folds would go stale).
+    pub async fn follow(
+        self,
+        log: &Arc<dyn EventLog>,
+    ) -> Result<tokio::task::JoinHandle<()>, LogError> {
         let Self { feed, positions } = self;
         let mut everyone = feed.folds;
         everyone.extend(feed.reactions);
         let names: Vec<&'static str> = everyone.iter().map(|(what, _)| *what).collect();
         tracing::debug!(folds = ?names, "following the events");
         let mut records = log.follow(EVENTS_TOPIC, &positions).await?;
-        tokio::spawn(async move {
+        Ok(tokio::spawn(async move {
             while let Some(record) = records.next().await {
                 match record {
                     Ok(record) => {
@@ -118,8 +122,7 @@ impl CaughtUp {
                 }
             }
             tracing::error!(folds = ?names, "the events stream ended");
-        });
-        Ok(())
+        }))
     }
 }
 

@@ -380,7 +380,7 @@ pub async fn run(
         Role::Platform | Role::Control => {
             let shared = base.open_read_models(&config).await?;
             let (surface, admin_key_at) =
-                start_platform(&config, &base, &shared, rtmp, &urls).await?;
+                start_platform(&config, &base, &shared, role, rtmp, &urls).await?;
             (surface, Some(admin_key_at), Some(shared))
         }
     };
@@ -579,11 +579,32 @@ async fn start_playback_node(config: &Config, base: &Base) -> Result<Surface, St
     let playback = base.playback(config, None, &mut feed)?;
     let caught_up = feed.catch_up(&base.log).await?;
     playback.start(&base.log, caught_up.positions()).await?;
-    caught_up.follow(&base.log).await?;
+    let following = caught_up.follow(&base.log).await?;
     base.readiness.started(Component::Playback);
+    fail_when_the_feed_stops(following, &base.readiness, Component::Playback);
     Ok(Surface::Playback {
         playback: web::Data::new(playback),
     })
+}
+
+/// Marks `component` failed if the process's feed stops following the events: its folds (the
+/// bus's decisions, admission's directory, who may watch) would no longer be current.
+fn fail_when_the_feed_stops(
+    following: tokio::task::JoinHandle<()>,
+    readiness: &Arc<Readiness>,
+    component: Component,
+) {
+    let readiness = readiness.clone();
+    tokio::spawn(async move {
+        let stopped = following.await.err().map(|error| error.to_string());
+        readiness.failed(
+            component,
+            format!(
+                "the events feed stopped{}: what this process folds of the events is no longer current",
+                stopped.map(|why| format!(" ({why})")).unwrap_or_default()
+            ),
+        );
+    });
 }
 
 /// The ingest side of a process, before it starts: what it hands the rest of a platform
@@ -682,8 +703,9 @@ impl IngestSide {
         config: &Config,
         base: &Base,
     ) -> Result<Ingesting, StartError> {
-        caught_up.follow(&base.log).await?;
+        let following = caught_up.follow(&base.log).await?;
         base.readiness.started(Component::CommandBus);
+        fail_when_the_feed_stops(following, &base.readiness, Component::CommandBus);
         if let Some((rtmp, admission)) = self.admitting {
             start_ingest(rtmp, config, admission)?;
             base.readiness.started(Component::Ingest);
@@ -696,17 +718,18 @@ impl IngestSide {
     }
 }
 
-/// The whole platform: deciders, projections, webhooks, analytics, ingest, recording, retention,
-/// the node monitor, playback and the API — or, with no `rtmp` to ingest on, the control plane
-/// alone (neither ingest nor playback). Returns its surface and where its admin key is.
+/// The whole platform (`Role::Platform`, ingesting on `rtmp`): deciders, projections,
+/// webhooks, analytics, ingest, recording, retention, the node monitor, playback and the API —
+/// or the control plane alone (`Role::Control`: neither ingest nor playback, no `rtmp`).
+/// Returns its surface and where its admin key is.
 async fn start_platform(
     config: &Config,
     base: &Base,
     shared: &Shared,
+    role: Role,
     rtmp: Option<tokio::net::TcpSocket>,
     urls: &PublicUrls,
 ) -> Result<(Surface, String), StartError> {
-    let whole = rtmp.is_some();
     // Only the platform handles secrets: a worker knows a stream key by its fingerprint.
     let secrets = Arc::new(secrets_key(config)?);
     start_deciders_and_projector(shared, &secrets);
@@ -727,7 +750,7 @@ async fn start_platform(
     let (admin_key_at, auth) = platform_auth(config, &shared.metrics)?;
     let revocations = auth.revocations.clone();
     feed.fold_events("token revocations", move |event| revocations.apply(event));
-    let playback = whole
+    let playback = (role == Role::Platform)
         .then(|| base.playback(config, Some(ingest.live.clone()), &mut feed))
         .transpose()?;
     let caught_up = ingest.catch_up(feed, &base.log).await?;

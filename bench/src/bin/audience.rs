@@ -173,45 +173,81 @@ async fn main() {
     .await;
     publisher.kill().await.ok();
 
-    // Every viewer watches from its join to its join + WATCH: all of them in the steps between
-    // the last join and the first departure.
-    let last_join = tracked.watched.iter().map(|w| w.first_ms).max().unwrap();
-    let first_leave = tracked.watched.iter().map(|w| w.last_ms).min().unwrap();
-    let full: Vec<u64> = answer["ccu"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|point| {
-            let at = point["at"]
-                .as_str()
-                .unwrap()
-                .parse::<DateTime<Utc>>()
-                .unwrap()
-                .timestamp_millis();
-            at >= last_join && at + STEP_MS <= first_leave
-        })
-        .map(|point| point["ccu"].as_u64().unwrap())
-        .collect();
-    assert!(!full.is_empty(), "no step had every viewer: {answer}");
-    let worst = full
-        .iter()
-        .map(|ccu| (*ccu as f64 - VIEWERS as f64).abs() / VIEWERS as f64)
-        .fold(0.0, f64::max);
-    let expected_watch: i64 = tracked.watched.iter().map(Watched::watch_ms).sum();
-    let reported_watch = answer["watch_time_seconds"].as_f64().unwrap() * 1e3;
-    let watch_error = (reported_watch - expected_watch as f64).abs() / expected_watch as f64;
-    let views = answer["views"].as_u64().unwrap();
+    let counted = Counted::of(&tracked, &answer);
     println!(
-        "CCU in the {} full steps: {:?}; worst error {:.3}%; views {views}; watch time error {:.3}%",
-        full.len(),
-        full,
-        worst * 100.0,
-        watch_error * 100.0
+        "CCU in the {} full steps: {:?}; worst error {:.3}%; views {}; watch time error {:.3}%",
+        counted.full.len(),
+        counted.full,
+        counted.worst * 100.0,
+        counted.views,
+        counted.watch_error * 100.0
     );
-    assert!(worst <= 0.01, "CCU off by more than 1%");
-    assert!(watch_error <= 0.01, "watch time off by more than 1%");
-    assert_eq!(views, VIEWERS as u64);
+    assert!(counted.worst <= 0.01, "CCU off by more than 1%");
+    assert!(
+        counted.watch_error <= 0.01,
+        "watch time off by more than 1%"
+    );
+    assert_eq!(counted.views, VIEWERS as u64);
 
+    let body = section(&anonymous, &tracked, &counted);
+    write_section("audience", &body).expect("writing docs/BENCHMARKS.md");
+    println!("{body}");
+}
+
+/// What the analytics counted of the tracked run, against what its clients measured.
+struct Counted {
+    /// The CCU of each step in which every viewer watched.
+    full: Vec<u64>,
+    /// The largest error of those, as a fraction of the viewers.
+    worst: f64,
+    views: u64,
+    expected_watch_ms: i64,
+    reported_watch_ms: f64,
+    watch_error: f64,
+}
+
+impl Counted {
+    fn of(tracked: &Run, answer: &Value) -> Self {
+        // Every viewer watches from its join to its join + WATCH: all of them in the steps
+        // between the last join and the first departure.
+        let last_join = tracked.watched.iter().map(|w| w.first_ms).max().unwrap();
+        let first_leave = tracked.watched.iter().map(|w| w.last_ms).min().unwrap();
+        let full: Vec<u64> = answer["ccu"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|point| {
+                let at = point["at"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<DateTime<Utc>>()
+                    .unwrap()
+                    .timestamp_millis();
+                at >= last_join && at + STEP_MS <= first_leave
+            })
+            .map(|point| point["ccu"].as_u64().unwrap())
+            .collect();
+        assert!(!full.is_empty(), "no step had every viewer: {answer}");
+        let worst = full
+            .iter()
+            .map(|ccu| (*ccu as f64 - VIEWERS as f64).abs() / VIEWERS as f64)
+            .fold(0.0, f64::max);
+        let expected_watch_ms: i64 = tracked.watched.iter().map(Watched::watch_ms).sum();
+        let reported_watch_ms = answer["watch_time_seconds"].as_f64().unwrap() * 1e3;
+        Self {
+            full,
+            worst,
+            views: answer["views"].as_u64().unwrap(),
+            expected_watch_ms,
+            reported_watch_ms,
+            watch_error: (reported_watch_ms - expected_watch_ms as f64).abs()
+                / expected_watch_ms as f64,
+        }
+    }
+}
+
+/// The benchmark's section of docs/BENCHMARKS.md.
+fn section(anonymous: &Run, tracked: &Run, counted: &Counted) -> String {
     let added = tracked.cpu_per_request_us() - anonymous.cpu_per_request_us();
     let row = |name: &str, run: &Run| {
         format!(
@@ -222,7 +258,7 @@ async fn main() {
             run.cpu_per_request_us()
         )
     };
-    let body = format!(
+    format!(
         "## Audience analytics at 10,000 viewers\n\n\
          `cargo run --release -p sigma-bench --bin audience` (after `cargo build --release --bins`), \
          {date}. {VIEWERS} simulated viewers on loopback, joining over {ramp} s and each watching \
@@ -238,20 +274,19 @@ async fn main() {
          all {VIEWERS} viewers watched: {min}–{max} (worst error {worst:.3}%, target ±1%); views \
          {views} of {VIEWERS}; watch time {reported:.0} s reported against {expected:.0} s measured \
          by the clients ({watch_error:.3}%).",
-        row("anonymous (no playback session)", &anonymous),
-        row("tracked (playback sessions)", &tracked),
+        row("anonymous (no playback session)", anonymous),
+        row("tracked (playback sessions)", tracked),
         date = Utc::now().format("%Y-%m-%d"),
         ramp = RAMP.as_secs(),
         watch = WATCH.as_secs(),
         pct = 100.0 * added / anonymous.cpu_per_request_us(),
-        steps = full.len(),
-        min = full.iter().min().unwrap(),
-        max = full.iter().max().unwrap(),
-        worst = worst * 100.0,
-        reported = reported_watch / 1e3,
-        expected = expected_watch as f64 / 1e3,
-        watch_error = watch_error * 100.0,
-    );
-    write_section("audience", &body).expect("writing docs/BENCHMARKS.md");
-    println!("{body}");
+        steps = counted.full.len(),
+        min = counted.full.iter().min().unwrap(),
+        max = counted.full.iter().max().unwrap(),
+        worst = counted.worst * 100.0,
+        views = counted.views,
+        reported = counted.reported_watch_ms / 1e3,
+        expected = counted.expected_watch_ms as f64 / 1e3,
+        watch_error = counted.watch_error * 100.0,
+    )
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use sigma_bench::report::write_section;
 use sigma_tests::api::Api;
 use sigma_tests::metrics::read;
-use sigma_tests::process::SigmaConfig;
+use sigma_tests::process::{Sigma, SigmaConfig};
 use sigma_tests::wait::until;
 
 const WINDOW: Duration = Duration::from_secs(20);
@@ -67,76 +67,86 @@ async fn main() {
     let (_, token) = api.account_with_token(&sigma.admin_key, "bench").await;
     let mut rows = Vec::new();
     for streams in STREAMS {
-        let mut channels = Vec::new();
-        for n in 0..streams {
-            let settings = json!({
-                "name": format!("density {n}"),
-                "latency_mode": "low",
-                "thumbnail_interval_seconds": 0
-            });
-            channels.push(api.create_channel(&token, settings).await);
-        }
-        let mut publishers: Vec<_> = channels
-            .iter()
-            .map(|channel| {
-                tokio::process::Command::new("ffmpeg")
-                    .args(["-v", "error", "-re", "-stream_loop", "-1", "-i"])
-                    .arg(&file)
-                    .args(["-c", "copy", "-f", "flv"])
-                    .arg(channel["rtmp_url"].as_str().unwrap())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .expect("ffmpeg is installed")
-            })
-            .collect();
-        until(Duration::from_secs(60), "every session is live", || async {
-            let mut live = 0;
-            for channel in &channels {
-                let id = channel["id"].as_str().unwrap();
-                if api.first_session(&token, id).await["status"] == "live" {
-                    live += 1;
-                }
-            }
-            live == streams
-        })
-        .await;
-        let segment = "sigma_packaged_total{kind=\"segment\"} ";
-        let (sum, count) = (
-            "sigma_packaging_seconds_sum{kind=\"part\"} ",
-            "sigma_packaging_seconds_count{kind=\"part\"} ",
-        );
-        let received = "sigma_ingest_bytes_total ";
-        let bytes_before = read(&sigma.metrics_url, received).await.unwrap_or(0.0);
-        let before = (
-            sigma_bench::cpu::of(sigma.pid()),
-            read(&sigma.metrics_url, segment).await.unwrap_or(0.0),
-            read(&sigma.metrics_url, sum).await.unwrap_or(0.0),
-            read(&sigma.metrics_url, count).await.unwrap_or(0.0),
-        );
-        let started = Instant::now();
-        tokio::time::sleep(WINDOW).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        let cpu = (sigma_bench::cpu::of(sigma.pid()) - before.0).as_secs_f64();
-        let segments = read(&sigma.metrics_url, segment).await.unwrap_or(0.0) - before.1;
-        let packaging = (read(&sigma.metrics_url, sum).await.unwrap_or(0.0) - before.2)
-            / (read(&sigma.metrics_url, count).await.unwrap_or(0.0) - before.3).max(1.0);
-        let bytes = read(&sigma.metrics_url, received).await.unwrap_or(0.0) - bytes_before;
-        for publisher in &mut publishers {
-            publisher.kill().await.ok();
-        }
-        let row = Row {
-            streams,
-            mbits: bytes * 8.0 / elapsed / streams as f64 / 1e6,
-            cores: cpu / elapsed,
-            segments: segments / elapsed / streams as f64,
-            packaging_ms: packaging * 1e3,
-        };
-        println!(
-            "{streams} streams at {:.2} Mbit/s: {:.3} cores, {:.2} segments/s per stream, parts stored and announced in {:.2} ms on average",
-            row.mbits, row.cores, row.segments, row.packaging_ms
-        );
-        rows.push(row);
+        rows.push(measure(&sigma, &api, &token, &file, streams).await);
     }
+    write_section("density", &section(&rows)).expect("writing docs/BENCHMARKS.md");
+}
+
+/// One round: `streams` channels and publishers, measured over [`WINDOW`] once all are live.
+async fn measure(sigma: &Sigma, api: &Api, token: &str, file: &Path, streams: usize) -> Row {
+    let mut channels = Vec::new();
+    for n in 0..streams {
+        let settings = json!({
+            "name": format!("density {n}"),
+            "latency_mode": "low",
+            "thumbnail_interval_seconds": 0
+        });
+        channels.push(api.create_channel(token, settings).await);
+    }
+    let mut publishers: Vec<_> = channels
+        .iter()
+        .map(|channel| {
+            tokio::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-re", "-stream_loop", "-1", "-i"])
+                .arg(file)
+                .args(["-c", "copy", "-f", "flv"])
+                .arg(channel["rtmp_url"].as_str().unwrap())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("ffmpeg is installed")
+        })
+        .collect();
+    until(Duration::from_secs(60), "every session is live", || async {
+        let mut live = 0;
+        for channel in &channels {
+            let id = channel["id"].as_str().unwrap();
+            if api.first_session(token, id).await["status"] == "live" {
+                live += 1;
+            }
+        }
+        live == streams
+    })
+    .await;
+    let segment = "sigma_packaged_total{kind=\"segment\"} ";
+    let (sum, count) = (
+        "sigma_packaging_seconds_sum{kind=\"part\"} ",
+        "sigma_packaging_seconds_count{kind=\"part\"} ",
+    );
+    let received = "sigma_ingest_bytes_total ";
+    let bytes_before = read(&sigma.metrics_url, received).await.unwrap_or(0.0);
+    let before = (
+        sigma_bench::cpu::of(sigma.pid()),
+        read(&sigma.metrics_url, segment).await.unwrap_or(0.0),
+        read(&sigma.metrics_url, sum).await.unwrap_or(0.0),
+        read(&sigma.metrics_url, count).await.unwrap_or(0.0),
+    );
+    let started = Instant::now();
+    tokio::time::sleep(WINDOW).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = (sigma_bench::cpu::of(sigma.pid()) - before.0).as_secs_f64();
+    let segments = read(&sigma.metrics_url, segment).await.unwrap_or(0.0) - before.1;
+    let packaging = (read(&sigma.metrics_url, sum).await.unwrap_or(0.0) - before.2)
+        / (read(&sigma.metrics_url, count).await.unwrap_or(0.0) - before.3).max(1.0);
+    let bytes = read(&sigma.metrics_url, received).await.unwrap_or(0.0) - bytes_before;
+    for publisher in &mut publishers {
+        publisher.kill().await.ok();
+    }
+    let row = Row {
+        streams,
+        mbits: bytes * 8.0 / elapsed / streams as f64 / 1e6,
+        cores: cpu / elapsed,
+        segments: segments / elapsed / streams as f64,
+        packaging_ms: packaging * 1e3,
+    };
+    println!(
+        "{streams} streams at {:.2} Mbit/s: {:.3} cores, {:.2} segments/s per stream, parts stored and announced in {:.2} ms on average",
+        row.mbits, row.cores, row.segments, row.packaging_ms
+    );
+    row
+}
+
+/// The benchmark's section of docs/BENCHMARKS.md (printed too).
+fn section(rows: &[Row]) -> String {
     let table: Vec<String> = rows
         .iter()
         .map(|row| {
@@ -166,6 +176,6 @@ async fn main() {
         date = chrono::Utc::now().format("%Y-%m-%d"),
         window = WINDOW.as_secs(),
     );
-    write_section("density", &body).expect("writing docs/BENCHMARKS.md");
     println!("{body}");
+    body
 }
