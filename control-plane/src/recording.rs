@@ -26,7 +26,7 @@ use sigma_shared::command::{ChannelCommand, Command, IngestAction};
 use sigma_shared::event::{Decision, Event, EventEnvelope};
 use sigma_shared::ids::{ChannelId, SessionId};
 use sigma_shared::log::{
-    partition_for, Checkpoints, EventLog, GroupEvent, LogError, EVENTS_TOPIC, MEDIA_TOPIC,
+    partition_for, Checkpoints, EventLog, GroupEvent, LogError, Pace, EVENTS_TOPIC, MEDIA_TOPIC,
 };
 use sigma_shared::media::{MediaEvent, SOURCE_RENDITION};
 use sigma_shared::rejection::Rejection;
@@ -69,7 +69,7 @@ pub async fn run(
     ready: impl FnOnce(),
 ) -> Result<(), RecordingError> {
     let store = live.store().clone();
-    let mut member = log.join(EVENTS_TOPIC, GROUP).await?;
+    let mut member = log.join(EVENTS_TOPIC, GROUP, Pace::Relaxed).await?;
     ready();
     let mut checkpoints = Checkpoints::every(COMMIT_EVERY);
     loop {

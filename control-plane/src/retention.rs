@@ -27,7 +27,7 @@ use sea_orm::{
 use sigma_shared::command::IngestAction;
 use sigma_shared::event::{Decision, Event};
 use sigma_shared::ids::{ChannelId, SessionId};
-use sigma_shared::log::{Offset, Partition};
+use sigma_shared::log::{Offset, Pace, Partition};
 use sigma_shared::rejection::Rejection;
 
 use crate::db::media_expiry;
@@ -65,6 +65,11 @@ impl Projection for Expiries {
 
     fn name(&self) -> &'static str {
         "retention"
+    }
+
+    /// Expiries are hours away.
+    fn pace(&self) -> Pace {
+        Pace::Relaxed
     }
 
     async fn apply(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use sigma_shared::log::{EventLog, GroupConsumer, GroupEvent, Offset, Partition, Record};
+use sigma_shared::log::{EventLog, GroupConsumer, GroupEvent, Offset, Pace, Partition, Record};
 use tokio::sync::mpsc;
 
 /// Partitions of every topic the suite creates.
@@ -324,7 +324,11 @@ pub async fn groups_resume_from_committed_offsets(backend: &dyn Backend) {
         log.ensure_topic(&topic).await.unwrap();
         let first = append_many(log.as_ref(), &topic, &keys, 5).await;
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let member = spawn_member(log.join(&topic, &group).await.unwrap(), "first", events_tx);
+        let member = spawn_member(
+            log.join(&topic, &group, Pace::Prompt).await.unwrap(),
+            "first",
+            events_tx,
+        );
         let mut view = GroupView::default();
         view.until("first member reads the first half", &mut events, |v| {
             v.received.len() == first.len()
@@ -338,7 +342,11 @@ pub async fn groups_resume_from_committed_offsets(backend: &dyn Backend) {
     let log = backend.open().await;
     let second = append_many(log.as_ref(), &topic, &keys, 5).await;
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let _member = spawn_member(log.join(&topic, &group).await.unwrap(), "second", events_tx);
+    let _member = spawn_member(
+        log.join(&topic, &group, Pace::Prompt).await.unwrap(),
+        "second",
+        events_tx,
+    );
     let mut view = GroupView::default();
     view.until("second member reads the second half", &mut events, |v| {
         v.received.len() >= second.len()
@@ -370,7 +378,7 @@ pub async fn a_surviving_member_takes_over(backend: &dyn Backend) {
     let mut view = GroupView::default();
 
     let first = spawn_member(
-        log.join(&topic, &group).await.unwrap(),
+        log.join(&topic, &group, Pace::Prompt).await.unwrap(),
         "a",
         events_tx.clone(),
     );
@@ -378,7 +386,11 @@ pub async fn a_surviving_member_takes_over(backend: &dyn Backend) {
         v.owns("a") == all
     })
     .await;
-    let _second = spawn_member(log.join(&topic, &group).await.unwrap(), "b", events_tx);
+    let _second = spawn_member(
+        log.join(&topic, &group, Pace::Prompt).await.unwrap(),
+        "b",
+        events_tx,
+    );
     view.until("a and b share the partitions", &mut events, |v| {
         let (a, b) = (v.owns("a"), v.owns("b"));
         !a.is_empty()

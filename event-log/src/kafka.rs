@@ -25,10 +25,12 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientContext, Offset as KafkaOffset, TopicPartitionList};
 use sigma_shared::log::{
-    partition_for, EventLog, GroupConsumer, GroupEvent, LogError, Offset, Partition, Record,
+    partition_for, EventLog, GroupConsumer, GroupEvent, LogError, Offset, Pace, Partition, Record,
     COMMANDS_TOPIC, EVENTS_TOPIC,
 };
 use tokio::sync::mpsc;
+
+use crate::FetchWaits;
 
 /// The key of barrier records. It starts with a NUL byte, which no aggregate id contains.
 const BARRIER_KEY: &str = "\0sigma.barrier";
@@ -39,8 +41,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct KafkaLog {
     brokers: String,
     partitions: u32,
-    /// See [`crate::LogConfig::Kafka`].
-    fetch_wait_ms: u32,
+    fetch_waits: FetchWaits,
     producer: FutureProducer,
 }
 
@@ -82,7 +83,11 @@ fn kafka_error(error: KafkaError) -> LogError {
 }
 
 impl KafkaLog {
-    pub fn connect(brokers: &str, partitions: u32, fetch_wait_ms: u32) -> Result<Self, LogError> {
+    pub fn connect(
+        brokers: &str,
+        partitions: u32,
+        fetch_waits: FetchWaits,
+    ) -> Result<Self, LogError> {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
@@ -94,12 +99,12 @@ impl KafkaLog {
         Ok(Self {
             brokers: brokers.to_owned(),
             partitions,
-            fetch_wait_ms,
+            fetch_waits,
             producer,
         })
     }
 
-    fn consumer_config(&self, group: &str) -> ClientConfig {
+    fn consumer_config(&self, group: &str, pace: Pace) -> ClientConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
@@ -110,10 +115,19 @@ impl KafkaLog {
             // No transactions are ever written, so reading committed records only would add
             // nothing but a dependency on the broker's last-stable-offset bookkeeping.
             .set("isolation.level", "read_uncommitted")
-            .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
+            .set("fetch.wait.max.ms", self.fetch_waits.of(pace).to_string())
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000");
         config
+    }
+
+    /// A consumer outside any group: a name of its own, never committed, and prompt (the
+    /// events feed, playback's media and the catch-up reads are waited on).
+    fn reader_config(&self) -> ClientConfig {
+        self.consumer_config(
+            &format!("sigma-reader-{}", uuid::Uuid::new_v4()),
+            Pace::Prompt,
+        )
     }
 
     /// A consumer outside any group, reading the given partitions from the given offsets.
@@ -122,10 +136,7 @@ impl KafkaLog {
         topic: &str,
         from: &[(Partition, Offset)],
     ) -> Result<StreamConsumer, LogError> {
-        let consumer: StreamConsumer = self
-            .consumer_config(&format!("sigma-reader-{}", uuid::Uuid::new_v4()))
-            .create()
-            .map_err(kafka_error)?;
+        let consumer: StreamConsumer = self.reader_config().create().map_err(kafka_error)?;
         let mut assignment = TopicPartitionList::new();
         for (partition, offset) in from {
             assignment
@@ -262,10 +273,7 @@ impl EventLog for KafkaLog {
         timestamp_ms: i64,
     ) -> Result<Offset, LogError> {
         self.check_partition(partition)?;
-        let consumer: BaseConsumer = self
-            .consumer_config(&format!("sigma-reader-{}", uuid::Uuid::new_v4()))
-            .create()
-            .map_err(kafka_error)?;
+        let consumer: BaseConsumer = self.reader_config().create().map_err(kafka_error)?;
         let mut wanted = TopicPartitionList::new();
         wanted
             .add_partition_offset(topic, partition as i32, KafkaOffset::Offset(timestamp_ms))
@@ -350,8 +358,13 @@ impl EventLog for KafkaLog {
         .boxed())
     }
 
-    async fn join(&self, topic: &str, group: &str) -> Result<Box<dyn GroupConsumer>, LogError> {
-        let mut config = self.consumer_config(group);
+    async fn join(
+        &self,
+        topic: &str,
+        group: &str,
+        pace: Pace,
+    ) -> Result<Box<dyn GroupConsumer>, LogError> {
+        let mut config = self.consumer_config(group, pace);
         config.set("partition.assignment.strategy", "roundrobin");
         let (consumer, rebalances) = subscribe(&config, topic)?;
         Ok(Box::new(KafkaMember {

@@ -25,9 +25,40 @@ pub mod testing;
 
 use std::sync::Arc;
 
-use sigma_shared::log::{EventLog, LogError};
+use sigma_shared::log::{EventLog, LogError, Pace};
 
 pub use follow::{CaughtUp, EventsFeed};
+
+/// `fetch.wait.max.ms` of Kafka consumers by [`Pace`]: how long the broker may hold a fetch
+/// when there is nothing new. Apache Kafka answers as soon as data arrives, so there a wait only
+/// bounds idle polling; tansu 0.6 always holds a fetch this long, so there it adds up to this
+/// much latency per hop, and each idle fetch is work for it (a poll of its SQLite).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchWaits {
+    /// For [`Pace::Prompt`] members and for every reader outside a group.
+    pub prompt_ms: u32,
+    /// For [`Pace::Relaxed`] members.
+    pub relaxed_ms: u32,
+}
+
+/// 10 ms for a prompt member, 250 ms for a relaxed one.
+impl Default for FetchWaits {
+    fn default() -> Self {
+        Self {
+            prompt_ms: 10,
+            relaxed_ms: 250,
+        }
+    }
+}
+
+impl FetchWaits {
+    pub fn of(&self, pace: Pace) -> u32 {
+        match pace {
+            Pace::Prompt => self.prompt_ms,
+            Pace::Relaxed => self.relaxed_ms,
+        }
+    }
+}
 
 /// Where the log lives, from configuration.
 #[derive(Clone, Debug)]
@@ -39,11 +70,8 @@ pub enum LogConfig {
     Kafka {
         brokers: String,
         partitions: u32,
-        /// `fetch.wait.max.ms` of every consumer: how long the broker may hold a fetch when
-        /// there is nothing new. Apache Kafka answers as soon as data arrives, so there it only
-        /// bounds idle polling; tansu 0.6 always holds a fetch this long, so there it adds up
-        /// to this much latency per hop.
-        fetch_wait_ms: u32,
+        /// How long the broker may hold each consumer's fetches when there is nothing new.
+        fetch_waits: FetchWaits,
     },
 }
 
@@ -57,11 +85,11 @@ pub async fn open(config: &LogConfig) -> Result<Arc<dyn EventLog>, LogError> {
         LogConfig::Kafka {
             brokers,
             partitions,
-            fetch_wait_ms,
+            fetch_waits,
         } => Arc::new(kafka::KafkaLog::connect(
             brokers,
             *partitions,
-            *fetch_wait_ms,
+            *fetch_waits,
         )?),
         #[cfg(not(feature = "kafka"))]
         LogConfig::Kafka { .. } => {

@@ -8,6 +8,7 @@ use sigma_event_log::conformance::{Backend, PARTITIONS};
 use sigma_event_log::embedded::EmbeddedLog;
 use sigma_event_log::kafka::KafkaLog;
 use sigma_event_log::testing::Tansu;
+use sigma_event_log::FetchWaits;
 use sigma_shared::log::EventLog;
 use tokio::sync::Mutex;
 
@@ -32,7 +33,7 @@ struct Kafka {
 #[async_trait]
 impl Backend for Kafka {
     async fn open(&self) -> Arc<dyn EventLog> {
-        Arc::new(KafkaLog::connect(&self.brokers, PARTITIONS, 10).unwrap())
+        Arc::new(KafkaLog::connect(&self.brokers, PARTITIONS, FetchWaits::default()).unwrap())
     }
 
     async fn restart_storage(&self) {

@@ -117,6 +117,21 @@ impl Checkpoints {
     }
 }
 
+/// How soon a group member must see a record once it is appended. A log that wakes its readers
+/// on an append (the embedded log; Apache Kafka, which answers a waiting fetch as soon as data
+/// arrives) delivers at once either way. A broker that holds every fetch for its full wait
+/// (tansu 0.6) is asked to hold a prompt member's fetches briefly and a relaxed member's long:
+/// every idle fetch costs it work, and the prompt members' records queue behind that work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    /// Someone is waiting for what this member does with a record: a command's decision, the
+    /// read model a write's answer is read from.
+    Prompt,
+    /// Nobody waits on it within a fraction of a second: webhook deliveries, retention,
+    /// recordings, node heartbeats, analytics.
+    Relaxed,
+}
+
 #[async_trait]
 pub trait EventLog: Send + Sync + 'static {
     /// Partitions per topic (the same for every topic).
@@ -168,8 +183,13 @@ pub trait EventLog: Send + Sync + 'static {
         from: &[(Partition, Offset)],
     ) -> Result<BoxStream<'static, Result<Record, LogError>>, LogError>;
 
-    /// Joins a consumer group on a topic.
-    async fn join(&self, topic: &str, group: &str) -> Result<Box<dyn GroupConsumer>, LogError>;
+    /// Joins a consumer group on a topic, as a member that must see records at `pace`.
+    async fn join(
+        &self,
+        topic: &str,
+        group: &str,
+        pace: Pace,
+    ) -> Result<Box<dyn GroupConsumer>, LogError>;
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sigma_edge_worker::rtmp::RtmpLimits;
-use sigma_event_log::LogConfig;
+use sigma_event_log::{FetchWaits, LogConfig};
 use sigma_media::ladder::{parse_ladder, Rung, DEFAULT_LADDER};
 
 use sigma_control_plane::webhooks::WebhookConfig;
@@ -264,11 +264,15 @@ fn log_config(data_dir: &std::path::Path) -> Result<LogConfig, ConfigError> {
             reason: "must be between 1 and 1024".into(),
         });
     }
+    let waits = FetchWaits::default();
     Ok(match var("SIGMA_KAFKA_BROKERS") {
         Some(brokers) => LogConfig::Kafka {
             brokers,
             partitions,
-            fetch_wait_ms: parsed("SIGMA_KAFKA_FETCH_WAIT_MS", 10)?,
+            fetch_waits: FetchWaits {
+                prompt_ms: parsed("SIGMA_KAFKA_FETCH_WAIT_MS", waits.prompt_ms)?,
+                relaxed_ms: parsed("SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS", waits.relaxed_ms)?,
+            },
         },
         None => LogConfig::Embedded {
             dir: data_dir.join("log"),

@@ -24,7 +24,7 @@ impl EdgeStandIn {
         let config = sigma_event_log::LogConfig::Kafka {
             brokers: brokers.to_owned(),
             partitions,
-            fetch_wait_ms: 10,
+            fetch_waits: sigma_event_log::FetchWaits::default(),
         };
         Self {
             log: sigma_event_log::open(&config)

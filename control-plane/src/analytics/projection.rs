@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use sigma_shared::audience::{merge, ActivityDecodeError, Span, ViewerActivity};
-use sigma_shared::log::{Record, VIEWERS_TOPIC};
+use sigma_shared::log::{Pace, Record, VIEWERS_TOPIC};
 
 use crate::db::viewer_spans;
 use crate::project::projector::{ProjectorError, RecordProjection};
@@ -32,6 +32,11 @@ impl RecordProjection for Analytics {
 
     fn name(&self) -> &'static str {
         "analytics"
+    }
+
+    /// Audience figures are counted by the minute; no request waits for a span.
+    fn pace(&self) -> Pace {
+        Pace::Relaxed
     }
 
     async fn apply_record(

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use sigma_shared::command::CommandEnvelope;
 use sigma_shared::event::Decision;
 use sigma_shared::log::{
-    Checkpoints, EventLog, GroupEvent, LogError, Partition, COMMANDS_TOPIC, EVENTS_TOPIC,
+    Checkpoints, EventLog, GroupEvent, LogError, Pace, Partition, COMMANDS_TOPIC, EVENTS_TOPIC,
 };
 
 pub use self::partition::PartitionDecider;
@@ -39,7 +39,7 @@ pub async fn run(
     ready: impl FnOnce(),
 ) -> Result<(), LogError> {
     timers.clear();
-    let mut member = log.join(COMMANDS_TOPIC, GROUP).await?;
+    let mut member = log.join(COMMANDS_TOPIC, GROUP, Pace::Prompt).await?;
     ready();
     // A member that stopped owns nothing: the gauge must not keep its last assignment.
     let _owned_gauge = OwnedGauge(&metrics);

@@ -13,7 +13,7 @@ use chrono::Utc;
 use sigma_shared::command::IngestAction;
 use sigma_shared::ids::AlertId;
 use sigma_shared::log::{
-    partition_for, EventLog, GroupEvent, LogError, Partition, HEARTBEATS_TOPIC,
+    partition_for, EventLog, GroupEvent, LogError, Pace, Partition, HEARTBEATS_TOPIC,
 };
 use tokio::sync::mpsc;
 
@@ -41,7 +41,7 @@ pub async fn run(
     timeout: Duration,
     ready: impl FnOnce(),
 ) -> Result<(), LogError> {
-    let mut member = log.join(HEARTBEATS_TOPIC, GROUP).await?;
+    let mut member = log.join(HEARTBEATS_TOPIC, GROUP, Pace::Relaxed).await?;
     ready();
     let (seen, mut sightings) = mpsc::unbounded_channel();
     let partitions = log.partitions();

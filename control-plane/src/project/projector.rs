@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use sigma_shared::event::{Decision, DecodeError, Event};
 use sigma_shared::log::{
-    Checkpoints, EventLog, GroupEvent, LogError, Offset, Partition, Record, EVENTS_TOPIC,
+    Checkpoints, EventLog, GroupEvent, LogError, Offset, Pace, Partition, Record, EVENTS_TOPIC,
 };
 
 use super::progress::Progress;
@@ -31,6 +31,8 @@ pub trait Projection: Send + Sync {
     fn group(&self) -> &'static str;
     /// The key of its rows in `projection_offsets`.
     fn name(&self) -> &'static str;
+    /// Whether a reader waits for it (see [`Pace`]).
+    fn pace(&self) -> Pace;
     /// Applies one decision inside the caller's transaction (which also stores the offset).
     async fn apply(
         &self,
@@ -58,6 +60,7 @@ pub trait RecordProjection: Send + Sync {
     fn topic(&self) -> &'static str;
     fn group(&self) -> &'static str;
     fn name(&self) -> &'static str;
+    fn pace(&self) -> Pace;
     /// Applies one record inside the caller's transaction (which also stores the offset). An
     /// error stops the projector: a record must never be skipped silently.
     async fn apply_record(
@@ -89,6 +92,10 @@ impl<P: Projection> RecordProjection for P {
 
     fn name(&self) -> &'static str {
         Projection::name(self)
+    }
+
+    fn pace(&self) -> Pace {
+        Projection::pace(self)
     }
 
     async fn apply_record(
@@ -153,6 +160,11 @@ impl Projection for ReadModels {
         PROJECTION
     }
 
+    /// A write's answer is read from the read models.
+    fn pace(&self) -> Pace {
+        Pace::Prompt
+    }
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
@@ -214,7 +226,9 @@ pub async fn run(
     let mut checkpoints = Checkpoints::every(COMMIT_EVERY);
     // A restarted member owns nothing until the group assigns it partitions again.
     projection.owned(&applied);
-    let mut member = log.join(projection.topic(), projection.group()).await?;
+    let mut member = log
+        .join(projection.topic(), projection.group(), projection.pace())
+        .await?;
     ready();
     loop {
         match member.next().await? {
@@ -263,10 +277,11 @@ pub async fn run(
 /// How many records of a partition a projector applies between two commits of its group.
 const COMMIT_EVERY: u32 = 100;
 
-/// Records passed over without a transaction, per partition since the last one applied. Neither
-/// their offset nor the group's is stored, so a restart reads them again (and passes over them
-/// again); after [`PassedOver::AT_MOST`] in a row one is applied anyway (changing nothing but
-/// the stored offset), which bounds what a restart reads again.
+/// Records passed over without a transaction, per partition since the last one applied. Their
+/// offset is not stored with the projection's, so a restart may read them again (from the
+/// stored offset, or from the group's where that is further on) and passes over them again;
+/// after [`PassedOver::AT_MOST`] in a row one is applied anyway (changing nothing but the
+/// stored offset), which bounds what a restart reads again.
 #[derive(Default)]
 struct PassedOver(HashMap<Partition, u32>);
 
@@ -430,6 +445,10 @@ mod tests {
 
         fn name(&self) -> &'static str {
             "everything"
+        }
+
+        fn pace(&self) -> Pace {
+            Pace::Prompt
         }
 
         async fn apply(

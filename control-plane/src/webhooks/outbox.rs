@@ -15,7 +15,7 @@ use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, IntoActiveMo
 use serde::Serialize;
 use sigma_shared::event::{Decision, EventEnvelope};
 use sigma_shared::ids::{ChannelId, DeliveryId, EventId, SessionId};
-use sigma_shared::log::{Offset, Partition};
+use sigma_shared::log::{Offset, Pace, Partition};
 use sigma_shared::webhook::wants;
 
 use super::PENDING;
@@ -66,6 +66,11 @@ impl Projection for Outbox {
 
     fn name(&self) -> &'static str {
         "webhooks"
+    }
+
+    /// A delivery may leave a fraction of a second later; no request waits for it.
+    fn pace(&self) -> Pace {
+        Pace::Relaxed
     }
 
     async fn apply(

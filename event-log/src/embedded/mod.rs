@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use sigma_shared::log::{
-    partition_for, EventLog, GroupConsumer, LogError, Offset, Partition, Record,
+    partition_for, EventLog, GroupConsumer, LogError, Offset, Pace, Partition, Record,
 };
 use tokio::sync::watch;
 
@@ -268,6 +268,8 @@ impl EventLog for EmbeddedLog {
         &self,
         topic_name: &str,
         group_name: &str,
+        // Every member is woken by an append, so each is prompt.
+        _pace: Pace,
     ) -> Result<Box<dyn GroupConsumer>, LogError> {
         let topic = self.topic(topic_name)?;
         let group = {
