@@ -110,6 +110,24 @@ fn positive(name: &'static str, default: u64) -> Result<u64, ConfigError> {
     Ok(value)
 }
 
+/// The longest Kafka fetch wait: librdkafka wants `fetch.wait.max.ms` at least a second under
+/// its 60 s socket timeout, and would otherwise refuse a consumer only when a component joins
+/// (which its supervisor would restart forever) instead of at start-up.
+const MAX_FETCH_WAIT_MS: u32 = 59_000;
+
+/// A Kafka fetch wait in milliseconds, at most [`MAX_FETCH_WAIT_MS`].
+fn fetch_wait(name: &'static str, default: u32) -> Result<u32, ConfigError> {
+    let value: u32 = parsed(name, default)?;
+    if value > MAX_FETCH_WAIT_MS {
+        return Err(ConfigError::Invalid {
+            name,
+            value: value.to_string(),
+            reason: format!("must be at most {MAX_FETCH_WAIT_MS} (milliseconds)"),
+        });
+    }
+    Ok(value)
+}
+
 /// Per-account quotas; each defaults to [`QuotaLimits::default`] (0 allows none).
 fn quota_limits() -> Result<QuotaLimits, ConfigError> {
     let default = QuotaLimits::default();
@@ -270,8 +288,8 @@ fn log_config(data_dir: &std::path::Path) -> Result<LogConfig, ConfigError> {
             brokers,
             partitions,
             fetch_waits: FetchWaits {
-                prompt_ms: parsed("SIGMA_KAFKA_FETCH_WAIT_MS", waits.prompt_ms)?,
-                relaxed_ms: parsed("SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS", waits.relaxed_ms)?,
+                prompt_ms: fetch_wait("SIGMA_KAFKA_FETCH_WAIT_MS", waits.prompt_ms)?,
+                relaxed_ms: fetch_wait("SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS", waits.relaxed_ms)?,
             },
         },
         None => LogConfig::Embedded {

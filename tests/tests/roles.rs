@@ -1,7 +1,7 @@
 //! A process of a scaled-out deployment starts only with what it must share with the rest: a
 //! setting it would otherwise fill in for itself (a log or media of its own, keys drawn into
 //! its data dir, its own addresses as the public URLs) would split it from the others, so it
-//! refuses to start and names the setting.
+//! refuses to start and names the setting. So does a process given a setting out of range.
 
 use sigma_tests::process::{sigma_binary, SigmaConfig};
 
@@ -49,6 +49,23 @@ async fn a_control_plane_without_the_shared_keys_or_the_public_urls_refuses_to_s
         assert!(
             stderr.contains(&format!("set {missing}")),
             "{missing}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fetch_wait_librdkafka_would_refuse_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens at these: the settings are checked before anything is opened.
+    let config = SigmaConfig::scale_out(dir.path(), "127.0.0.1:9", "postgres://127.0.0.1:9/x");
+    for name in [
+        "SIGMA_KAFKA_FETCH_WAIT_MS",
+        "SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS",
+    ] {
+        let stderr = refusal("run", &config.clone().with(name, "60000")).await;
+        assert!(
+            stderr.contains(name) && stderr.contains("at most 59000"),
+            "{name}: {stderr}"
         );
     }
 }
