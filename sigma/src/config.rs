@@ -1,8 +1,11 @@
 //! Configuration from the environment (`SIGMA_*`), with the defaults that make a laptop run
 //! work with no configuration at all.
 
+use std::fmt::Display;
 use std::net::SocketAddr;
+use std::ops::{Bound, RangeBounds};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use sigma_edge_worker::rtmp::RtmpLimits;
@@ -83,9 +86,9 @@ fn var(name: &'static str) -> Option<String> {
         .filter(|value| !value.trim().is_empty())
 }
 
-fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+fn parsed<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
 where
-    T::Err: std::fmt::Display,
+    T::Err: Display,
 {
     match var(name) {
         None => Ok(default),
@@ -97,36 +100,40 @@ where
     }
 }
 
+/// A number within `range`: the message names the bound it broke.
+fn ranged<T>(name: &'static str, default: T, range: impl RangeBounds<T>) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Display,
+    T::Err: Display,
+{
+    let value: T = parsed(name, default)?;
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    let reason = match (range.start_bound(), range.end_bound()) {
+        (Bound::Included(low), Bound::Included(high)) => {
+            format!("must be between {low} and {high}")
+        }
+        (Bound::Included(low), _) => format!("must be at least {low}"),
+        (_, Bound::Included(high)) => format!("must be at most {high}"),
+        _ => "is out of range".to_owned(),
+    };
+    Err(ConfigError::Invalid {
+        name,
+        value: value.to_string(),
+        reason,
+    })
+}
+
 /// A number that must be above zero.
 fn positive(name: &'static str, default: u64) -> Result<u64, ConfigError> {
-    let value: u64 = parsed(name, default)?;
-    if value == 0 {
-        return Err(ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason: "must be above zero".into(),
-        });
-    }
-    Ok(value)
+    ranged(name, default, 1..)
 }
 
-/// The longest Kafka fetch wait: librdkafka wants `fetch.wait.max.ms` at least a second under
-/// its 60 s socket timeout, and would otherwise refuse a consumer only when a component joins
-/// (which its supervisor would restart forever) instead of at start-up.
+/// The longest Kafka fetch wait in milliseconds: librdkafka wants `fetch.wait.max.ms` at least
+/// a second under its 60 s socket timeout, and would otherwise refuse a consumer only when a
+/// component joins (which its supervisor would restart forever) instead of at start-up.
 const MAX_FETCH_WAIT_MS: u32 = 59_000;
-
-/// A Kafka fetch wait in milliseconds, at most [`MAX_FETCH_WAIT_MS`].
-fn fetch_wait(name: &'static str, default: u32) -> Result<u32, ConfigError> {
-    let value: u32 = parsed(name, default)?;
-    if value > MAX_FETCH_WAIT_MS {
-        return Err(ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason: format!("must be at most {MAX_FETCH_WAIT_MS} (milliseconds)"),
-        });
-    }
-    Ok(value)
-}
 
 /// Per-account quotas; each defaults to [`QuotaLimits::default`] (0 allows none).
 fn quota_limits() -> Result<QuotaLimits, ConfigError> {
@@ -151,18 +158,12 @@ fn rtmp_limits() -> Result<RtmpLimits, ConfigError> {
     let count = |name, default: usize| -> Result<usize, ConfigError> {
         Ok(positive(name, default as u64)? as usize)
     };
-    let max_message_bytes = positive(
-        "SIGMA_RTMP_MAX_MESSAGE_BYTES",
-        u64::from(defaults.max_message_bytes),
-    )?;
     // A message's length is a 24-bit field.
-    if max_message_bytes > 0x00ff_ffff {
-        return Err(ConfigError::Invalid {
-            name: "SIGMA_RTMP_MAX_MESSAGE_BYTES",
-            value: max_message_bytes.to_string(),
-            reason: "must be at most 16777215 (RTMP's largest message)".into(),
-        });
-    }
+    let max_message_bytes = ranged(
+        "SIGMA_RTMP_MAX_MESSAGE_BYTES",
+        defaults.max_message_bytes,
+        1..=0x00ff_ffff,
+    )?;
     Ok(RtmpLimits {
         handshake_timeout: millis(
             "SIGMA_RTMP_HANDSHAKE_TIMEOUT_MS",
@@ -175,7 +176,7 @@ fn rtmp_limits() -> Result<RtmpLimits, ConfigError> {
             "SIGMA_RTMP_MAX_CONNECTIONS_PER_ADDRESS",
             defaults.max_connections_per_address,
         )?,
-        max_message_bytes: max_message_bytes as u32,
+        max_message_bytes,
         max_bitrate: positive("SIGMA_RTMP_MAX_BITRATE_KBPS", defaults.max_bitrate / 1000)? * 1000,
         bitrate_window: defaults.bitrate_window,
     })
@@ -274,22 +275,23 @@ fn address(name: &'static str, default: &str) -> Result<SocketAddr, ConfigError>
 /// Kafka when `SIGMA_KAFKA_BROKERS` is set, else the embedded log in the data dir; either way
 /// with `SIGMA_LOG_PARTITIONS` partitions (1 to 1024).
 fn log_config(data_dir: &std::path::Path) -> Result<LogConfig, ConfigError> {
-    let partitions: u32 = parsed("SIGMA_LOG_PARTITIONS", 8)?;
-    if partitions == 0 || partitions > 1024 {
-        return Err(ConfigError::Invalid {
-            name: "SIGMA_LOG_PARTITIONS",
-            value: partitions.to_string(),
-            reason: "must be between 1 and 1024".into(),
-        });
-    }
+    let partitions = ranged("SIGMA_LOG_PARTITIONS", 8, 1..=1024)?;
     let waits = FetchWaits::default();
     Ok(match var("SIGMA_KAFKA_BROKERS") {
         Some(brokers) => LogConfig::Kafka {
             brokers,
             partitions,
             fetch_waits: FetchWaits {
-                prompt_ms: fetch_wait("SIGMA_KAFKA_FETCH_WAIT_MS", waits.prompt_ms)?,
-                relaxed_ms: fetch_wait("SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS", waits.relaxed_ms)?,
+                prompt_ms: ranged(
+                    "SIGMA_KAFKA_FETCH_WAIT_MS",
+                    waits.prompt_ms,
+                    ..=MAX_FETCH_WAIT_MS,
+                )?,
+                relaxed_ms: ranged(
+                    "SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS",
+                    waits.relaxed_ms,
+                    ..=MAX_FETCH_WAIT_MS,
+                )?,
             },
         },
         None => LogConfig::Embedded {

@@ -53,19 +53,34 @@ async fn a_control_plane_without_the_shared_keys_or_the_public_urls_refuses_to_s
     }
 }
 
+/// Each bound a setting has is checked before anything is opened, and the refusal names it.
 #[tokio::test]
-async fn a_fetch_wait_librdkafka_would_refuse_stops_the_start() {
+async fn a_setting_out_of_its_range_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens at these: the settings are checked before anything is opened.
     let config = SigmaConfig::scale_out(dir.path(), "127.0.0.1:9", "postgres://127.0.0.1:9/x");
-    for name in [
-        "SIGMA_KAFKA_FETCH_WAIT_MS",
-        "SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS",
+    for (name, value, bound) in [
+        // librdkafka would refuse these only when a component joins, restarting it forever.
+        ("SIGMA_KAFKA_FETCH_WAIT_MS", "60000", "at most 59000"),
+        (
+            "SIGMA_KAFKA_RELAXED_FETCH_WAIT_MS",
+            "60000",
+            "at most 59000",
+        ),
+        ("SIGMA_LOG_PARTITIONS", "0", "between 1 and 1024"),
+        ("SIGMA_LOG_PARTITIONS", "1025", "between 1 and 1024"),
+        // An RTMP message's length is a 24-bit field.
+        (
+            "SIGMA_RTMP_MAX_MESSAGE_BYTES",
+            "16777216",
+            "between 1 and 16777215",
+        ),
+        ("SIGMA_NODE_TIMEOUT_MS", "0", "at least 1"),
     ] {
-        let stderr = refusal("run", &config.clone().with(name, "60000")).await;
+        let stderr = refusal("run", &config.clone().with(name, value)).await;
         assert!(
-            stderr.contains(name) && stderr.contains("at most 59000"),
-            "{name}: {stderr}"
+            stderr.contains(&format!("{name}=\"{value}\"")) && stderr.contains(bound),
+            "{name}={value}: {stderr}"
         );
     }
 }
