@@ -49,6 +49,17 @@ pub fn ffmpeg_args(width: u32) -> Vec<String> {
         "level+warning",
         "-skip_frame",
         "nokey",
+        // Every picture must come out as soon as its keyframe is in: ffmpeg would otherwise
+        // hold pictures back by whole thumbnail intervals (the first thumbnail came 30 s after
+        // go-live at a 10 s interval). The init segment says all there is to know, so nothing
+        // is probed (probing waits for more keyframes); one decoding and one encoding thread,
+        // as frame threads hold a picture until the next ones come in.
+        "-probesize",
+        "32",
+        "-analyzeduration",
+        "0",
+        "-threads",
+        "1",
         "-f",
         "mp4",
         "-i",
@@ -62,6 +73,8 @@ pub fn ffmpeg_args(width: u32) -> Vec<String> {
         "mjpeg",
         "-q:v",
         "4",
+        "-threads",
+        "1",
         "-f",
         "image2pipe",
         "pipe:1",
