@@ -1,8 +1,14 @@
-# Builds the `sigma` binary for compose.yaml.
+# Builds the `sigma` binary for compose.yaml, with the dashboard's page embedded.
+FROM node:20-bookworm AS dashboard
+WORKDIR /src/dashboard/web
+COPY dashboard/web/ .
+RUN npm install --no-audit --no-fund && npm run build
+
 FROM rust:1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends cmake libcurl4-openssl-dev libssl-dev zlib1g-dev libsasl2-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+COPY --from=dashboard /src/dashboard/web/dist dashboard/web/dist
 RUN cargo build --release --bin sigma
 
 FROM debian:bookworm-slim

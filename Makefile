@@ -14,6 +14,7 @@ FUZZ_SECONDS ?= 600
 ## Build and start one process: API, deciders, projections on the embedded log and SQLite.
 run:
 	@scripts/deps.sh run
+	@scripts/dashboard.sh
 	cargo build --release --bin sigma
 	$(CARGO_TARGET_DIR)/release/sigma run
 
@@ -21,6 +22,7 @@ run:
 ## run the end-to-end suites again on the scaled-out topology (profile `topology`).
 test:
 	@scripts/deps.sh test
+	@scripts/dashboard.sh
 	cargo build --workspace --all-targets
 	$(MAKE) --no-print-directory fuzz-replay
 	cargo nextest run --workspace --no-fail-fast --test-threads 4
@@ -29,6 +31,7 @@ test:
 ## The arithmetic a client or publisher controls, again in a release build (no overflow checks
 ## there): Range positions, crafted SPS sizes, and the 1 GiB downloads against a release `sigma`.
 test-release:
+	@scripts/dashboard.sh
 	cargo build --release -p sigma --bin sigma
 	cargo nextest run --release -p sigma-shared -p sigma-media -p sigma-edge-worker -E 'test(/range|crafted|sps|codec_config|overflow/)'
 	SIGMA_BIN=$(CARGO_TARGET_DIR)/release/sigma cargo nextest run -p sigma-tests --test downloads
@@ -40,6 +43,7 @@ openapi:
 ## Whole-system benchmarks; they rewrite their sections of docs/BENCHMARKS.md.
 bench:
 	@scripts/deps.sh bench
+	@scripts/dashboard.sh
 	cargo build --release --workspace --bins
 	cargo run --release -p sigma-bench --bin roundtrip
 	cargo run --release -p sigma-bench --bin replay

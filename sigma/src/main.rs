@@ -83,7 +83,7 @@ fn announce(started: &Started) {
         // Its own address: the public one is the front of the playback nodes.
         let http = format!("http://{}", started.bound.http);
         println!(
-            "\nSigma Live control plane is running.\n  API and docs:  {http}/docs/\n  Health:        {http}/healthz   Metrics: {metrics}\n  Admin key:     in {key_at}\n{listening}\n"
+            "\nSigma Live control plane is running.\n  Dashboard:     {http}/\n  API and docs:  {http}/docs/\n  Health:        {http}/healthz   Metrics: {metrics}\n  Admin key:     in {key_at}\n{listening}\n"
         );
         return;
     }
@@ -91,13 +91,14 @@ fn announce(started: &Started) {
         r#"
 Sigma Live is running.
 {listening}
+  Dashboard:     {http}/   (sign in with the admin key below)
   API and docs:  {http}/docs/
   Health:        {http}/healthz   Metrics: {metrics}
   RTMP ingest:   {rtmp}/live/<stream_key>
   Playback:      {http}/live/<channel id>/index.m3u8
   Admin key:     in {key_at}
 
-Create an account, a token and a channel (with ADMIN_KEY set to the admin key):
+Or with the API: create an account, a token and a channel (ADMIN_KEY set to the admin key):
   curl -s -X POST {http}/v1/accounts -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' -d '{{"name":"me"}}'
   curl -s -X POST {http}/v1/tokens -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' -d '{{"account_id":"<account id>"}}'
   curl -s -X POST {http}/v1/channels -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' -d '{{"name":"studio"}}'

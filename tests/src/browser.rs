@@ -1,5 +1,6 @@
-//! A real viewer: hls.js in headless Chromium, driven by `tests/player/play.mjs` through
-//! playwright-core. `make test` installs both under `~/.cache/sigma/node`.
+//! Headless Chromium driven through playwright-core: a real viewer (hls.js, driven by
+//! `tests/player/play.mjs`) and a real user of the dashboard (`tests/dashboard/*.mjs`).
+//! `make test` installs hls.js and playwright-core under `~/.cache/sigma/node`.
 
 use serde::Deserialize;
 
@@ -52,16 +53,26 @@ fn node_modules() -> String {
 
 /// Watches `url` for `seconds` (see `tests/player/play.mjs`).
 pub async fn watch(url: &str, seconds: u32, how: Watch) -> Viewing {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/player/play.mjs");
-    let output = tokio::process::Command::new("node")
-        .args([
-            script,
+    run(
+        "player/play.mjs",
+        &[
             url,
             &seconds.to_string(),
             &how.low_latency.to_string(),
             &how.stamped.to_string(),
             &how.switching.to_string(),
-        ])
+        ],
+    )
+    .await
+}
+
+/// Runs one of the browser scripts (`script`, under `tests/`) with `args`, and reads the JSON
+/// report it prints.
+pub async fn run<T: serde::de::DeserializeOwned>(script: &str, args: &[&str]) -> T {
+    let script = format!("{}/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .args(args)
         .env("SIGMA_NODE_MODULES", node_modules())
         .kill_on_drop(true)
         .output()
@@ -69,12 +80,12 @@ pub async fn watch(url: &str, seconds: u32, how: Watch) -> Viewing {
         .expect("node is installed");
     assert!(
         output.status.success(),
-        "the player failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
         panic!(
-            "player output ({error}): {}",
+            "{script} output ({error}): {}",
             String::from_utf8_lossy(&output.stdout)
         )
     })

@@ -2,7 +2,8 @@
 //! each request goes to the next node; a node that refuses the connection is skipped and the
 //! request tried on the next one (what a balancer's failed health check amounts to). It keeps
 //! per-node request counts so a test can see that every node served. The API (`/v1/…`, the
-//! docs) goes to the control planes the same way, so one base URL serves a whole deployment.
+//! docs) and the dashboard go to the control planes the same way, so one base URL serves a
+//! whole deployment.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -32,9 +33,14 @@ struct Shared {
     client: reqwest::Client,
 }
 
-/// Paths the control planes answer.
+/// Paths the control planes answer: the API, its docs and the dashboard.
 fn is_api(path: &str) -> bool {
-    path.starts_with("/v1/") || path.starts_with("/docs") || path == "/openapi.json"
+    path.starts_with("/v1/")
+        || path.starts_with("/docs")
+        || path == "/openapi.json"
+        || path == "/"
+        || path.starts_with("/channels/")
+        || path.starts_with("/assets/")
 }
 
 /// A front listening, not yet forwarding: its URL is known before the nodes behind it start

@@ -139,7 +139,7 @@ async fn bad_credentials_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn only_the_admin_key_creates_accounts_and_tokens() {
+async fn only_the_admin_key_creates_lists_accounts_and_mints_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
     let api = Api::new(&sigma.url);
@@ -164,7 +164,33 @@ async fn only_the_admin_key_creates_accounts_and_tokens() {
             )
             .await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        let answer = api.call(Method::GET, "/v1/accounts", bearer, None).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
     }
+    // Only the owner's account was made, and the admin key lists it; a second one follows it,
+    // a page at a time.
+    let listed = api.get("/v1/accounts", &sigma.admin_key).await.ok();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["data"][0]["id"], account);
+    assert_eq!(listed["data"][0]["name"], "owner");
+    let (second, _) = api.account_with_token(&sigma.admin_key, "second").await;
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = api
+            .get(&format!("/v1/accounts?limit=1{after}"), &sigma.admin_key)
+            .await
+            .ok();
+        let Some(item) = page["data"].as_array().unwrap().first().cloned() else {
+            break;
+        };
+        assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
+        after = format!("&after={}", item["id"].as_str().unwrap());
+        paged.push(item["id"].as_str().unwrap().to_owned());
+    }
+    let mut both = vec![account.clone(), second];
+    both.sort();
+    assert_eq!(paged, both);
     // A token for an account that does not exist is refused, not minted.
     let answer = api
         .post(
@@ -337,9 +363,16 @@ async fn revoked_tokens_are_refused_from_the_next_request_on() {
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
         assert_eq!(refused.code(), "token_revoked");
     }
-    assert_eq!(api.get("/v1/channels", &stranger).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/v1/channels", &stranger).await.status,
+        StatusCode::OK
+    );
     let fresh = api
-        .post("/v1/tokens", &sigma.admin_key, json!({ "account_id": account }))
+        .post(
+            "/v1/tokens",
+            &sigma.admin_key,
+            json!({ "account_id": account }),
+        )
         .await
         .ok()["token"]
         .as_str()

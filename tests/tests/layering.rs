@@ -98,3 +98,19 @@ fn the_shared_crates_reach_no_role() {
     assert_layer("sigma-shared", "serde", &roles);
     assert_layer("sigma-metrics", "prometheus", &roles);
 }
+
+/// The dashboard's server side only hands out the built page: the page reaches the platform
+/// through the public API alone, like any integrator's code, never through a private path.
+#[test]
+fn the_dashboard_crate_reaches_no_sigma_crate() {
+    let sigma = [
+        "sigma-shared",
+        "sigma-metrics",
+        "sigma-event-log",
+        "sigma-control-plane",
+        "sigma-edge-worker",
+        "sigma-playback",
+        "sea-orm",
+    ];
+    assert_layer("sigma-dashboard", "rust-embed", &sigma);
+}

@@ -1,7 +1,7 @@
-//! `POST /v1/accounts`, `POST /v1/tokens` and `DELETE /v1/accounts/{id}/tokens`: what only
-//! the admin key may do.
+//! `POST /v1/accounts`, `GET /v1/accounts`, `POST /v1/tokens` and
+//! `DELETE /v1/accounts/{id}/tokens`: what only the admin key may do.
 
-use actix_web::{delete, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::Duration;
 use sea_orm::EntityTrait;
 use sigma_shared::command::{AccountCommand, Command};
@@ -11,7 +11,7 @@ use sigma_shared::ids::AccountId;
 use super::auth::{Admin, Scope};
 use super::body::JsonBody;
 use super::error::{ApiError, ErrorBody};
-use super::views::{AccountView, CreateAccount, CreateToken, TokenView};
+use super::views::{AccountList, AccountView, CreateAccount, CreateToken, Page, TokenView};
 use super::AppState;
 use crate::db;
 
@@ -46,10 +46,32 @@ pub async fn create_account(
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::internal("a created account is missing from the read model"))?;
-    Ok(HttpResponse::Created().json(AccountView {
-        id: account_id,
-        name: row.name,
-        created_at: row.created_at,
+    Ok(HttpResponse::Created().json(AccountView::of(row)))
+}
+
+/// List the accounts, oldest id first (the dashboard's account picker).
+#[utoipa::path(
+    tag = "accounts",
+    security(("admin_key" = [])),
+    params(Page),
+    responses(
+        (status = 200, body = AccountList),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+#[get("/v1/accounts")]
+pub async fn list_accounts(
+    _: Admin,
+    state: web::Data<AppState>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let rows = page
+        .of(db::accounts::Entity::find(), db::accounts::Column::Id)?
+        .all(&state.db)
+        .await?;
+    Ok(HttpResponse::Ok().json(AccountList {
+        data: rows.into_iter().map(AccountView::of).collect(),
     }))
 }
 

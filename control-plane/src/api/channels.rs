@@ -5,7 +5,7 @@
 //! account's channel is a 404, never a 403, so ids leak nothing).
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use sigma_shared::command::{ChannelCommand, Command, OwnerAction};
 use sigma_shared::ids::ChannelId;
 use sigma_shared::secret::Sealed;
@@ -90,9 +90,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsWrite)?;
     let input = body.into_inner();
-    let name = input
-        .name
-        .ok_or_else(|| ApiError::unprocessable("missing_field", "name is required"))?;
+    let name = input.name.ok_or_else(|| {
+        ApiError::unprocessable("missing_field", "name is required").for_field("name")
+    })?;
     let _room =
         crate::quotas::room_for_a_channel(&state.quotas, &state.db, caller.account_id).await?;
     let channel_id = ChannelId::generate();
@@ -124,14 +124,12 @@ pub async fn list(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
-    let mut query = db::channels::Entity::find()
-        .filter(db::channels::Column::AccountId.eq(caller.account_id.to_string()))
-        .order_by_asc(db::channels::Column::Id)
-        .limit(page.limit()?);
-    if let Some(after) = &page.after {
-        query = query.filter(db::channels::Column::Id.gt(after.as_str()));
-    }
-    let rows = query.all(&state.db).await?;
+    let owned = db::channels::Entity::find()
+        .filter(db::channels::Column::AccountId.eq(caller.account_id.to_string()));
+    let rows = page
+        .of(owned, db::channels::Column::Id)?
+        .all(&state.db)
+        .await?;
     Ok(HttpResponse::Ok().json(ChannelList {
         data: rows.iter().map(|row| view(&state, &caller, row)).collect(),
     }))

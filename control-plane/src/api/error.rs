@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_seconds: Option<u64>,
+    /// The request field at fault, where one is.
+    pub field: Option<String>,
 }
 
 /// The body of every error response.
@@ -28,6 +30,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// What went wrong, for a human.
     pub message: String,
+    /// The request field at fault, where the error is about one (e.g. `max_session_seconds`):
+    /// a form shows the message next to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -37,6 +43,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_seconds: None,
+            field: None,
         }
     }
 
@@ -58,6 +65,14 @@ impl ApiError {
 
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// Names the request field at fault.
+    pub fn for_field(self, field: &str) -> Self {
+        Self {
+            field: Some(field.to_owned()),
+            ..self
+        }
     }
 
     pub fn rate_limited(retry_after_seconds: u64) -> Self {
@@ -110,6 +125,7 @@ impl ResponseError for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message.clone(),
+                field: self.field.clone(),
             },
         })
     }
@@ -123,7 +139,11 @@ impl From<Rejection> for ApiError {
             RejectionKind::Conflict => StatusCode::CONFLICT,
             RejectionKind::Forbidden => StatusCode::FORBIDDEN,
         };
-        Self::new(status, rejection.code(), rejection.to_string())
+        let error = Self::new(status, rejection.code(), rejection.to_string());
+        match &rejection {
+            Rejection::Invalid { field, .. } => error.for_field(field),
+            _ => error,
+        }
     }
 }
 

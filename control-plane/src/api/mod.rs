@@ -50,7 +50,8 @@ pub struct AppState {
 /// What a process serves over HTTP besides health and metrics.
 #[derive(Clone)]
 pub enum Surface {
-    /// The API and its docs, and playback on the whole platform (not on a control plane).
+    /// The API, its docs and the dashboard, and playback on the whole platform (not on a
+    /// control plane).
     Platform {
         api: web::Data<AppState>,
         playback: Option<web::Data<Arc<Playback>>>,
@@ -67,6 +68,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .service(accounts::create_account)
+        .service(accounts::list_accounts)
         .service(accounts::create_token)
         .service(accounts::revoke_tokens)
         .service(channels::create)
@@ -151,7 +153,11 @@ pub async fn serve(
             });
         let playback = match &surface {
             Surface::Platform { api, playback } => {
-                app = app.app_data(api.clone()).configure(configure);
+                let playback_url = api.urls.http.clone();
+                app = app
+                    .app_data(api.clone())
+                    .configure(configure)
+                    .configure(|config| sigma_dashboard::configure(config, &playback_url));
                 playback.as_ref()
             }
             Surface::Playback { playback } => Some(playback),

@@ -17,6 +17,7 @@ use super::{accounts, alerts, analytics, channels, playback, sessions, system, w
     ),
     paths(
         accounts::create_account,
+        accounts::list_accounts,
         accounts::create_token,
         accounts::revoke_tokens,
         channels::create,

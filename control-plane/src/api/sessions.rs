@@ -29,14 +29,12 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let channel = owned_channel(&state, &caller, channel_id(&id)?).await?;
-    let mut query = db::sessions::Entity::find()
-        .filter(db::sessions::Column::ChannelId.eq(channel.id))
-        .order_by_asc(db::sessions::Column::Id)
-        .limit(page.limit()?);
-    if let Some(after) = &page.after {
-        query = query.filter(db::sessions::Column::Id.gt(after.as_str()));
-    }
-    let rows = query.all(&state.db).await?;
+    let sessions =
+        db::sessions::Entity::find().filter(db::sessions::Column::ChannelId.eq(channel.id));
+    let rows = page
+        .of(sessions, db::sessions::Column::Id)?
+        .all(&state.db)
+        .await?;
     Ok(HttpResponse::Ok().json(SessionList {
         data: rows
             .iter()

@@ -1,6 +1,7 @@
 //! The JSON shapes of the API: what it accepts and what it returns.
 
 use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use serde::{Deserialize, Deserializer, Serialize};
 use sigma_shared::channel::ChannelStatus;
 use sigma_shared::ids::{AccountId, AlertId, ChannelId, DeliveryId, EventId, SessionId, WebhookId};
@@ -36,6 +37,21 @@ pub struct AccountView {
     pub id: AccountId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl AccountView {
+    pub fn of(row: db::accounts::Model) -> Self {
+        Self {
+            id: row.id.parse().expect("stored ids parse"),
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountList {
+    pub data: Vec<AccountView>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -274,6 +290,19 @@ pub struct Page {
 impl Page {
     pub fn limit(&self) -> Result<u64, ApiError> {
         page_limit(self.limit)
+    }
+
+    /// This page of `query`: ordered by `id`, after the cursor, at most the limit.
+    pub fn of<E, C>(&self, query: Select<E>, id: C) -> Result<Select<E>, ApiError>
+    where
+        E: EntityTrait,
+        C: ColumnTrait,
+    {
+        let query = query.order_by_asc(id).limit(self.limit()?);
+        Ok(match &self.after {
+            Some(after) => query.filter(id.gt(after.as_str())),
+            None => query,
+        })
     }
 }
 

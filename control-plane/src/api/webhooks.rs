@@ -120,15 +120,13 @@ pub async fn list(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::WebhooksRead)?;
-    let mut query = db::webhooks::Entity::find()
+    let live = db::webhooks::Entity::find()
         .filter(db::webhooks::Column::AccountId.eq(caller.account_id.to_string()))
-        .filter(db::webhooks::Column::DeletedAt.is_null())
-        .order_by_asc(db::webhooks::Column::Id)
-        .limit(page.limit()?);
-    if let Some(after) = &page.after {
-        query = query.filter(db::webhooks::Column::Id.gt(after.as_str()));
-    }
-    let rows = query.all(&state.db).await?;
+        .filter(db::webhooks::Column::DeletedAt.is_null());
+    let rows = page
+        .of(live, db::webhooks::Column::Id)?
+        .all(&state.db)
+        .await?;
     Ok(HttpResponse::Ok().json(WebhookList {
         data: rows.iter().map(WebhookView::of).collect(),
     }))

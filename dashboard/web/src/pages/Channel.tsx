@@ -1,0 +1,171 @@
+// One channel: where to push (server and key, each with a Copy button), OBS settings at a
+// glance, the owner's actions, and its settings.
+
+import { useState } from "preact/hooks";
+import { ApiError, Channel as ChannelView, LatencyMode } from "../api";
+import { ChannelForm } from "../components/ChannelForm";
+import { Copy } from "../components/Copy";
+import { describe, usePolled } from "../live";
+import { follow, navigate } from "../router";
+import { api } from "../session";
+import { LATENCY, STATUS } from "./Channels";
+
+/** What to set in OBS for each mode: keyframes often enough for the mode's segments or parts. */
+const OBS: Record<LatencyMode, { keyframes: string; bitrate: string }> = {
+  ultra_low: { keyframes: "1 s", bitrate: "2,500–4,500 kbit/s (720p–1080p)" },
+  low: { keyframes: "1 s", bitrate: "3,000–6,000 kbit/s (720p–1080p)" },
+  normal: { keyframes: "2 s", bitrate: "3,000–6,000 kbit/s (720p–1080p)" },
+};
+
+export function Channel({ id }: { id: string }) {
+  const channel = usePolled(() => api().get<ChannelView>(`/v1/channels/${id}`), 2000, [id]);
+  const [editing, setEditing] = useState(false);
+  const [shown, setShown] = useState(false);
+  const [error, setError] = useState("");
+
+  async function act(what: string, run: () => Promise<ChannelView | void>) {
+    if (!confirm(what)) return;
+    setError("");
+    try {
+      const answer = await run();
+      if (answer) channel.set(answer);
+      else navigate("/");
+    } catch (failure) {
+      setError(describe(failure));
+    }
+  }
+
+  if (channel.value === null) {
+    const gone = channel.error instanceof ApiError && channel.error.status === 404;
+    return (
+      <main>
+        <BackLink />
+        {gone ? (
+          <h1>No such channel</h1>
+        ) : (
+          <p role="status">{channel.error === null ? "Loading…" : describe(channel.error)}</p>
+        )}
+      </main>
+    );
+  }
+  const c = channel.value;
+  const key = c.stream_key ?? "";
+  const server = c.rtmp_url && key ? c.rtmp_url.slice(0, -key.length - 1) : "";
+  const obs = OBS[c.latency_mode];
+  return (
+    <main>
+      <BackLink />
+      <div class="heading">
+        <h1>{c.name}</h1>
+        <span class={`status status-${c.status}`}>{STATUS[c.status]}</span>
+      </div>
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <section class="card" aria-labelledby="push">
+        <h2 id="push">Go live</h2>
+        {key ? (
+          <dl class="push">
+            <dt>Server</dt>
+            <dd>
+              <code data-testid="server">{server}</code>
+              <Copy text={server} label="Copy server URL" />
+            </dd>
+            <dt>Stream key</dt>
+            <dd>
+              <code data-testid="stream-key">{shown ? key : "•".repeat(16)}</code>
+              <button type="button" onClick={() => setShown(!shown)}>
+                {shown ? "Hide" : "Show"}
+              </button>
+              <Copy text={key} label="Copy stream key" />
+            </dd>
+            <dt>Keyframe interval</dt>
+            <dd>{obs.keyframes}</dd>
+            <dt>Bitrate</dt>
+            <dd>{obs.bitrate}</dd>
+          </dl>
+        ) : (
+          <p>This token may not see the stream key (it lacks the channels:write scope).</p>
+        )}
+        <p class="hint">
+          In OBS: Settings → Stream → Service "Custom…", paste the server and the stream key; in
+          Output, set the keyframe interval. Latency mode: {LATENCY[c.latency_mode]}.
+        </p>
+      </section>
+      <section class="card" aria-labelledby="manage">
+        <h2 id="manage">Manage</h2>
+        <div class="actions">
+          {c.status === "stopped" ? (
+            <button
+              type="button"
+              onClick={() =>
+                act("Resume this channel?", () =>
+                  api().post<ChannelView>(`/v1/channels/${id}/resume`),
+                )
+              }
+            >
+              Resume
+            </button>
+          ) : (
+            <button
+              type="button"
+              onClick={() =>
+                act("Stop this channel? A live session ends and publishing is refused.", () =>
+                  api().post<ChannelView>(`/v1/channels/${id}/stop`),
+                )
+              }
+            >
+              Stop
+            </button>
+          )}
+          <button
+            type="button"
+            onClick={() =>
+              act("Rotate the stream key? Encoders using the old key are refused.", () =>
+                api().post<ChannelView>(`/v1/channels/${id}/stream-key`),
+              )
+            }
+          >
+            Rotate key
+          </button>
+          <button type="button" onClick={() => setEditing(!editing)}>
+            Edit settings
+          </button>
+          <button
+            type="button"
+            class="danger"
+            onClick={() =>
+              act(`Delete "${c.name}"? This cannot be undone.`, () =>
+                api().delete(`/v1/channels/${id}`),
+              )
+            }
+          >
+            Delete
+          </button>
+        </div>
+      </section>
+      {editing && (
+        <ChannelForm
+          channel={c}
+          done={(saved) => {
+            channel.set(saved);
+            setEditing(false);
+          }}
+          cancel={() => setEditing(false)}
+        />
+      )}
+    </main>
+  );
+}
+
+function BackLink() {
+  return (
+    <p>
+      <a href="/" onClick={(e) => follow(e, "/")}>
+        ← Channels
+      </a>
+    </p>
+  );
+}

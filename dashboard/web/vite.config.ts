@@ -1,0 +1,14 @@
+import { defineConfig } from "vite";
+
+// The page is served by the sigma binary (dashboard/src/lib.rs): assets under /assets/ with
+// their content hash in their names, no inline script (the Content-Security-Policy forbids it).
+export default defineConfig({
+  esbuild: { jsx: "automatic", jsxImportSource: "preact" },
+  build: {
+    outDir: "dist",
+    assetsDir: "assets",
+    modulePreload: { polyfill: false },
+    target: "es2020",
+    sourcemap: false,
+  },
+});

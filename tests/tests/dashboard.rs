@@ -1,0 +1,183 @@
+//! The dashboard, used as a newcomer would in headless Chromium against a real deployment and a
+//! real ffmpeg publisher (`tests/dashboard/go-live.mjs`).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sigma_tests::api::Api;
+use sigma_tests::browser;
+use sigma_tests::deployment::{Deployment, DEPLOYMENT_VAR};
+use sigma_tests::process::SigmaConfig;
+
+/// What the script saw.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GoLive {
+    failure: Option<String>,
+    console_errors: Vec<String>,
+    screenshots: Vec<String>,
+    field_error: Option<FieldError>,
+    channel_path: Option<String>,
+    masked_key: Option<String>,
+    server: Option<String>,
+    stream_key: Option<String>,
+    live_after_ms: Option<u64>,
+    thumbnail_width: Option<u32>,
+    publisher_errors: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FieldError {
+    text: String,
+    invalid: Option<String>,
+}
+
+/// Where the screenshots go: kept after the run, one folder per deployment.
+fn artifacts() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
+    let deployment = std::env::var(DEPLOYMENT_VAR).unwrap_or_else(|_| "standalone".into());
+    let dir = std::path::Path::new(&target)
+        .join("artifacts/dashboard")
+        .join(deployment);
+    std::fs::create_dir_all(&dir).expect("an artifacts folder");
+    dir
+}
+
+#[tokio::test]
+async fn a_newcomer_goes_live_from_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
+    let artifacts = artifacts();
+    let seen: GoLive = browser::run(
+        "dashboard/go-live.mjs",
+        &[&sigma.url, &sigma.admin_key, artifacts.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(seen.failure, None, "{seen:#?}");
+    // The browser logs the one refused request; nothing else went wrong on any page.
+    assert_eq!(
+        seen.console_errors,
+        [
+            "refused: Failed to load resource: the server responded with a status of 422 \
+          (Unprocessable Entity)"
+        ],
+        "{seen:#?}"
+    );
+
+    // The bad setting's message came from the API and stands by its field.
+    let refused = seen.field_error.as_ref().expect("a field error");
+    assert!(
+        refused.text.contains("must be between 30 and"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.invalid.as_deref(), Some("true"));
+
+    // What the Copy buttons copied is the channel's own server and key, as the API tells its
+    // owner; the key was masked on the page until then.
+    let api = Api::new(&sigma.url);
+    let accounts = api.get("/v1/accounts", &sigma.admin_key).await.ok();
+    let studio = accounts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|account| account["name"] == "Studio")
+        .expect("the account made in the page");
+    let token = api
+        .post(
+            "/v1/tokens",
+            &sigma.admin_key,
+            json!({ "account_id": studio["id"] }),
+        )
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let channels = api.get("/v1/channels", &token).await.ok();
+    let channel: &Value = &channels["data"][0];
+    assert_eq!(channel["name"], "Main stage");
+    assert_eq!(channel["latency_mode"], "ultra_low");
+    assert_eq!(channel["max_session_seconds"], 3600);
+    assert_eq!(
+        seen.channel_path.as_deref(),
+        Some(format!("/channels/{}", channel["id"].as_str().unwrap()).as_str())
+    );
+    let key = channel["stream_key"].as_str().unwrap();
+    assert_eq!(seen.stream_key.as_deref(), Some(key));
+    assert!(!seen.masked_key.as_deref().unwrap_or(key).contains(key));
+    assert_eq!(
+        format!("{}/{key}", seen.server.as_deref().unwrap()),
+        channel["rtmp_url"].as_str().unwrap()
+    );
+
+    // Pushed to what was copied, the channel showed live within 10 s, with its thumbnail.
+    let live_after = seen.live_after_ms.expect("live");
+    assert!(live_after <= 10_000, "{seen:#?}");
+    assert!(seen.thumbnail_width.unwrap_or(0) > 0, "{seen:#?}");
+    assert_eq!(seen.publisher_errors, None, "{seen:#?}");
+    for screenshot in &seen.screenshots {
+        assert!(
+            std::fs::metadata(screenshot).is_ok_and(|file| file.len() > 1000),
+            "{screenshot}"
+        );
+    }
+}
+
+/// Every page the app routes answers the app (a deep link survives a reload) with a policy that
+/// lets no injected script run and no other site frame the owner's buttons. Assets are
+/// compressed and cached for good; a missing one is a 404.
+#[tokio::test]
+async fn the_dashboard_pages_are_served_with_their_protections() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
+    let client = reqwest::Client::new();
+    // Plain, unless asked: this client does not decompress.
+    let fetch = |path: &str, encoding: &str| {
+        client
+            .get(format!("{}{path}", sigma.url))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let get = |path: &str| fetch(path, "identity");
+
+    let index = get("/").await.unwrap();
+    assert_eq!(index.status(), 200);
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let policy = header(&index, "content-security-policy").unwrap();
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(header(&index, "x-frame-options").as_deref(), Some("DENY"));
+    assert_eq!(header(&index, "cache-control").as_deref(), Some("no-cache"));
+    let page = index.text().await.unwrap();
+    let script = page
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's script")
+        .to_owned();
+    assert!(script.starts_with("/assets/"), "{page}");
+    assert!(!page.contains("<script>"), "inline script: {page}");
+
+    let deep = get("/channels/ch_anything").await.unwrap();
+    assert_eq!(deep.status(), 200);
+    assert_eq!(deep.text().await.unwrap(), page);
+
+    let asset = fetch(&script, "gzip").await.unwrap();
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        header(&asset, "cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(header(&asset, "content-encoding").as_deref(), Some("gzip"));
+    assert!(header(&asset, "content-type")
+        .unwrap()
+        .contains("javascript"));
+    for missing in ["/assets/nothing.js", "/assets/..%2F..%2FCargo.toml"] {
+        assert_eq!(get(missing).await.unwrap().status(), 404, "{missing}");
+    }
+}
