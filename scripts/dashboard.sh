@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Builds the dashboard's page (dashboard/web) into dashboard/web/dist, which the sigma binary
-# serves: embedded in a release build, read from disk by a debug one. Called by `make run` and
-# `make test` before cargo; installs Node.js and npm if missing, installs the locked packages
-# only when the lock file changed, and builds only when a source changed (a rebuilt dist would
-# make cargo rebuild every crate above the dashboard's).
+# serves: embedded in a release build, read from disk by a debug one. Called by `make run`,
+# `make test` and `make bench` before cargo. It builds only when a source changed (a rebuilt
+# dist would make a release build rebuild every crate above the dashboard's), and installs the
+# locked packages only when the lock changed. Needs Node.js 20.19 or later (Vite's minimum).
 set -euo pipefail
 cd "$(dirname "$0")/../dashboard/web"
 
-if ! command -v npm >/dev/null; then
-  echo "dashboard: installing nodejs and npm"
-  sudo_cmd=""
-  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+sources=$(find src index.html package.json package-lock.json tsconfig.json vite.config.ts \
+  -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [[ "$(cat dist/.sources 2>/dev/null)" == "$sources" ]]; then
+  exit 0
+fi
+
+node_version=$(node --version 2>/dev/null || echo none)
+if ! [[ "$node_version" =~ ^v(2[1-9]|[3-9][0-9]|20\.(19|[2-9][0-9]))\. ]]; then
+  echo "dashboard: building the page needs Node.js 20.19 or later with npm (found: $node_version);" \
+    "install it from https://nodejs.org or your distribution, then run make again" >&2
+  exit 1
 fi
 
 installed=node_modules/.installed-lock
@@ -24,11 +29,6 @@ if ! cmp -s package-lock.json "$installed"; then
   npm install --no-audit --no-fund --silent
   cp package-lock.json "$installed"
 fi
-
-sources=$(find src index.html package-lock.json tsconfig.json vite.config.ts -type f -print0 \
-  | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
-if [[ "$(cat dist/.sources 2>/dev/null)" != "$sources" ]]; then
-  echo "dashboard: building dashboard/web/dist"
-  npm run --silent build
-  echo "$sources" > dist/.sources
-fi
+echo "dashboard: building dashboard/web/dist"
+npm run --silent build
+echo "$sources" > dist/.sources

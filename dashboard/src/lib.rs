@@ -19,17 +19,32 @@ struct Built;
 /// The app's own paths: each answers the app, which routes on the path in the browser.
 const PAGES: [&str; 2] = ["/", "/channels/{channel_id}"];
 
-/// Where the page may load from: this origin and the playback URL (thumbnails, playlists and
-/// media; on a scaled-out deployment playback nodes answer there, not the control plane), no
-/// inline script, and media or workers from `blob:` (hls.js feeds the video element through
-/// Media Source Extensions).
+/// Where the page may load from: this origin and playback's (thumbnails, playlists and media;
+/// on a scaled-out deployment playback nodes answer there, not the control plane), no inline
+/// script, and media or workers from `blob:` (hls.js feeds the video element through Media
+/// Source Extensions).
 fn content_security_policy(playback_url: &str) -> String {
+    let playback = origin(playback_url).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; \
-         img-src 'self' data: blob: {playback_url}; media-src 'self' blob: {playback_url}; \
-         worker-src 'self' blob:; connect-src 'self' {playback_url}; object-src 'none'; \
+         img-src 'self' data: blob: {playback}; media-src 'self' blob: {playback}; \
+         worker-src 'self' blob:; connect-src 'self' {playback}; object-src 'none'; \
          base-uri 'none'; form-action 'self'"
     )
+}
+
+/// The `scheme://host[:port]` of an http(s) URL, if that is all it can be: nothing that could
+/// end the policy's source list (a space, a `;`, a quote) or the header.
+fn origin(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let clean = !host.is_empty()
+        && host
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte));
+    clean.then(|| &url[..url.len() - rest.len() + host.len()])
 }
 
 /// The policy every page is served with.
@@ -80,9 +95,22 @@ async fn app_page(policy: web::Data<Policy>) -> HttpResponse {
         .body(index.data.into_owned())
 }
 
+/// Whether `file` can name a built asset: one plain file name (a request's `%2F` reaches the
+/// handler decoded, and a debug build reads the name from disk).
+fn is_asset_name(file: &str) -> bool {
+    let mut bytes = file.bytes();
+    bytes
+        .next()
+        .is_some_and(|first| first.is_ascii_alphanumeric() || first == b'_' || first == b'-')
+        && bytes.all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte))
+}
+
 /// A built asset: its name holds a hash of its contents, so it never changes.
 async fn asset(file: web::Path<String>) -> HttpResponse {
-    match Built::get(&format!("assets/{file}")) {
+    let found = is_asset_name(&file)
+        .then(|| Built::get(&format!("assets/{file}")))
+        .flatten();
+    match found {
         Some(found) => HttpResponse::Ok()
             .insert_header((
                 header::CONTENT_TYPE,
@@ -95,5 +123,37 @@ async fn asset(file: web::Path<String>) -> HttpResponse {
         None => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
             .body("no such asset"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_http_origin_enters_the_policy() {
+        assert_eq!(
+            origin("https://cdn.example:8443/live"),
+            Some("https://cdn.example:8443")
+        );
+        assert_eq!(origin("http://[::1]:8080"), Some("http://[::1]:8080"));
+        for hostile in [
+            "https://a.example; script-src *",
+            "https://a.example\r\nSet-Cookie: x",
+            "javascript:alert(1)",
+            "https://'unsafe-inline'",
+            "https://",
+        ] {
+            assert_eq!(origin(hostile), None, "{hostile:?}");
+            assert!(!content_security_policy(hostile).contains("script-src *"));
+        }
+    }
+
+    #[test]
+    fn an_asset_name_is_one_plain_file_name() {
+        assert!(is_asset_name("index-D5XLY8AI.js"));
+        for hostile in ["..", "../x", "..%2Fx", "a/b", ".hidden", "", "a\\b", "x\0"] {
+            assert!(!is_asset_name(hostile), "{hostile:?}");
+        }
     }
 }

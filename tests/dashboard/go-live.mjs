@@ -2,7 +2,9 @@
 // signs in with the admin key, creates an account and a channel through the form (first with a
 // setting the API refuses, whose message must appear by its field), copies the server URL and
 // the stream key with the Copy buttons (read back from the clipboard), pushes ffmpeg to what was
-// copied, and waits on the channel list for "live" and the thumbnail. Reports what it saw as
+// copied, and waits on the channel list for "live" and the thumbnail; then on the channel's page
+// watches the live preview (how far it advances, how far behind live it says it is), stops the
+// channel and sees the session end, and plays the session's catch-up. Reports what it saw as
 // JSON on stdout; screenshots go to <artifacts dir>.
 //
 //   node go-live.mjs <base url> <admin key> <artifacts dir>
@@ -17,6 +19,28 @@ const require = createRequire(path.join(process.env.SIGMA_NODE_MODULES, "noop.js
 const { chromium } = require("playwright-core");
 
 const [base, adminKey, artifacts] = process.argv.slice(2);
+
+/**
+ * Waits until `video` has advanced `seconds` from where it first showed a picture (30 s at
+ * most); how far it advanced, and whether its player reported a failure.
+ */
+async function watch(video, seconds) {
+  const started = Date.now();
+  let first = null;
+  let advanced = 0;
+  while (Date.now() - started < 30000) {
+    const now = await video.evaluate((element) => (element.readyState >= 2 ? element.currentTime : null));
+    if (now !== null) {
+      first ??= now;
+      advanced = now - first;
+      if (advanced >= seconds) break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const failed = await video.locator("xpath=..").getByRole("alert").count();
+  return { advanced, failed: failed > 0 };
+}
+
 const report = { consoleErrors: [], screenshots: [] };
 // What the flow is doing, named in each console error (the refused form's 422 is expected).
 let step = "sign-in";
@@ -30,7 +54,9 @@ try {
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   const page = await context.newPage();
   page.on("console", (message) => {
-    if (message.type() === "error") report.consoleErrors.push(`${step}: ${message.text()}`);
+    if (message.type() === "error") {
+      report.consoleErrors.push(`${step}: ${message.text()} ${message.location().url ?? ""}`.trim());
+    }
   });
   page.on("pageerror", (error) => report.consoleErrors.push(`${step}: ${error}`));
   const shot = async (name) => {
@@ -69,10 +95,15 @@ try {
   await page.waitForURL(/\/channels\/[\w-]+$/);
   report.channelPath = new URL(page.url()).pathname;
   report.maskedKey = await page.getByTestId("stream-key").textContent();
-  await page.getByRole("button", { name: "Copy server URL" }).click();
-  report.server = await page.evaluate(() => navigator.clipboard.readText());
-  await page.getByRole("button", { name: "Copy stream key" }).click();
-  report.streamKey = await page.evaluate(() => navigator.clipboard.readText());
+  // Each Copy button says "Copied" once the clipboard holds the text.
+  const copied = async (label) => {
+    const button = page.getByRole("button", { name: label });
+    await button.click();
+    await button.locator("xpath=..").getByRole("status").filter({ hasText: "Copied" }).waitFor();
+    return page.evaluate(() => navigator.clipboard.readText());
+  };
+  report.server = await copied("Copy server URL");
+  report.streamKey = await copied("Copy stream key");
   await shot("channel");
 
   // A reload of the deep link lands on the same channel.
@@ -103,6 +134,33 @@ try {
   report.thumbnailAfterMs = Date.now() - pushedAt;
   report.thumbnailWidth = await width.jsonValue();
   await shot("channels-live");
+
+  // The channel's page: the preview plays, and says how far behind live it is.
+  step = "preview";
+  await page.getByRole("link", { name: "Main stage" }).click();
+  const preview = page.locator('video[aria-label="Live preview"]');
+  await preview.waitFor();
+  report.preview = await watch(preview, 3);
+  await page.waitForFunction(() => /behind live/.test(document.querySelector('[data-testid="behind-live"]')?.textContent ?? ""), null, { timeout: 10000 });
+  report.behindLive = await page.getByTestId("behind-live").textContent();
+  report.sessionState = await page.getByTestId("session-state").textContent();
+  await shot("channel-live");
+
+  // The encoder leaves; the owner stops the channel, and the session ends.
+  step = "stop";
+  publisher.kill("SIGKILL");
+  page.on("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: "Stop" }).click();
+  const ended = page.locator("ul.sessions li", { hasText: "ended" });
+  await ended.waitFor({ timeout: 30000 });
+  report.endedAs = await ended.locator("p").first().textContent();
+  report.statusAfterStop = await page.locator("h1 + .status").textContent();
+
+  // Its catch-up plays.
+  step = "catch-up";
+  await ended.getByRole("button", { name: "Watch" }).click();
+  report.catchup = await watch(page.locator('video[aria-label="Catch-up player"]'), 2);
+  await shot("channel-stopped");
 } catch (error) {
   report.failure = String(error && error.stack ? error.stack : error);
 } finally {

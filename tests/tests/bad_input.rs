@@ -47,6 +47,7 @@ async fn malformed_json_and_invalid_values_are_refused_and_change_nothing() {
         json!({ "colour": "blue" }),
         json!("a string"),
     ];
+    let mut named = 0;
     for body in &invalid {
         let answer = api.patch(&path, &token, body.clone()).await;
         assert_eq!(
@@ -62,6 +63,7 @@ async fn malformed_json_and_invalid_values_are_refused_and_change_nothing() {
         );
         // A value out of bounds names its field, so that a form can show the message by it.
         if answer.code() == "invalid_field" {
+            named += 1;
             let field = body.as_object().and_then(|fields| fields.keys().next());
             assert_eq!(
                 answer.body["error"]["field"].as_str(),
@@ -82,6 +84,8 @@ async fn malformed_json_and_invalid_values_are_refused_and_change_nothing() {
             answer.body
         );
     }
+
+    assert!(named >= 4, "only {named} bounds named their field");
 
     // Hostile or malformed ids are a 404 (or 422), never a server error.
     for hostile in ["..%2F..%2Fetc%2Fpasswd", "ch_zz", "ch_%00", "'%20OR%201=1"] {

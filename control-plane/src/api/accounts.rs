@@ -56,8 +56,9 @@ pub async fn create_account(
     params(Page),
     responses(
         (status = 200, body = AccountList),
+        (status = 400, body = ErrorBody, description = "A limit out of 1–1000 (`bad_query`)"),
         (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody),
     )
 )]
 #[get("/v1/accounts")]

@@ -288,17 +288,13 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn limit(&self) -> Result<u64, ApiError> {
-        page_limit(self.limit)
-    }
-
     /// This page of `query`: ordered by `id`, after the cursor, at most the limit.
     pub fn of<E, C>(&self, query: Select<E>, id: C) -> Result<Select<E>, ApiError>
     where
         E: EntityTrait,
         C: ColumnTrait,
     {
-        let query = query.order_by_asc(id).limit(self.limit()?);
+        let query = query.order_by_asc(id).limit(page_limit(self.limit)?);
         Ok(match &self.after {
             Some(after) => query.filter(id.gt(after.as_str())),
             None => query,

@@ -45,8 +45,32 @@ export interface Channel extends Settings {
 export interface Session {
   id: string;
   channel_id: string;
-  status: string;
+  status: "init" | "processing" | "live" | "error" | "ended";
+  publisher_connected: boolean;
+  restream_count: number;
+  backup_connected: boolean;
+  on_air_input: "primary" | "backup";
+  failover_count: number;
+  started_at: string;
+  live_at: string | null;
+  ended_at: string | null;
+  end_reason: string | null;
+  error_message: string | null;
+  recording_url: string | null;
+  recording_bytes: number | null;
+  catchup_url: string | null;
   thumbnail_url: string;
+  storyboard_url: string;
+}
+
+export interface Alert {
+  id: string;
+  session_id: string;
+  code: string;
+  message: string;
+  state: "open" | "closed";
+  raised_at: string;
+  cleared_at: string | null;
 }
 
 export interface Account {
@@ -61,7 +85,11 @@ export interface Minted {
 }
 
 export class Api {
-  constructor(private readonly secret: string) {}
+  /** `unauthorized` is told of a 401 (an expired or revoked token) before it is thrown. */
+  constructor(
+    private readonly secret: string,
+    private readonly unauthorized?: () => void,
+  ) {}
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.secret}` };
@@ -74,6 +102,7 @@ export class Api {
     if (response.status === 204) return undefined as T;
     const text = await response.text();
     const parsed = text ? safeJson(text) : undefined;
+    if (response.status === 401) this.unauthorized?.();
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; field?: string } })
         ?.error;

@@ -5,12 +5,11 @@ import { useEffect, useState } from "preact/hooks";
 
 /**
  * `load` now and every `everyMs` while the page is visible; `error` is the last failure (null
- * once a load succeeds again), `reload` asks again at once.
+ * once a load succeeds again), `set` replaces the value (with a write's answer).
  */
 export function usePolled<T>(load: () => Promise<T>, everyMs: number, deps: unknown[] = []) {
   const [value, setValue] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [tick, setTick] = useState(0);
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -33,8 +32,8 @@ export function usePolled<T>(load: () => Promise<T>, everyMs: number, deps: unkn
       stopped = true;
       clearTimeout(timer);
     };
-  }, [...deps, tick]);
-  return { value, error, reload: () => setTick((n) => n + 1), set: setValue };
+  }, deps);
+  return { value, error, set: setValue };
 }
 
 /** What went wrong, for a person. */

@@ -1,18 +1,23 @@
 // The dashboard: sign in, then the page the path names. Every call goes to the public API.
 
 import { render } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { Channel } from "./pages/Channel";
 import { Channels } from "./pages/Channels";
 import { SignIn } from "./pages/SignIn";
 import { follow, route, usePath } from "./router";
-import { signedIn, signOut } from "./session";
+import { SIGNED_OUT, signedIn, signOut } from "./session";
 import "./style.css";
 
 function App() {
   const path = usePath();
   const [signed, setSigned] = useState(signedIn());
   const page = route(path);
+  useEffect(() => {
+    const expired = () => setSigned(null);
+    addEventListener(SIGNED_OUT, expired);
+    return () => removeEventListener(SIGNED_OUT, expired);
+  }, []);
 
   if (!signed) return <SignIn signedIn={() => setSigned(signedIn())} />;
   return (
@@ -33,7 +38,7 @@ function App() {
         </button>
       </header>
       {page.page === "channels" && <Channels />}
-      {page.page === "channel" && <Channel id={page.id} />}
+      {page.page === "channel" && <Channel key={page.id} id={page.id} />}
       {page.page === "not-found" && (
         <main>
           <h1>No such page</h1>

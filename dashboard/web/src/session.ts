@@ -31,6 +31,14 @@ export function signOut() {
   sessionStorage.removeItem(KEY);
 }
 
+/** Told when the signed-in token stops working; the app then asks to sign in again. */
+export const SIGNED_OUT = "sigma:signed-out";
+
+/** The API as the signed-in account. A 401 signs out: an expired token is not retried every
+ * poll (each refusal counts against the address's failed-auth budget). */
 export function api(): Api {
-  return new Api(signedIn()?.token ?? "");
+  return new Api(signedIn()?.token ?? "", () => {
+    signOut();
+    dispatchEvent(new Event(SIGNED_OUT));
+  });
 }

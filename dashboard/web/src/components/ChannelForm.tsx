@@ -88,6 +88,11 @@ export function ChannelForm({
 
   async function submit(event: Event) {
     event.preventDefault();
+    const empty = NUMBERS.find(({ field }) => Number.isNaN(values[field]));
+    if (empty) {
+      setErrors({ [empty.field]: "Enter a number of seconds." });
+      return;
+    }
     setBusy(true);
     setErrors({});
     setFailure("");
@@ -113,7 +118,8 @@ export function ChannelForm({
         {errors[field]}
       </p>
     ) : null;
-  const described = (field: Field) => (errors[field] ? `${field}-error` : `${field}-hint`);
+  const described = (field: Field) =>
+    errors[field] ? `${field}-hint ${field}-error` : `${field}-hint`;
 
   return (
     <form class="card channel-form" onSubmit={submit} noValidate>
@@ -137,6 +143,7 @@ export function ChannelForm({
             id={field}
             value={String(values[field])}
             onChange={(e) => set(field, e.currentTarget.value)}
+            aria-invalid={!!errors[field]}
             aria-describedby={described(field)}
           >
             {options.map(([value, text]) => (
@@ -158,8 +165,12 @@ export function ChannelForm({
             id={field}
             type="number"
             inputMode="numeric"
-            value={String(values[field])}
-            onInput={(e) => set(field, Number(e.currentTarget.value))}
+            value={Number.isNaN(values[field]) ? "" : String(values[field])}
+            // An emptied field stays empty (and is not sent), never 0, which would turn DVR
+            // or thumbnails off.
+            onInput={(e) =>
+              set(field, e.currentTarget.value === "" ? NaN : Number(e.currentTarget.value))
+            }
             aria-invalid={!!errors[field]}
             aria-describedby={described(field)}
           />

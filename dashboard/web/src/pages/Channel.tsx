@@ -5,7 +5,10 @@ import { useState } from "preact/hooks";
 import { ApiError, Channel as ChannelView, LatencyMode } from "../api";
 import { ChannelForm } from "../components/ChannelForm";
 import { Copy } from "../components/Copy";
+import { Player } from "../components/Player";
+import { CurrentSession, SessionList } from "../components/Sessions";
 import { describe, usePolled } from "../live";
+import { usePlaybackTokens, withToken } from "../playback";
 import { follow, navigate } from "../router";
 import { api } from "../session";
 import { LATENCY, STATUS } from "./Channels";
@@ -22,6 +25,7 @@ export function Channel({ id }: { id: string }) {
   const [editing, setEditing] = useState(false);
   const [shown, setShown] = useState(false);
   const [error, setError] = useState("");
+  const tokens = usePlaybackTokens(channel.value);
 
   async function act(what: string, run: () => Promise<ChannelView | void>) {
     if (!confirm(what)) return;
@@ -50,7 +54,9 @@ export function Channel({ id }: { id: string }) {
   }
   const c = channel.value;
   const key = c.stream_key ?? "";
-  const server = c.rtmp_url && key ? c.rtmp_url.slice(0, -key.length - 1) : "";
+  // `rtmp_url` is the server URL and the key; OBS wants them apart.
+  const server =
+    key && c.rtmp_url?.endsWith(`/${key}`) ? c.rtmp_url.slice(0, -key.length - 1) : "";
   const obs = OBS[c.latency_mode];
   return (
     <main>
@@ -64,6 +70,18 @@ export function Channel({ id }: { id: string }) {
           {error}
         </p>
       )}
+      {c.status === "active" && c.current_session_id && tokens && (
+        <section class="card" aria-labelledby="preview">
+          <h2 id="preview">Live preview</h2>
+          <Player
+            url={withToken(c.playback_url, tokens.video)}
+            lowLatency={c.latency_mode === "ultra_low"}
+            live
+            label="Live preview"
+          />
+        </section>
+      )}
+      <CurrentSession channel={c} />
       <section class="card" aria-labelledby="push">
         <h2 id="push">Go live</h2>
         {key ? (
@@ -76,7 +94,7 @@ export function Channel({ id }: { id: string }) {
             <dt>Stream key</dt>
             <dd>
               <code data-testid="stream-key">{shown ? key : "•".repeat(16)}</code>
-              <button type="button" onClick={() => setShown(!shown)}>
+              <button type="button" aria-pressed={shown} onClick={() => setShown(!shown)}>
                 {shown ? "Hide" : "Show"}
               </button>
               <Copy text={key} label="Copy stream key" />
@@ -156,6 +174,7 @@ export function Channel({ id }: { id: string }) {
           cancel={() => setEditing(false)}
         />
       )}
+      {tokens && <SessionList channel={c} tokens={tokens} />}
     </main>
   );
 }

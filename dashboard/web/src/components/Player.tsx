@@ -1,0 +1,73 @@
+// A player for a live or caught-up stream: hls.js (loaded only when a page plays something, so
+// the channel list stays small), low-latency mode for `ultra_low`, and a readout of how far
+// behind live the picture is, from the playlist's EXT-X-PROGRAM-DATE-TIME.
+
+import type Hls from "hls.js";
+import { useEffect, useRef, useState } from "preact/hooks";
+
+export function Player({
+  url,
+  lowLatency,
+  live,
+  label,
+}: {
+  url: string;
+  lowLatency: boolean;
+  /** Show how far behind live the picture is. */
+  live: boolean;
+  label: string;
+}) {
+  const video = useRef<HTMLVideoElement>(null);
+  const [behind, setBehind] = useState<number | null>(null);
+  const [failure, setFailure] = useState("");
+
+  useEffect(() => {
+    let hls: Hls | undefined;
+    let stopped = false;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    setFailure("");
+    setBehind(null);
+    import("hls.js").then(({ default: Hls }) => {
+      const element = video.current;
+      if (stopped || !element) return;
+      if (!Hls.isSupported()) {
+        // Safari plays HLS itself.
+        element.src = url;
+        return;
+      }
+      hls = new Hls({ lowLatencyMode: lowLatency });
+      hls.on(Hls.Events.ERROR, (_, data) => {
+        if (data.fatal) setFailure(`${data.type}: ${data.details}`);
+      });
+      hls.loadSource(url);
+      hls.attachMedia(element);
+      if (live) {
+        timer = setInterval(() => {
+          const shown = hls?.playingDate;
+          if (shown) setBehind((Date.now() - shown.getTime()) / 1000);
+        }, 500);
+      }
+    });
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      hls?.destroy();
+    };
+  }, [url, lowLatency, live]);
+
+  return (
+    <div class="player">
+      <video ref={video} muted autoPlay playsInline controls aria-label={label} />
+      {live && (
+        <p class="behind" data-testid="behind-live">
+          {behind === null ? "Starting…" : `${behind.toFixed(1)} s behind live`}
+        </p>
+      )}
+      {failure && (
+        <p class="form-error" role="alert">
+          Playback failed: {failure}
+        </p>
+      )}
+    </div>
+  );
+}
