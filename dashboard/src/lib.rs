@@ -6,8 +6,11 @@
 //! the app reads the path and asks the public API for the rest. The assets carry their content
 //! hash in their names and are cached for good; `index.html` is revalidated each time.
 
+use std::borrow::Cow;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Compress;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use rust_embed::RustEmbed;
 
@@ -92,7 +95,7 @@ async fn app_page(policy: web::Data<Policy>) -> HttpResponse {
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(index.data.into_owned())
+        .body(body(index.data))
 }
 
 /// Whether `file` can name a built asset: one plain file name (a request's `%2F` reaches the
@@ -103,6 +106,15 @@ fn is_asset_name(file: &str) -> bool {
         .next()
         .is_some_and(|first| first.is_ascii_alphanumeric() || first == b'_' || first == b'-')
         && bytes.all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte))
+}
+
+/// A file's bytes as a response body: a release build's are embedded (`'static`, served
+/// without a copy), a debug build's were read from disk.
+fn body(data: Cow<'static, [u8]>) -> Bytes {
+    match data {
+        Cow::Borrowed(embedded) => Bytes::from_static(embedded),
+        Cow::Owned(read) => Bytes::from(read),
+    }
 }
 
 /// A built asset: its name holds a hash of its contents, so it never changes.
@@ -119,7 +131,7 @@ async fn asset(file: web::Path<String>) -> HttpResponse {
             ))
             .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
             .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .body(found.data.into_owned()),
+            .body(body(found.data)),
         None => HttpResponse::NotFound()
             .content_type("text/plain; charset=utf-8")
             .body("no such asset"),

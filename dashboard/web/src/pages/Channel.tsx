@@ -27,6 +27,10 @@ export function Channel({ id }: { id: string }) {
   const [error, setError] = useState("");
   const tokens = usePlaybackTokens(channel.value);
 
+  /** An owner action: a POST that answers the channel as it now is. */
+  const owner = (action: "stop" | "resume" | "stream-key") => () =>
+    api().post<ChannelView>(`/v1/channels/${id}/${action}`);
+
   async function act(what: string, run: () => Promise<ChannelView | void>) {
     if (!confirm(what)) return;
     setError("");
@@ -116,23 +120,14 @@ export function Channel({ id }: { id: string }) {
         <h2 id="manage">Manage</h2>
         <div class="actions">
           {c.status === "stopped" ? (
-            <button
-              type="button"
-              onClick={() =>
-                act("Resume this channel?", () =>
-                  api().post<ChannelView>(`/v1/channels/${id}/resume`),
-                )
-              }
-            >
+            <button type="button" onClick={() => act("Resume this channel?", owner("resume"))}>
               Resume
             </button>
           ) : (
             <button
               type="button"
               onClick={() =>
-                act("Stop this channel? A live session ends and publishing is refused.", () =>
-                  api().post<ChannelView>(`/v1/channels/${id}/stop`),
-                )
+                act("Stop this channel? A live session ends and publishing is refused.", owner("stop"))
               }
             >
               Stop
@@ -141,9 +136,7 @@ export function Channel({ id }: { id: string }) {
           <button
             type="button"
             onClick={() =>
-              act("Rotate the stream key? Encoders using the old key are refused.", () =>
-                api().post<ChannelView>(`/v1/channels/${id}/stream-key`),
-              )
+              act("Rotate the stream key? Encoders using the old key are refused.", owner("stream-key"))
             }
           >
             Rotate key
