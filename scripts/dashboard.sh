@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../dashboard/web"
 
-sources=$(find src index.html package.json package-lock.json tsconfig.json vite.config.ts \
+sources=$(find src index.html embed.html package.json package-lock.json tsconfig.json vite.config.ts \
   -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [[ "$(cat dist/.sources 2>/dev/null)" == "$sources" ]]; then
   exit 0

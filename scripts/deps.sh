@@ -66,12 +66,15 @@ if [[ "$mode" == "test" || "$mode" == "bench" ]]; then
     "$cache/schemathesis/bin/pip" install --quiet $pins
     echo "$pins" > "$cache/schemathesis/pins"
   fi
-  # hls.js and playwright-core for the browser tests (Debian's chromium is the browser).
+  # hls.js and playwright-core for the browser tests (Debian's chromium is the browser), and
+  # axe-core, which checks the dashboard's pages for accessibility.
   node_dir="$cache/node"
-  if [[ ! -d "$node_dir/node_modules/hls.js" || ! -d "$node_dir/node_modules/playwright-core" ]]; then
+  node_packages=(hls.js@1.7.4 playwright-core@1.65.1 axe-core@4.14.1)
+  if [[ "$(cat "$node_dir/packages" 2>/dev/null)" != "${node_packages[*]}" ]]; then
     command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
     mkdir -p "$node_dir"
-    npm install --prefix "$node_dir" --silent --no-audit --no-fund hls.js@1.7.4 playwright-core@1.65.1
+    npm install --prefix "$node_dir" --silent --no-audit --no-fund "${node_packages[@]}"
+    echo "${node_packages[*]}" > "$node_dir/packages"
   fi
   # PostgreSQL: the machine's own server when one answers; otherwise Debian's.
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

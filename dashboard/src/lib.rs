@@ -3,8 +3,10 @@
 //! binary (a debug build reads `web/dist` from disk, so a rebuilt page needs no recompile).
 //!
 //! Every page the app routes to answers its `index.html`, so a deep link survives a reload;
-//! the app reads the path and asks the public API for the rest. The assets carry their content
-//! hash in their names and are cached for good; `index.html` is revalidated each time.
+//! the app reads the path and asks the public API for the rest. The player page
+//! (`embed.html`, at `/embed/{channel_id}`) is served by playback and asks it alone. The
+//! assets carry their content hash in their names and are cached for good; the pages are
+//! revalidated each time.
 
 use std::borrow::Cow;
 
@@ -20,14 +22,18 @@ use rust_embed::RustEmbed;
 struct Built;
 
 /// The app's own paths: each answers the app, which routes on the path in the browser.
-const PAGES: [&str; 2] = ["/", "/channels/{channel_id}"];
+const PAGES: [&str; 5] = [
+    "/",
+    "/channels/{channel_id}",
+    "/webhooks",
+    "/webhooks/{webhook_id}",
+    "/tokens",
+];
 
-/// Where the page may load from: this origin and playback's (thumbnails, playlists and media;
-/// on a scaled-out deployment playback nodes answer there, not the control plane), no inline
-/// script, and media or workers from `blob:` (hls.js feeds the video element through Media
-/// Source Extensions).
-fn content_security_policy(playback_url: &str) -> String {
-    let playback = origin(playback_url).unwrap_or_default();
+/// What every page may do, whoever serves it: no inline script, nothing from other origins
+/// unless named, and media or workers from `blob:` (hls.js feeds the video element through
+/// Media Source Extensions).
+fn content_security_policy(playback: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; \
          img-src 'self' data: blob: {playback}; media-src 'self' blob: {playback}; \
@@ -50,23 +56,47 @@ fn origin(url: &str) -> Option<&str> {
     clean.then(|| &url[..url.len() - rest.len() + host.len()])
 }
 
-/// The policy every page is served with.
+/// The built page a route answers, and the headers that protect it.
 #[derive(Clone)]
-struct Policy(String);
+struct Page {
+    file: &'static str,
+    policy: String,
+    /// `DENY` for the dashboard; none for the player, which is made to be framed.
+    frame_options: Option<&'static str>,
+}
 
-/// Registers the app's pages and assets on an actix app; `playback_url` is where viewers reach
-/// playback (`SIGMA_PUBLIC_HTTP_URL`).
-pub fn configure(config: &mut web::ServiceConfig, playback_url: &str) {
-    config.app_data(web::Data::new(Policy(content_security_policy(
-        playback_url,
-    ))));
-    for page in PAGES {
-        config.service(
-            web::resource(page)
-                .wrap(Compress::default())
-                .route(web::get().to(app_page)),
-        );
+/// Registers the dashboard's pages on an actix app; `playback_url` is where viewers reach
+/// playback (`SIGMA_PUBLIC_HTTP_URL`): the dashboard loads thumbnails, playlists and media
+/// from there (on a scaled-out deployment playback nodes answer there, not the control plane).
+/// No other site may frame the dashboard (clickjacking of the owner's buttons).
+pub fn configure_dashboard(config: &mut web::ServiceConfig, playback_url: &str) {
+    let playback = origin(playback_url).unwrap_or_default();
+    let page = Page {
+        file: "index.html",
+        policy: format!(
+            "{}; frame-ancestors 'none'",
+            content_security_policy(playback)
+        ),
+        frame_options: Some("DENY"),
+    };
+    for path in PAGES {
+        serve_page(config, path, page.clone());
     }
+}
+
+/// Registers the player page, `/embed/{channel_id}`, on a process that serves playback: it
+/// plays from its own origin, and any site may frame it.
+pub fn configure_player(config: &mut web::ServiceConfig) {
+    let page = Page {
+        file: "embed.html",
+        policy: format!("{}; frame-ancestors *", content_security_policy("")),
+        frame_options: None,
+    };
+    serve_page(config, "/embed/{channel_id}", page);
+}
+
+/// Registers the pages' assets, which every process that serves a page serves.
+pub fn configure_assets(config: &mut web::ServiceConfig) {
     config.service(
         web::resource("/assets/{file}")
             .wrap(Compress::default())
@@ -74,10 +104,18 @@ pub fn configure(config: &mut web::ServiceConfig, playback_url: &str) {
     );
 }
 
-/// The app's `index.html`, for every page it routes. No other site may frame it
-/// (clickjacking of the owner's buttons).
-async fn app_page(policy: web::Data<Policy>) -> HttpResponse {
-    let Some(index) = Built::get("index.html") else {
+fn serve_page(config: &mut web::ServiceConfig, path: &str, page: Page) {
+    config.service(
+        web::resource(path)
+            .app_data(web::Data::new(page))
+            .wrap(Compress::default())
+            .route(web::get().to(app_page)),
+    );
+}
+
+/// A page's HTML: the app routes on the path in the browser.
+async fn app_page(page: web::Data<Page>) -> HttpResponse {
+    let Some(html) = Built::get(page.file) else {
         return HttpResponse::ServiceUnavailable()
             .content_type("text/plain; charset=utf-8")
             .body(
@@ -85,17 +123,17 @@ async fn app_page(policy: web::Data<Policy>) -> HttpResponse {
                  it into dashboard/web/dist before the binary.",
             );
     };
-    HttpResponse::Ok()
+    let mut answer = HttpResponse::Ok();
+    answer
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            format!("{}; frame-ancestors 'none'", policy.0),
-        ))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, page.policy.clone()))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(body(index.data))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if let Some(frame_options) = page.frame_options {
+        answer.insert_header((header::X_FRAME_OPTIONS, frame_options));
+    }
+    answer.body(body(html.data))
 }
 
 /// Whether `file` can name a built asset: one plain file name (a request's `%2F` reaches the
@@ -157,7 +195,6 @@ mod tests {
             "https://",
         ] {
             assert_eq!(origin(hostile), None, "{hostile:?}");
-            assert!(!content_security_policy(hostile).contains("script-src *"));
         }
     }
 

@@ -335,22 +335,14 @@ impl Playback {
         session: Option<SessionId>,
         audience: Audience,
     ) -> Result<Option<String>, Box<HttpResponse>> {
-        if !found.signed {
-            return Ok(None);
-        }
-        let token = tokens::token_in(request.query_string());
         let target = Target {
             channel,
             owner: found.owner,
             session,
             audience,
         };
-        let now = chrono::Utc::now().timestamp();
-        match self
-            .tokens
-            .check(token, &target, now, |key| access.key(key))
-        {
-            Ok(()) => Ok(token.map(str::to_owned)),
+        match self.verify(request, access, found.signed, &target) {
+            Ok(token) => Ok(token.map(str::to_owned)),
             Err(refusal) => {
                 self.metrics
                     .refused
@@ -365,6 +357,25 @@ impl Playback {
                 )))
             }
         }
+    }
+
+    /// Whether the request opens `target`: anyone does on a public channel; on a signed one,
+    /// its token must. The token it opens with, if any.
+    fn verify<'r>(
+        &self,
+        request: &'r actix_web::HttpRequest,
+        access: &Access,
+        signed: bool,
+        target: &Target,
+    ) -> Result<Option<&'r str>, tokens::Refusal> {
+        if !signed {
+            return Ok(None);
+        }
+        let token = tokens::token_in(request.query_string());
+        let now = chrono::Utc::now().timestamp();
+        self.tokens
+            .check(token, target, now, |key| access.key(key))
+            .map(|()| token)
     }
 
     /// Folds a media record into the live state and the catch-up, and wakes the requests
@@ -569,6 +580,10 @@ impl Drop for Held<'_> {
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/live/{channel_id}/index.m3u8", web::get().to(multivariant))
+        .route(
+            "/live/{channel_id}/status.json",
+            web::get().to(channel_status),
+        )
         .route(
             "/live/{channel_id}/{rendition}.m3u8",
             web::get().to(media_playlist),
@@ -821,6 +836,80 @@ fn player<'a>(
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// What a player page needs before it plays (the embed page reads it): whether the channel is
+/// live, how to play it, and what to show when it is not.
+#[derive(serde::Serialize)]
+struct ChannelStatus {
+    /// A session runs and has media to play: `index.m3u8` plays.
+    live: bool,
+    latency_mode: sigma_shared::settings::LatencyMode,
+    /// The newest session, while its media exist.
+    session_id: Option<SessionId>,
+    /// The newest session's latest thumbnail, once it has one, if the request may see it (a
+    /// signed channel's needs a token that opens thumbnails too).
+    poster: Option<String>,
+    /// The newest session's catch-up, once it ended.
+    catchup: Option<String>,
+}
+
+/// `status.json`: under the channel's own rule, so a signed channel's status needs a token
+/// that plays it; a player polls it, so it is never cached.
+async fn channel_status(
+    playback: web::Data<Arc<Playback>>,
+    path: web::Path<String>,
+    request: actix_web::HttpRequest,
+) -> HttpResponse {
+    let Ok(channel) = path.parse::<ChannelId>() else {
+        return not_found();
+    };
+    let token = match playback.authorize(&request, &channel, None, Audience::Video) {
+        Ok(token) => token,
+        Err(response) => return *response,
+    };
+    let live = playback
+        .with_live(&channel, |live| {
+            !live.ended() && playlist::is_playable(live)
+        })
+        .unwrap_or(false);
+    let status = {
+        let access = playback.access.read().expect("access lock");
+        let Some(found) = access.channel(&channel) else {
+            return not_found();
+        };
+        let newest = found.newest;
+        let pictures = |session| Target {
+            channel,
+            owner: found.owner,
+            session: Some(session),
+            audience: Audience::Thumbnails,
+        };
+        let poster = newest
+            .filter(|newest| newest.pictured)
+            .map(|newest| newest.session)
+            .filter(|session| {
+                let opened = playback.verify(&request, &access, found.signed, &pictures(*session));
+                opened.is_ok()
+            });
+        let session = newest.map(|newest| newest.session);
+        ChannelStatus {
+            live,
+            latency_mode: found.latency_mode,
+            session_id: session,
+            poster: poster.map(|session| format!("/thumbs/{session}/latest.jpg")),
+            catchup: session
+                .filter(|session| !access.is_running(session))
+                .map(|session| format!("/vod/{session}/index.m3u8")),
+        }
+    };
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            cache_for("no-cache", token.is_some()),
+        ))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(status)
 }
 
 /// Every rendition, with URLs that carry the playback session (a new one, unless the player

@@ -3,67 +3,32 @@
 // setting the API refuses, whose message must appear by its field), copies the server URL and
 // the stream key with the Copy buttons (read back from the clipboard), pushes ffmpeg to what was
 // copied, and waits on the channel list for "live" and the thumbnail; then on the channel's page
-// watches the live preview (how far it advances, how far behind live it says it is), stops the
-// channel and sees the session end, and plays the session's catch-up. Reports what it saw as
-// JSON on stdout; screenshots go to <artifacts dir>.
+// watches the live preview (how far it advances, how far behind live it says it is, and the
+// audience chart counting it as a viewer), stops the
+// channel and sees the session end, and plays the session's catch-up. Before going live it
+// subscribes <hook url> to the account's events on the Webhooks page; at the end it reads the
+// subscription's delivery log there and redelivers the `session.live` event. Reports what it
+// saw as JSON on stdout; screenshots go to <artifacts dir>.
 //
-//   node go-live.mjs <base url> <admin key> <artifacts dir>
+//   node go-live.mjs <base url> <admin key> <artifacts dir> <hook url> <desktop|phone>
 //
-// Needs playwright-core under $SIGMA_NODE_MODULES (make test installs it), Debian's chromium at
-// /usr/bin/chromium and ffmpeg on PATH.
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
-import path from "node:path";
+// What it needs: see common.mjs.
+import { keepErrors, launch, publish, screenshots, VIEWPORTS, watch } from "./common.mjs";
 
-const require = createRequire(path.join(process.env.SIGMA_NODE_MODULES, "noop.js"));
-const { chromium } = require("playwright-core");
-
-const [base, adminKey, artifacts] = process.argv.slice(2);
-
-/**
- * Waits until `video` has advanced `seconds` from where it first showed a picture (30 s at
- * most); how far it advanced, and whether its player reported a failure.
- */
-async function watch(video, seconds) {
-  const started = Date.now();
-  let first = null;
-  let advanced = 0;
-  while (Date.now() - started < 30000) {
-    const now = await video.evaluate((element) => (element.readyState >= 2 ? element.currentTime : null));
-    if (now !== null) {
-      first ??= now;
-      advanced = now - first;
-      if (advanced >= seconds) break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  const failed = await video.locator("xpath=..").getByRole("alert").count();
-  return { advanced, failed: failed > 0 };
-}
+const [base, adminKey, artifacts, hookUrl, viewport] = process.argv.slice(2);
 
 const report = { consoleErrors: [], screenshots: [] };
+const shoot = screenshots(artifacts, report.screenshots);
 // What the flow is doing, named in each console error (the refused form's 422 is expected).
 let step = "sign-in";
-const browser = await chromium.launch({
-  executablePath: process.env.SIGMA_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const browser = await launch();
 let publisher;
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext(VIEWPORTS[viewport]);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   const page = await context.newPage();
-  page.on("console", (message) => {
-    if (message.type() === "error") {
-      report.consoleErrors.push(`${step}: ${message.text()} ${message.location().url ?? ""}`.trim());
-    }
-  });
-  page.on("pageerror", (error) => report.consoleErrors.push(`${step}: ${error}`));
-  const shot = async (name) => {
-    const file = path.join(artifacts, `${name}-desktop.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    report.screenshots.push(file);
-  };
+  keepErrors(page, report.consoleErrors, () => step);
+  const shot = (name) => shoot(page, name, viewport);
 
   await page.goto(base);
   await shot("sign-in");
@@ -78,6 +43,8 @@ try {
   await page.getByLabel("Latency mode").selectOption("ultra_low");
   const longest = page.getByLabel("Longest session (seconds)");
   await longest.fill("5");
+  // Done typing (a phone's browser would otherwise keep the focused field in view).
+  await longest.blur();
   step = "refused";
   await page.getByRole("button", { name: "Create channel" }).click();
   // The API's 422 names the field; the form shows its message inside that field's block.
@@ -90,6 +57,7 @@ try {
   await shot("new-channel-refused");
   step = "channel";
   await longest.fill("3600");
+  await longest.blur();
   await page.getByRole("button", { name: "Create channel" }).click();
 
   await page.waitForURL(/\/channels\/[\w-]+$/);
@@ -110,18 +78,21 @@ try {
   await page.reload();
   await page.getByRole("heading", { name: "Main stage" }).waitFor();
 
+  // A webhook subscription, made in the page, for everything that happens from now on.
+  step = "webhook";
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await page.getByLabel("Endpoint URL").fill(hookUrl);
+  await page.getByRole("button", { name: "Subscribe" }).click();
+  report.webhookSecret = await page.getByTestId("webhook-secret").textContent();
+  await shot("webhooks");
+
   step = "live";
   const pushedAt = Date.now();
-  publisher = spawn("ffmpeg", [
-    "-v", "error", "-re",
-    "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-    "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30",
-    "-c:a", "aac", "-f", "flv", `${report.server}/${report.streamKey}`,
-  ], { stdio: ["ignore", "ignore", "pipe"] });
-  publisher.stderr.on("data", (data) => (report.publisherErrors = (report.publisherErrors ?? "") + data));
+  publisher = publish(`${report.server}/${report.streamKey}`, (said) => {
+    report.publisherErrors = (report.publisherErrors ?? "") + said;
+  });
 
-  await page.getByRole("link", { name: "← Channels" }).click();
+  await page.getByRole("link", { name: "Channels", exact: true }).click();
   const row = page.locator("tr", { has: page.getByRole("link", { name: "Main stage" }) });
   await row.locator(".status", { hasText: "live" }).waitFor({ timeout: 30000 });
   report.liveAfterMs = Date.now() - pushedAt;
@@ -144,7 +115,57 @@ try {
   await page.waitForFunction(() => /behind live/.test(document.querySelector('[data-testid="behind-live"]')?.textContent ?? ""), null, { timeout: 10000 });
   report.behindLive = await page.getByTestId("behind-live").textContent();
   report.sessionState = await page.getByTestId("session-state").textContent();
+
+  // The DVR scrub bar: the storyboard's thumbnail of the moment under the pointer; back to the
+  // window's start, then to the live edge again.
+  step = "scrub";
+  const behindLive = () =>
+    page.evaluate(() => parseFloat(document.querySelector('[data-testid="behind-live"]').textContent));
+  const track = page.locator(".scrubber .track");
+  await track.waitFor({ timeout: 15000 });
+  const box = await track.boundingBox();
+  await track.hover({ position: { x: box.width * 0.1, y: box.height / 2 } });
+  const tile = page.getByTestId("storyboard-tile");
+  await tile.waitFor({ timeout: 15000 });
+  report.storyboardTile = await tile.evaluate((element) => getComputedStyle(element).backgroundImage);
+  await page.mouse.move(0, 0);
+  await page.getByRole("slider", { name: "Position in the stream" }).fill("0");
+  await page.waitForFunction(
+    () => parseFloat(document.querySelector('[data-testid="behind-live"]').textContent) >= 4,
+    null,
+    { timeout: 10000 },
+  );
+  report.behindAfterRewind = await behindLive();
+  await page.getByRole("button", { name: "Live", exact: true }).click();
+  await page.waitForFunction(
+    () => parseFloat(document.querySelector('[data-testid="behind-live"]').textContent) < 3,
+    null,
+    { timeout: 10000 },
+  );
+  report.behindBackLive = await behindLive();
+
+  // The channel's audience chart counts the preview's viewer (figures are reported every few
+  // seconds and the chart asks every 10 s).
+  step = "audience";
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-testid="peak-ccu"]')?.textContent) >= 1,
+    null,
+    { timeout: 40000 },
+  );
+  report.peakViewers = Number(await page.getByTestId("peak-ccu").first().textContent());
+  report.chartLabel = await page.locator("figure.chart svg").first().getAttribute("aria-label");
   await shot("channel-live");
+
+  // The channel list counts that viewer too (for some seconds after the preview is left).
+  step = "viewers";
+  await page.getByRole("link", { name: "Channels", exact: true }).click();
+  await page.waitForFunction(
+    (id) => Number(document.querySelector(`tr[data-channel="${id}"] td.viewers`)?.textContent) >= 1,
+    channelId,
+    { timeout: 10000 },
+  );
+  report.listedViewers = Number(await page.locator(`tr[data-channel="${channelId}"] td.viewers`).textContent());
+  await page.getByRole("link", { name: "Main stage" }).click();
 
   // The encoder leaves; the owner stops the channel, and the session ends.
   step = "stop";
@@ -155,12 +176,33 @@ try {
   await ended.waitFor({ timeout: 30000 });
   report.endedAs = await ended.locator("p").first().textContent();
   report.statusAfterStop = await page.locator("h1 + .status").textContent();
+  // The history shows the session's end (newest first).
+  await page.locator('ol.timeline li[data-type="session.ended"]').waitFor({ timeout: 15000 });
+  report.history = await page.locator("ol.timeline li").evaluateAll((items) => items.map((li) => li.dataset.type));
 
   // Its catch-up plays.
   step = "catch-up";
   await ended.getByRole("button", { name: "Watch" }).click();
   report.catchup = await watch(page.locator('video[aria-label="Catch-up player"]'), 2);
   await shot("channel-stopped");
+
+  // The subscription's delivery log shows the session's events delivered; one is sent again.
+  step = "deliveries";
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await page.getByRole("link", { name: "Deliveries" }).click();
+  const delivery = (type) =>
+    page.locator("table.deliveries tr", { has: page.locator("code", { hasText: new RegExp(`^${type}$`) }) });
+  const delivered = delivery("session.ended").locator(".delivery", { hasText: "delivered" });
+  await delivered.waitFor({ timeout: 30000 });
+  report.deliveries = await page.locator("table.deliveries tbody tr").evaluateAll((rows) =>
+    rows.map((tr) => ({
+      type: tr.querySelector("code").textContent,
+      status: tr.querySelector(".delivery").textContent,
+    })),
+  );
+  report.redelivered = await delivery("session.live").getAttribute("data-event");
+  await delivery("session.live").getByRole("button", { name: /^Redeliver/ }).click();
+  await shot("webhook-deliveries");
 } catch (error) {
   report.failure = String(error && error.stack ? error.stack : error);
 } finally {

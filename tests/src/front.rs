@@ -40,6 +40,9 @@ fn is_api(path: &str) -> bool {
         || path == "/openapi.json"
         || path == "/"
         || path.starts_with("/channels/")
+        || path == "/webhooks"
+        || path == "/tokens"
+        || path.starts_with("/webhooks/")
         || path.starts_with("/assets/")
 }
 

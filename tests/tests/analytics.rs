@@ -160,14 +160,22 @@ async fn simulated_viewers_are_counted_as_they_watched() {
     let media_url = format!("{}/live/{channel_id}/source.m3u8", sigma.url);
     until_listed(&media_url, 2, Duration::from_secs(30)).await;
 
-    // The live audience gauge, sampled while the viewers watch.
+    // The live audience gauge, and the channel's `viewers` as its owner lists it, sampled
+    // while the viewers watch.
     let metrics_url = format!("{}/metrics", sigma.metrics_url);
     let gauge_line = format!("sigma_viewers{{channel_id=\"{channel_id}\"}} ");
     let highest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let highest_listed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = {
         let (client, gauge_line, highest) = (client.clone(), gauge_line.clone(), highest.clone());
+        let (api, token, highest_listed) = (api.clone(), token.clone(), highest_listed.clone());
         tokio::spawn(async move {
             loop {
+                let listed = api.get("/v1/channels", &token).await.ok();
+                highest_listed.fetch_max(
+                    listed["data"][0]["viewers"].as_u64().unwrap(),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 let text = client
                     .get(&metrics_url)
                     .send()
@@ -280,6 +288,11 @@ async fn simulated_viewers_are_counted_as_they_watched() {
     // The gauge saw the audience: at least the peak, never more than the viewers.
     sampler.abort();
     let highest = highest.load(std::sync::atomic::Ordering::Relaxed);
+    let highest_listed = highest_listed.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        (answer["peak_ccu"].as_u64().unwrap()..=SCHEDULE.len() as u64).contains(&highest_listed),
+        "the channel list's viewers peaked at {highest_listed}"
+    );
     assert!(
         (answer["peak_ccu"].as_u64().unwrap()..=SCHEDULE.len() as u64).contains(&highest),
         "the live gauge peaked at {highest}"

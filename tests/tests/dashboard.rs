@@ -1,12 +1,17 @@
 //! The dashboard, used as a newcomer would in headless Chromium against a real deployment and a
 //! real ffmpeg publisher (`tests/dashboard/go-live.mjs`).
 
+use std::time::Duration;
+
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sigma_tests::api::Api;
 use sigma_tests::browser;
 use sigma_tests::deployment::{Deployment, DEPLOYMENT_VAR};
 use sigma_tests::process::SigmaConfig;
+use sigma_tests::receiver::{verify, Behaviour, Receiver};
+use sigma_tests::wait::until;
 
 /// What the script saw.
 #[derive(Debug, Deserialize)]
@@ -26,10 +31,29 @@ struct GoLive {
     publisher_errors: Option<String>,
     preview: Option<Watched>,
     behind_live: Option<String>,
+    storyboard_tile: Option<String>,
+    behind_after_rewind: Option<f64>,
+    behind_back_live: Option<f64>,
+    peak_viewers: Option<u32>,
+    listed_viewers: Option<u32>,
+    chart_label: Option<String>,
     session_state: Option<String>,
     ended_as: Option<String>,
     status_after_stop: Option<String>,
+    history: Option<Vec<String>>,
     catchup: Option<Watched>,
+    webhook_secret: Option<String>,
+    deliveries: Option<Vec<Delivery>>,
+    /// The event the page redelivered.
+    redelivered: Option<String>,
+}
+
+/// A row of the delivery log, as the page showed it.
+#[derive(Debug, Deserialize)]
+struct Delivery {
+    #[serde(rename = "type")]
+    event_type: String,
+    status: String,
 }
 
 /// What a player on the page did.
@@ -58,13 +82,34 @@ fn artifacts() -> std::path::PathBuf {
 }
 
 #[tokio::test]
-async fn a_newcomer_goes_live_from_the_dashboard() {
+async fn a_newcomer_goes_live_from_the_dashboard_on_a_desktop() {
+    go_live_from_the_dashboard("desktop").await;
+}
+
+#[tokio::test]
+async fn a_newcomer_goes_live_from_the_dashboard_on_a_phone() {
+    go_live_from_the_dashboard("phone").await;
+}
+
+/// The whole flow of `tests/dashboard/go-live.mjs` at `viewport` (`desktop` or `phone`).
+async fn go_live_from_the_dashboard(viewport: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
+    // Viewers are reported every second, so the list counts the preview's soon after it plays.
+    let config = SigmaConfig::standalone(dir.path())
+        .with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1")
+        .with("SIGMA_VIEWER_REPORT_MS", "1000");
+    let sigma = Deployment::start(config).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
     let artifacts = artifacts();
     let seen: GoLive = browser::run(
         "dashboard/go-live.mjs",
-        &[&sigma.url, &sigma.admin_key, artifacts.to_str().unwrap()],
+        &[
+            &sigma.url,
+            &sigma.admin_key,
+            artifacts.to_str().unwrap(),
+            &receiver.url(),
+            viewport,
+        ],
     )
     .await;
     assert_eq!(seen.failure, None, "{seen:#?}");
@@ -154,6 +199,26 @@ async fn a_newcomer_goes_live_from_the_dashboard() {
         .and_then(|seconds| seconds.parse().ok())
         .unwrap_or_else(|| panic!("{seen:#?}"));
     assert!((0.0..2.0).contains(&behind), "{seen:#?}");
+    // Its scrub bar showed the storyboard's thumbnail under the pointer, went back in the DVR
+    // window and returned to the live edge.
+    let tile = seen.storyboard_tile.as_deref().unwrap_or_default();
+    assert!(tile.contains("/sprite-"), "{seen:#?}");
+    assert!(
+        seen.behind_after_rewind.is_some_and(|behind| behind >= 4.0),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.behind_back_live.is_some_and(|behind| behind < 3.0),
+        "{seen:#?}"
+    );
+    // Its audience chart counted the preview.
+    assert!(seen.peak_viewers.is_some_and(|peak| peak >= 1), "{seen:#?}");
+    let chart = seen.chart_label.as_deref().unwrap_or_default();
+    assert!(
+        chart.starts_with("Concurrent viewers. At most "),
+        "{seen:#?}"
+    );
+    assert!(seen.listed_viewers.is_some_and(|now| now >= 1), "{seen:#?}");
 
     // Stopped by its owner, the channel's session ended and its catch-up played.
     assert_eq!(seen.status_after_stop.as_deref(), Some("stopped"));
@@ -161,12 +226,319 @@ async fn a_newcomer_goes_live_from_the_dashboard() {
     assert!(ended.contains("ended (stopped by owner)"), "{seen:#?}");
     let catchup = seen.catchup.as_ref().expect("the catch-up");
     assert!(catchup.advanced >= 2.0 && !catchup.failed, "{seen:#?}");
-    for screenshot in &seen.screenshots {
+    // The channel's history, newest first, has it all.
+    let history = seen.history.as_deref().unwrap_or_default();
+    assert_eq!(
+        history.last().map(String::as_str),
+        Some("channel.created"),
+        "{history:?}"
+    );
+    let live = history.iter().position(|event| event == "session.live");
+    let ended = history.iter().position(|event| event == "session.ended");
+    assert!(ended.is_some() && ended < live, "{history:?}");
+
+    // The webhook made in the page had the session's events, signed with the secret the page
+    // showed once; its delivery log showed them delivered, and its Redeliver sent one again.
+    let secret = seen.webhook_secret.as_deref().expect("the signing secret");
+    let log = seen.deliveries.as_ref().expect("the delivery log");
+    for wanted in ["session.live", "session.ended"] {
+        assert!(
+            log.iter()
+                .any(|row| row.event_type == wanted && row.status == "delivered"),
+            "{wanted}: {seen:#?}"
+        );
+    }
+    let redelivered = seen.redelivered.as_deref().expect("a redelivered event");
+    let arrivals = |event: &str| {
+        receiver
+            .received()
+            .into_iter()
+            .filter(|one| one.event_id == event)
+            .collect::<Vec<_>>()
+    };
+    until(Duration::from_secs(30), "the redelivery", || {
+        let again = arrivals(redelivered).len() >= 2;
+        async move { again }
+    })
+    .await;
+    for arrival in receiver.received() {
+        assert!(verify(&arrival, secret).0, "{arrival:?}");
+        assert_eq!(arrival.body["channel_id"], channel["id"]);
+    }
+    let types: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|one| one.body["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for wanted in ["session.live", "session.ended"] {
+        assert!(types.iter().any(|one| one == wanted), "{types:?}");
+    }
+    assert_eq!(arrivals(redelivered)[0].body["type"], "session.live");
+    assert_screenshots(&seen.screenshots);
+}
+
+/// Every screenshot a script took was written.
+fn assert_screenshots(screenshots: &[String]) {
+    for screenshot in screenshots {
         assert!(
             std::fs::metadata(screenshot).is_ok_and(|file| file.len() > 1000),
             "{screenshot}"
         );
     }
+}
+
+/// What the player pages showed.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Embedded {
+    failure: Option<String>,
+    console_errors: Vec<String>,
+    screenshots: Vec<String>,
+    publisher_errors: Option<String>,
+    idle: Option<String>,
+    signed_idle: Option<String>,
+    unsigned: Option<String>,
+    unsigned_live: Option<String>,
+    live: Option<LivePlayers>,
+    poster_width: Option<u32>,
+    ended: Option<String>,
+    catchup: Option<Watched>,
+    phone_catchup: Option<Watched>,
+    phone_video_width: Option<f64>,
+    phone_poster_width: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LivePlayers {
+    plain: Watched,
+    catchup: Watched,
+    signed: Watched,
+}
+
+/// The player page, framed by another site (`tests/dashboard/embed.mjs`): an idle channel's
+/// frame says it is offline; live, a public channel plays, and a signed one with a token (and
+/// without one says it needs one); once the session ends the frame shows its last picture, or,
+/// with `?catchup=1`, plays its catch-up, on a desktop and on a phone.
+#[tokio::test]
+async fn the_player_page_plays_live_then_the_last_picture_or_the_catchup() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = Deployment::start(SigmaConfig::standalone(dir.path())).await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api.account_with_token(&sigma.admin_key, "Site").await;
+    let channel = |policy: &str| {
+        api.create_channel(
+            &token,
+            json!({ "name": policy, "latency_mode": "low", "playback_policy": policy }),
+        )
+    };
+    let (public, signed) = (channel("public").await, channel("signed").await);
+    let video_token = api
+        .post(
+            &format!(
+                "/v1/channels/{}/playback-tokens",
+                signed["id"].as_str().unwrap()
+            ),
+            &token,
+            json!({ "audience": "video", "ttl_seconds": 600 }),
+        )
+        .await
+        .ok()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let field = |channel: &Value, name: &str| channel[name].as_str().unwrap().to_owned();
+    let artifacts = artifacts();
+    let seen: Embedded = browser::run(
+        "dashboard/embed.mjs",
+        &[
+            &sigma.url,
+            &sigma.url,
+            &token,
+            &field(&public, "id"),
+            &field(&public, "rtmp_url"),
+            &field(&signed, "id"),
+            &field(&signed, "rtmp_url"),
+            &video_token,
+            artifacts.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(seen.failure, None, "{seen:#?}");
+    assert_eq!(seen.publisher_errors, None, "{seen:#?}");
+    // The frame without a token is refused, and says so in the browser's console: nothing else
+    // went wrong.
+    let unexpected: Vec<&String> = seen
+        .console_errors
+        .iter()
+        .filter(|error| !(error.contains("status of 401") && error.contains("/status.json")))
+        .collect();
+    assert!(unexpected.is_empty(), "{seen:#?}");
+
+    let offline = Some("This channel is offline.");
+    assert_eq!(seen.idle.as_deref(), offline, "{seen:#?}");
+    assert_eq!(seen.signed_idle.as_deref(), offline, "{seen:#?}");
+    let needs = Some("This channel needs a playback token.");
+    assert_eq!(seen.unsigned.as_deref(), needs, "{seen:#?}");
+    assert_eq!(seen.unsigned_live.as_deref(), needs, "{seen:#?}");
+
+    let live = seen.live.as_ref().expect("live players");
+    for watched in [&live.plain, &live.catchup, &live.signed] {
+        assert!(watched.advanced >= 3.0 && !watched.failed, "{seen:#?}");
+    }
+    assert!(seen.poster_width.unwrap_or(0) > 0, "{seen:#?}");
+    assert_eq!(seen.ended.as_deref(), offline, "{seen:#?}");
+    let catchup = seen.catchup.as_ref().expect("the catch-up");
+    assert!(catchup.advanced >= 2.0 && !catchup.failed, "{seen:#?}");
+
+    // On a phone, the player fills the screen's width.
+    let phone = seen
+        .phone_catchup
+        .as_ref()
+        .expect("the catch-up on a phone");
+    assert!(phone.advanced >= 2.0 && !phone.failed, "{seen:#?}");
+    assert_eq!(seen.phone_video_width, Some(390.0), "{seen:#?}");
+    assert!(seen.phone_poster_width.unwrap_or(0) > 0, "{seen:#?}");
+    assert_screenshots(&seen.screenshots);
+}
+
+/// What the sweep over every page saw.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Swept {
+    failure: Option<String>,
+    console_errors: Vec<String>,
+    screenshots: Vec<String>,
+    pages: Vec<Audited>,
+    api_token: Option<String>,
+    list_rendered_ms: Option<u64>,
+    first_load_bytes: Option<u64>,
+    playback_token: Option<String>,
+    private_key: Option<String>,
+    keys_listed: Option<u32>,
+    keys_after_delete: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Audited {
+    name: String,
+    viewport: String,
+    violations: Vec<Value>,
+    /// How many pixels wider than the screen the page is.
+    overflow: i64,
+}
+
+/// How many channels the swept account has: the list must show them all within a second.
+const MANY_CHANNELS: usize = 500;
+
+/// Every page, at a desktop's and a phone's viewport, has no serious or critical accessibility
+/// violation (axe-core), is no wider than the screen, and is screenshotted
+/// (`tests/dashboard/pages.mjs`). The list of 500
+/// channels shows within a second of choosing the account, from a first load of the page's own
+/// files under 300 KB compressed. On the way: an API token minted on the account picker with
+/// the read scope alone can read and not write; a playback token minted on the Tokens page
+/// opens its signed channel; a playback key made there is listed, and gone once deleted.
+#[tokio::test]
+async fn every_page_is_accessible_on_desktop_and_phone_and_the_list_is_quick() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SigmaConfig::standalone(dir.path())
+        .with("SIGMA_RATE_LIMIT_PER_SECOND", "10000")
+        .with("SIGMA_RATE_LIMIT_BURST", "10000");
+    let sigma = Deployment::start(config).await;
+    let api = Api::new(&sigma.url);
+    let (_, token) = api.account_with_token(&sigma.admin_key, "Crowd").await;
+    let signed = api
+        .create_channel(
+            &token,
+            json!({ "name": "Members only", "playback_policy": "signed" }),
+        )
+        .await;
+    let created: Vec<Value> = futures::stream::iter(1..MANY_CHANNELS)
+        .map(|n| api.create_channel(&token, json!({ "name": format!("Channel {n:03}") })))
+        .buffered(16)
+        .collect()
+        .await;
+    let id = |channel: &Value| channel["id"].as_str().unwrap().to_owned();
+    let artifacts = artifacts();
+    let seen: Swept = browser::run(
+        "dashboard/pages.mjs",
+        &[
+            &sigma.url,
+            &sigma.admin_key,
+            "Crowd",
+            &id(&created[0]),
+            &id(&signed),
+            &MANY_CHANNELS.to_string(),
+            artifacts.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(seen.failure, None, "{seen:#?}");
+    assert!(seen.console_errors.is_empty(), "{seen:#?}");
+    let names: Vec<&str> = seen.pages.iter().map(|page| page.name.as_str()).collect();
+    for page in [
+        "sign-in",
+        "accounts",
+        "channels",
+        "channel",
+        "new-channel",
+        "webhooks",
+        "tokens",
+        "embed",
+    ] {
+        assert_eq!(
+            names.iter().filter(|name| **name == page).count(),
+            2,
+            "{page} on both viewports: {names:?}"
+        );
+    }
+    for page in &seen.pages {
+        assert!(
+            page.violations.is_empty() && page.overflow <= 0,
+            "{} ({}): {} px too wide, {:#?}",
+            page.name,
+            page.viewport,
+            page.overflow,
+            page.violations
+        );
+    }
+    assert_screenshots(&seen.screenshots);
+    assert_eq!(seen.screenshots.len(), seen.pages.len());
+
+    let rendered = seen.list_rendered_ms.expect("the list's time");
+    assert!(rendered < 1000, "{MANY_CHANNELS} channels in {rendered} ms");
+    let bytes = seen.first_load_bytes.expect("the first load's size");
+    assert!((1..300_000).contains(&bytes), "first load: {bytes} bytes");
+    println!("{MANY_CHANNELS} channels listed in {rendered} ms; first load {bytes} bytes");
+
+    // The token minted with the read scope alone reads, and may not write.
+    let reader = seen.api_token.as_deref().expect("an API token");
+    let listed = api.get("/v1/channels?limit=1", reader).await;
+    assert_eq!(listed.status, 200);
+    let refused = api
+        .post("/v1/channels", reader, json!({ "name": "nope" }))
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    // The playback token minted in the page opens the signed channel, which is shut without.
+    let status = |query: String| {
+        let url = format!("{}/live/{}/status.json{query}", sigma.url, id(&signed));
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    let playback_token = seen.playback_token.as_deref().expect("a playback token");
+    assert_eq!(status(format!("?token={playback_token}")).await, 200);
+    assert_eq!(status(String::new()).await, 401);
+
+    let private_key = seen.private_key.as_deref().unwrap_or_default();
+    assert!(
+        private_key.starts_with("-----BEGIN PRIVATE KEY-----"),
+        "{seen:#?}"
+    );
+    assert_eq!(
+        (seen.keys_listed, seen.keys_after_delete),
+        (Some(1), Some(0))
+    );
+    let keys = api.get("/v1/playback-keys", &token).await.ok();
+    assert_eq!(keys["data"], json!([]));
 }
 
 /// Every page the app routes answers the app (a deep link survives a reload) with a policy that
@@ -215,6 +587,20 @@ async fn the_dashboard_pages_are_served_with_their_protections() {
     let deep = get("/channels/ch_anything").await.unwrap();
     assert_eq!(deep.status(), 200);
     assert_eq!(deep.text().await.unwrap(), page);
+
+    // The player page is made to be framed, by any site; it runs no inline script either.
+    let player = get("/embed/ch_anything").await.unwrap();
+    assert_eq!(player.status(), 200);
+    let policy = header(&player, "content-security-policy").unwrap();
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(policy.ends_with("frame-ancestors *"), "{policy}");
+    assert_eq!(header(&player, "x-frame-options"), None);
+    let player = player.text().await.unwrap();
+    assert_ne!(player, page);
+    assert!(
+        player.contains("<script type=\"module\" crossorigin src=\"/assets/"),
+        "{player}"
+    );
 
     let asset = fetch(&script, "gzip").await.unwrap();
     assert_eq!(asset.status(), 200);

@@ -84,9 +84,7 @@ fn run(source: &Path, renditions: &[Rendition]) -> (Duration, Duration) {
     let before = children_cpu();
     let started = Instant::now();
     let mut child = Command::new("ffmpeg")
-        .args(sigma_media::ladder::plan::ffmpeg_args(
-            renditions, true,
-        ))
+        .args(sigma_media::ladder::plan::ffmpeg_args(renditions, true))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

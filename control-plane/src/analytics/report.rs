@@ -78,6 +78,25 @@ pub async fn watching_now(
     db: &impl ConnectionTrait,
     now_ms: i64,
 ) -> Result<Vec<(String, i64)>, DbErr> {
+    watching(now_ms).into_tuple().all(db).await
+}
+
+/// [`watching_now`] for the channels `of` alone; a channel nobody watches is absent.
+pub async fn watching_now_of(
+    db: &impl ConnectionTrait,
+    now_ms: i64,
+    of: &[String],
+) -> Result<BTreeMap<String, i64>, DbErr> {
+    let mut found = BTreeMap::new();
+    for chunk in of.chunks(CHUNK) {
+        let of_chunk = watching(now_ms).filter(viewer_spans::Column::ChannelId.is_in(chunk));
+        found.extend(of_chunk.into_tuple::<(String, i64)>().all(db).await?);
+    }
+    Ok(found)
+}
+
+/// Channel ids and their viewers at `now_ms`.
+fn watching(now_ms: i64) -> sea_orm::Select<viewer_spans::Entity> {
     viewer_spans::Entity::find()
         .select_only()
         .column(viewer_spans::Column::ChannelId)
@@ -89,7 +108,4 @@ pub async fn watching_now(
         )
         .filter(viewer_spans::Column::EndMs.gte(now_ms - CONTINUOUS_GAP_MS))
         .group_by(viewer_spans::Column::ChannelId)
-        .into_tuple::<(String, i64)>()
-        .all(db)
-        .await
 }

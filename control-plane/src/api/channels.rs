@@ -43,14 +43,36 @@ pub async fn owned_channel(
         .ok_or_else(|| ApiError::not_found("channel"))
 }
 
-/// The channel as `caller` may see it: its stream key (the right to publish) only if the
-/// caller may write the channel anyway, opened from its sealed form for the answer alone.
-fn view(state: &AppState, caller: &Caller, row: &db::channels::Model) -> ChannelView {
-    let stream_key = caller
-        .holds(Scope::ChannelsWrite)
-        .then(|| open_stream_key(state, row))
-        .flatten();
-    ChannelView::of(row, stream_key, &state.urls)
+/// The channels of `rows` as `caller` may see them: each one's stream key (the right to
+/// publish) only if the caller may write the channel anyway, opened from its sealed form for
+/// the answer alone; and how many watch each one now.
+async fn views(
+    state: &AppState,
+    caller: &Caller,
+    rows: &[db::channels::Model],
+) -> Result<Vec<ChannelView>, ApiError> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let watching = crate::analytics::report::watching_now_of(&state.db, now_ms, &ids).await?;
+    let view = |row: &db::channels::Model| {
+        let stream_key = caller
+            .holds(Scope::ChannelsWrite)
+            .then(|| open_stream_key(state, row))
+            .flatten();
+        let viewers = watching.get(&row.id).copied().unwrap_or(0);
+        ChannelView::of(row, stream_key, viewers, &state.urls)
+    };
+    Ok(rows.iter().map(view).collect())
+}
+
+/// [`views`] of one channel.
+async fn view(
+    state: &AppState,
+    caller: &Caller,
+    row: db::channels::Model,
+) -> Result<ChannelView, ApiError> {
+    let mut one = views(state, caller, std::slice::from_ref(&row)).await?;
+    Ok(one.pop().expect("a view per row"))
 }
 
 /// The channel's key in clear; `None` (and an error in the server's log) if its sealed form
@@ -107,7 +129,7 @@ pub async fn create(
         .submit(Command::channel(channel_id, command))
         .await??;
     let row = owned_channel(&state, &caller, channel_id).await?;
-    Ok(HttpResponse::Created().json(view(&state, &caller, &row)))
+    Ok(HttpResponse::Created().json(view(&state, &caller, row).await?))
 }
 
 /// List the caller's channels, oldest first.
@@ -131,7 +153,7 @@ pub async fn list(
         .all(&state.db)
         .await?;
     Ok(HttpResponse::Ok().json(ChannelList {
-        data: rows.iter().map(|row| view(&state, &caller, row)).collect(),
+        data: views(&state, &caller, &rows).await?,
     }))
 }
 
@@ -150,7 +172,7 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ChannelsRead)?;
     let row = owned_channel(&state, &caller, channel_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(view(&state, &caller, &row)))
+    Ok(HttpResponse::Ok().json(view(&state, &caller, row).await?))
 }
 
 /// Runs an owner action and answers with the channel as it now is.
@@ -171,7 +193,7 @@ async fn act(
         .submit(Command::channel(channel_id, command))
         .await??;
     let row = owned_channel(state, caller, channel_id).await?;
-    Ok(HttpResponse::Ok().json(view(state, caller, &row)))
+    Ok(HttpResponse::Ok().json(view(state, caller, row).await?))
 }
 
 /// Change a channel's name or settings.

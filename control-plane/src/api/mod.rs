@@ -157,7 +157,9 @@ pub async fn serve(
                 app = app
                     .app_data(api.clone())
                     .configure(configure)
-                    .configure(|config| sigma_dashboard::configure(config, &playback_url));
+                    .configure(|config| {
+                        sigma_dashboard::configure_dashboard(config, &playback_url)
+                    });
                 playback.as_ref()
             }
             Surface::Playback { playback } => Some(playback),
@@ -166,7 +168,11 @@ pub async fn serve(
         if let Some(playback) = playback {
             app = app
                 .app_data(playback.clone())
-                .configure(sigma_playback::configure);
+                .configure(sigma_playback::configure)
+                .configure(sigma_dashboard::configure_player);
+        }
+        if !matches!(surface, Surface::Worker) {
+            app = app.configure(sigma_dashboard::configure_assets);
         }
         let api = matches!(surface, Surface::Platform { .. });
         app.default_service(web::to(move |request: actix_web::HttpRequest| async move {

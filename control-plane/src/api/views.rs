@@ -132,13 +132,21 @@ pub struct ChannelView {
     #[serde(flatten)]
     pub settings: ChannelSettings,
     pub current_session_id: Option<SessionId>,
+    /// Playback sessions watching now (one who left is counted for up to 15 s more).
+    #[schema(minimum = 0)]
+    pub viewers: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl ChannelView {
     /// The channel of `row`, with its `stream_key` if the caller may see it.
-    pub fn of(row: &db::channels::Model, stream_key: Option<String>, urls: &PublicUrls) -> Self {
+    pub fn of(
+        row: &db::channels::Model,
+        stream_key: Option<String>,
+        viewers: i64,
+        urls: &PublicUrls,
+    ) -> Self {
         Self {
             id: row.id.parse().expect("stored ids parse"),
             name: row.name.clone(),
@@ -153,6 +161,7 @@ impl ChannelView {
                 .current_session_id
                 .as_deref()
                 .map(|id| id.parse().expect("stored ids parse")),
+            viewers,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }

@@ -38,6 +38,8 @@ export interface Channel extends Settings {
   rtmp_url?: string;
   playback_url: string;
   current_session_id: string | null;
+  /** Playback sessions watching now. */
+  viewers: number;
   created_at: string;
   updated_at: string;
 }
@@ -77,6 +79,44 @@ export interface Account {
   id: string;
   name: string;
   created_at: string;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Empty: every event type. */
+  event_types: string[];
+  created_at: string;
+  previous_secret_valid_until?: string | null;
+}
+
+/** A subscription as created or re-keyed: its secret is shown this once. */
+export interface KeyedWebhook extends Webhook {
+  secret: string;
+}
+
+export interface Attempt {
+  attempt: number;
+  attempted_at: string;
+  duration_ms: number;
+  status_code?: number | null;
+  error?: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  event_id: string;
+  event_type: string;
+  channel_id: string;
+  sequence: number;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  created_at: string;
+  delivered_at?: string | null;
+  next_attempt_at?: string | null;
+  last_status_code?: number | null;
+  last_error?: string | null;
+  attempt_log: Attempt[];
 }
 
 export interface Minted {

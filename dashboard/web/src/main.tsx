@@ -5,6 +5,8 @@ import { useEffect, useState } from "preact/hooks";
 import { Channel } from "./pages/Channel";
 import { Channels } from "./pages/Channels";
 import { SignIn } from "./pages/SignIn";
+import { Tokens } from "./pages/Tokens";
+import { Webhooks } from "./pages/Webhooks";
 import { follow, route, usePath } from "./router";
 import { SIGNED_OUT, signedIn, signOut } from "./session";
 import "./style.css";
@@ -26,6 +28,29 @@ function App() {
         <a href="/" class="brand" onClick={(e) => follow(e, "/")}>
           Sigma Live
         </a>
+        <nav aria-label="Sections">
+          <a
+            href="/"
+            aria-current={page.page === "channels" || page.page === "channel" ? "page" : undefined}
+            onClick={(e) => follow(e, "/")}
+          >
+            Channels
+          </a>
+          <a
+            href="/webhooks"
+            aria-current={page.page === "webhooks" ? "page" : undefined}
+            onClick={(e) => follow(e, "/webhooks")}
+          >
+            Webhooks
+          </a>
+          <a
+            href="/tokens"
+            aria-current={page.page === "tokens" ? "page" : undefined}
+            onClick={(e) => follow(e, "/tokens")}
+          >
+            Tokens
+          </a>
+        </nav>
         <span class="who">{signed.account ?? "Signed in"}</span>
         <button
           type="button"
@@ -39,6 +64,8 @@ function App() {
       </header>
       {page.page === "channels" && <Channels />}
       {page.page === "channel" && <Channel key={page.id} id={page.id} />}
+      {page.page === "webhooks" && <Webhooks selected={page.id} />}
+      {page.page === "tokens" && <Tokens />}
       {page.page === "not-found" && (
         <main>
           <h1>No such page</h1>

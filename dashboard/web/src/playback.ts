@@ -35,6 +35,12 @@ export function usePlaybackTokens(channel: Channel | null): PlaybackTokens | nul
   return tokens;
 }
 
+/** Where playback answers for `channel` (on a scaled-out deployment, not where the dashboard
+ * came from): its playlist's URL without the `/live/…` part. */
+export function playbackBase(channel: Channel): string {
+  return channel.playback_url.replace(/\/live\/[^/]+\/index\.m3u8$/, "");
+}
+
 /** `url` opened with `token`, if there is one. */
 export function withToken(url: string, token: string): string {
   if (!token) return url;

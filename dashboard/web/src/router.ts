@@ -3,12 +3,20 @@
 
 import { useEffect, useState } from "preact/hooks";
 
-export type Route = { page: "channels" } | { page: "channel"; id: string } | { page: "not-found" };
+export type Route =
+  | { page: "channels" }
+  | { page: "channel"; id: string }
+  | { page: "webhooks"; id: string | null }
+  | { page: "tokens" }
+  | { page: "not-found" };
 
 export function route(path: string): Route {
   if (path === "/") return { page: "channels" };
+  if (path === "/tokens") return { page: "tokens" };
   const channel = /^\/channels\/([A-Za-z0-9_-]+)$/.exec(path);
   if (channel) return { page: "channel", id: channel[1] };
+  const webhooks = /^\/webhooks(?:\/([A-Za-z0-9_-]+))?$/.exec(path);
+  if (webhooks) return { page: "webhooks", id: webhooks[1] ?? null };
   return { page: "not-found" };
 }
 

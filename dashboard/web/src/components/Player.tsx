@@ -4,20 +4,31 @@
 
 import type Hls from "hls.js";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { Scrubber } from "./Scrubber";
 
 export function Player({
   url,
   lowLatency,
   live,
   label,
+  onEnded,
+  onFailed,
+  dvr,
 }: {
   url: string;
   lowLatency: boolean;
   /** Show how far behind live the picture is. */
   live: boolean;
   label: string;
+  /** Called when the stream played to its end (a live one: its session ended). */
+  onEnded?: () => void;
+  /** Called when the player gave up (a fatal error). */
+  onFailed?: () => void;
+  /** A live stream with a DVR window: a scrub bar, with this storyboard's thumbnails. */
+  dvr?: { storyboard?: string };
 }) {
   const video = useRef<HTMLVideoElement>(null);
+  const player = useRef<Hls>();
   const [behind, setBehind] = useState<number | null>(null);
   const [failure, setFailure] = useState("");
 
@@ -36,8 +47,12 @@ export function Player({
         return;
       }
       hls = new Hls({ lowLatencyMode: lowLatency });
+      player.current = hls;
       hls.on(Hls.Events.ERROR, (_, data) => {
-        if (data.fatal) setFailure(`${data.type}: ${data.details}`);
+        if (data.fatal) {
+          setFailure(`${data.type}: ${data.details}`);
+          onFailed?.();
+        }
       });
       hls.loadSource(url);
       hls.attachMedia(element);
@@ -57,7 +72,25 @@ export function Player({
 
   return (
     <div class="player">
-      <video ref={video} muted autoPlay playsInline controls aria-label={label} />
+      <video
+        ref={video}
+        muted
+        autoPlay
+        playsInline
+        controls
+        aria-label={label}
+        onEnded={onEnded}
+      />
+      {dvr && (
+        <Scrubber
+          video={video}
+          storyboard={dvr.storyboard}
+          toLive={() => {
+            const edge = player.current?.liveSyncPosition;
+            if (video.current && edge) video.current.currentTime = edge;
+          }}
+        />
+      )}
       {live && (
         <p class="behind" data-testid="behind-live">
           {behind === null ? "Starting…" : `${behind.toFixed(1)} s behind live`}

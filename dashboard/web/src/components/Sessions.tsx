@@ -6,6 +6,7 @@ import { Alert, Channel, listAll, Session } from "../api";
 import { describe, usePolled } from "../live";
 import { PlaybackTokens, withToken } from "../playback";
 import { api } from "../session";
+import { Audience } from "./Audience";
 import { Player } from "./Player";
 
 const STATE: Record<Session["status"], string> = {
@@ -80,6 +81,7 @@ export function SessionList({ channel, tokens }: { channel: Channel; tokens: Pla
     [channel.id],
   );
   const [watching, setWatching] = useState<string | null>(null);
+  const [counting, setCounting] = useState<string | null>(null);
   return (
     <section class="card" aria-labelledby="sessions">
       <h2 id="sessions">Sessions</h2>
@@ -110,6 +112,13 @@ export function SessionList({ channel, tokens }: { channel: Channel; tokens: Pla
                     {watching === session.id ? "Close" : "Watch"}
                   </button>
                 )}
+                <button
+                  type="button"
+                  aria-expanded={counting === session.id}
+                  onClick={() => setCounting(counting === session.id ? null : session.id)}
+                >
+                  Audience
+                </button>
                 {session.recording_url && (
                   <a href={withToken(session.recording_url, tokens.recordings)} download>
                     Download recording
@@ -125,6 +134,9 @@ export function SessionList({ channel, tokens }: { channel: Channel; tokens: Pla
                   live={false}
                   label="Catch-up player"
                 />
+              )}
+              {counting === session.id && (
+                <Audience of={`sessions/${session.id}`} title="This session's audience" />
               )}
             </div>
           </li>

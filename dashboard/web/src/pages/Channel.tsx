@@ -4,11 +4,13 @@
 import { useState } from "preact/hooks";
 import { ApiError, Channel as ChannelView, LatencyMode } from "../api";
 import { ChannelForm } from "../components/ChannelForm";
+import { Audience } from "../components/Audience";
 import { Copy } from "../components/Copy";
 import { Player } from "../components/Player";
 import { CurrentSession, SessionList } from "../components/Sessions";
+import { Timeline } from "../components/Timeline";
 import { describe, usePolled } from "../live";
-import { usePlaybackTokens, withToken } from "../playback";
+import { playbackBase, usePlaybackTokens, withToken } from "../playback";
 import { follow, navigate } from "../router";
 import { api } from "../session";
 import { LATENCY, STATUS } from "./Channels";
@@ -82,6 +84,16 @@ export function Channel({ id }: { id: string }) {
             lowLatency={c.latency_mode === "ultra_low"}
             live
             label="Live preview"
+            dvr={
+              c.dvr_window_seconds > 0
+                ? {
+                    storyboard: withToken(
+                      `${playbackBase(c)}/thumbs/${c.current_session_id}/storyboard.vtt`,
+                      tokens.thumbnails,
+                    ),
+                  }
+                : undefined
+            }
           />
         </section>
       )}
@@ -116,6 +128,7 @@ export function Channel({ id }: { id: string }) {
           Output, set the keyframe interval. Latency mode: {LATENCY[c.latency_mode]}.
         </p>
       </section>
+      <EmbedSnippet channel={c} />
       <section class="card" aria-labelledby="manage">
         <h2 id="manage">Manage</h2>
         <div class="actions">
@@ -167,8 +180,46 @@ export function Channel({ id }: { id: string }) {
           cancel={() => setEditing(false)}
         />
       )}
+      <section class="card">
+        <Audience of={`channels/${c.id}`} title="Audience" />
+      </section>
       {tokens && <SessionList channel={c} tokens={tokens} />}
+      <Timeline channel={c.id} />
     </main>
+  );
+}
+
+/** Escaped for an HTML attribute: the snippet goes into the owner's own site. */
+function attribute(text: string): string {
+  const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  return text.replace(/[&<>"']/g, (char) => entities[char]);
+}
+
+/** The player page's iframe, to paste into a site: served by playback, like the stream. */
+function EmbedSnippet({ channel }: { channel: ChannelView }) {
+  const base = playbackBase(channel);
+  const signed = channel.playback_policy === "signed";
+  const src = `${base}/embed/${channel.id}${signed ? "?token=PLAYBACK_TOKEN" : ""}`;
+  const snippet =
+    `<iframe src="${attribute(src)}" title="${attribute(channel.name)}" width="640" height="360" ` +
+    `style="border:0" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen></iframe>`;
+  return (
+    <section class="card" aria-labelledby="embed">
+      <h2 id="embed">Embed</h2>
+      <p>
+        <code class="snippet" data-testid="embed-snippet">
+          {snippet}
+        </code>
+        <Copy text={snippet} label="Copy embed code" />
+      </p>
+      <p class="hint">
+        The player shows the live stream, and the last picture while the channel is offline; with{" "}
+        <code>catchup=1</code> in its query it plays the last session's catch-up instead.
+        {signed &&
+          " This channel is signed: replace PLAYBACK_TOKEN with a video playback token your " +
+            "server mints (POST /v1/channels/{id}/playback-tokens)."}
+      </p>
+    </section>
   );
 }
 

@@ -4,6 +4,7 @@ import { useState } from "preact/hooks";
 import { Channel, ChannelStatus, LatencyMode, listAll } from "../api";
 import { ChannelForm } from "../components/ChannelForm";
 import { describe, usePolled } from "../live";
+import { playbackBase } from "../playback";
 import { follow, navigate } from "../router";
 import { api } from "../session";
 
@@ -58,6 +59,7 @@ export function Channels() {
               <th scope="col">Name</th>
               <th scope="col">Status</th>
               <th scope="col">Latency mode</th>
+              <th scope="col">Viewers now</th>
             </tr>
           </thead>
           <tbody>
@@ -92,6 +94,7 @@ function ChannelRow({ channel }: { channel: Channel }) {
         <span class={`status status-${channel.status}`}>{STATUS[channel.status]}</span>
       </td>
       <td>{LATENCY[channel.latency_mode]}</td>
+      <td class="viewers">{channel.viewers}</td>
     </tr>
   );
 }
@@ -101,8 +104,7 @@ function ChannelRow({ channel }: { channel: Channel }) {
  * answers (on a scaled-out deployment, not the origin the dashboard came from).
  */
 function thumbnail(channel: Channel, version: number): string {
-  const playback = new URL(channel.playback_url, location.href).origin;
-  return `${playback}/thumbs/${channel.current_session_id}/latest.jpg?t=${version}`;
+  return `${playbackBase(channel)}/thumbs/${channel.current_session_id}/latest.jpg?t=${version}`;
 }
 
 /** An image, or nothing while there is none. */

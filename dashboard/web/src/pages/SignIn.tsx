@@ -3,6 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Account, Api, ApiError, listAll, Minted } from "../api";
+import { Lifetime, MintedToken, SHORTEST } from "../components/Minted";
 import { describe } from "../live";
 import { signIn } from "../session";
 
@@ -153,6 +154,96 @@ function AccountPicker({ admin, signedIn }: { admin: Api; signedIn: () => void }
           {error}
         </p>
       )}
+      {!!accounts?.length && <ApiTokens admin={admin} accounts={accounts} />}
     </main>
+  );
+}
+
+const SCOPES: [string, string][] = [
+  ["channels:read", "read channels, sessions, alerts, analytics and history; mint playback tokens"],
+  ["channels:write", "create, change, stop and delete channels; see stream keys; manage playback keys"],
+  ["webhooks:read", "read subscriptions and their delivery logs"],
+  ["webhooks:write", "create, re-key and delete subscriptions; redeliver"],
+];
+
+/** API tokens for an integrator's server (the admin key mints them): scopes and lifetime
+ * chosen here, the token shown once; and revoking every token of an account. */
+function ApiTokens({ admin, accounts }: { admin: Api; accounts: Account[] }) {
+  const [account, setAccount] = useState(accounts[0].id);
+  const [scopes, setScopes] = useState<string[]>(SCOPES.map(([scope]) => scope));
+  const [ttl, setTtl] = useState(SHORTEST);
+  const [minted, setMinted] = useState<Minted | null>(null);
+  const [said, setSaid] = useState("");
+
+  async function mint(event: Event) {
+    event.preventDefault();
+    setSaid("");
+    try {
+      setMinted(
+        await admin.post<Minted>("/v1/tokens", { account_id: account, scopes, ttl_seconds: ttl }),
+      );
+    } catch (failure) {
+      setSaid(describe(failure));
+    }
+  }
+
+  async function revoke() {
+    if (!confirm("Revoke every token of this account minted so far?")) return;
+    setMinted(null);
+    try {
+      await admin.delete(`/v1/accounts/${account}/tokens`);
+      setSaid("Every token of this account minted so far is revoked.");
+    } catch (failure) {
+      setSaid(describe(failure));
+    }
+  }
+
+  const toggle = (scope: string) =>
+    setScopes(scopes.includes(scope) ? scopes.filter((s) => s !== scope) : [...scopes, scope]);
+  return (
+    <form class="card" onSubmit={mint}>
+      <h2>API tokens</h2>
+      <div class="field">
+        <label for="token-account">Account</label>
+        <select
+          id="token-account"
+          value={account}
+          onChange={(e) => setAccount(e.currentTarget.value)}
+        >
+          {accounts.map((a) => (
+            <option key={a.id} value={a.id}>
+              {a.name}
+            </option>
+          ))}
+        </select>
+      </div>
+      <fieldset class="field">
+        <legend>Scopes</legend>
+        {SCOPES.map(([scope, what]) => (
+          <div class="field check" key={scope}>
+            <input
+              type="checkbox"
+              id={`scope-${scope}`}
+              checked={scopes.includes(scope)}
+              onChange={() => toggle(scope)}
+            />
+            <label for={`scope-${scope}`}>
+              <code>{scope}</code>: {what}
+            </label>
+          </div>
+        ))}
+      </fieldset>
+      <Lifetime id="api-token-ttl" seconds={ttl} choose={setTtl} />
+      <div class="actions">
+        <button type="submit" class="primary" disabled={!scopes.length}>
+          Mint API token
+        </button>
+        <button type="button" class="danger" onClick={revoke}>
+          Revoke all of this account's tokens
+        </button>
+      </div>
+      {said && <p role="status">{said}</p>}
+      {minted && <MintedToken minted={minted} what="API token" testId="api-token" />}
+    </form>
   );
 }
