@@ -11,11 +11,12 @@
 // saw as JSON on stdout; screenshots go to <artifacts dir>.
 //
 //   node go-live.mjs <base url> <admin key> <artifacts dir> <hook url> <desktop|phone>
+//                    <public|signed: the channel's playback policy>
 //
 // What it needs: see common.mjs.
 import { keepErrors, launch, publish, screenshots, VIEWPORTS, watch } from "./common.mjs";
 
-const [base, adminKey, artifacts, hookUrl, viewport] = process.argv.slice(2);
+const [base, adminKey, artifacts, hookUrl, viewport, policy] = process.argv.slice(2);
 
 const report = { consoleErrors: [], screenshots: [] };
 const shoot = screenshots(artifacts, report.screenshots);
@@ -41,6 +42,7 @@ try {
   await page.getByRole("button", { name: "New channel" }).click();
   await page.getByLabel("Name", { exact: true }).fill("Main stage");
   await page.getByLabel("Latency mode").selectOption("ultra_low");
+  await page.getByLabel("Playback policy").selectOption(policy);
   const longest = page.getByLabel("Longest session (seconds)");
   await longest.fill("5");
   // Done typing (a phone's browser would otherwise keep the focused field in view).

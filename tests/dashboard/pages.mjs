@@ -1,5 +1,6 @@
-// Every page of the dashboard and the player page, at a desktop's and a phone's viewport, in
-// headless Chromium (playwright-core): each is checked by axe-core and screenshotted. On the
+// Every page of the dashboard and the player page, at a desktop's and a phone's viewport and at
+// 200 % zoom, in headless Chromium (playwright-core): each is checked by axe-core, measured for
+// sideways overflow and screenshotted; the keyboard alone opens the "New channel" form. On the
 // way, as a newcomer would: the admin mints an API token with one scope on the account picker;
 // the channel list (of the account's many channels) is timed from navigation to every row shown,
 // and the compressed bytes of its first load are counted; on the Tokens page a playback token
@@ -7,13 +8,21 @@
 // as JSON on stdout; screenshots go to <artifacts dir>.
 //
 //   node pages.mjs <base url> <admin key> <account name> <channel id> <signed channel id>
-//                  <channel count> <artifacts dir>
+//                  <channel count> <webhook id> <artifacts dir>
 //
 // What it needs: see common.mjs; also axe-core under $SIGMA_NODE_MODULES.
 import path from "node:path";
 import { keepErrors, launch, screenshots, VIEWPORTS } from "./common.mjs";
 
-const [base, adminKey, account, channelId, signedId, channelCount, artifacts] = process.argv.slice(2);
+/** The desktop, the phone, and the desktop at 200 % zoom (half the CSS pixels, each twice as
+ * large). */
+const SWEPT = {
+  ...VIEWPORTS,
+  zoomed: { viewport: { width: 640, height: 400 }, deviceScaleFactor: 2 },
+};
+
+const [base, adminKey, account, channelId, signedId, channelCount, hookId, artifacts] =
+  process.argv.slice(2);
 const AXE = path.join(process.env.SIGMA_NODE_MODULES, "axe-core", "axe.min.js");
 
 const report = { consoleErrors: [], screenshots: [], pages: [] };
@@ -45,7 +54,7 @@ async function visit(page, name, viewport) {
 
 const browser = await launch();
 try {
-  for (const [viewport, options] of Object.entries(VIEWPORTS)) {
+  for (const [viewport, options] of Object.entries(SWEPT)) {
     // axe is injected as a script of its own: the pages' policy would refuse it.
     const context = await browser.newContext({ ...options, bypassCSP: true });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
@@ -99,16 +108,28 @@ try {
     await page.getByTestId("peak-ccu").first().waitFor();
     await visit(page, "channel", viewport);
 
+    // The keyboard alone reaches "New channel" and opens the form.
     step = "new-channel";
     await page.getByRole("link", { name: "Channels", exact: true }).click();
-    await page.getByRole("button", { name: "New channel" }).click();
+    await page.getByRole("button", { name: "New channel" }).waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.textContent);
+    let tabs = 0;
+    while (tabs < 20 && (await focused()) !== "New channel") {
+      await page.keyboard.press("Tab");
+      tabs += 1;
+    }
+    await page.keyboard.press("Enter");
     await page.getByLabel("Name", { exact: true }).waitFor();
+    if (desktop) report.tabsToNewChannel = tabs;
     await visit(page, "new-channel", viewport);
 
     step = "webhooks";
     await page.getByRole("link", { name: "Webhooks" }).click();
     await page.getByLabel("Endpoint URL").waitFor();
     await visit(page, "webhooks", viewport);
+    await page.goto(`${base}/webhooks/${hookId}`);
+    await page.locator("table.deliveries tbody tr").first().waitFor();
+    await visit(page, "deliveries", viewport);
 
     step = "tokens";
     await page.getByRole("link", { name: "Tokens" }).click();

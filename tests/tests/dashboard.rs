@@ -69,30 +69,34 @@ struct FieldError {
     invalid: Option<String>,
 }
 
-/// Where the screenshots go: kept after the run, one folder per deployment.
-fn artifacts() -> std::path::PathBuf {
+/// Where a flow's screenshots go: kept after the run, one folder per deployment and flow.
+fn artifacts(flow: &str) -> std::path::PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_owned());
     let deployment = std::env::var(DEPLOYMENT_VAR).unwrap_or_else(|_| "standalone".into());
     let dir = std::path::Path::new(&target)
         .join("artifacts/dashboard")
-        .join(deployment);
+        .join(deployment)
+        .join(flow);
     std::fs::create_dir_all(&dir).expect("an artifacts folder");
     dir
 }
 
+/// On a signed channel: every picture and stream the page shows needs the playback tokens it
+/// mints.
 #[tokio::test]
 async fn a_newcomer_goes_live_from_the_dashboard_on_a_desktop() {
-    go_live_from_the_dashboard("desktop").await;
+    go_live_from_the_dashboard("desktop", "signed").await;
 }
 
 #[tokio::test]
 async fn a_newcomer_goes_live_from_the_dashboard_on_a_phone() {
-    go_live_from_the_dashboard("phone").await;
+    go_live_from_the_dashboard("phone", "public").await;
 }
 
-/// The whole flow of `tests/dashboard/go-live.mjs` at `viewport` (`desktop` or `phone`).
-async fn go_live_from_the_dashboard(viewport: &str) {
+/// The whole flow of `tests/dashboard/go-live.mjs` at `viewport` (`desktop` or `phone`), the
+/// channel made with playback `policy` (`public` or `signed`).
+async fn go_live_from_the_dashboard(viewport: &str, policy: &str) {
     let dir = tempfile::tempdir().unwrap();
     // Viewers are reported every second, so the list counts the preview's soon after it plays.
     let config = SigmaConfig::standalone(dir.path())
@@ -100,7 +104,7 @@ async fn go_live_from_the_dashboard(viewport: &str) {
         .with("SIGMA_VIEWER_REPORT_MS", "1000");
     let sigma = Deployment::start(config).await;
     let receiver = Receiver::start(Behaviour::default()).await;
-    let artifacts = artifacts();
+    let artifacts = artifacts("go-live");
     let seen: GoLive = browser::run(
         "dashboard/go-live.mjs",
         &[
@@ -109,6 +113,7 @@ async fn go_live_from_the_dashboard(viewport: &str) {
             artifacts.to_str().unwrap(),
             &receiver.url(),
             viewport,
+            policy,
         ],
     )
     .await;
@@ -165,6 +170,7 @@ async fn go_live_from_the_dashboard(viewport: &str) {
     assert_eq!(channel["name"], "Main stage");
     assert_eq!(channel["latency_mode"], "ultra_low");
     assert_eq!(channel["max_session_seconds"], 3600);
+    assert_eq!(channel["playback_policy"], policy);
     assert_eq!(
         seen.channel_path.as_deref(),
         Some(format!("/channels/{}", channel["id"].as_str().unwrap()).as_str())
@@ -347,7 +353,7 @@ async fn the_player_page_plays_live_then_the_last_picture_or_the_catchup() {
         .unwrap()
         .to_owned();
     let field = |channel: &Value, name: &str| channel[name].as_str().unwrap().to_owned();
-    let artifacts = artifacts();
+    let artifacts = artifacts("embed");
     let seen: Embedded = browser::run(
         "dashboard/embed.mjs",
         &[
@@ -416,6 +422,7 @@ struct Swept {
     private_key: Option<String>,
     keys_listed: Option<u32>,
     keys_after_delete: Option<u32>,
+    tabs_to_new_channel: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -430,19 +437,20 @@ struct Audited {
 /// How many channels the swept account has: the list must show them all within a second.
 const MANY_CHANNELS: usize = 500;
 
-/// Every page, at a desktop's and a phone's viewport, has no serious or critical accessibility
-/// violation (axe-core), is no wider than the screen, and is screenshotted
-/// (`tests/dashboard/pages.mjs`). The list of 500
+/// Every page, at a desktop's and a phone's viewport and at 200 % zoom, has no serious or
+/// critical accessibility violation (axe-core), is no wider than the screen, and is
+/// screenshotted (`tests/dashboard/pages.mjs`); the keyboard alone opens the channel form. The list of 500
 /// channels shows within a second of choosing the account, from a first load of the page's own
 /// files under 300 KB compressed. On the way: an API token minted on the account picker with
 /// the read scope alone can read and not write; a playback token minted on the Tokens page
 /// opens its signed channel; a playback key made there is listed, and gone once deleted.
 #[tokio::test]
-async fn every_page_is_accessible_on_desktop_and_phone_and_the_list_is_quick() {
+async fn every_page_is_accessible_on_a_desktop_a_phone_and_zoomed_and_the_list_is_quick() {
     let dir = tempfile::tempdir().unwrap();
     let config = SigmaConfig::standalone(dir.path())
         .with("SIGMA_RATE_LIMIT_PER_SECOND", "10000")
-        .with("SIGMA_RATE_LIMIT_BURST", "10000");
+        .with("SIGMA_RATE_LIMIT_BURST", "10000")
+        .with("SIGMA_WEBHOOK_ALLOW_PRIVATE", "1");
     let sigma = Deployment::start(config).await;
     let api = Api::new(&sigma.url);
     let (_, token) = api.account_with_token(&sigma.admin_key, "Crowd").await;
@@ -458,7 +466,16 @@ async fn every_page_is_accessible_on_desktop_and_phone_and_the_list_is_quick() {
         .collect()
         .await;
     let id = |channel: &Value| channel["id"].as_str().unwrap().to_owned();
-    let artifacts = artifacts();
+    // A subscription with a delivery in its log, for the deliveries page.
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let hook = api
+        .post("/v1/webhooks", &token, json!({ "url": receiver.url() }))
+        .await
+        .ok();
+    let renamed = json!({ "name": "Renamed" });
+    let path = format!("/v1/channels/{}", id(&signed));
+    assert_eq!(api.patch(&path, &token, renamed).await.status, 200);
+    let artifacts = artifacts("pages");
     let seen: Swept = browser::run(
         "dashboard/pages.mjs",
         &[
@@ -468,6 +485,7 @@ async fn every_page_is_accessible_on_desktop_and_phone_and_the_list_is_quick() {
             &id(&created[0]),
             &id(&signed),
             &MANY_CHANNELS.to_string(),
+            hook["id"].as_str().unwrap(),
             artifacts.to_str().unwrap(),
         ],
     )
@@ -482,13 +500,14 @@ async fn every_page_is_accessible_on_desktop_and_phone_and_the_list_is_quick() {
         "channel",
         "new-channel",
         "webhooks",
+        "deliveries",
         "tokens",
         "embed",
     ] {
         assert_eq!(
             names.iter().filter(|name| **name == page).count(),
-            2,
-            "{page} on both viewports: {names:?}"
+            3,
+            "{page} on the desktop, the phone and zoomed: {names:?}"
         );
     }
     for page in &seen.pages {
@@ -503,6 +522,9 @@ async fn every_page_is_accessible_on_desktop_and_phone_and_the_list_is_quick() {
     }
     assert_screenshots(&seen.screenshots);
     assert_eq!(seen.screenshots.len(), seen.pages.len());
+    // Tab after Tab, from the top of the page, reaches the list's main action.
+    let tabs = seen.tabs_to_new_channel.expect("New channel reached");
+    assert!((1..20).contains(&tabs), "{tabs} tabs");
 
     let rendered = seen.list_rendered_ms.expect("the list's time");
     assert!(rendered < 1000, "{MANY_CHANNELS} channels in {rendered} ms");

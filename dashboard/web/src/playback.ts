@@ -35,6 +35,46 @@ export function usePlaybackTokens(channel: Channel | null): PlaybackTokens | nul
   return tokens;
 }
 
+/** Thumbnail tokens for signed channels' rows in the list: one per channel, minted when its
+ * row first shows a picture, minted again a minute before it expires. */
+const pictureTokens = new Map<string, { token: Promise<string>; until: number }>();
+const PICTURE_TOKEN_SECONDS = 3600;
+
+function pictureToken(channel: string): Promise<string> {
+  const held = pictureTokens.get(channel);
+  if (held && held.until > Date.now()) return held.token;
+  const token = api()
+    .post<{ token: string }>(`/v1/channels/${channel}/playback-tokens`, {
+      audience: "thumbnails",
+      ttl_seconds: PICTURE_TOKEN_SECONDS,
+    })
+    .then((minted) => minted.token);
+  token.catch(() => pictureTokens.delete(channel));
+  pictureTokens.set(channel, { token, until: Date.now() + (PICTURE_TOKEN_SECONDS - 60) * 1000 });
+  return token;
+}
+
+/**
+ * A token that opens `channel`'s thumbnails while `wanted`: "" for a public channel, null
+ * until a signed channel's is minted. Asked again every `version` (the row's picture period).
+ */
+export function useThumbnailToken(channel: Channel, wanted: boolean, version: number) {
+  const signed = channel.playback_policy === "signed";
+  const [token, setToken] = useState<string | null>(null);
+  useEffect(() => {
+    if (!signed || !wanted) return;
+    let stopped = false;
+    pictureToken(channel.id).then(
+      (minted) => !stopped && setToken(minted),
+      () => undefined,
+    );
+    return () => {
+      stopped = true;
+    };
+  }, [channel.id, signed, wanted, version]);
+  return signed ? token : "";
+}
+
 /** Where playback answers for `channel` (on a scaled-out deployment, not where the dashboard
  * came from): its playlist's URL without the `/live/…` part. */
 export function playbackBase(channel: Channel): string {

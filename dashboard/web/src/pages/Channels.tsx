@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { Channel, ChannelStatus, LatencyMode, listAll } from "../api";
 import { ChannelForm } from "../components/ChannelForm";
 import { describe, usePolled } from "../live";
-import { playbackBase } from "../playback";
+import { playbackBase, useThumbnailToken, withToken } from "../playback";
 import { follow, navigate } from "../router";
 import { api } from "../session";
 
@@ -75,14 +75,19 @@ export function Channels() {
 
 function ChannelRow({ channel }: { channel: Channel }) {
   const path = `/channels/${channel.id}`;
-  const live = channel.status === "active" && channel.current_session_id;
+  const live = channel.status === "active" && !!channel.current_session_id;
   const tenSeconds = Math.floor(Date.now() / 10000);
+  const token = useThumbnailToken(channel, live, tenSeconds);
   return (
     <tr data-channel={channel.id}>
       <td class="thumb">
-        {live ? (
+        {live && token !== null ? (
           // A new one every 10 s: the newest thumbnail, or another try while there is none.
-          <Thumbnail key={tenSeconds} src={thumbnail(channel, tenSeconds)} name={channel.name} />
+          <Thumbnail
+            key={tenSeconds}
+            src={withToken(thumbnail(channel, tenSeconds), token)}
+            name={channel.name}
+          />
         ) : null}
       </td>
       <td>
